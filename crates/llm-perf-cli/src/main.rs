@@ -1,0 +1,2 @@
+//! The `llm-perf` command.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Analyzer benchmark (filled in with the Inferno analyzer).
+fn main() {}

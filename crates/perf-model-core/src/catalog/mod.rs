@@ -1,0 +1,1 @@
+//! Model and accelerator catalogues (in progress).

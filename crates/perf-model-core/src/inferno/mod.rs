@@ -1,0 +1,1 @@
+//! The Inferno queueing analyzer (in progress).

@@ -1,0 +1,1 @@
+//! Roofline step-time model (in progress).
