@@ -102,7 +102,10 @@ impl BatchShape {
     /// KV-cache tokens touched this step, Σ(k + n): cached context read plus new tokens written.
     #[must_use]
     pub fn kv_tokens(&self) -> u64 {
-        self.prefill_cached + self.prefill_tokens + self.decode_context + u64::from(self.decode_seqs)
+        self.prefill_cached
+            + self.prefill_tokens
+            + self.decode_context
+            + u64::from(self.decode_seqs)
     }
 
     /// True when nothing is scheduled.
@@ -184,6 +187,9 @@ mod tests {
     #[test]
     fn trait_objects_forward() {
         let boxed: Box<dyn StepTimeModel> = Box::new(Fixed(2.5));
-        assert_eq!(boxed.step_time(&BatchShape::prefill(8)).to_bits(), 2.5f64.to_bits());
+        assert_eq!(
+            boxed.step_time(&BatchShape::prefill(8)).to_bits(),
+            2.5f64.to_bits()
+        );
     }
 }
