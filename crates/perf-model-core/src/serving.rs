@@ -19,7 +19,7 @@ use crate::validate::{at_least_one, in_range, out_of_range};
 /// assert!(ServingConfig::new(bad).is_err());
 /// # Ok::<(), perf_model_core::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ServingConfigData", into = "ServingConfigData")]
 pub struct ServingConfig(ServingConfigData);
 
@@ -165,12 +165,6 @@ impl ServingConfig {
     #[must_use]
     pub fn data(&self) -> &ServingConfigData {
         &self.0
-    }
-}
-
-impl Default for ServingConfig {
-    fn default() -> Self {
-        Self(ServingConfigData::default())
     }
 }
 
