@@ -341,3 +341,17 @@ fn serde_round_trip_and_unknown_keys() {
                   "ffn":1,"vocab":1,"gated_mlp":true,"layerz":3}"#;
     assert!(serde_json::from_str::<ModelSpec>(bad).is_err());
 }
+
+#[test]
+fn degenerate_names_do_not_panic() {
+    for name in ["", "///", "  ", "é", "v", "-gb"] {
+        assert!(matches!(
+            ModelSpec::lookup(name),
+            Err(Error::UnknownName { .. })
+        ));
+        assert!(matches!(
+            Accelerator::lookup(name),
+            Err(Error::UnknownName { .. })
+        ));
+    }
+}
