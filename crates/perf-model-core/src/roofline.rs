@@ -1,1 +1,0 @@
-//! Roofline step-time model (in progress).
