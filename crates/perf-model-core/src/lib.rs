@@ -26,11 +26,13 @@ pub mod step;
 pub mod validate;
 
 pub use benchmark::{BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset};
+pub use catalog::{Accelerator, MlaSpec, ModelSpec, MoeSpec};
 pub use dtype::Dtype;
 pub use error::{Error, Result};
 pub use index::{PerformanceIndex, PerformanceIndexData};
 pub use latency::{LatencyStats, LatencyStatsData};
 pub use request::{RequestRecord, RequestRecordData};
+pub use roofline::{AllReduce, ComputeEfficiency, Overheads, RooflineModel, StepCost};
 pub use serving::{ServingConfig, ServingConfigData};
 pub use step::{BatchShape, StepTimeModel};
 
