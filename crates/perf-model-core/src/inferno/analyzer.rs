@@ -82,6 +82,8 @@ pub struct Analyzer {
     pub(super) arithmetic: Arithmetic,
     /// `μ(B)` for `B = 1..=N` (index `B − 1`), req/ms, in the precision of `arithmetic`.
     pub(super) mu: Vec<f64>,
+    /// `1/μ(B)`, same indexing (what the chain multiplies by).
+    pub(super) inv_mu: Vec<f64>,
     /// `nc(B)` for `B = 1..=N` (index `B − 1`); all 1 for V3/V6.
     pub(super) nc: Vec<u32>,
     pub(super) range: RateRange,
@@ -191,11 +193,13 @@ impl Analyzer {
             min_rps: (lambda_min * thousand).get(),
             max_rps: (lambda_max * thousand).get(),
         };
+        let inv_mu = mu.iter().map(|m| 1.0 / m).collect();
         Ok(Self {
             times,
             config,
             arithmetic,
             mu,
+            inv_mu,
             nc,
             range,
         })
@@ -299,7 +303,7 @@ impl Analyzer {
     pub(super) fn evaluate<T: Real>(&self, core: &Core<T>, lambda: T) -> Metrics<T> {
         let stats = solve_chain(
             lambda.get(),
-            &self.mu,
+            &self.inv_mu,
             self.config.max_queue_size() as usize,
         );
         let in_service = T::of(stats.in_service);

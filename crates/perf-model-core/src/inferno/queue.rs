@@ -18,24 +18,27 @@ pub(crate) struct ChainStats {
 const BIG: f64 = 1e250;
 
 /// Solves the chain with arrival rate `lambda` (per ms) in every state and departure rate
-/// `mu[min(k, N) − 1]` in state `k`, for states `0..=K` with `K = mu.len() + queue`.
+/// `μ(min(k, N))` in state `k`, for states `0..=K` with `K = N + queue`, given
+/// `inv_mu[B − 1] = 1/μ(B)`, `B = 1..=N`.
 ///
 /// ```text
 /// p_0 = 1;  p_{k+1} = (p_k·λ) / μ(min(k+1, N));  normalise
 /// E[X] = Σ k·p_k;  B̄ = Σ_{k≤N} k·p_k + N·(1 − Σ_{k≤N} p_k)
 /// ```
 ///
-/// Allocation-free: only the running sums are kept. Unnormalised terms are rescaled before
+/// Allocation-free: only the running sums are kept. The step is `p·(λ·(1/μ))` rather than
+/// `(p·λ)/μ`: one multiply on the loop-carried path instead of a divide (≈4× faster; the
+/// results differ from the reference order by a few f64 ulps). Unnormalised terms are rescaled before
 /// they overflow (upstream rescales the whole vector by `MaxFloat64/K`, to the same effect).
-/// `mu` must be non-empty with positive entries.
-pub(crate) fn solve_chain(lambda: f64, mu: &[f64], queue: usize) -> ChainStats {
-    let n = mu.len();
+/// `inv_mu` must be non-empty with positive finite entries.
+pub(crate) fn solve_chain(lambda: f64, inv_mu: &[f64], queue: usize) -> ChainStats {
+    let n = inv_mu.len();
     let mut p = 1.0_f64;
     let mut s0 = 1.0_f64; // Σ p_k
     let mut s1 = 0.0_f64; // Σ k·p_k
     let mut before = 0.0_f64; // Σ p_k over all states but the last one added
-    for (k, &rate) in mu.iter().enumerate() {
-        p = p * lambda / rate;
+    for (k, &inv) in inv_mu.iter().enumerate() {
+        p *= lambda * inv;
         if p > BIG {
             p /= BIG;
             s0 /= BIG;
@@ -51,11 +54,11 @@ pub(crate) fn solve_chain(lambda: f64, mu: &[f64], queue: usize) -> ChainStats {
     let s1_serv = s1;
     // Scale applied to the in-service sums after the first N states (powers of BIG).
     let mut serv_scale = 1.0_f64;
-    let rate = mu[n - 1];
+    let ratio = lambda * inv_mu[n - 1];
     #[allow(clippy::cast_precision_loss)]
     let mut kk = n as f64;
     for _ in 0..queue {
-        p = p * lambda / rate;
+        p *= ratio;
         if p > BIG {
             p /= BIG;
             s0 /= BIG;
@@ -97,7 +100,7 @@ mod tests {
 
     #[test]
     fn heavy_overload_does_not_overflow() {
-        let s = solve_chain(1e6, &[1.0, 2.0], 2000);
+        let s = solve_chain(1e6, &[1.0, 0.5], 2000);
         assert!(s.in_system.is_finite() && s.p_full.is_finite());
         assert_relative_eq!(s.p_full, 1.0, max_relative = 1e-5);
         assert_relative_eq!(s.in_service, 2.0, max_relative = 1e-9);
