@@ -1,0 +1,370 @@
+//! The analyzer: service primitives + birth–death chain → latency and throughput at a rate.
+
+use serde::{Deserialize, Serialize};
+
+use super::params::{Arithmetic, QueueConfig, QueueModel, RequestShape, ServiceParams};
+use super::queue::solve_chain;
+use super::real::{Real, count};
+use super::service::{Core, ServiceTimes};
+use crate::error::{Error, Result};
+use crate::validate::positive;
+
+/// `Epsilon` of the reference: the rate range is `[0.001·μ(1), (1 − 0.001)·μ(N)]`.
+const RANGE_EPSILON: f64 = 0.001;
+
+/// The range of arrival rates the analyzer is meant for, req/s.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateRange {
+    /// Lowest rate, `1000·0.001·μ(1)`.
+    pub min_rps: f64,
+    /// Highest rate, `1000·(1 − 0.001)·μ(N)` (V3 rejects rates above it).
+    pub max_rps: f64,
+}
+
+/// Steady-state metrics at one arrival rate (upstream `AnalysisMetrics`).
+///
+/// Times are in ms, rates in req/s.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Offered arrival rate λ, req/s.
+    pub offered_rps: f64,
+    /// Accepted throughput `λ·(1 − p_K)`, req/s.
+    pub throughput_rps: f64,
+    /// Mean response time `R = E[X]/X_thr`, ms.
+    pub response_ms: f64,
+    /// Mean wait in the queue `W = max(0, R − S̄)`, ms.
+    pub wait_ms: f64,
+    /// Mean number in service (mean batch) `B̄ = E[min(X, N)]`.
+    pub in_service: f64,
+    /// Mean number in system `E[X]`.
+    pub in_system: f64,
+    /// Mean prefill time `Prefill(B̄)`, ms.
+    pub prefill_ms: f64,
+    /// Mean time to first token `W + Prefill(B̄) + ITL` (includes one decode step), ms.
+    pub ttft_ms: f64,
+    /// Mean inter-token latency `(S̄ − Prefill(B̄))/m`, ms.
+    pub itl_ms: f64,
+    /// Utilisation `clamp(B̄/N, 0, 1)`.
+    pub rho: f64,
+    /// Top of the rate range, req/s.
+    pub max_rate_rps: f64,
+    /// Bottom of the rate range, req/s.
+    pub min_rate_rps: f64,
+    /// Blocking probability `p_K` (share of arrivals rejected because the system is full).
+    pub blocking: f64,
+}
+
+/// The Inferno queueing analyzer for one model generation, parameter set, request shape and
+/// server configuration.
+///
+/// `new` precomputes the departure rates `μ(B)`, `B = 1..N`, and (V7) the chunk counts
+/// `nc(B)`, so [`Analyzer::solve`] is one pass over the `K + 1` chain states with no
+/// allocation.
+///
+/// # Examples
+/// ```
+/// use perf_model_core::inferno::{Analyzer, QueueConfig, QueueModel, RequestShape, ServiceParams};
+/// let analyzer = Analyzer::new(
+///     QueueModel::V7,
+///     ServiceParams::new(12.0, 0.05, 5e-4)?,
+///     RequestShape::new(128.0, 512.0)?,
+///     QueueConfig::new(48, 128)?,
+/// )?;
+/// let a = analyzer.solve(3.0)?;
+/// assert!((a.ttft_ms - 67.6146).abs() < 1e-3);
+/// assert!((a.itl_ms - 20.1189).abs() < 1e-3);
+/// # Ok::<(), perf_model_core::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analyzer {
+    pub(super) times: ServiceTimes,
+    pub(super) config: QueueConfig,
+    pub(super) arithmetic: Arithmetic,
+    /// `μ(B)` for `B = 1..=N` (index `B − 1`), req/ms, in the precision of `arithmetic`.
+    pub(super) mu: Vec<f64>,
+    /// `1/μ(B)`, same indexing (what the chain multiplies by).
+    pub(super) inv_mu: Vec<f64>,
+    /// `nc(B)` for `B = 1..=N` (index `B − 1`); all 1 for V3/V6.
+    pub(super) nc: Vec<u32>,
+    pub(super) range: RateRange,
+}
+
+/// Metrics in the working precision, before widening to [`Analysis`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Metrics<T> {
+    pub throughput: T,
+    pub response: T,
+    pub wait: T,
+    pub in_service: T,
+    pub in_system: T,
+    pub prefill: T,
+    pub itl: T,
+    pub ttft: T,
+    pub blocking: f64,
+}
+
+impl Analyzer {
+    /// Builds the analyzer (plain `f64` arithmetic; see [`Analyzer::with_arithmetic`]).
+    ///
+    /// # Formula
+    /// ```text
+    /// μ(B) = B / S(B),  B = 1..N;   rate range [1000·0.001·μ(1), 1000·0.999·μ(N)] req/s
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Inconsistent`] when the service time is not positive and finite (α = β = γ = 0
+    /// gives an infinite service rate).
+    pub fn new(
+        model: QueueModel,
+        params: ServiceParams,
+        shape: RequestShape,
+        config: QueueConfig,
+    ) -> Result<Self> {
+        let times = ServiceTimes::new(model, params, shape, config.max_num_tokens())?;
+        Self::build(times, config, Arithmetic::F64)
+    }
+
+    /// The same analyzer with another [`Arithmetic`] (tables are recomputed in it).
+    ///
+    /// # Errors
+    /// As [`Analyzer::new`].
+    pub fn with_arithmetic(self, arithmetic: Arithmetic) -> Result<Self> {
+        if arithmetic == self.arithmetic {
+            return Ok(self);
+        }
+        Self::build(self.times, self.config, arithmetic)
+    }
+
+    /// The same analyzer with another max batch size `N` (other settings kept).
+    ///
+    /// # Errors
+    /// As [`QueueConfig::new`] and [`Analyzer::new`].
+    pub fn with_max_batch_size(&self, max_batch_size: u32) -> Result<Self> {
+        let config = QueueConfig::new(max_batch_size, self.config.max_queue_size())?
+            .with_max_num_tokens(self.config.max_num_tokens())?;
+        Self::build(self.times, config, self.arithmetic)
+    }
+
+    fn build(times: ServiceTimes, config: QueueConfig, arithmetic: Arithmetic) -> Result<Self> {
+        match arithmetic {
+            Arithmetic::F64 => Self::build_t::<f64>(times, config, arithmetic),
+            Arithmetic::GoFloat32 => Self::build_t::<f32>(times, config, arithmetic),
+        }
+    }
+
+    fn build_t<T: Real>(
+        times: ServiceTimes,
+        config: QueueConfig,
+        arithmetic: Arithmetic,
+    ) -> Result<Self> {
+        let core = times.core::<T>();
+        let n = config.max_batch_size();
+        let mut mu = Vec::with_capacity(n as usize);
+        let mut nc = Vec::with_capacity(n as usize);
+        let mut prev_c = 1;
+        for b in 1..=n {
+            // nc(B) is non-decreasing in B: reuse the last count when it still fits.
+            let c = if core.model() == QueueModel::V7 {
+                if core.chunk_capacity(prev_c) >= f64::from(b) {
+                    prev_c
+                } else {
+                    core.num_chunks(b)
+                }
+            } else {
+                1
+            };
+            prev_c = c;
+            let rate = count::<T>(b) / core.service_time(b, c);
+            let r = rate.get();
+            if !(r.is_finite() && r > 0.0) {
+                return Err(Error::Inconsistent(format!(
+                    "service rate mu({b}) = {r} req/ms: the service time must be positive \
+                     (alpha, beta and gamma cannot all be 0)"
+                )));
+            }
+            mu.push(r);
+            nc.push(c);
+        }
+        let eps = T::of(RANGE_EPSILON);
+        let thousand = T::of(1000.0);
+        let lambda_min = T::of(mu[0]) * eps;
+        let lambda_max = T::of(mu[mu.len() - 1]) * (T::ONE - eps);
+        let range = RateRange {
+            min_rps: (lambda_min * thousand).get(),
+            max_rps: (lambda_max * thousand).get(),
+        };
+        let inv_mu = mu.iter().map(|m| 1.0 / m).collect();
+        Ok(Self {
+            times,
+            config,
+            arithmetic,
+            mu,
+            inv_mu,
+            nc,
+            range,
+        })
+    }
+
+    /// The model generation.
+    #[must_use]
+    pub fn model(&self) -> QueueModel {
+        self.times.model()
+    }
+
+    /// The service-time primitives this analyzer uses.
+    #[must_use]
+    pub fn service_times(&self) -> &ServiceTimes {
+        &self.times
+    }
+
+    /// The server configuration.
+    #[must_use]
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    /// The arithmetic in use.
+    #[must_use]
+    pub fn arithmetic(&self) -> Arithmetic {
+        self.arithmetic
+    }
+
+    /// The precomputed departure rate `μ(B)` in req/ms, or `None` outside `1..=N`.
+    #[must_use]
+    pub fn service_rate(&self, batch: u32) -> Option<f64> {
+        let i = usize::try_from(batch).ok()?.checked_sub(1)?;
+        self.mu.get(i).copied()
+    }
+
+    /// The range of arrival rates the model is meant for, req/s.
+    ///
+    /// # Formula
+    /// ```text
+    /// min = 1000·0.001·μ(1),   max = 1000·(1 − 0.001)·μ(N)
+    /// ```
+    #[must_use]
+    pub fn rate_range(&self) -> RateRange {
+        self.range
+    }
+
+    /// Solves the chain at arrival rate `rate_rps` (req/s) and returns the metrics.
+    ///
+    /// # Formula
+    /// ```text
+    /// λ = rate/1000 (req/ms);  p_{k+1} = p_k·λ/μ(min(k+1, N)),  k < K = N + Q
+    /// X_thr = λ(1 − p_K);  R = E[X]/X_thr;  S̄ = B̄/X_thr;  W = max(0, R − S̄)
+    /// ITL = (S̄ − Prefill(B̄))/m;  TTFT = W + Prefill(B̄) + ITL
+    /// ```
+    /// (V7 reads `nc` at `clamp(floor(B̄ + 0.5), 1, N)`.)
+    ///
+    /// # Errors
+    /// * [`Error::NonFinite`] / [`Error::OutOfRange`] naming `rate` when it is NaN, ∞ or ≤ 0;
+    /// * [`Error::RateAboveCapacity`] (V3 only) when `rate_rps` exceeds
+    ///   [`RateRange::max_rps`]. V6 and V7 accept any rate; overload shows as
+    ///   [`Analysis::blocking`] > 0 and throughput below the offered rate.
+    ///
+    /// # Examples
+    /// ```
+    /// use perf_model_core::inferno::{Analyzer, QueueConfig, QueueModel, RequestShape, ServiceParams};
+    /// let analyzer = Analyzer::new(
+    ///     QueueModel::V3,
+    ///     ServiceParams::new(12.0, 0.05, 5e-4)?,
+    ///     RequestShape::new(128.0, 512.0)?,
+    ///     QueueConfig::new(48, 128)?,
+    /// )?;
+    /// let a = analyzer.solve(3.0)?;
+    /// assert!((a.throughput_rps - 3.0).abs() < 1e-6);
+    /// assert!((a.itl_ms - 20.5345).abs() < 1e-3);
+    /// assert!(analyzer.solve(4.0).is_err()); // above 0.999·μ(N) = 3.82 req/s
+    /// # Ok::<(), perf_model_core::Error>(())
+    /// ```
+    pub fn solve(&self, rate_rps: f64) -> Result<Analysis> {
+        positive("rate", rate_rps)?;
+        match self.arithmetic {
+            Arithmetic::F64 => self.solve_t::<f64>(rate_rps),
+            Arithmetic::GoFloat32 => self.solve_t::<f32>(rate_rps),
+        }
+    }
+
+    fn solve_t<T: Real>(&self, rate_rps: f64) -> Result<Analysis> {
+        let rate = T::of(rate_rps);
+        if self.model().has_rate_guard() && rate > T::of(self.range.max_rps) {
+            return Err(Error::RateAboveCapacity {
+                rate: rate_rps,
+                max_rate: self.range.max_rps,
+            });
+        }
+        let core = self.times.core::<T>();
+        let metrics = self.evaluate(&core, rate / T::of(1000.0));
+        Ok(self.widen(rate_rps, &metrics))
+    }
+
+    /// The metrics at arrival rate `lambda` (req/ms) in precision `T`, without checks.
+    pub(super) fn evaluate<T: Real>(&self, core: &Core<T>, lambda: T) -> Metrics<T> {
+        let stats = solve_chain(
+            lambda.get(),
+            &self.inv_mu,
+            self.config.max_queue_size() as usize,
+        );
+        let in_service = T::of(stats.in_service);
+        let in_system = T::of(stats.in_system);
+        let accepted = if self.arithmetic == Arithmetic::F64 {
+            T::of(stats.accepted)
+        } else {
+            T::ONE - T::of(stats.p_full)
+        };
+        let throughput = lambda * accepted;
+        let response = in_system / throughput;
+        let service = in_service / throughput;
+        let wait = (response - service).max0();
+        let c = self.chunks_at(in_service);
+        let prefill = core.prefill(in_service, c);
+        let itl = (service - prefill) / core.output_tokens();
+        let ttft = wait + prefill + itl;
+        Metrics {
+            throughput,
+            response,
+            wait,
+            in_service,
+            in_system,
+            prefill,
+            itl,
+            ttft,
+            blocking: stats.p_full,
+        }
+    }
+
+    /// `nc` at the mean batch: Go's `int(B̄ + 0.5)` clamped to `1..=N`.
+    fn chunks_at<T: Real>(&self, in_service: T) -> u32 {
+        let idx = (in_service + T::of(0.5)).get().floor();
+        let n = self.nc.len();
+        let i = if idx.is_nan() || idx < 1.0 {
+            1
+        } else {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let i = idx.min(n as f64) as usize;
+            i
+        };
+        self.nc[i.clamp(1, n) - 1]
+    }
+
+    /// Converts working-precision metrics to an [`Analysis`].
+    pub(super) fn widen<T: Real>(&self, offered_rps: f64, m: &Metrics<T>) -> Analysis {
+        let rho = (m.in_service / count::<T>(self.config.max_batch_size())).get();
+        Analysis {
+            offered_rps,
+            throughput_rps: (m.throughput * T::of(1000.0)).get(),
+            response_ms: m.response.get(),
+            wait_ms: m.wait.get(),
+            in_service: m.in_service.get(),
+            in_system: m.in_system.get(),
+            prefill_ms: m.prefill.get(),
+            ttft_ms: m.ttft.get(),
+            itl_ms: m.itl.get(),
+            rho: rho.clamp(0.0, 1.0),
+            max_rate_rps: self.range.max_rps,
+            min_rate_rps: self.range.min_rps,
+            blocking: m.blocking,
+        }
+    }
+}
