@@ -1,2 +1,68 @@
-//! The `llm-perf` command.
-fn main() {}
+//! `llm-perf`: predict, simulate and tune the performance of LLM inference serving from the
+//! command line.
+//!
+//! Every subcommand prints a readable table by default and JSON with `--json`. Errors go to
+//! stderr; bad input (a missing or invalid parameter, a malformed file, an unknown name, an
+//! infeasible load) exits with code 2.
+
+mod catalog_cmd;
+mod problem;
+mod queue_cmd;
+mod table;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Predict, simulate and tune the performance of LLM inference serving.
+#[derive(Parser, Debug)]
+#[command(name = "llm-perf", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Analyze one arrival rate with the Inferno queueing model (queue-analysis `/solve`).
+    Analyze(queue_cmd::AnalyzeArgs),
+    /// Max rate per replica under TTFT/ITL targets, and replicas for a total rate (`/target`).
+    Size(queue_cmd::SizeArgs),
+    /// Smallest max batch size reaching near-peak throughput under the targets (`/optimize`).
+    Optimize(queue_cmd::OptimizeArgs),
+    /// List catalogued models, or show one with derived sizes.
+    Models(catalog_cmd::ModelsArgs),
+    /// List catalogued accelerators (GPUs and Ascend NPUs), or show one.
+    Accelerators(catalog_cmd::AcceleratorsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let output = match cli.command {
+        Command::Analyze(args) => queue_cmd::analyze(&args),
+        Command::Size(args) => queue_cmd::size(&args),
+        Command::Optimize(args) => queue_cmd::optimize(&args),
+        Command::Models(args) => catalog_cmd::models(&args),
+        Command::Accelerators(args) => catalog_cmd::accelerators(&args),
+    };
+    match output {
+        Ok(text) => {
+            // A closed pipe (e.g. `| head`) is not an error worth reporting.
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -30,6 +30,11 @@ pub use catalog::{Accelerator, MlaSpec, ModelSpec, MoeSpec};
 pub use dtype::Dtype;
 pub use error::{Error, Result};
 pub use index::{PerformanceIndex, PerformanceIndexData};
+pub use inferno::{
+    Analysis, Analyzer, Arithmetic, InfernoStepModel, OptimalConcurrency, Primitives, QueueConfig,
+    QueueModel, RateRange, ReplicaPlan, RequestShape, ServiceParams, ServiceTimes, Sizing,
+    SloTargets,
+};
 pub use latency::{LatencyStats, LatencyStatsData};
 pub use request::{RequestRecord, RequestRecordData};
 pub use roofline::{AllReduce, ComputeEfficiency, Overheads, RooflineModel, StepCost};
