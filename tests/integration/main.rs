@@ -1,1 +1,4 @@
-//! Cross-crate tests.
+//! Cross-crate tests, run through the `llm-perf` facade as an embedding program would.
+
+mod cost_models;
+mod facade;

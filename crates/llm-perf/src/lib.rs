@@ -6,14 +6,28 @@
 //! ```
 //! use llm_perf::prelude::*;
 //!
-//! let point = BenchmarkPoint::new(BenchmarkPointData {
-//!     request_rate: Some(3.0),
-//!     input_tokens: 128.0,
-//!     output_tokens: 512.0,
-//!     itl: LatencyStats::from_mean(20.5)?,
-//!     ..Default::default()
-//! })?;
-//! assert_eq!(point.itl().mean(), Some(20.5));
+//! // How many replicas of a server with these fitted Inferno parameters serve 40 req/s of
+//! // 1024-in / 256-out requests with mean TTFT ≤ 200 ms and ITL ≤ 25 ms?
+//! let analyzer = Analyzer::new(
+//!     QueueModel::V7,
+//!     ServiceParams::new(6.76, 0.0254, 2.6e-9)?,
+//!     RequestShape::new(1024.0, 256.0)?,
+//!     QueueConfig::new(256, 256)?,
+//! )?;
+//! let slo = SloTargets::latency(200.0, 25.0);
+//! let plan = analyzer.replicas_for(40.0, &slo)?;
+//! assert!(plan.per_replica_analysis.itl_ms <= 25.0);
+//!
+//! // What does one decode step of Llama-3.1-8B cost on an H100 at batch 64, context 2048?
+//! let roofline = RooflineModel::new(
+//!     ModelSpec::lookup("meta-llama/Llama-3.1-8B-Instruct")?,
+//!     Accelerator::lookup("H100")?,
+//!     Dtype::Bf16,
+//!     1,
+//! )?;
+//! let ms = roofline.step_time(&BatchShape::decode(64, 2048));
+//! // Never faster than streaming the 15 GB of linear-layer and LM-head weights at 3.35 TB/s.
+//! assert!(ms >= roofline.lower_bound(&BatchShape::decode(64, 2048)) && ms > 4.4);
 //! # Ok::<(), llm_perf::Error>(())
 //! ```
 //!
@@ -54,6 +68,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The names most programs need: `use llm_perf::prelude::*;`.
 pub mod prelude {
     pub use crate::{Error, Result};
+    pub use perf_model_core::catalog::{Accelerator, ModelSpec};
+    pub use perf_model_core::inferno::{
+        Analysis, Analyzer, Arithmetic, InfernoStepModel, QueueConfig, QueueModel, RequestShape,
+        ServiceParams, SloTargets,
+    };
+    pub use perf_model_core::roofline::RooflineModel;
     pub use perf_model_core::{
         BatchShape, BenchmarkPoint, BenchmarkPointData, Dtype, LatencyStats, LatencyStatsData,
         PerfDataset, PerformanceIndex, PerformanceIndexData, RequestRecord, RequestRecordData,
