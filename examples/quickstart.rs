@@ -13,9 +13,14 @@
 //!
 //! The α, β, γ used are the published fit of the Inferno model-trainer (its README headline) to
 //! its `samples/data.json`: seven constant-rate points of a vLLM sweep of
-//! `meta-llama/Llama-3.1-8B` with 64-token prompts and outputs. The source does not name the GPU;
-//! the roofline cross-check printed below shows the fitted α (the fixed cost of one engine
-//! step) matches the time an H100 takes to stream the model's weights once.
+//! `meta-llama/Llama-3.1-8B` with 64-token prompts and outputs at max batch 512. The source does
+//! not name the GPU. The roofline cross-check printed below puts the fitted α (the fixed cost of
+//! one engine step) beside the roofline's batch-1 decode step on an H100 (weight streaming at the
+//! default 77 % bandwidth efficiency plus per-step overheads) and its 100 %-bandwidth bound.
+//!
+//! Caveat, as a planner should read it: a fit on 64/64-token requests barely sees the context
+//! term, so γ ≈ 0 here and the 1024/256-token plan below extrapolates beyond the fitted data.
+//! Fit on your own sweep (`perf-fit`) before trusting absolute numbers.
 
 use std::error::Error;
 

@@ -1,5 +1,6 @@
 //! Cost models behind the `StepTimeModel` seam: every catalogued model on every catalogued
-//! accelerator, and the Inferno step model against the analyzer's primitives.
+//! accelerator, the Inferno step model against its closed forms (specs/simulator.md §4.4), and
+//! the analyzer's own primitives against the step model.
 
 use llm_perf::model::catalog;
 use llm_perf::prelude::*;
@@ -74,4 +75,24 @@ fn roofline_and_fitted_inferno_agree_on_the_fixed_step_cost() {
     .unwrap();
     let t = roofline.step_time(&BatchShape::decode(1, 128));
     assert!((t - 6.76).abs() / 6.76 < 0.15, "roofline {t} ms");
+}
+
+#[test]
+fn analyzer_primitives_agree_with_the_step_model() {
+    // V6 without chunking: a request alone (B = 1) takes Prefill(1) = α + δ + (β+γ)·n, where
+    // δ = β·(n+m)/(m+1) + γ·(n + m/2); the step model's lone prefill step is α + (β+γ)·n, so the analyzer
+    // charges exactly one extra δ (its documented "double count" of the request's own work).
+    use llm_perf::model::inferno::ServiceTimes;
+    let (a, b, g, n, m) = (12.0, 0.05, 5e-4, 128.0, 512.0);
+    let params = ServiceParams::new(a, b, g).unwrap();
+    let times = ServiceTimes::new(
+        QueueModel::V6,
+        params,
+        RequestShape::new(n, m).unwrap(),
+        8192,
+    )
+    .unwrap();
+    let delta = b * (n + m) / (m + 1.0) + g * (n + m / 2.0);
+    let step = InfernoStepModel::new(params).step_time(&BatchShape::prefill(128));
+    assert!((times.prefill_time(1.0) - (step + delta)).abs() < 1e-9);
 }

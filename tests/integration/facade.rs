@@ -16,7 +16,7 @@ fn plan(total: f64) -> llm_perf::Result<u64> {
 
 #[test]
 fn core_errors_convert_into_the_facade_error() {
-    // V7 sizes one replica of the REST example at ≈ 2.88 req/s under TTFT 60 / ITL 20.
+    // V7 sizes one replica of the REST example at ≈ 2.95 req/s under TTFT 60 / ITL 20.
     assert_eq!(plan(10.0).unwrap(), 4);
     let err = plan(f64::NAN).unwrap_err();
     assert!(matches!(err, llm_perf::Error::Model(_)), "{err:?}");

@@ -34,6 +34,7 @@ fn billions(count: u64) -> String {
     num(count as f64 / 1e9, 4) + " B"
 }
 
+/// Decimal gigabytes (10⁹ bytes), as model sizes are quoted.
 fn gigabytes(bytes: f64) -> String {
     num(bytes / 1e9, 4) + " GB"
 }
@@ -63,7 +64,7 @@ pub fn models(args: &ModelsArgs) -> Result<String> {
         "heads/kv".into(),
         "ffn".into(),
         "vocab".into(),
-        format!("weights {}", args.dtype),
+        format!("weights {} (10^9 B)", args.dtype),
         format!("KV B/token {}", args.dtype),
     ]);
     for m in catalog::models() {
@@ -146,7 +147,7 @@ pub fn accelerators(args: &AcceleratorsArgs) -> Result<String> {
     let mut t = Table::new(&[
         "accelerator",
         "vendor",
-        "memory GB",
+        "memory GiB",
         "bandwidth GB/s",
         "FP16 TFLOPS",
         "BF16 TFLOPS",
@@ -168,7 +169,10 @@ pub fn accelerators(args: &AcceleratorsArgs) -> Result<String> {
         ]);
     }
     let mut out = t.render();
-    out.push_str("(*) figures from a secondary source; dense (non-sparse) peaks throughout\n");
+    out.push_str(
+        "(*) figures from a secondary source. Peaks are dense (non-sparse); bandwidths in 10^9 B/s; \
+         interconnect counts both directions.\n",
+    );
     Ok(out)
 }
 
@@ -177,7 +181,10 @@ fn show_accelerator(a: &Accelerator) -> String {
         ("name", a.name.clone()),
         ("aliases", a.aliases.join(", ")),
         ("vendor", a.vendor.clone()),
-        ("memory", num(a.memory_gb, 5) + " GB"),
+        (
+            "memory",
+            format!("{} GiB (marketed as {0} GB)", num(a.memory_gb, 5)),
+        ),
         ("memory bandwidth", opt(a.memory_bandwidth_gbs) + " GB/s"),
         ("FP16 dense", num(a.fp16_tflops, 5) + " TFLOPS"),
         ("BF16 dense", num(a.bf16_tflops, 5) + " TFLOPS"),

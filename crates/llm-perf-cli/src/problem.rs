@@ -12,13 +12,19 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde_json::{Map, Value};
 
-/// The parameters of one queue-analysis problem; every field may come from the file or a flag
-/// (a flag wins).
+/// The parameters of one queue-analysis problem: a JSON file and flags, flags winning.
 #[derive(Args, Clone, Debug, Default)]
 pub struct ProblemArgs {
     /// JSON file in the queue-analysis REST body format; flags override its values.
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub values: Problem,
+}
+
+/// The fields of a problem, each from the file or a flag.
+#[derive(Args, Clone, Debug, Default, PartialEq)]
+pub struct Problem {
     /// Arrival rate, requests per second (`RPS`).
     #[arg(long, value_name = "REQ_PER_S")]
     pub rate: Option<f64>,
@@ -43,7 +49,7 @@ pub struct ProblemArgs {
     /// Memory time per token of context γ, ms.
     #[arg(long, allow_hyphen_values = true)]
     pub gamma: Option<f64>,
-    /// Max tokens per iteration (chunked prefill budget, V7); default 8192.
+    /// Max tokens per iteration (chunked prefill budget, V7); default 8192 (`maxNumTokens`).
     #[arg(long, value_name = "TOKENS")]
     pub max_num_tokens: Option<u32>,
     /// TTFT target, ms (`targetTTFT`).
@@ -52,37 +58,9 @@ pub struct ProblemArgs {
     /// ITL target, ms (`targetITL`).
     #[arg(long, value_name = "MS")]
     pub target_itl: Option<f64>,
-    /// Throughput target, requests per second (`targetTPS`, extension).
-    #[arg(long, value_name = "REQ_PER_S")]
-    pub target_tps: Option<f64>,
-}
-
-/// A problem with the file and the flags merged.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Problem {
-    /// `RPS`.
-    pub rate: Option<f64>,
-    /// `maxBatchSize`.
-    pub max_batch: Option<u32>,
-    /// `maxQueueSize`.
-    pub max_queue: Option<u32>,
-    /// `avgInputTokens`.
-    pub input_tokens: Option<f64>,
-    /// `avgOutputTokens`.
-    pub output_tokens: Option<f64>,
-    /// `alpha`.
-    pub alpha: Option<f64>,
-    /// `beta`.
-    pub beta: Option<f64>,
-    /// `gamma`.
-    pub gamma: Option<f64>,
-    /// `maxNumTokens`.
-    pub max_num_tokens: Option<u32>,
-    /// `targetTTFT`.
-    pub target_ttft: Option<f64>,
-    /// `targetITL`.
-    pub target_itl: Option<f64>,
-    /// `targetTPS`.
+    /// Throughput target (`targetTPS`); as upstream, only its presence counts: the rate is
+    /// then sized at 90 % of the maximum rate.
+    #[arg(long, value_name = "VALUE")]
     pub target_tps: Option<f64>,
 }
 
@@ -96,8 +74,9 @@ impl ProblemArgs {
             Some(path) => read_problem(path)?,
             None => Problem::default(),
         };
+        let f = &self.values;
         macro_rules! over {
-            ($($f:ident),*) => { $( if self.$f.is_some() { p.$f = self.$f; } )* };
+            ($($field:ident),*) => { $( if f.$field.is_some() { p.$field = f.$field; } )* };
         }
         over!(
             rate,

@@ -201,7 +201,7 @@ fn size_with_total_rate_prints_replicas() {
     );
     let out = run(&refs(&args));
     assert!(out.status.success(), "{}", stderr(&out));
-    // V7 sizes one replica at ≈ 2.88 req/s, so 10 req/s needs 4.
+    // V7 sizes one replica at ≈ 2.95 req/s, so 10 req/s needs 4.
     assert!(stdout(&out).contains("replicas"), "{}", stdout(&out));
     let line = stdout(&out)
         .lines()

@@ -8,8 +8,11 @@ use crate::error::{Error, Result};
 
 /// A numeric storage format.
 ///
-/// Parsing accepts the usual spellings, case-insensitively: `fp16`/`float16`/`half`,
-/// `bf16`/`bfloat16`, `fp32`/`float32`, `fp8`/`e4m3`/`e5m2`, `int8`/`w8a8`, `int4`/`w4a16`.
+/// Parsing (and deserialising) accepts the usual spellings, case-insensitively:
+/// `fp16`/`float16`/`half`, `bf16`/`bfloat16`, `fp32`/`float32`, `fp8`/`e4m3`/`e5m2`,
+/// `int8`/`w8a8`, `int4`/`w4a16`. Weight-only 8-bit schemes (`w8a16`) are deliberately not
+/// accepted: their weights take one byte but their matrix products run in 16 bits, which one
+/// dtype cannot say — give the weight and compute dtypes separately where the API allows.
 ///
 /// # Examples
 /// ```
@@ -20,7 +23,7 @@ use crate::error::{Error, Result};
 /// # Ok::<(), perf_model_core::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Dtype {
     /// IEEE single precision, 4 bytes.
     Fp32,
@@ -68,6 +71,14 @@ impl fmt::Display for Dtype {
     }
 }
 
+/// Deserialisation accepts every spelling [`FromStr`] does.
+impl TryFrom<String> for Dtype {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
 impl FromStr for Dtype {
     type Err = Error;
 
@@ -82,8 +93,8 @@ impl FromStr for Dtype {
             "fp16" | "float16" | "half" | "f16" => Self::Fp16,
             "bf16" | "bfloat16" => Self::Bf16,
             "fp8" | "float8" | "e4m3" | "e5m2" | "fp8e4m3" | "fp8e5m2" | "w8a8fp8" => Self::Fp8,
-            "int8" | "i8" | "w8a8" | "w8a16" => Self::Int8,
-            "int4" | "i4" | "w4a16" | "w4a8" => Self::Int4,
+            "int8" | "i8" | "w8a8" => Self::Int8,
+            "int4" | "i4" | "w4a16" => Self::Int4,
             _ => {
                 return Err(Error::OutOfRange {
                     field: "dtype".into(),
@@ -110,6 +121,14 @@ mod tests {
     fn unknown_dtype_is_error() {
         let err = "fp12".parse::<Dtype>().unwrap_err();
         assert!(err.to_string().contains("fp12"), "{err}");
+    }
+
+    #[test]
+    fn serde_accepts_the_same_spellings() {
+        let d: Dtype = serde_json::from_str("\"BFloat16\"").unwrap();
+        assert_eq!(d, Dtype::Bf16);
+        assert_eq!(serde_json::to_string(&d).unwrap(), "\"bf16\"");
+        assert!(serde_json::from_str::<Dtype>("\"w8a16\"").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::validate::{at_least_one, in_range, out_of_range};
+use crate::validate::{at_least_one, unit_interval};
 
 /// The engine limits that shape performance, in vLLM's vocabulary (other engines map onto it:
 /// MindIE `maxBatchSize` → `max_batch_size`, `maxPrefillTokens` → `max_num_batched_tokens`).
@@ -84,15 +84,7 @@ impl ServingConfig {
         if let Some(len) = data.max_model_len {
             at_least_one("max_model_len", len.into())?;
         }
-        let util = in_range(
-            "gpu_memory_utilization",
-            data.gpu_memory_utilization,
-            0.0,
-            1.0,
-        )?;
-        if util == 0.0 {
-            return Err(out_of_range("gpu_memory_utilization", util, "must be > 0"));
-        }
+        unit_interval("gpu_memory_utilization", data.gpu_memory_utilization)?;
         if data.max_num_batched_tokens < data.max_batch_size {
             return Err(Error::Inconsistent(format!(
                 "max_num_batched_tokens ({}) must be >= max_batch_size ({})",

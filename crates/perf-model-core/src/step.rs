@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 /// prefill: count, Σn, Σn², Σk, Σn·k      decode: count, Σk      logits: requests sampling
 /// ```
 ///
+/// The fields are public so that a simulator can keep them incrementally; every sum saturates
+/// rather than wraps, so no input makes the accessors panic.
+///
 /// # Examples
 /// ```
 /// use perf_model_core::BatchShape;
@@ -70,42 +73,44 @@ impl BatchShape {
     pub fn add_prefill(&mut self, new_tokens: u32, cached: u32, last_chunk: bool) {
         let n = u64::from(new_tokens);
         let k = u64::from(cached);
-        self.prefill_seqs += 1;
-        self.prefill_tokens += n;
-        self.prefill_tokens_sq += n * n;
-        self.prefill_cached += k;
-        self.prefill_cross += n * k;
+        // Saturating: the sums never wrap, whatever the caller feeds in (n·k < 2⁶⁴ always).
+        self.prefill_seqs = self.prefill_seqs.saturating_add(1);
+        self.prefill_tokens = self.prefill_tokens.saturating_add(n);
+        self.prefill_tokens_sq = self.prefill_tokens_sq.saturating_add(n * n);
+        self.prefill_cached = self.prefill_cached.saturating_add(k);
+        self.prefill_cross = self.prefill_cross.saturating_add(n * k);
         if last_chunk {
-            self.logits += 1;
+            self.logits = self.logits.saturating_add(1);
         }
     }
 
     /// Adds one decode over `context` cached tokens.
     pub fn add_decode(&mut self, context: u32) {
-        self.decode_seqs += 1;
-        self.decode_context += u64::from(context);
-        self.logits += 1;
+        self.decode_seqs = self.decode_seqs.saturating_add(1);
+        self.decode_context = self.decode_context.saturating_add(u64::from(context));
+        self.logits = self.logits.saturating_add(1);
     }
 
     /// Requests scheduled this step.
     #[must_use]
     pub fn num_seqs(&self) -> u32 {
-        self.prefill_seqs + self.decode_seqs
+        self.prefill_seqs.saturating_add(self.decode_seqs)
     }
 
     /// Tokens computed this step: Σn over prefills plus one per decode.
     #[must_use]
     pub fn total_tokens(&self) -> u64 {
-        self.prefill_tokens + u64::from(self.decode_seqs)
+        self.prefill_tokens
+            .saturating_add(u64::from(self.decode_seqs))
     }
 
     /// KV-cache tokens touched this step, Σ(k + n): cached context read plus new tokens written.
     #[must_use]
     pub fn kv_tokens(&self) -> u64 {
         self.prefill_cached
-            + self.prefill_tokens
-            + self.decode_context
-            + u64::from(self.decode_seqs)
+            .saturating_add(self.prefill_tokens)
+            .saturating_add(self.decode_context)
+            .saturating_add(u64::from(self.decode_seqs))
     }
 
     /// True when nothing is scheduled.
@@ -169,6 +174,22 @@ mod tests {
             b.add_decode(300);
         }
         assert_eq!(b, BatchShape::decode(4, 300));
+    }
+
+    #[test]
+    fn extreme_values_saturate_instead_of_panicking() {
+        let mut b = BatchShape {
+            prefill_seqs: u32::MAX,
+            decode_seqs: 1,
+            logits: u32::MAX,
+            decode_context: u64::MAX,
+            ..BatchShape::default()
+        };
+        b.add_decode(u32::MAX);
+        b.add_prefill(u32::MAX, u32::MAX, true);
+        assert_eq!(b.num_seqs(), u32::MAX);
+        assert_eq!(b.kv_tokens(), u64::MAX);
+        assert_eq!(b.logits, u32::MAX);
     }
 
     #[test]

@@ -56,6 +56,18 @@ pub fn in_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<f64> {
     Ok(value)
 }
 
+/// Returns `value` if it is finite and within `(0, 1]` (fractions such as efficiencies and
+/// memory shares).
+///
+/// # Errors
+/// [`Error::NonFinite`] or [`Error::OutOfRange`].
+pub fn unit_interval(field: &str, value: f64) -> Result<f64> {
+    if in_range(field, value, 0.0, 1.0)? <= 0.0 {
+        return Err(out_of_range(field, value, "must be within (0, 1]"));
+    }
+    Ok(value)
+}
+
 /// Returns `value` if it is at least 1 (counts such as batch sizes and parallel degrees).
 ///
 /// # Errors
@@ -134,6 +146,13 @@ mod tests {
     fn ensure_finite_names_index() {
         let err = ensure_finite("x", &[1.0, f64::INFINITY]).unwrap_err();
         assert!(err.to_string().starts_with("x[1] = inf"), "{err}");
+    }
+
+    #[test]
+    fn unit_interval_excludes_zero() {
+        assert!(unit_interval("eta", 0.0).is_err());
+        assert_eq!(unit_interval("eta", 1.0), Ok(1.0));
+        assert!(unit_interval("eta", f64::NAN).is_err());
     }
 
     #[test]

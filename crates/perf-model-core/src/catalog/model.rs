@@ -195,7 +195,11 @@ impl ModelSpec {
     /// # Errors
     /// [`crate::Error::OutOfRange`] naming the field: an empty name, a zero count or size,
     /// `kv_heads` not dividing `heads`, MoE `active` outside `1..=experts`, more dense layers
-    /// than layers, zero MLA ranks, a non-positive published size.
+    /// than layers, zero MLA ranks, a non-positive published size, or a width above 2¹⁸ or
+    /// count above 2¹² (bounds that keep every derived count exact).
+    ///
+    /// Deserialising does not validate (the struct is plain data): call this, or hand the spec
+    /// to [`crate::RooflineModel::new`], which does.
     pub fn validate(&self) -> Result<()> {
         if self.name.trim().is_empty() {
             return Err(out_of_range("name", "\"\"", "must not be empty"));
@@ -247,6 +251,53 @@ impl ModelSpec {
         }
         if let Some(p) = self.published_params {
             positive("published_params", p)?;
+        }
+        self.check_sizes()
+    }
+
+    /// Upper bounds that keep every derived count exact in `u64` (far above any real model:
+    /// widths ≤ 2¹⁸ = 262 144, counts ≤ 2¹² = 4096).
+    fn check_sizes(&self) -> Result<()> {
+        const MAX_WIDTH: u32 = 1 << 18;
+        const MAX_COUNT: u32 = 1 << 12;
+        let mut widths = vec![
+            ("hidden", self.hidden),
+            ("ffn", self.ffn),
+            ("vocab", self.vocab),
+        ];
+        let mut counts = vec![
+            ("layers", self.layers),
+            ("heads", self.heads),
+            ("kv_heads", self.kv_heads),
+            ("head_dim", self.head_dim),
+        ];
+        if let Some(moe) = &self.moe {
+            widths.extend([
+                ("moe.expert_ffn", moe.expert_ffn),
+                ("moe.dense_ffn", moe.dense_ffn),
+            ]);
+            counts.extend([
+                ("moe.experts", moe.experts),
+                ("moe.shared_experts", moe.shared_experts),
+            ]);
+        }
+        if let Some(mla) = &self.mla {
+            widths.extend([
+                ("mla.q_lora_rank", mla.q_lora_rank.unwrap_or(0)),
+                ("mla.kv_lora_rank", mla.kv_lora_rank),
+            ]);
+            counts.extend([
+                ("mla.qk_nope_head_dim", mla.qk_nope_head_dim),
+                ("mla.qk_rope_head_dim", mla.qk_rope_head_dim),
+                ("mla.v_head_dim", mla.v_head_dim),
+            ]);
+        }
+        let too_big = |limit: u32| move |&(_, v): &(&str, u32)| v > limit;
+        if let Some((field, v)) = widths.iter().copied().find(too_big(MAX_WIDTH)) {
+            return Err(out_of_range(field, v, "must be <= 262144"));
+        }
+        if let Some((field, v)) = counts.iter().copied().find(too_big(MAX_COUNT)) {
+            return Err(out_of_range(field, v, "must be <= 4096"));
         }
         Ok(())
     }
@@ -337,7 +388,7 @@ impl ModelSpec {
 
     /// MLP weights of a MoE layer with `routed` routed experts counted.
     fn moe_mlp_params(&self, m: &MoeSpec, routed: u32) -> u64 {
-        u64::from(routed + m.shared_experts) * self.expert_params()
+        (u64::from(routed) + u64::from(m.shared_experts)) * self.expert_params()
             + self.d() * u64::from(m.experts)
     }
 

@@ -355,3 +355,21 @@ fn degenerate_names_do_not_panic() {
         ));
     }
 }
+
+#[test]
+fn absurd_sizes_are_rejected_before_they_overflow() {
+    let mut m = model("Llama-2-7B");
+    m.hidden = u32::MAX;
+    m.ffn = u32::MAX;
+    assert_eq!(field_of(&m.validate().unwrap_err()), "hidden");
+    let mut moe = model("Mixtral-8x7B");
+    if let Some(spec) = moe.moe.as_mut() {
+        spec.shared_experts = u32::MAX;
+    }
+    assert_eq!(field_of(&moe.validate().unwrap_err()), "moe.shared_experts");
+    // The largest accepted sizes still give exact, finite counts.
+    let mut big = model("DeepSeek-V3");
+    big.layers = 4096;
+    assert!(big.validate().is_ok());
+    assert!(big.param_count() > 0);
+}

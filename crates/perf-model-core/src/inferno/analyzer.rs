@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::params::{Arithmetic, QueueConfig, QueueModel, RequestShape, ServiceParams};
 use super::queue::solve_chain;
 use super::real::{Real, count};
-use super::service::{Core, ServiceTimes};
+use super::service::{Core, ServiceTimes, round_batch};
 use crate::error::{Error, Result};
 use crate::validate::positive;
 
@@ -296,7 +296,9 @@ impl Analyzer {
         }
         let core = self.times.core::<T>();
         let metrics = self.evaluate(&core, rate / T::of(1000.0));
-        Ok(self.widen(rate_rps, &metrics))
+        let analysis = self.widen(rate_rps, &metrics);
+        ensure_finite_analysis(&analysis)?;
+        Ok(analysis)
     }
 
     /// The metrics at arrival rate `lambda` (req/ms) in precision `T`, without checks.
@@ -336,19 +338,13 @@ impl Analyzer {
 
     /// `nc` at the mean batch: Go's `int(B̄ + 0.5)` clamped to `1..=N`.
     fn chunks_at<T: Real>(&self, in_service: T) -> u32 {
-        let idx = (in_service + T::of(0.5)).get().floor();
-        let n = self.nc.len();
-        let i = if idx.is_nan() || idx < 1.0 {
-            1
-        } else {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let i = idx.min(n as f64) as usize;
-            i
-        };
-        self.nc[i.clamp(1, n) - 1]
+        let n = self.nc.len().max(1);
+        let i = usize::try_from(round_batch(in_service.get())).map_or(n, |i| i.min(n));
+        self.nc[i - 1]
     }
 
-    /// Converts working-precision metrics to an [`Analysis`].
+    /// Converts working-precision metrics to an [`Analysis`] (unchecked: see
+    /// [`ensure_finite_analysis`]).
     pub(super) fn widen<T: Real>(&self, offered_rps: f64, m: &Metrics<T>) -> Analysis {
         let rho = (m.in_service / count::<T>(self.config.max_batch_size())).get();
         Analysis {
@@ -366,5 +362,31 @@ impl Analyzer {
             min_rate_rps: self.range.min_rps,
             blocking: m.blocking,
         }
+    }
+}
+
+/// Rejects an analysis whose figures overflowed: inputs that are finite but extreme (a rate of
+/// 1e70 req/s, α = 1e300 ms) can push the chain or the primitives beyond `f64` (or `f32`), and
+/// a NaN must never be returned as a result.
+///
+/// # Errors
+/// [`Error::Inconsistent`] naming the first non-finite figure.
+pub(super) fn ensure_finite_analysis(a: &Analysis) -> Result<()> {
+    let figures = [
+        ("throughput", a.throughput_rps),
+        ("response time", a.response_ms),
+        ("wait", a.wait_ms),
+        ("mean batch", a.in_service),
+        ("mean in system", a.in_system),
+        ("prefill time", a.prefill_ms),
+        ("TTFT", a.ttft_ms),
+        ("ITL", a.itl_ms),
+        ("blocking probability", a.blocking),
+    ];
+    match figures.iter().find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some((name, value)) => Err(Error::Inconsistent(format!(
+            "the {name} overflowed to {value}: the inputs are outside the range the queueing model can evaluate"
+        ))),
     }
 }

@@ -49,8 +49,8 @@ mod tests;
 pub use analyzer::{Analysis, Analyzer, RateRange};
 pub use optimize::{ONSET_EPSILON, ONSET_MAX_PROBES, OptimalConcurrency};
 pub use params::{
-    Arithmetic, DEFAULT_MAX_NUM_TOKENS, MAX_BATCH_SIZE_LIMIT, QueueConfig, QueueModel,
-    RequestShape, ServiceParams,
+    Arithmetic, DEFAULT_MAX_NUM_TOKENS, MAX_BATCH_SIZE_LIMIT, MAX_QUEUE_SIZE_LIMIT, QueueConfig,
+    QueueModel, RequestShape, ServiceParams,
 };
 pub use service::{Primitives, ServiceTimes};
 pub use sizing::{ReplicaPlan, Sizing, SloTargets};

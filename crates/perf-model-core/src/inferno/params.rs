@@ -13,6 +13,11 @@ use crate::validate::{at_least_one, non_negative, out_of_range};
 /// per-batch tables stay small.
 pub const MAX_BATCH_SIZE_LIMIT: u32 = 1 << 24;
 
+/// Largest accepted `max_queue_size` (2²⁴): a solve walks all `N + Q` chain states, so a
+/// larger queue only costs time (2³² states would take ~20 s per solve) without changing
+/// any result that matters.
+pub const MAX_QUEUE_SIZE_LIMIT: u32 = 1 << 24;
+
 /// Default token budget per engine iteration (`max_num_tokens`), as upstream.
 pub const DEFAULT_MAX_NUM_TOKENS: u32 = 8192;
 
@@ -37,27 +42,26 @@ pub const DEFAULT_MAX_NUM_TOKENS: u32 = 8192;
 /// # Ok::<(), perf_model_core::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum QueueModel {
     /// queue-analysis v0.3.0: decode memory term γ·(n + m/2); a rate above `0.999·μ(N)` is an
     /// error ([`Error::RateAboveCapacity`]).
-    #[serde(alias = "V3", alias = "0.3", alias = "v0.3", alias = "v0.3.0")]
     V3,
     /// queue-analysis v0.4.0 – v0.6.0: decode memory term γ·(n + (m+1)/2); no rate guard,
     /// overload shows as blocking (`p_K > 0`).
-    #[serde(alias = "V6", alias = "0.6", alias = "v0.6", alias = "v0.6.0")]
     V6,
     /// queue-analysis v0.7.0 / v0.8.0: chunked prefill `nc(B)` and no double count of the
     /// focal request's own work; no rate guard.
     #[default]
-    #[serde(
-        alias = "V7",
-        alias = "0.7",
-        alias = "v0.7",
-        alias = "v0.7.0",
-        alias = "0.8"
-    )]
     V7,
+}
+
+/// Deserialisation accepts every spelling [`FromStr`] does.
+impl TryFrom<String> for QueueModel {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
 }
 
 impl QueueModel {
@@ -271,13 +275,20 @@ impl QueueConfig {
     ///
     /// # Errors
     /// [`Error::OutOfRange`] naming `max_batch_size` when it is 0 or above
-    /// [`MAX_BATCH_SIZE_LIMIT`].
+    /// [`MAX_BATCH_SIZE_LIMIT`], or `max_queue_size` above [`MAX_QUEUE_SIZE_LIMIT`].
     pub fn new(max_batch_size: u32, max_queue_size: u32) -> Result<Self> {
         at_least_one("max_batch_size", u64::from(max_batch_size))?;
         if max_batch_size > MAX_BATCH_SIZE_LIMIT {
             return Err(out_of_range(
                 "max_batch_size",
                 max_batch_size,
+                "must be <= 16777216",
+            ));
+        }
+        if max_queue_size > MAX_QUEUE_SIZE_LIMIT {
+            return Err(out_of_range(
+                "max_queue_size",
+                max_queue_size,
                 "must be <= 16777216",
             ));
         }

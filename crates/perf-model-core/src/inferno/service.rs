@@ -49,11 +49,28 @@ pub struct Primitives {
 /// # Ok::<(), perf_model_core::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawServiceTimes")]
 pub struct ServiceTimes {
     model: QueueModel,
     params: ServiceParams,
     shape: RequestShape,
     max_num_tokens: u32,
+}
+
+/// Unvalidated form of [`ServiceTimes`] used by serde.
+#[derive(Deserialize)]
+struct RawServiceTimes {
+    model: QueueModel,
+    params: ServiceParams,
+    shape: RequestShape,
+    max_num_tokens: u32,
+}
+
+impl TryFrom<RawServiceTimes> for ServiceTimes {
+    type Error = crate::Error;
+    fn try_from(raw: RawServiceTimes) -> Result<Self> {
+        Self::new(raw.model, raw.params, raw.shape, raw.max_num_tokens)
+    }
 }
 
 impl ServiceTimes {
@@ -196,7 +213,7 @@ impl ServiceTimes {
 }
 
 /// Go's `int(B + 0.5)` clamped to at least 1 (the batch index the V7 tables are read at).
-fn round_batch(batch: f64) -> u32 {
+pub(super) fn round_batch(batch: f64) -> u32 {
     let idx = (batch + 0.5).floor();
     if idx.is_nan() || idx < 1.0 {
         1
@@ -324,7 +341,7 @@ impl<T: Real> Core<T> {
     }
 
     fn w_pre(&self, c: u32) -> T {
-        (self.b + self.g * count::<T>(c + 1) / Self::two()) * self.n
+        (self.b + self.g * (count::<T>(c) + T::ONE) / Self::two()) * self.n
     }
 
     fn w_dec(&self) -> T {

@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::analyzer::{Analysis, Analyzer, Metrics};
+use super::analyzer::{Analysis, Analyzer, Metrics, ensure_finite_analysis};
 use super::params::Arithmetic;
 use super::real::Real;
 use crate::error::{Error, Result};
-use crate::validate::{optional, positive};
+use crate::validate::{optional, out_of_range, positive};
 
 /// Relative tolerance of the rate bisection.
 const BISECTION_TOLERANCE: f64 = 1e-6;
@@ -23,8 +23,8 @@ pub struct SloTargets {
     pub ttft_ms: Option<f64>,
     /// Target mean inter-token latency, ms.
     pub itl_ms: Option<f64>,
-    /// Target token throughput, tokens/s. Upstream uses only its presence: it sizes at
-    /// `0.9·λmax`.
+    /// Throughput target. Upstream uses only its presence (whatever its value and unit): it
+    /// sizes at `0.9·λmax`, the largest rate with a safety margin against instability.
     pub tps: Option<f64>,
 }
 
@@ -205,12 +205,14 @@ impl Analyzer {
         let rate = lambda * thousand;
         let metrics = self.evaluate(&core, rate / thousand);
         let to_rps = |x: Option<T>| x.map(|l| (l * thousand).get());
+        let analysis = self.widen(rate.get(), &metrics);
+        ensure_finite_analysis(&analysis)?;
         Ok(Sizing {
             rate_rps: rate.get(),
             rate_ttft_rps: to_rps(ttft),
             rate_itl_rps: to_rps(itl),
             rate_tps_rps: to_rps(tps),
-            analysis: self.widen(rate.get(), &metrics),
+            analysis,
         })
     }
 
@@ -236,6 +238,15 @@ impl Analyzer {
             )));
         }
         let ratio = (total_rate_rps / per).ceil().max(1.0);
+        // u64::MAX as f64 rounds up to 2^64, so `<` keeps the cast below exact and in range.
+        #[allow(clippy::cast_precision_loss)]
+        if ratio >= u64::MAX as f64 {
+            return Err(out_of_range(
+                "total_rate",
+                total_rate_rps,
+                "needs more replicas than can be counted",
+            ));
+        }
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let replicas = ratio as u64;
         #[allow(clippy::cast_precision_loss)]

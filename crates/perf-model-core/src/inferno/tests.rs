@@ -457,3 +457,85 @@ fn public_types_are_send_sync_clone() {
     ok::<OptimalConcurrency>();
     ok::<InfernoStepModel>();
 }
+
+#[test]
+fn huge_prompt_with_tiny_token_budget_does_not_panic() {
+    let config = QueueConfig::new(1, 1)
+        .unwrap()
+        .with_max_num_tokens(1)
+        .unwrap();
+    let analyzer = Analyzer::new(
+        QueueModel::V7,
+        ServiceParams::new(1.0, 0.0, 0.0).unwrap(),
+        RequestShape::new(1e15, 1.0).unwrap(),
+        config,
+    );
+    // Either a usable analyzer or a typed error; never a panic or a NaN result.
+    if let Ok(a) = analyzer
+        && let Ok(r) = a.solve(1.0)
+    {
+        assert!(r.ttft_ms.is_finite());
+    }
+}
+
+#[test]
+fn overflowing_inputs_are_errors_not_nan() {
+    let rest = |model, alpha| {
+        Analyzer::new(
+            model,
+            ServiceParams::new(alpha, 0.05, 5e-4).unwrap(),
+            RequestShape::new(128.0, 512.0).unwrap(),
+            QueueConfig::new(48, 128).unwrap(),
+        )
+        .unwrap()
+    };
+    for model in [QueueModel::V6, QueueModel::V7] {
+        let err = rest(model, 12.0).solve(1e70).unwrap_err();
+        assert!(matches!(err, Error::Inconsistent(_)), "{model}: {err}");
+        assert!(err.to_string().contains("overflowed"), "{err}");
+    }
+    assert!(rest(QueueModel::V7, 1e300).solve(1.0).is_err());
+}
+
+#[test]
+fn replicas_beyond_u64_are_an_error() {
+    let analyzer = Analyzer::new(
+        QueueModel::V7,
+        ServiceParams::new(12.0, 0.05, 5e-4).unwrap(),
+        RequestShape::new(128.0, 512.0).unwrap(),
+        QueueConfig::new(48, 128).unwrap(),
+    )
+    .unwrap();
+    let err = analyzer
+        .replicas_for(1e300, &SloTargets::latency(60.0, 20.0))
+        .unwrap_err();
+    assert!(err.to_string().starts_with("total_rate"), "{err}");
+}
+
+#[test]
+fn oversized_queue_is_rejected() {
+    let err = QueueConfig::new(4, 1 << 30).unwrap_err();
+    assert!(err.to_string().starts_with("max_queue_size"), "{err}");
+}
+
+#[test]
+fn service_times_deserialisation_validates() {
+    let text = r#"{"model":"v7","params":{"alpha":1,"beta":0,"gamma":0},
+                  "shape":{"input_tokens":10,"output_tokens":5},"max_num_tokens":0}"#;
+    let err = serde_json::from_str::<ServiceTimes>(text).unwrap_err();
+    assert!(err.to_string().contains("max_num_tokens"), "{err}");
+    let ok = text.replace("\"max_num_tokens\":0", "\"max_num_tokens\":8");
+    assert!(serde_json::from_str::<ServiceTimes>(&ok).is_ok());
+}
+
+#[test]
+fn queue_model_serde_accepts_from_str_spellings() {
+    for (text, model) in [
+        ("\"0.4\"", QueueModel::V6),
+        ("\"V3\"", QueueModel::V3),
+        ("\"v0.8.0\"", QueueModel::V7),
+    ] {
+        assert_eq!(serde_json::from_str::<QueueModel>(text).unwrap(), model);
+    }
+    assert!(serde_json::from_str::<QueueModel>("\"v9\"").is_err());
+}

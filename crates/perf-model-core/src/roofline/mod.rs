@@ -65,7 +65,7 @@ use crate::dtype::Dtype;
 use crate::error::Result;
 use crate::step::{BatchShape, StepTimeModel};
 use crate::validate::{
-    at_least_one, ensure_finite, in_range, non_negative, out_of_range, positive,
+    at_least_one, ensure_finite, non_negative, out_of_range, positive, unit_interval,
 };
 
 /// The compute efficiency η_c as a function of tokens per step: piecewise linear in log₂ tokens
@@ -206,7 +206,8 @@ impl ComputeEfficiency {
     pub fn at(&self, tokens: f64) -> f64 {
         let pts = &self.points;
         let (first, last) = (pts[0], pts[pts.len() - 1]);
-        if tokens <= first.0 {
+        // NaN falls to the first point, like a count of zero.
+        if tokens.is_nan() || tokens <= first.0 {
             return first.1;
         }
         if tokens >= last.0 {
@@ -223,7 +224,7 @@ impl ComputeEfficiency {
     /// `g*(T) = min over T' ≥ T of T'/η(T')`, never below the curve nor above its ceiling.
     #[must_use]
     pub fn effective(&self, tokens: f64) -> f64 {
-        if tokens <= 0.0 {
+        if tokens.is_nan() || tokens <= 0.0 {
             return self.points[0].1;
         }
         let g = |x: f64| x / self.at(x);
@@ -248,7 +249,10 @@ impl ComputeEfficiency {
 }
 
 /// Fixed per-step costs, in microseconds: per layer, per scheduled sequence and per step.
+///
+/// Deserialising validates as [`Overheads::new`] does.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawOverheads")]
 pub struct Overheads {
     /// τ_layer, µs per layer (kernel launches, norms, residuals).
     pub layer_us: f64,
@@ -287,13 +291,47 @@ impl Overheads {
     }
 }
 
+/// Unvalidated form of [`Overheads`] used by serde.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverheads {
+    layer_us: f64,
+    seq_us: f64,
+    step_us: f64,
+}
+
+impl TryFrom<RawOverheads> for Overheads {
+    type Error = crate::Error;
+    fn try_from(r: RawOverheads) -> Result<Self> {
+        Self::new(r.layer_us, r.seq_us, r.step_us)
+    }
+}
+
 /// All-reduce cost: `α + 2(t−1)/t · bytes / bus bandwidth`.
+///
+/// Deserialising validates as [`AllReduce::new`] does.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawAllReduce")]
 pub struct AllReduce {
     /// α_ar, the small-message latency, µs.
     pub latency_us: f64,
     /// Bus bandwidth, GB/s (10⁹ bytes/s), in NCCL's `busbw` sense.
     pub bus_gbs: f64,
+}
+
+/// Unvalidated form of [`AllReduce`] used by serde.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllReduce {
+    latency_us: f64,
+    bus_gbs: f64,
+}
+
+impl TryFrom<RawAllReduce> for AllReduce {
+    type Error = crate::Error;
+    fn try_from(r: RawAllReduce) -> Result<Self> {
+        Self::new(r.latency_us, r.bus_gbs)
+    }
 }
 
 impl AllReduce {
@@ -702,7 +740,9 @@ impl RooflineModel {
     }
 
     /// The 100 %-efficiency lower bound of a step, ms (specs/simulator.md §10): no overheads,
-    /// no all-reduce, peak FLOPS and bandwidth.
+    /// no all-reduce, peak FLOPS and bandwidth. The all-reduce is left out as in §10's table
+    /// (its GPT-3 TP8 row is per GPU without collectives); [`StepTimeModel::step_time`] adds
+    /// `2·L` all-reduces for `t > 1` on top, so it never falls below this bound.
     ///
     /// # Formula
     /// ```text
@@ -764,14 +804,6 @@ impl RooflineModel {
             total_ms: compute_ms.max(memory_ms) + comm_ms + overhead_ms,
         }
     }
-}
-
-fn unit_interval(field: &str, value: f64) -> Result<f64> {
-    let v = in_range(field, value, 0.0, 1.0)?;
-    if v <= 0.0 {
-        return Err(out_of_range(field, v, "must be within (0, 1]"));
-    }
-    Ok(v)
 }
 
 impl StepTimeModel for RooflineModel {
