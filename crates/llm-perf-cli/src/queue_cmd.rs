@@ -79,13 +79,10 @@ impl Serialize for Num {
     }
 }
 
-/// The REST `AnalysisData` response of `/solve` and `/target` (plus replica fields for `size
-/// --total-rate`).
+/// The metrics every REST response carries, in the service's key order.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct AnalysisData {
-    #[serde(rename = "offeredRPS")]
-    offered_rps: Num,
+struct Metrics {
     throughput: Num,
     avg_resp_time: Num,
     avg_wait_time: Num,
@@ -96,6 +93,16 @@ struct AnalysisData {
     avg_itl: Num,
     #[serde(rename = "maxRPS")]
     max_rps: Num,
+}
+
+/// The REST `AnalysisData` response of `/solve` and `/target` (plus replica fields for `size
+/// --total-rate`).
+#[derive(Serialize)]
+struct AnalysisData {
+    #[serde(rename = "offeredRPS")]
+    offered_rps: Num,
+    #[serde(flatten)]
+    metrics: Metrics,
     #[serde(rename = "RPSTargetTTFT")]
     rps_target_ttft: Num,
     #[serde(rename = "RPSTargetITL")]
@@ -108,23 +115,15 @@ struct AnalysisData {
 
 /// The REST `OptimizeData` response of `/optimize`.
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct OptimizeData {
     concurrency: u32,
-    throughput: Num,
-    avg_resp_time: Num,
-    avg_wait_time: Num,
-    avg_num_in_serv: Num,
-    #[serde(rename = "avgTTFT")]
-    avg_ttft: Num,
-    #[serde(rename = "avgITL")]
-    avg_itl: Num,
-    #[serde(rename = "maxRPS")]
-    max_rps: Num,
+    #[serde(flatten)]
+    metrics: Metrics,
     #[serde(rename = "M_ITL")]
     m_itl: u32,
     #[serde(rename = "M_TPF")]
     m_tpf: u32,
+    #[serde(rename = "oracleCalls")]
     oracle_calls: u32,
     feasible: bool,
 }
@@ -160,16 +159,24 @@ impl QueueOptions {
         Ok(Analyzer::new(self.model, params, shape, config)?.with_arithmetic(arithmetic)?)
     }
 
+    /// The REST metrics of `a`; all zero when there is no analysis (an infeasible optimum).
+    fn metrics(&self, a: Option<&Analysis>) -> Metrics {
+        let f = |get: fn(&Analysis) -> f64| self.num(a.map_or(0.0, get));
+        Metrics {
+            throughput: f(|a| a.throughput_rps),
+            avg_resp_time: f(|a| a.response_ms),
+            avg_wait_time: f(|a| a.wait_ms),
+            avg_num_in_serv: f(|a| a.in_service),
+            avg_ttft: f(|a| a.ttft_ms),
+            avg_itl: f(|a| a.itl_ms),
+            max_rps: f(|a| a.max_rate_rps),
+        }
+    }
+
     fn analysis_data(&self, a: &Analysis) -> AnalysisData {
         AnalysisData {
             offered_rps: self.num(a.offered_rps),
-            throughput: self.num(a.throughput_rps),
-            avg_resp_time: self.num(a.response_ms),
-            avg_wait_time: self.num(a.wait_ms),
-            avg_num_in_serv: self.num(a.in_service),
-            avg_ttft: self.num(a.ttft_ms),
-            avg_itl: self.num(a.itl_ms),
-            max_rps: self.num(a.max_rate_rps),
+            metrics: self.metrics(Some(a)),
             rps_target_ttft: self.num(0.0),
             rps_target_itl: self.num(0.0),
             replicas: None,
@@ -284,18 +291,10 @@ pub fn optimize(args: &OptimizeArgs) -> Result<String> {
         );
     }
     let best = analyzer.optimal_concurrency(&t)?;
-    let a = best.analysis;
-    let field = |f: fn(&Analysis) -> f64| o.num(a.as_ref().map_or(0.0, f));
     if o.json {
         return json(&OptimizeData {
             concurrency: best.concurrency,
-            throughput: field(|a| a.throughput_rps),
-            avg_resp_time: field(|a| a.response_ms),
-            avg_wait_time: field(|a| a.wait_ms),
-            avg_num_in_serv: field(|a| a.in_service),
-            avg_ttft: field(|a| a.ttft_ms),
-            avg_itl: field(|a| a.itl_ms),
-            max_rps: field(|a| a.max_rate_rps),
+            metrics: o.metrics(best.analysis.as_ref()),
             m_itl: best.m_itl,
             m_tpf: best.m_tpf,
             oracle_calls: best.oracle_calls,
@@ -311,7 +310,7 @@ pub fn optimize(args: &OptimizeArgs) -> Result<String> {
         ("anchor throughput", num(best.anchor_rps, 7) + " req/s"),
         ("oracle calls", best.oracle_calls.to_string()),
     ];
-    if let Some(a) = &a {
+    if let Some(a) = &best.analysis {
         rows.extend(analysis_rows(a));
     }
     Ok(key_values(&rows))
