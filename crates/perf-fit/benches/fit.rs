@@ -3,14 +3,16 @@
 //! * `loss_eval`: one data-set loss evaluation (7 analyzer builds + chain solves, N = 512);
 //! * `headline_fit`: the seed-compatible headline fit from (10, 0, 0), GoFloat32 arithmetic
 //!   (≈1000 loss evaluations, as the Go trainer);
-//! * `headline_fit_multistart`: the improved default mode on the same data.
+//! * `headline_fit_multistart`: the improved default mode on the same data;
+//! * `joint112_seed_compatible`: a 112-point joint fit (synthetic, model V6, relative squared,
+//!   scaled from (1, 0.01, 1e-4), N = 256) — the size of the paper's exp2 joint fit.
 //!
 //! Run with `cargo bench -p perf-fit --bench fit`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use perf_fit::{FitPoint, InfernoTrainer, Loss, dataset_loss};
+use perf_fit::{FitPoint, InfernoTrainer, Loss, SyntheticSpec, dataset_loss, synthetic_points};
 use perf_model_core::inferno::{Arithmetic, QueueModel};
 
 /// The seven points of `data.json` (TTFT = avgWaitTime + avgPrefillTime, N = 512).
@@ -71,6 +73,31 @@ fn benches(c: &mut Criterion) {
         let p = params.clone();
         b.iter(|| p.clone().fit(black_box(&points)));
     });
+    if let Ok(joint) = synthetic_points(&SyntheticSpec {
+        model: QueueModel::V6,
+        points: 112,
+        ..Default::default()
+    }) {
+        group.bench_function("loss_eval_joint112_f64", |b| {
+            b.iter(|| {
+                dataset_loss(
+                    black_box(&joint),
+                    QueueModel::V6,
+                    Loss::RelativeSquared,
+                    Arithmetic::F64,
+                    black_box([6.0, 0.02, 5e-5]),
+                )
+            });
+        });
+        let p = InfernoTrainer::params()
+            .model(QueueModel::V6)
+            .loss(Loss::RelativeSquared)
+            .init(1.0, 0.01, 1e-4)
+            .seed_compatible(true);
+        group.bench_function("joint112_seed_compatible", |b| {
+            b.iter(|| p.clone().fit(black_box(&joint)));
+        });
+    }
     group.finish();
 }
 
