@@ -68,6 +68,7 @@ pub use error::{FitError, Result};
 pub use identify::{CONDITION_LIMIT, Identifiability, NEGLIGIBLE_SENSITIVITY};
 pub use loss::{Loss, dataset_loss};
 pub use nelder_mead::{GonumNelderMead, NmAction, NmState, NmStop};
+pub use objective::InfernoCost;
 pub use point::{DEFAULT_MAX_BATCH_SIZE, FitPoint, points_from_datasets};
 pub use report::{ErrorSummary, FitReport, PointReport, SeedAnalysis, SeedParams, SeedResponse};
 pub use synthetic::{SyntheticSpec, synthetic_points};

@@ -3,28 +3,105 @@
 use argmin::core::observers::{Observe, ObserverMode};
 use argmin::core::{CostFunction, Error as ArgminError, Executor, KV, State};
 
+use perf_model_core::inferno::{Arithmetic, QueueModel};
+
 use crate::error::{FitError, Result};
 use crate::loss::{Dataset, Loss};
 use crate::nelder_mead::{GonumNelderMead, NmState, NmStop};
+use crate::point::FitPoint;
 
-/// The data-set loss as an argmin cost function of scaled parameters: `θ_i = x_i · scale_i`.
-pub(crate) struct InfernoObjective<'a> {
-    pub data: &'a Dataset,
-    pub loss: Loss,
-    pub scale: [f64; 3],
+/// The Inferno data-set loss as an argmin [`CostFunction`] of (optionally scaled) parameters,
+/// `θ_i = x_i · scale_i`, for driving [`GonumNelderMead`] (or any argmin solver) with your own
+/// executor settings and observers.
+///
+/// The cost is the mean point loss, `+∞` where a parameter is negative or the analyzer fails
+/// (never NaN).
+///
+/// # Examples
+/// ```
+/// use argmin::core::Executor;
+/// use perf_fit::{FitPoint, GonumNelderMead, InfernoCost, Loss};
+/// use perf_model_core::inferno::{Arithmetic, QueueModel};
+/// let points: Vec<FitPoint> = [(27.16, 18.05, 7.50), (101.85, 22.01, 9.27), (176.50, 40.56, 15.57)]
+///     .map(|(r, t, i)| FitPoint::new(r, 64.0, 64.0, t, i).with_max_batch_size(512))
+///     .to_vec();
+/// let cost = InfernoCost::new(&points, QueueModel::V3, Loss::WeightedAbsolute, Arithmetic::F64)?;
+/// let start = cost.loss_at([10.0, 0.0, 0.0]);
+/// let res = Executor::new(cost, GonumNelderMead::new())
+///     .configure(|s| s.param(vec![10.0, 0.0, 0.0]).max_iters(2000))
+///     .run()
+///     .map_err(perf_fit::FitError::Optimizer)?;
+/// assert!(res.state().best_cost < start);
+/// # Ok::<(), perf_fit::FitError>(())
+/// ```
+///
+/// [`GonumNelderMead`]: crate::GonumNelderMead
+#[derive(Clone, Debug)]
+pub struct InfernoCost {
+    data: Dataset,
+    loss: Loss,
+    scale: [f64; 3],
 }
 
-impl InfernoObjective<'_> {
+impl InfernoCost {
+    /// The loss of `points` (validated; errors name the index) for `model`, unscaled.
+    ///
+    /// # Errors
+    /// [`FitError::NotEnoughPoints`] for no points, [`FitError::InvalidPoint`] for a bad one.
+    pub fn new(
+        points: &[FitPoint],
+        model: QueueModel,
+        loss: Loss,
+        arithmetic: Arithmetic,
+    ) -> Result<Self> {
+        if points.is_empty() {
+            return Err(FitError::NotEnoughPoints { needed: 1, got: 0 });
+        }
+        Ok(Self {
+            data: Dataset::new(points, model, arithmetic)?,
+            loss,
+            scale: [1.0; 3],
+        })
+    }
+
+    pub(crate) fn from_dataset(data: &Dataset, loss: Loss, scale: [f64; 3]) -> Self {
+        Self {
+            data: data.clone(),
+            loss,
+            scale,
+        }
+    }
+
+    /// Optimise `x = θ / scale` instead of `θ` (upstream scales by the initial values).
+    ///
+    /// # Errors
+    /// [`FitError::InvalidParam`] naming `scale` unless every entry is finite and `> 0`.
+    pub fn with_scale(mut self, scale: [f64; 3]) -> Result<Self> {
+        if scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(FitError::InvalidParam {
+                name: "scale",
+                value: format!("{scale:?}"),
+                reason: "every entry must be finite and > 0",
+            });
+        }
+        self.scale = scale;
+        Ok(self)
+    }
+
+    /// The parameters `(α, β, γ)` of an optimiser vector `x`.
+    #[must_use]
     pub fn theta(&self, x: &[f64]) -> [f64; 3] {
-        [
-            x[0] * self.scale[0],
-            x[1] * self.scale[1],
-            x[2] * self.scale[2],
-        ]
+        std::array::from_fn(|i| x.get(i).copied().unwrap_or(f64::NAN) * self.scale[i])
+    }
+
+    /// The loss at `(α, β, γ)` (unscaled).
+    #[must_use]
+    pub fn loss_at(&self, theta: [f64; 3]) -> f64 {
+        self.data.loss(self.loss, theta)
     }
 }
 
-impl CostFunction for InfernoObjective<'_> {
+impl CostFunction for InfernoCost {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, x: &Vec<f64>) -> Result<f64, ArgminError> {
@@ -77,7 +154,7 @@ pub(crate) fn run_nm(
     scale: [f64; 3],
     nm: NmSettings,
 ) -> Result<Run> {
-    let objective = InfernoObjective { data, loss, scale };
+    let objective = InfernoCost::from_dataset(data, loss, scale);
     let f0 = data.loss(loss, start);
     if !f0.is_finite() {
         return Err(FitError::InfeasibleStart {
