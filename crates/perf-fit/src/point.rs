@@ -1,0 +1,273 @@
+//! Training points: one measured operating point as the trainer sees it.
+
+use perf_model_core::inferno::{DEFAULT_MAX_NUM_TOKENS, MAX_BATCH_SIZE_LIMIT};
+use perf_model_core::{BenchmarkPoint, PerfDataset};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FitError, Result};
+
+/// Default max batch size `N` of a training point (upstream `Fix()`).
+pub const DEFAULT_MAX_BATCH_SIZE: u32 = 256;
+
+/// One training point of the Inferno trainer (upstream `DataPoint` after `Fix()`).
+///
+/// Times are in ms, the rate in req/s. The analyzer is configured per point as the Go trainer
+/// does (spec §3.1): max batch `N = max_batch_size`, max queue `Q = N` (so `K = 2N`), token
+/// budget `M = max_num_tokens`.
+///
+/// The fields are public plain data; [`FitPoint::validate`] (called by every fit on every
+/// point) checks them and names the point's index in its error.
+///
+/// # Examples
+/// ```
+/// use perf_fit::FitPoint;
+/// let p = FitPoint::new(27.16, 64.0, 64.0, 18.05, 7.50).with_max_batch_size(512);
+/// assert_eq!(p.max_batch_size, 512);
+/// assert!(p.validate(0).is_ok());
+/// assert!(FitPoint::new(f64::NAN, 64.0, 64.0, 18.05, 7.5).validate(3).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitPoint {
+    /// Request rate, req/s (`> 0`).
+    pub rate_rps: f64,
+    /// Mean input tokens `n` (`>= 0`).
+    pub input_tokens: f64,
+    /// Mean output tokens `m` (`>= 1`).
+    pub output_tokens: f64,
+    /// Observed time to first token, ms (`> 0`).
+    pub ttft_ms: f64,
+    /// Observed inter-token latency, ms (`> 0`).
+    pub itl_ms: f64,
+    /// Max batch size `N` the server ran with (default [`DEFAULT_MAX_BATCH_SIZE`]).
+    pub max_batch_size: u32,
+    /// Max tokens per engine iteration `M` (default 8192; used by V7 only).
+    pub max_num_tokens: u32,
+}
+
+impl FitPoint {
+    /// A point with the default limits (`N` = 256, `M` = 8192). Not validated here; fits
+    /// validate every point.
+    #[must_use]
+    pub fn new(
+        rate_rps: f64,
+        input_tokens: f64,
+        output_tokens: f64,
+        ttft_ms: f64,
+        itl_ms: f64,
+    ) -> Self {
+        Self {
+            rate_rps,
+            input_tokens,
+            output_tokens,
+            ttft_ms,
+            itl_ms,
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            max_num_tokens: DEFAULT_MAX_NUM_TOKENS,
+        }
+    }
+
+    /// Sets the max batch size `N`.
+    #[must_use]
+    pub fn with_max_batch_size(mut self, max_batch_size: u32) -> Self {
+        self.max_batch_size = max_batch_size;
+        self
+    }
+
+    /// Sets the token budget per iteration `M`.
+    #[must_use]
+    pub fn with_max_num_tokens(mut self, max_num_tokens: u32) -> Self {
+        self.max_num_tokens = max_num_tokens;
+        self
+    }
+
+    /// Builds a point from a validated [`BenchmarkPoint`].
+    ///
+    /// * rate: `request_rate` (a concurrency-only point is rejected);
+    /// * observed TTFT: the **mean** when present, else the **median** (GuideLLM-derived
+    ///   data carries both; the upstream GuideLLM readers use the median, the native DataSet
+    ///   the mean — readers that want the median should put it into `mean`);
+    /// * observed ITL: the mean, else the median;
+    /// * `N` and `M`: the point's values, else 256 and 8192.
+    ///
+    /// `index` is only used in error messages.
+    ///
+    /// # Errors
+    /// [`FitError::InvalidPoint`] naming the field when the rate, TTFT or ITL is missing or
+    /// when [`FitPoint::validate`] fails.
+    pub fn from_benchmark(point: &BenchmarkPoint, index: usize) -> Result<Self> {
+        let missing = |field: &'static str| FitError::InvalidPoint {
+            index,
+            field,
+            value: f64::NAN,
+            reason: "is missing",
+        };
+        let rate = point.request_rate().ok_or_else(|| missing("rate_rps"))?;
+        let ttft = point
+            .ttft()
+            .mean()
+            .or_else(|| point.ttft().median())
+            .ok_or_else(|| missing("ttft_ms"))?;
+        let itl = point
+            .itl()
+            .mean()
+            .or_else(|| point.itl().median())
+            .ok_or_else(|| missing("itl_ms"))?;
+        let p = Self {
+            rate_rps: rate,
+            input_tokens: point.input_tokens(),
+            output_tokens: point.output_tokens(),
+            ttft_ms: ttft,
+            itl_ms: itl,
+            max_batch_size: point.max_batch_size().unwrap_or(DEFAULT_MAX_BATCH_SIZE),
+            max_num_tokens: point.max_num_tokens().unwrap_or(DEFAULT_MAX_NUM_TOKENS),
+        };
+        p.validate(index)?;
+        Ok(p)
+    }
+
+    /// Checks the point; `index` is reported in the error.
+    ///
+    /// # Errors
+    /// [`FitError::InvalidPoint`] when a value is NaN or ±∞, the rate, TTFT or ITL is not
+    /// `> 0`, the input tokens are negative, the output tokens are below 1, or a limit is 0
+    /// (or `N` is above 2²⁴).
+    pub fn validate(&self, index: usize) -> Result<()> {
+        let bad = |field: &'static str, value: f64, reason: &'static str| FitError::InvalidPoint {
+            index,
+            field,
+            value,
+            reason,
+        };
+        let values = [
+            ("rate_rps", self.rate_rps),
+            ("input_tokens", self.input_tokens),
+            ("output_tokens", self.output_tokens),
+            ("ttft_ms", self.ttft_ms),
+            ("itl_ms", self.itl_ms),
+        ];
+        for (field, value) in values {
+            if !value.is_finite() {
+                return Err(bad(field, value, "must be a finite number"));
+            }
+        }
+        if self.rate_rps <= 0.0 {
+            return Err(bad("rate_rps", self.rate_rps, "must be > 0"));
+        }
+        if self.input_tokens < 0.0 {
+            return Err(bad("input_tokens", self.input_tokens, "must be >= 0"));
+        }
+        if self.output_tokens < 1.0 {
+            return Err(bad("output_tokens", self.output_tokens, "must be >= 1"));
+        }
+        if self.ttft_ms <= 0.0 {
+            return Err(bad("ttft_ms", self.ttft_ms, "must be > 0"));
+        }
+        if self.itl_ms <= 0.0 {
+            return Err(bad("itl_ms", self.itl_ms, "must be > 0"));
+        }
+        if self.max_batch_size == 0 || self.max_batch_size > MAX_BATCH_SIZE_LIMIT {
+            return Err(bad(
+                "max_batch_size",
+                f64::from(self.max_batch_size),
+                "must be within [1, 16777216]",
+            ));
+        }
+        if self.max_num_tokens == 0 {
+            return Err(bad("max_num_tokens", 0.0, "must be >= 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Converts every point of every data set into [`FitPoint`]s, concatenated in order (the input
+/// of a joint fit). Error indices count across the data sets.
+///
+/// # Errors
+/// As [`FitPoint::from_benchmark`].
+pub fn points_from_datasets(datasets: &[PerfDataset]) -> Result<Vec<FitPoint>> {
+    datasets
+        .iter()
+        .flat_map(|d| d.points.iter())
+        .enumerate()
+        .map(|(i, p)| FitPoint::from_benchmark(p, i))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perf_model_core::{BenchmarkPointData, LatencyStats, LatencyStatsData};
+
+    #[test]
+    fn nan_rate_names_index() {
+        let err = FitPoint::new(f64::NAN, 1.0, 1.0, 1.0, 1.0)
+            .validate(4)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FitError::InvalidPoint {
+                    index: 4,
+                    field: "rate_rps",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn zero_output_is_error() {
+        let err = FitPoint::new(1.0, 1.0, 0.0, 1.0, 1.0)
+            .validate(0)
+            .unwrap_err();
+        assert!(err.to_string().contains("output_tokens"), "{err}");
+    }
+
+    #[test]
+    fn from_benchmark_prefers_mean_then_median() {
+        let bp = BenchmarkPoint::new(BenchmarkPointData {
+            request_rate: Some(2.0),
+            input_tokens: 100.0,
+            output_tokens: 50.0,
+            ttft: LatencyStats::new(LatencyStatsData {
+                median: Some(30.0),
+                ..Default::default()
+            })
+            .unwrap(),
+            itl: LatencyStats::from_mean(8.0).unwrap(),
+            max_batch_size: Some(64),
+            ..Default::default()
+        })
+        .unwrap();
+        let p = FitPoint::from_benchmark(&bp, 0).unwrap();
+        assert_eq!(p.ttft_ms.to_bits(), 30f64.to_bits());
+        assert_eq!(p.itl_ms.to_bits(), 8f64.to_bits());
+        assert_eq!(p.max_batch_size, 64);
+        assert_eq!(p.max_num_tokens, 8192);
+    }
+
+    #[test]
+    fn missing_itl_is_error() {
+        let bp = BenchmarkPoint::new(BenchmarkPointData {
+            request_rate: Some(2.0),
+            input_tokens: 100.0,
+            output_tokens: 50.0,
+            ttft: LatencyStats::from_mean(30.0).unwrap(),
+            ..Default::default()
+        })
+        .unwrap();
+        let err = FitPoint::from_benchmark(&bp, 2).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FitError::InvalidPoint {
+                    index: 2,
+                    field: "itl_ms",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}
