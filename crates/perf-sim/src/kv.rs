@@ -88,6 +88,18 @@ impl BlockPool {
         tokens.div_ceil(self.block_size)
     }
 
+    /// Extra blocks a holder of `held` blocks needs to hold `tokens` tokens (no division when
+    /// the held blocks suffice, the common decode case).
+    #[must_use]
+    #[inline]
+    pub fn extra_for(&self, tokens: u32, held: u32) -> u32 {
+        if u64::from(tokens) <= u64::from(held) * u64::from(self.block_size) {
+            0
+        } else {
+            self.blocks_for(tokens) - held
+        }
+    }
+
     /// Total blocks.
     #[must_use]
     pub fn total(&self) -> u64 {

@@ -110,7 +110,7 @@ impl Replica {
                 i += 1;
                 continue;
             }
-            let need = self.pool.blocks_for(k + n).saturating_sub(blocks);
+            let need = self.pool.extra_for(k + n, blocks);
             while u64::from(need) > self.pool.free() {
                 preempted = true;
                 match self.preempt_last(reqs) {
@@ -144,7 +144,7 @@ impl Replica {
                     continue;
                 }
                 let n = full.min(budget);
-                let need = self.pool.blocks_for(k + n).saturating_sub(r.blocks);
+                let need = self.pool.extra_for(k + n, r.blocks);
                 if !self.pool.try_take(need) {
                     break;
                 }
