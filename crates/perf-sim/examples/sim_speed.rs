@@ -1,13 +1,16 @@
 //! Simulator speed: simulated requests per wall-clock second.
 //!
-//! Run: `cargo run --release -p perf-sim --example sim_speed [REQUESTS] [RATE] [REPLICAS]`
+//! Run: `cargo run --release -p perf-sim --example sim_speed [REQUESTS] [RATE] [REPLICAS]`,
+//! or `… --example sim_speed reference [REQUESTS]` for the reference workload of
+//! specs/simulator.md §11 (fixed 128/128 tokens, Poisson 100 req/s, one replica,
+//! `max_num_seqs` 1024, 8192 tokens per step).
 //!
 //! ```text
 //! Poisson(rate) ──► router ──► replica × N (vLLM V1, paged KV) ──► CSV → io::sink()
 //!                              step time = RooflineModel(Llama-3.1-8B, H100, bf16, TP1)
 //! ```
 //! Defaults: 100 000 requests, lognormal input/output with means 512/128 (std = mean/2),
-//! `max_num_seqs` 256, one replica, 40 req/s. Peak RSS (Linux `VmHWM`) is printed after a
+//! `max_num_seqs` 256, one replica, 60 req/s (≈ 87 % of the ≈ 69 req/s saturation rate). Peak RSS (Linux `VmHWM`) is printed after a
 //! run with the requested count and after one with a tenth of it, to show memory is flat.
 
 use std::error::Error;
@@ -15,7 +18,27 @@ use std::time::Instant;
 
 use perf_sim::{SimConfig, Simulation};
 
-fn config(requests: u64, rate: f64, replicas: u32) -> Result<SimConfig, serde_json::Error> {
+fn config(
+    requests: u64,
+    rate: f64,
+    replicas: u32,
+    reference: bool,
+) -> Result<SimConfig, serde_json::Error> {
+    if reference {
+        return serde_json::from_value(serde_json::json!({
+            "seed": 1,
+            "max_requests": requests,
+            "cluster": {
+                "engine": { "max_batch_size": 1024, "max_num_batched_tokens": 8192 },
+                "cost_model": { "kind": "roofline", "model": "Llama-3-8B", "accelerator": "H100" }
+            },
+            "workload": { "clients": [ {
+                "arrival": { "kind": "poisson", "rate": rate },
+                "input": { "kind": "fixed", "value": 128 },
+                "output": { "kind": "fixed", "value": 128 }
+            } ] }
+        }));
+    }
     serde_json::from_value(serde_json::json!({
         "seed": 1,
         "max_requests": requests,
@@ -39,8 +62,8 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn run(requests: u64, rate: f64, replicas: u32) -> Result<(), Box<dyn Error>> {
-    let sim = Simulation::new(config(requests, rate, replicas)?)?;
+fn run(requests: u64, rate: f64, replicas: u32, reference: bool) -> Result<(), Box<dyn Error>> {
+    let sim = Simulation::new(config(requests, rate, replicas, reference)?)?;
     let t0 = Instant::now();
     let s = sim.run(std::io::sink())?;
     let wall = t0.elapsed().as_secs_f64();
@@ -67,11 +90,13 @@ fn run(requests: u64, rate: f64, replicas: u32) -> Result<(), Box<dyn Error>> {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let reference = args.next_if(|a| a == "reference").is_some();
     let requests: u64 = args.next().map_or(Ok(100_000), |a| a.parse())?;
-    let rate: f64 = args.next().map_or(Ok(40.0), |a| a.parse())?;
+    let default_rate = if reference { 100.0 } else { 60.0 };
+    let rate: f64 = args.next().map_or(Ok(default_rate), |a| a.parse())?;
     let replicas: u32 = args.next().map_or(Ok(1), |a| a.parse())?;
-    run(requests / 10, rate, replicas)?;
-    run(requests, rate, replicas)?;
+    run(requests / 10, rate, replicas, reference)?;
+    run(requests, rate, replicas, reference)?;
     Ok(())
 }
