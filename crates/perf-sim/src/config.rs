@@ -71,6 +71,24 @@ pub struct ClusterConfig {
     /// Size of the paged KV cache.
     #[serde(default)]
     pub kv_cache: KvCacheConfig,
+    /// Which running request is evicted when KV blocks run out. Default: the last admitted
+    /// (vLLM V1 `fcfs`).
+    #[serde(default)]
+    pub preemption: PreemptionPolicy,
+}
+
+/// Choice of the request evicted (by recompute) when the KV cache runs out. Only requests not
+/// yet scheduled in the step being built are candidates (the one needing blocks included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreemptionPolicy {
+    /// The last request of the running list, i.e. the latest admitted (vLLM V1's `fcfs`
+    /// policy; specs/simulator.md §3.2). Equals the latest arrival until a preempted
+    /// request is re-admitted.
+    #[default]
+    LastAdmitted,
+    /// The running request that arrived last.
+    LatestArrival,
 }
 
 fn one() -> u32 {

@@ -41,8 +41,8 @@
 //! running requests first, in admission order (one token each when decoding, the rest of their
 //! prompt when prefilling in chunks), then — only if nobody was preempted — FCFS admissions from
 //! the waiting queue with chunked prefill. KV blocks are allocated for `k + n` tokens; when the
-//! pool runs out the last running request (the latest admitted, i.e. the latest arrival under
-//! FCFS) is preempted by recompute: its blocks are freed, `k = 0`, and it goes back to the
+//! pool runs out the last running request (the latest admitted, as vLLM does; or the latest
+//! arrival, see [`PreemptionPolicy`]) is preempted by recompute: its blocks are freed, `k = 0`, and it goes back to the
 //! front of the waiting queue. Prefill chunks and decodes run in one fused step whose duration
 //! is the cost model's time for the incrementally built [`perf_model_core::BatchShape`]. The
 //! first token comes from the step that completes the prompt.
@@ -94,7 +94,7 @@ mod sim;
 
 pub use config::{
     ArrivalConfig, ClientConfig, ClusterConfig, CostModelConfig, KvCacheConfig, LengthDist,
-    RouterKind, SimConfig, WorkloadConfig,
+    PreemptionPolicy, RouterKind, SimConfig, WorkloadConfig,
 };
 pub use error::{Result, SimError};
 pub use output::{CSV_HEADER, Counts, Latencies, ReplicaSummary, Status, Summary, Throughput};

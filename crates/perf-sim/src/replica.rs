@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 
 use perf_model_core::BatchShape;
 
+use crate::config::PreemptionPolicy;
 use crate::kv::BlockPool;
 use crate::request::{NEVER, Req};
 use crate::stats::Sketch;
@@ -15,6 +16,7 @@ pub(crate) struct Limits {
     pub max_num_batched_tokens: u32,
     pub chunked_prefill: bool,
     pub max_queue: usize,
+    pub preemption: PreemptionPolicy,
 }
 
 /// Per-replica counters for the summary.
@@ -77,10 +79,21 @@ impl Replica {
         !self.running.is_empty() || !self.waiting.is_empty()
     }
 
-    /// Evicts the last running request (latest admitted), frees its blocks and requeues it at
-    /// the front of the waiting queue for recomputation. Returns its slot.
-    fn preempt_last(&mut self, reqs: &mut [Req]) -> Option<u32> {
-        let v = self.running.pop()?;
+    /// Evicts a victim among the not-yet-scheduled running requests `running[from..]`: the
+    /// last one (latest admitted, vLLM) or the latest arrival; frees its blocks and requeues it
+    /// at the front of the waiting queue for recomputation. Returns its slot.
+    fn preempt(&mut self, reqs: &mut [Req], from: usize, policy: PreemptionPolicy) -> Option<u32> {
+        let v = match policy {
+            PreemptionPolicy::LastAdmitted => self.running.pop()?,
+            PreemptionPolicy::LatestArrival => {
+                let tail = self.running.get(from..)?;
+                let (pos, _) = tail
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|&(_, &s)| reqs[s as usize].id)?;
+                self.running.remove(from + pos)
+            }
+        };
         let r = &mut reqs[v as usize];
         self.pool.release(r.blocks);
         r.blocks = 0;
@@ -113,7 +126,7 @@ impl Replica {
             let need = self.pool.extra_for(k + n, blocks);
             while u64::from(need) > self.pool.free() {
                 preempted = true;
-                match self.preempt_last(reqs) {
+                match self.preempt(reqs, i, lim.preemption) {
                     Some(v) if v == s => break 'running,
                     Some(_) => {}
                     None => break 'running,
@@ -121,6 +134,7 @@ impl Replica {
             }
             self.pool.try_take(need);
             reqs[s as usize].blocks += need;
+            debug_assert!(self.pool.blocks_for(k + n) <= reqs[s as usize].blocks);
             let decode = generated >= 1 && n == 1 && k + 1 == num;
             if decode {
                 shape.add_decode(k);

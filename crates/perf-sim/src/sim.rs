@@ -230,6 +230,7 @@ impl<'a> Engine<'a> {
                 max_num_batched_tokens: e.max_num_batched_tokens(),
                 chunked_prefill: e.enable_chunked_prefill(),
                 max_queue: e.max_queue_size().map_or(usize::MAX, |q| q as usize),
+                preemption: c.cluster.preemption,
             },
             max_model_len: e.max_model_len(),
             reject_above_blocks: sim.num_blocks,

@@ -10,11 +10,11 @@ use crate::{cfg, rows, run};
 
 /// A stressed cluster: a tiny KV cache (preemptions), a queue cap (drops), some prompts too
 /// long for the cache (rejections) and a hard time cap (unfinished).
-fn stressed(max_time: Option<f64>) -> serde_json::Value {
+fn stressed(max_time: Option<f64>, preemption: &str) -> serde_json::Value {
     json!({
         "seed": 11, "max_requests": 600, "max_simulation_time_s": max_time,
         "cluster": {
-            "replicas": 3, "router": "least_kv_usage",
+            "replicas": 3, "router": "least_kv_usage", "preemption": preemption,
             "engine": { "max_batch_size": 32, "max_num_batched_tokens": 512, "max_queue_size": 40 },
             "cost_model": { "kind": "inferno", "alpha": 8.0, "beta": 0.02, "gamma": 2e-4 },
             "kv_cache": { "num_gpu_blocks": 160 }
@@ -31,8 +31,12 @@ fn stressed(max_time: Option<f64>) -> serde_json::Value {
 
 #[test]
 fn counts_are_conserved_and_one_row_per_request() {
-    for max_time in [None, Some(20.0)] {
-        let (s, csv) = run(cfg(stressed(max_time)));
+    for (max_time, policy) in [
+        (None, "last_admitted"),
+        (Some(20.0), "last_admitted"),
+        (None, "latest_arrival"),
+    ] {
+        let (s, csv) = run(cfg(stressed(max_time, policy)));
         let c = s.requests;
         assert_eq!(c.arrived, 600);
         assert_eq!(

@@ -6,6 +6,7 @@ mod closed_form;
 mod config_errors;
 mod determinism;
 mod invariants;
+mod props;
 
 use perf_sim::{SimConfig, Simulation, Summary};
 
