@@ -33,7 +33,6 @@
 //! | `inclusive_tpot_ms` | (c − a)/O |
 //! | `slo_met` | empty (no SLOs yet) |
 
-use std::fmt::Write as _;
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
@@ -99,7 +98,37 @@ impl Status {
 /// Streams rows to any writer, formatting with integer arithmetic only.
 pub(crate) struct CsvSink<W: Write> {
     wtr: csv::Writer<W>,
-    buf: String,
+    buf: Vec<u8>,
+}
+
+/// Appends the decimal digits of `v` (no `core::fmt`: this is the hot part of the output).
+fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&tmp[i..]);
+}
+
+/// Appends `v / 10^decimals` with exactly `decimals` decimals.
+fn push_fixed(buf: &mut Vec<u8>, v: u64, decimals: u32) {
+    let scale = 10u64.pow(decimals);
+    push_u64(buf, v / scale);
+    buf.push(b'.');
+    let mut frac = v % scale;
+    let mut tmp = [b'0'; 20];
+    let d = decimals as usize;
+    for j in (0..d).rev() {
+        tmp[j] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    buf.extend_from_slice(&tmp[..d]);
 }
 
 impl<W: Write> CsvSink<W> {
@@ -108,32 +137,32 @@ impl<W: Write> CsvSink<W> {
         wtr.write_record(CSV_HEADER)?;
         Ok(Self {
             wtr,
-            buf: String::with_capacity(32),
+            buf: Vec::with_capacity(32),
         })
     }
 
     fn int(&mut self, v: u64) -> Result<()> {
         self.buf.clear();
-        let _ = write!(self.buf, "{v}");
-        self.wtr.write_field(self.buf.as_bytes())?;
+        push_u64(&mut self.buf, v);
+        self.wtr.write_field(&self.buf)?;
         Ok(())
     }
 
     fn secs(&mut self, ns: u64) -> Result<()> {
         self.buf.clear();
         if ns != NEVER {
-            let _ = write!(self.buf, "{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
+            push_fixed(&mut self.buf, ns, 9);
         }
-        self.wtr.write_field(self.buf.as_bytes())?;
+        self.wtr.write_field(&self.buf)?;
         Ok(())
     }
 
     fn ms(&mut self, ns: Option<u64>) -> Result<()> {
         self.buf.clear();
         if let Some(ns) = ns {
-            let _ = write!(self.buf, "{}.{:06}", ns / 1_000_000, ns % 1_000_000);
+            push_fixed(&mut self.buf, ns, 6);
         }
-        self.wtr.write_field(self.buf.as_bytes())?;
+        self.wtr.write_field(&self.buf)?;
         Ok(())
     }
 
@@ -299,5 +328,26 @@ impl Summary {
     /// [`crate::SimError::Json`] (not expected for this type).
     pub fn to_json(&self) -> Result<String> {
         Ok(serde_json::to_string_pretty(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_point_formatting() {
+        let mut b = Vec::new();
+        push_fixed(&mut b, 1_000_000_007, 9);
+        b.push(b' ');
+        push_fixed(&mut b, 42, 6);
+        b.push(b' ');
+        push_u64(&mut b, 0);
+        b.push(b' ');
+        push_u64(&mut b, u64::MAX);
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "1.000000007 0.000042 0 18446744073709551615"
+        );
     }
 }
