@@ -350,6 +350,33 @@ impl LengthDist {
         }
     }
 
+    /// A lognormal whose median `e^μ` exceeds 10 × `max_model_len` is almost surely a
+    /// parameterisation mistake (e.g. a linear mean given as `mu`).
+    fn check_median(&self, field: &str, max_model_len: u32) -> Result<()> {
+        if let Self::Lognormal {
+            mu,
+            sigma,
+            mean,
+            std,
+            ..
+        } = *self
+        {
+            let (m, _) = Self::lognormal_params(field, mu, sigma, mean, std)?;
+            let median = m.exp();
+            if median > 10.0 * f64::from(max_model_len) {
+                return Err(invalid(
+                    field,
+                    format!("median {median:.3e}"),
+                    format!(
+                        "implied median is above 10 × max_model_len ({max_model_len}); \
+                         mu and sigma are in log space, use mean and std for linear values"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self, field: &str) -> Result<()> {
         let clip = |min: Option<u32>, max: Option<u32>| -> Result<()> {
             if let (Some(lo), Some(hi)) = (min, max)
@@ -510,6 +537,10 @@ impl SimConfig {
                 (None, Some(input), Some(output)) => {
                     input.validate(&format!("{path}.input"))?;
                     output.validate(&format!("{path}.output"))?;
+                    if let Some(len) = engine.max_model_len() {
+                        input.check_median(&format!("{path}.input"), len)?;
+                        output.check_median(&format!("{path}.output"), len)?;
+                    }
                 }
                 _ => {
                     return Err(invalid(

@@ -97,3 +97,16 @@ fn config_round_trips_through_json() {
     let back: SimConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
     assert_eq!(back, c);
 }
+
+#[test]
+fn lognormal_mu_given_as_linear_mean() {
+    let mut v = serde_json::to_value(base()).unwrap();
+    v["cluster"]["engine"] = json!({ "max_model_len": 4096 });
+    v["workload"]["clients"][0]["output"] =
+        json!({ "kind": "lognormal", "mu": 128.0, "sigma": 0.5 });
+    let c: SimConfig = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        field_of(Simulation::new(c).unwrap_err()),
+        "workload.clients[0].output"
+    );
+}

@@ -152,3 +152,30 @@ fn roofline_runs_respect_physical_bounds() {
         assert!(ttft_ms >= bound, "P {}: {ttft_ms} < {bound}", r.prompt);
     }
 }
+
+#[test]
+fn horizon_with_and_without_drain() {
+    let make = |drain: bool| {
+        cfg(json!({
+            "seed": 1, "horizon_s": 10.0, "drain": drain,
+            "cluster": {
+                "engine": { "max_batch_size": 16, "max_num_batched_tokens": 1024 },
+                "cost_model": { "kind": "inferno", "alpha": 10.0, "beta": 0.05, "gamma": 1e-4 },
+                "kv_cache": { "num_gpu_blocks": 5000 }
+            },
+            "workload": { "clients": [ {
+                "arrival": { "kind": "poisson", "rate": 20.0 },
+                "input": { "kind": "fixed", "value": 256 },
+                "output": { "kind": "fixed", "value": 100 }
+            } ] }
+        }))
+    };
+    let (drained, csv) = run(make(true));
+    let (cut, _) = run(make(false));
+    assert_eq!(drained.requests.arrived, cut.requests.arrived);
+    assert_eq!(drained.requests.unfinished, 0);
+    assert!(drained.simulated_time_s > 10.0);
+    assert!(cut.requests.unfinished > 0);
+    assert!((cut.simulated_time_s - 10.0).abs() < 1e-9);
+    assert!(rows(&csv).iter().all(|r| r.arrival_ns <= 10_000_000_000));
+}
