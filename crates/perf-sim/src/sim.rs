@@ -126,7 +126,21 @@ impl Simulation {
     /// [`SimError::Csv`] / [`SimError::Io`] when writing fails; [`SimError::InvalidStepTime`]
     /// when the cost model returns a negative or non-finite time.
     pub fn run<W: Write>(&self, csv_out: W) -> Result<Summary> {
-        Engine::new(self)?.run(CsvSink::new(csv_out)?)
+        tracing::debug!(
+            replicas = self.config.cluster.replicas,
+            kv_blocks = self.num_blocks,
+            seed = self.config.seed,
+            "simulation start"
+        );
+        let summary = Engine::new(self)?.run(CsvSink::new(csv_out)?)?;
+        tracing::debug!(
+            arrived = summary.requests.arrived,
+            completed = summary.requests.completed,
+            events = summary.events,
+            simulated_s = summary.simulated_time_s,
+            "simulation end"
+        );
+        Ok(summary)
     }
 }
 
