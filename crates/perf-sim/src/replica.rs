@@ -106,7 +106,20 @@ impl Replica {
 
     /// Builds the next step at `now`: running requests first (preempting on block shortage),
     /// then FCFS admissions if nobody was preempted. Returns the batch (empty ⇒ idle).
+    ///
+    /// A pass that preempted and scheduled nothing (the victim was the first running request)
+    /// is retried at once, as vLLM's engine loop would on its next iteration; each retry moves
+    /// a request from running to waiting, so this ends, and an empty batch means no work.
     pub fn schedule(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> BatchShape {
+        loop {
+            let (shape, preempted) = self.schedule_once(reqs, lim, now);
+            if !shape.is_empty() || !preempted {
+                return shape;
+            }
+        }
+    }
+
+    fn schedule_once(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> (BatchShape, bool) {
         let mut shape = BatchShape::default();
         self.scheduled.clear();
         let mut budget = lim.max_num_batched_tokens;
@@ -180,7 +193,7 @@ impl Replica {
         debug_assert!(self.running.len() <= lim.max_num_seqs);
         debug_assert!(self.pool.used() <= self.pool.total());
         self.step_start = now;
-        shape
+        (shape, preempted)
     }
 
     /// Accounts the step `[step_start, now)` that computed `shape`.

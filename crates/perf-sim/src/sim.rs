@@ -403,6 +403,10 @@ impl<'a> Engine<'a> {
             return Ok(());
         }
         let shape = rep.schedule(&mut self.slab.reqs, &self.limits, now);
+        debug_assert!(
+            !shape.is_empty() || !rep.has_work(),
+            "replica {r} stalls with work"
+        );
         if shape.is_empty() {
             return Ok(());
         }
