@@ -1,0 +1,353 @@
+//! Outputs: the per-request CSV (streamed) and the summary (serde JSON).
+//!
+//! # `requests.csv` columns
+//! The seed's columns first, then ours (specs/simulator.md §7.2). Times are seconds from the
+//! start of the simulation printed exactly from integer nanoseconds (9 decimals); latencies
+//! are ms with 6 decimals (ns resolution). Empty cells mean "did not happen".
+//!
+//! | column | meaning |
+//! |---|---|
+//! | `request_id` | arrival order, from 0 |
+//! | `client_id` | client class name |
+//! | `session_id` | empty (no conversations yet) |
+//! | `prompt_tokens` | P |
+//! | `max_output_tokens` | target output O (sampled length capped by `max_tokens`) |
+//! | `output_tokens` | tokens generated g |
+//! | `arrival_time` | a |
+//! | `first_token_time` | t₁ |
+//! | `completion_time` | c = t_O |
+//! | `status` | `completed`, `rejected`, `dropped` or `unfinished` |
+//! | `ttft_ms` | t₁ − a |
+//! | `tpot_ms` | (c − t₁)/(O − 1), O ≥ 2 |
+//! | `e2e_latency_ms` | c − a |
+//! | `prefix_cache_event` | `none` (no prefix caching yet) |
+//! | `cached_prefix_length` | 0 |
+//! | `tokens_actually_prefilled` | prompt tokens computed, recomputation after preemption included |
+//! | `replica_id` | replica index |
+//! | `turn` | 1 |
+//! | `schedulable_time` | a (no router or network delay yet) |
+//! | `first_scheduled_time` | s, the first step that computed any of its tokens |
+//! | `scheduling_delay_ms` | s − a |
+//! | `num_preemptions` | times evicted and recomputed |
+//! | `itl_max_ms` | largest gap between consecutive tokens |
+//! | `inclusive_tpot_ms` | (c − a)/O |
+//! | `slo_met` | empty (no SLOs yet) |
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::request::{NEVER, Req};
+use crate::stats::Stats;
+
+/// The CSV header, in column order.
+pub const CSV_HEADER: [&str; 25] = [
+    "request_id",
+    "client_id",
+    "session_id",
+    "prompt_tokens",
+    "max_output_tokens",
+    "output_tokens",
+    "arrival_time",
+    "first_token_time",
+    "completion_time",
+    "status",
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_latency_ms",
+    "prefix_cache_event",
+    "cached_prefix_length",
+    "tokens_actually_prefilled",
+    "replica_id",
+    "turn",
+    "schedulable_time",
+    "first_scheduled_time",
+    "scheduling_delay_ms",
+    "num_preemptions",
+    "itl_max_ms",
+    "inclusive_tpot_ms",
+    "slo_met",
+];
+
+/// Final state of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// All O tokens generated.
+    Completed,
+    /// Refused on arrival: it could never fit (KV cache, token budget, `max_model_len`).
+    Rejected,
+    /// Refused on arrival: the replica's waiting queue was full.
+    Dropped,
+    /// Still in flight when the simulation stopped.
+    Unfinished,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Rejected => "rejected",
+            Self::Dropped => "dropped",
+            Self::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// Streams rows to any writer, formatting with integer arithmetic only.
+pub(crate) struct CsvSink<W: Write> {
+    wtr: csv::Writer<W>,
+    buf: Vec<u8>,
+}
+
+/// Appends the decimal digits of `v` (no `core::fmt`: this is the hot part of the output).
+fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&tmp[i..]);
+}
+
+/// Appends `v / 10^decimals` with exactly `decimals` decimals.
+fn push_fixed(buf: &mut Vec<u8>, v: u64, decimals: u32) {
+    let scale = 10u64.pow(decimals);
+    push_u64(buf, v / scale);
+    buf.push(b'.');
+    let mut frac = v % scale;
+    let mut tmp = [b'0'; 20];
+    let d = decimals as usize;
+    for j in (0..d).rev() {
+        tmp[j] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    buf.extend_from_slice(&tmp[..d]);
+}
+
+impl<W: Write> CsvSink<W> {
+    pub fn new(out: W) -> Result<Self> {
+        let mut wtr = csv::WriterBuilder::new().from_writer(out);
+        wtr.write_record(CSV_HEADER)?;
+        Ok(Self {
+            wtr,
+            buf: Vec::with_capacity(32),
+        })
+    }
+
+    fn int(&mut self, v: u64) -> Result<()> {
+        self.buf.clear();
+        push_u64(&mut self.buf, v);
+        self.wtr.write_field(&self.buf)?;
+        Ok(())
+    }
+
+    fn secs(&mut self, ns: u64) -> Result<()> {
+        self.buf.clear();
+        if ns != NEVER {
+            push_fixed(&mut self.buf, ns, 9);
+        }
+        self.wtr.write_field(&self.buf)?;
+        Ok(())
+    }
+
+    fn ms(&mut self, ns: Option<u64>) -> Result<()> {
+        self.buf.clear();
+        if let Some(ns) = ns {
+            push_fixed(&mut self.buf, ns, 6);
+        }
+        self.wtr.write_field(&self.buf)?;
+        Ok(())
+    }
+
+    fn text(&mut self, s: &str) -> Result<()> {
+        self.wtr.write_field(s)?;
+        Ok(())
+    }
+
+    /// Writes one request's row.
+    pub fn row(&mut self, r: &Req, client: &str, status: Status) -> Result<()> {
+        let first = (r.first_token_ns != NEVER).then_some(r.first_token_ns);
+        let done = if status == Status::Completed {
+            Some(r.last_token_ns)
+        } else {
+            None
+        };
+        self.int(r.id)?;
+        self.text(client)?;
+        self.text("")?;
+        self.int(u64::from(r.prompt))?;
+        self.int(u64::from(r.target))?;
+        self.int(u64::from(r.generated))?;
+        self.secs(r.arrival_ns)?;
+        self.secs(first.unwrap_or(NEVER))?;
+        self.secs(done.unwrap_or(NEVER))?;
+        self.text(status.as_str())?;
+        self.ms(first.map(|f| f - r.arrival_ns))?;
+        self.ms(match (first, done) {
+            (Some(f), Some(c)) if r.generated >= 2 => Some(rounded_div(c - f, r.generated - 1)),
+            _ => None,
+        })?;
+        self.ms(done.map(|c| c - r.arrival_ns))?;
+        self.text("none")?;
+        self.int(0)?;
+        self.int(r.prefilled)?;
+        if status == Status::Rejected || status == Status::Dropped {
+            self.text("")?;
+        } else {
+            self.int(u64::from(r.replica))?;
+        }
+        self.int(1)?;
+        self.secs(r.arrival_ns)?;
+        self.secs(r.scheduled_ns)?;
+        self.ms((r.scheduled_ns != NEVER).then(|| r.scheduled_ns - r.arrival_ns))?;
+        self.int(u64::from(r.preemptions))?;
+        self.ms((r.generated >= 2).then_some(r.itl_max_ns))?;
+        self.ms(done.map(|c| rounded_div(c - r.arrival_ns, r.generated.max(1))))?;
+        self.text("")?;
+        self.wtr.write_record(None::<&[u8]>)?;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.wtr.flush()?;
+        Ok(())
+    }
+}
+
+/// `a / b` rounded to the nearest integer.
+pub(crate) fn rounded_div(a: u64, b: u32) -> u64 {
+    let b = u64::from(b.max(1));
+    (a + b / 2) / b
+}
+
+/// Request counts. Always `arrived = completed + rejected + dropped + unfinished`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Requests generated by the workload.
+    pub arrived: u64,
+    /// Requests that produced all their tokens.
+    pub completed: u64,
+    /// Requests refused on arrival because they could never be served.
+    pub rejected: u64,
+    /// Requests refused on arrival because the waiting queue was full.
+    pub dropped: u64,
+    /// Requests still in flight when the simulation stopped.
+    pub unfinished: u64,
+}
+
+/// Throughput over the window `[first arrival, last completion]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Window length, seconds.
+    pub window_s: f64,
+    /// Completed requests per second.
+    pub requests_per_second: f64,
+    /// Prompt tokens of completed requests per second.
+    pub input_tokens_per_second: f64,
+    /// Output tokens of completed requests per second.
+    pub output_tokens_per_second: f64,
+}
+
+/// Latency statistics over completed requests (ITL over all their tokens), ms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latencies {
+    /// Time to first token `t₁ − a`, per request (queueing included).
+    pub ttft_ms: Stats,
+    /// Time per output token `(c − t₁)/(O − 1)`, per request with O ≥ 2.
+    pub tpot_ms: Stats,
+    /// Inter-token latency: every gap `t_{i+1} − t_i`, pooled over all tokens (weights tokens,
+    /// where TPOT weights requests).
+    pub itl_ms: Stats,
+    /// End-to-end latency `c − a`, per request.
+    pub e2e_ms: Stats,
+    /// Scheduling delay `s − a` (first scheduled step minus arrival), per request.
+    pub scheduling_delay_ms: Stats,
+}
+
+/// One replica's utilisation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaSummary {
+    /// Requests routed to it.
+    pub routed: u64,
+    /// Requests it completed.
+    pub completed: u64,
+    /// Engine steps run.
+    pub steps: u64,
+    /// Fraction of the simulated time it was running a step.
+    pub busy_fraction: f64,
+    /// Mean requests per step.
+    pub mean_batch_size: f64,
+    /// Mean tokens computed per step.
+    pub mean_tokens_per_step: f64,
+    /// Time-weighted mean fraction of KV blocks in use over the simulated time.
+    pub kv_usage_mean: f64,
+    /// Most KV blocks in use at once.
+    pub kv_blocks_max: u64,
+    /// KV blocks available.
+    pub kv_blocks_total: u64,
+    /// Preemptions (recompute evictions).
+    pub preemptions: u64,
+}
+
+/// The summary of a run: deterministic for a given configuration and seed (no wall-clock).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Simulated time at the end, seconds.
+    pub simulated_time_s: f64,
+    /// Request counts by final status.
+    pub requests: Counts,
+    /// Throughput of completed requests.
+    pub throughput: Throughput,
+    /// Latency statistics.
+    pub latency: Latencies,
+    /// Total preemptions.
+    pub preemptions: u64,
+    /// Mean requests per step over all steps of all replicas.
+    pub mean_batch_size: f64,
+    /// Mean over replicas of each replica's time-weighted KV usage.
+    pub kv_usage_mean: f64,
+    /// Output tokens generated by completed requests.
+    pub output_tokens: u64,
+    /// Events processed by the event loop.
+    pub events: u64,
+    /// Per-replica figures, by replica index.
+    pub replicas: Vec<ReplicaSummary>,
+}
+
+impl Summary {
+    /// The summary as pretty JSON.
+    ///
+    /// # Errors
+    /// [`crate::SimError::Json`] (not expected for this type).
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string_pretty(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_point_formatting() {
+        let mut b = Vec::new();
+        push_fixed(&mut b, 1_000_000_007, 9);
+        b.push(b' ');
+        push_fixed(&mut b, 42, 6);
+        b.push(b' ');
+        push_u64(&mut b, 0);
+        b.push(b' ');
+        push_u64(&mut b, u64::MAX);
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "1.000000007 0.000042 0 18446744073709551615"
+        );
+    }
+}

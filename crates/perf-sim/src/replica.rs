@@ -1,0 +1,258 @@
+//! One serving replica with a vLLM-V1-style scheduler (specs/simulator.md §3.2).
+
+use std::collections::VecDeque;
+
+use perf_model_core::BatchShape;
+
+use crate::config::PreemptionPolicy;
+use crate::kv::BlockPool;
+use crate::request::{NEVER, Req};
+use crate::stats::Sketch;
+
+/// Engine limits a replica schedules with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub max_num_seqs: usize,
+    pub max_num_batched_tokens: u32,
+    pub chunked_prefill: bool,
+    pub max_queue: usize,
+    pub preemption: PreemptionPolicy,
+}
+
+/// Per-replica counters for the summary.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReplicaCounters {
+    pub steps: u64,
+    pub busy_ns: u64,
+    pub batch_sum: u64,
+    pub tokens_sum: u64,
+    /// Σ used_blocks · step duration (block·ns).
+    pub kv_block_ns: u128,
+    pub kv_max_used: u64,
+    pub preemptions: u64,
+    pub completed: u64,
+    pub routed: u64,
+}
+
+/// A scheduled entry of the current step.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    slot: u32,
+    n: u32,
+    decode: bool,
+}
+
+/// A replica: waiting queue, running list, KV pool and the step in flight.
+#[derive(Debug)]
+pub(crate) struct Replica {
+    pub pool: BlockPool,
+    pub waiting: VecDeque<u32>,
+    pub running: Vec<u32>,
+    scheduled: Vec<Entry>,
+    pub busy: bool,
+    pub wake_pending: bool,
+    step_start: u64,
+    pub counters: ReplicaCounters,
+}
+
+impl Replica {
+    pub fn new(blocks: u64, block_size: u32) -> Self {
+        Self {
+            pool: BlockPool::new(blocks, block_size),
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            scheduled: Vec::new(),
+            busy: false,
+            wake_pending: false,
+            step_start: 0,
+            counters: ReplicaCounters::default(),
+        }
+    }
+
+    /// Waiting + running.
+    pub fn outstanding(&self) -> usize {
+        self.waiting.len() + self.running.len()
+    }
+
+    /// True when something could be scheduled.
+    pub fn has_work(&self) -> bool {
+        !self.running.is_empty() || !self.waiting.is_empty()
+    }
+
+    /// Evicts a victim among the not-yet-scheduled running requests `running[from..]`: the
+    /// last one (latest admitted, vLLM) or the latest arrival; frees its blocks and requeues it
+    /// at the front of the waiting queue for recomputation. Returns its slot.
+    fn preempt(&mut self, reqs: &mut [Req], from: usize, policy: PreemptionPolicy) -> Option<u32> {
+        let v = match policy {
+            PreemptionPolicy::LastAdmitted => self.running.pop()?,
+            PreemptionPolicy::LatestArrival => {
+                let tail = self.running.get(from..)?;
+                let (pos, _) = tail
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|&(_, &s)| reqs[s as usize].id)?;
+                self.running.remove(from + pos)
+            }
+        };
+        let r = &mut reqs[v as usize];
+        self.pool.release(r.blocks);
+        r.blocks = 0;
+        r.computed = 0;
+        r.preemptions += 1;
+        self.waiting.push_front(v);
+        self.counters.preemptions += 1;
+        Some(v)
+    }
+
+    /// Builds the next step at `now`: running requests first (preempting on block shortage),
+    /// then FCFS admissions if nobody was preempted. Returns the batch (empty ⇒ idle).
+    ///
+    /// A pass that preempted and scheduled nothing (the victim was the first running request)
+    /// is retried at once, as vLLM's engine loop would on its next iteration; each retry moves
+    /// a request from running to waiting, so this ends, and an empty batch means no work.
+    pub fn schedule(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> BatchShape {
+        loop {
+            let (shape, preempted) = self.schedule_once(reqs, lim, now);
+            if !shape.is_empty() || !preempted {
+                return shape;
+            }
+        }
+    }
+
+    fn schedule_once(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> (BatchShape, bool) {
+        let mut shape = BatchShape::default();
+        self.scheduled.clear();
+        let mut budget = lim.max_num_batched_tokens;
+        let mut preempted = false;
+        let mut i = 0;
+        'running: while i < self.running.len() && budget > 0 {
+            let s = self.running[i];
+            let (k, num, blocks, generated) = {
+                let r = &reqs[s as usize];
+                (r.computed, r.num_tokens(), r.blocks, r.generated)
+            };
+            let n = (num - k).min(budget);
+            if n == 0 {
+                i += 1;
+                continue;
+            }
+            let need = self.pool.extra_for(k + n, blocks);
+            while u64::from(need) > self.pool.free() {
+                preempted = true;
+                match self.preempt(reqs, i, lim.preemption) {
+                    Some(v) if v == s => break 'running,
+                    Some(_) => {}
+                    None => break 'running,
+                }
+            }
+            self.pool.try_take(need);
+            reqs[s as usize].blocks += need;
+            debug_assert!(self.pool.blocks_for(k + n) <= reqs[s as usize].blocks);
+            let decode = generated >= 1 && n == 1 && k + 1 == num;
+            if decode {
+                shape.add_decode(k);
+            } else {
+                shape.add_prefill(n, k, k + n == num);
+            }
+            self.scheduled.push(Entry { slot: s, n, decode });
+            budget -= n;
+            i += 1;
+        }
+        if !preempted {
+            let mut j = 0;
+            while j < self.waiting.len() && budget > 0 && self.running.len() < lim.max_num_seqs {
+                let s = self.waiting[j];
+                let r = &mut reqs[s as usize];
+                let num = r.num_tokens();
+                let k = r.computed;
+                let full = num - k;
+                if !lim.chunked_prefill && full > budget {
+                    j += 1;
+                    continue;
+                }
+                let n = full.min(budget);
+                let need = self.pool.extra_for(k + n, r.blocks);
+                if !self.pool.try_take(need) {
+                    break;
+                }
+                r.blocks += need;
+                if r.scheduled_ns == NEVER {
+                    r.scheduled_ns = now;
+                }
+                let _ = self.waiting.remove(j);
+                self.running.push(s);
+                shape.add_prefill(n, k, k + n == num);
+                self.scheduled.push(Entry {
+                    slot: s,
+                    n,
+                    decode: false,
+                });
+                budget -= n;
+            }
+        }
+        debug_assert!(self.running.len() <= lim.max_num_seqs);
+        debug_assert!(self.pool.used() <= self.pool.total());
+        self.step_start = now;
+        (shape, preempted)
+    }
+
+    /// Accounts the step `[step_start, now)` that computed `shape`.
+    pub fn account(&mut self, shape: &BatchShape, dt: u64) {
+        let c = &mut self.counters;
+        c.steps += 1;
+        c.busy_ns += dt;
+        c.batch_sum += u64::from(shape.num_seqs());
+        c.tokens_sum += shape.total_tokens();
+        c.kv_block_ns += u128::from(self.pool.used()) * u128::from(dt);
+        c.kv_max_used = c.kv_max_used.max(self.pool.used());
+    }
+
+    /// Ends the step at `now`: advances every scheduled request, samples tokens, records ITL
+    /// gaps and pushes finished slots onto `done` (their blocks released).
+    pub fn finish_step(
+        &mut self,
+        reqs: &mut [Req],
+        now: u64,
+        itl: &mut Sketch,
+        done: &mut Vec<u32>,
+    ) {
+        let start = self.step_start;
+        let mut same_gap = 0u64;
+        let mut any_done = false;
+        for e in &self.scheduled {
+            let r = &mut reqs[e.slot as usize];
+            r.computed += e.n;
+            if !e.decode {
+                r.prefilled += u64::from(e.n);
+            }
+            if r.computed == r.num_tokens() {
+                r.generated += 1;
+                if r.generated == 1 {
+                    r.first_token_ns = now;
+                } else {
+                    let gap = now - r.last_token_ns;
+                    if r.last_token_ns == start {
+                        same_gap += 1;
+                    } else {
+                        itl.add(gap);
+                    }
+                    r.itl_max_ns = r.itl_max_ns.max(gap);
+                }
+                r.last_token_ns = now;
+                if r.generated >= r.target {
+                    self.pool.release(r.blocks);
+                    r.blocks = 0;
+                    r.finished = true;
+                    any_done = true;
+                    self.counters.completed += 1;
+                    done.push(e.slot);
+                }
+            }
+        }
+        itl.add_n(now - start, same_gap);
+        if any_done {
+            self.running.retain(|&s| !reqs[s as usize].finished);
+        }
+        self.scheduled.clear();
+    }
+}

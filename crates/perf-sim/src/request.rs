@@ -1,0 +1,68 @@
+//! The simulator's per-request state (a slab slot, recycled after the request's CSV row is written).
+
+/// "Not yet" marker for optional times.
+pub(crate) const NEVER: u64 = u64::MAX;
+
+/// One request in flight (specs/simulator.md §3.1).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Req {
+    pub id: u64,
+    pub client: u32,
+    pub replica: u32,
+    /// Prompt tokens P.
+    pub prompt: u32,
+    /// Target output tokens O ≥ 1.
+    pub target: u32,
+    /// Generated tokens g.
+    pub generated: u32,
+    /// Tokens whose KV is cached, k.
+    pub computed: u32,
+    /// KV blocks held.
+    pub blocks: u32,
+    pub preemptions: u32,
+    /// Tokens computed as prefill (recomputation included).
+    pub prefilled: u64,
+    pub arrival_ns: u64,
+    pub scheduled_ns: u64,
+    pub first_token_ns: u64,
+    pub last_token_ns: u64,
+    pub itl_max_ns: u64,
+    pub finished: bool,
+    /// Slot holds a live request.
+    pub in_use: bool,
+}
+
+impl Req {
+    /// `P + g`.
+    #[inline]
+    pub fn num_tokens(&self) -> u32 {
+        self.prompt + self.generated
+    }
+}
+
+/// A slab of requests with a free list: memory stays flat over a long run.
+#[derive(Debug, Default)]
+pub(crate) struct Slab {
+    pub reqs: Vec<Req>,
+    free: Vec<u32>,
+    pub live: usize,
+}
+
+impl Slab {
+    pub fn insert(&mut self, r: Req) -> u32 {
+        self.live += 1;
+        if let Some(s) = self.free.pop() {
+            self.reqs[s as usize] = r;
+            s
+        } else {
+            self.reqs.push(r);
+            u32::try_from(self.reqs.len() - 1).unwrap_or(u32::MAX)
+        }
+    }
+
+    pub fn remove(&mut self, slot: u32) {
+        self.live -= 1;
+        self.reqs[slot as usize].in_use = false;
+        self.free.push(slot);
+    }
+}

@@ -1,0 +1,526 @@
+//! The event loop: arrivals, routing, replica steps, outputs.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::Write;
+use std::sync::Arc;
+
+use perf_model_core::inferno::ServiceParams;
+use perf_model_core::{
+    Accelerator, Dtype, InfernoStepModel, ModelSpec, RooflineModel, StepTimeModel,
+};
+
+use crate::config::{CostModelConfig, SimConfig};
+use crate::error::{Result, SimError, invalid};
+use crate::kv::derive_num_blocks;
+use crate::output::{
+    Counts, CsvSink, Latencies, ReplicaSummary, Status, Summary, Throughput, rounded_div,
+};
+use crate::replica::{Limits, Replica};
+use crate::request::{NEVER, Req, Slab};
+use crate::rng::{Purpose, stream};
+use crate::router::Router;
+use crate::stats::Sketch;
+use crate::workload::ClientStream;
+
+/// Event classes: at equal times step ends come first, then arrivals, then scheduling
+/// decisions (so a replica decides its next step after every event of that instant).
+const STEP_END: u8 = 0;
+const ARRIVAL: u8 = 1;
+const WAKE: u8 = 2;
+
+/// `(time ns, class, sequence number, payload)`; the sequence number makes keys unique.
+type Event = Reverse<(u64, u8, u64, u32)>;
+
+/// A configured simulation, ready to run (any number of times: runs are independent and
+/// deterministic).
+///
+/// # Examples
+/// ```
+/// use perf_sim::{SimConfig, Simulation};
+/// let cfg: SimConfig = serde_json::from_str(r#"{
+///   "max_requests": 50,
+///   "cluster": { "cost_model": { "kind": "roofline", "model": "Llama-3.1-8B", "accelerator": "H100" } },
+///   "workload": { "clients": [ { "arrival": { "kind": "poisson", "rate": 5.0 },
+///       "input": { "kind": "lognormal", "mean": 512, "std": 256 },
+///       "output": { "kind": "fixed", "value": 32 } } ] }
+/// }"#)?;
+/// let sim = Simulation::new(cfg)?;
+/// let summary = sim.run(std::io::sink())?;
+/// assert_eq!(summary.requests.completed, 50);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Simulation {
+    config: SimConfig,
+    model: Arc<dyn StepTimeModel>,
+    num_blocks: u64,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("config", &self.config)
+            .field("num_blocks", &self.num_blocks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulation {
+    /// Validates `config` and builds its cost model and KV cache size.
+    ///
+    /// # Errors
+    /// [`SimError::InvalidConfig`] naming the field; [`SimError::Core`] for an unknown model or
+    /// accelerator or invalid Inferno parameters.
+    pub fn new(config: SimConfig) -> Result<Self> {
+        config.validate()?;
+        let tp = config.cluster.engine.tensor_parallel();
+        let model: Arc<dyn StepTimeModel> = match &config.cluster.cost_model {
+            CostModelConfig::Inferno { alpha, beta, gamma } => Arc::new(InfernoStepModel::new(
+                ServiceParams::new(*alpha, *beta, *gamma)?,
+            )),
+            CostModelConfig::Roofline {
+                model,
+                accelerator,
+                dtype,
+            } => Arc::new(RooflineModel::new(
+                ModelSpec::lookup(model)?,
+                Accelerator::lookup(accelerator)?,
+                *dtype,
+                tp,
+            )?),
+        };
+        Self::with_cost_model(config, model)
+    }
+
+    /// Like [`Simulation::new`] but with a cost model of the caller's (a learned predictor, an
+    /// instrumented wrapper); `config.cluster.cost_model` then only serves the KV derivation.
+    ///
+    /// # Errors
+    /// As [`Simulation::new`].
+    pub fn with_cost_model(config: SimConfig, model: Arc<dyn StepTimeModel>) -> Result<Self> {
+        config.validate()?;
+        let num_blocks = resolve_blocks(&config)?;
+        Ok(Self {
+            config,
+            model,
+            num_blocks,
+        })
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// KV blocks per replica.
+    #[must_use]
+    pub fn num_gpu_blocks(&self) -> u64 {
+        self.num_blocks
+    }
+
+    /// Runs the simulation, streaming one CSV row per request to `csv_out` (pass
+    /// [`std::io::sink()`] to discard them) and returning the summary.
+    ///
+    /// # Errors
+    /// [`SimError::Csv`] / [`SimError::Io`] when writing fails; [`SimError::InvalidStepTime`]
+    /// when the cost model returns a negative or non-finite time.
+    pub fn run<W: Write>(&self, csv_out: W) -> Result<Summary> {
+        tracing::debug!(
+            replicas = self.config.cluster.replicas,
+            kv_blocks = self.num_blocks,
+            seed = self.config.seed,
+            "simulation start"
+        );
+        let summary = Engine::new(self)?.run(CsvSink::new(csv_out)?)?;
+        tracing::debug!(
+            arrived = summary.requests.arrived,
+            completed = summary.requests.completed,
+            events = summary.events,
+            simulated_s = summary.simulated_time_s,
+            "simulation end"
+        );
+        Ok(summary)
+    }
+}
+
+fn resolve_blocks(config: &SimConfig) -> Result<u64> {
+    let kv = &config.cluster.kv_cache;
+    if let Some(n) = kv.num_gpu_blocks {
+        return Ok(n);
+    }
+    let (rm, ra, rd) = match &config.cluster.cost_model {
+        CostModelConfig::Roofline {
+            model,
+            accelerator,
+            dtype,
+        } => (
+            Some(model.as_str()),
+            Some(accelerator.as_str()),
+            Some(*dtype),
+        ),
+        CostModelConfig::Inferno { .. } => (None, None, None),
+    };
+    let (Some(model), Some(accel)) = (kv.model.as_deref().or(rm), kv.accelerator.as_deref().or(ra))
+    else {
+        return Err(invalid(
+            "cluster.kv_cache.num_gpu_blocks",
+            "null",
+            "give num_gpu_blocks, or model and accelerator to derive it from",
+        ));
+    };
+    let e = &config.cluster.engine;
+    derive_num_blocks(
+        &ModelSpec::lookup(model)?,
+        &Accelerator::lookup(accel)?,
+        kv.dtype.or(rd).unwrap_or(Dtype::Bf16),
+        e.tensor_parallel(),
+        e.gpu_memory_utilization(),
+        e.block_size(),
+        kv.reserved_gib * f64::from(1u32 << 30),
+    )
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn secs_to_ns(s: f64) -> u64 {
+    let ns = (s * 1e9).round();
+    if ns >= 1.8e19 {
+        u64::MAX - 1
+    } else {
+        ns.max(0.0) as u64
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn ns_to_s(ns: u64) -> f64 {
+    ns as f64 * 1e-9
+}
+
+/// Mutable state of one run.
+struct Engine<'a> {
+    sim: &'a Simulation,
+    limits: Limits,
+    max_model_len: Option<u32>,
+    reject_above_blocks: u64,
+    clients: Vec<ClientStream>,
+    replicas: Vec<Replica>,
+    router: Router,
+    slab: Slab,
+    heap: BinaryHeap<Event>,
+    seq: u64,
+    counts: Counts,
+    ttft: Sketch,
+    tpot: Sketch,
+    itl: Sketch,
+    e2e: Sketch,
+    sched: Sketch,
+    done: Vec<u32>,
+    horizon_ns: u64,
+    first_arrival: u64,
+    last_completion: u64,
+    in_tokens: u64,
+    out_tokens: u64,
+    events: u64,
+}
+
+impl<'a> Engine<'a> {
+    fn new(sim: &'a Simulation) -> Result<Self> {
+        let c = &sim.config;
+        let e = &c.cluster.engine;
+        let clients = c
+            .workload
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, cc)| ClientStream::new(i, cc, c.client_rate(i), c.seed))
+            .collect::<Result<Vec<_>>>()?;
+        let replicas = (0..c.cluster.replicas)
+            .map(|_| Replica::new(sim.num_blocks, e.block_size()))
+            .collect();
+        Ok(Self {
+            sim,
+            limits: Limits {
+                max_num_seqs: e.max_batch_size() as usize,
+                max_num_batched_tokens: e.max_num_batched_tokens(),
+                chunked_prefill: e.enable_chunked_prefill(),
+                max_queue: e.max_queue_size().map_or(usize::MAX, |q| q as usize),
+                preemption: c.cluster.preemption,
+            },
+            max_model_len: e.max_model_len(),
+            reject_above_blocks: sim.num_blocks,
+            clients,
+            replicas,
+            router: Router::new(c.cluster.router, stream(c.seed, Purpose::Router, 0)),
+            slab: Slab::default(),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            counts: Counts::default(),
+            ttft: Sketch::new(),
+            tpot: Sketch::new(),
+            itl: Sketch::new(),
+            e2e: Sketch::new(),
+            sched: Sketch::new(),
+            done: Vec::new(),
+            horizon_ns: c.horizon_s.map_or(u64::MAX, secs_to_ns),
+            first_arrival: NEVER,
+            last_completion: 0,
+            in_tokens: 0,
+            out_tokens: 0,
+            events: 0,
+        })
+    }
+
+    #[inline]
+    fn push(&mut self, time: u64, class: u8, payload: u32) {
+        self.seq += 1;
+        self.heap.push(Reverse((time, class, self.seq, payload)));
+    }
+
+    fn arrivals_open(&self) -> bool {
+        self.sim
+            .config
+            .max_requests
+            .is_none_or(|m| self.counts.arrived < m)
+    }
+
+    fn schedule_next_arrival(&mut self, client: usize) {
+        if !self.arrivals_open() {
+            return;
+        }
+        let t = secs_to_ns(self.clients[client].advance());
+        if t <= self.horizon_ns {
+            self.push(t, ARRIVAL, u32::try_from(client).unwrap_or(u32::MAX));
+        }
+    }
+
+    fn run<W: Write>(mut self, mut out: CsvSink<W>) -> Result<Summary> {
+        for c in 0..self.clients.len() {
+            self.schedule_next_arrival(c);
+        }
+        let cfg = &self.sim.config;
+        let mut stop_ns = cfg.max_simulation_time_s.map_or(u64::MAX, secs_to_ns);
+        if !cfg.drain {
+            stop_ns = stop_ns.min(self.horizon_ns);
+        }
+        let mut now = 0;
+        while let Some(Reverse((time, class, _, payload))) = self.heap.pop() {
+            if time > stop_ns {
+                now = stop_ns;
+                break;
+            }
+            now = time;
+            self.events += 1;
+            match class {
+                STEP_END => self.on_step_end(payload as usize, now, &mut out)?,
+                ARRIVAL => self.on_arrival(payload as usize, now, &mut out)?,
+                _ => self.on_wake(payload as usize, now)?,
+            }
+        }
+        // Whatever is still live is unfinished, reported in id order.
+        let mut live: Vec<u32> = (0..self.slab.reqs.len())
+            .filter(|&s| self.slab.reqs[s].in_use)
+            .filter_map(|s| u32::try_from(s).ok())
+            .collect();
+        live.sort_by_key(|&s| self.slab.reqs[s as usize].id);
+        for s in live {
+            let r = self.slab.reqs[s as usize];
+            out.row(
+                &r,
+                &self.clients[r.client as usize].name,
+                Status::Unfinished,
+            )?;
+            self.counts.unfinished += 1;
+        }
+        out.flush()?;
+        Ok(self.summary(now))
+    }
+
+    fn on_arrival<W: Write>(
+        &mut self,
+        client: usize,
+        now: u64,
+        out: &mut CsvSink<W>,
+    ) -> Result<()> {
+        if !self.arrivals_open() {
+            return Ok(());
+        }
+        let (prompt, target) = self.clients[client].sample_lengths();
+        let id = self.counts.arrived;
+        self.counts.arrived += 1;
+        if self.first_arrival == NEVER {
+            self.first_arrival = now;
+        }
+        let mut req = Req {
+            id,
+            client: u32::try_from(client).unwrap_or(u32::MAX),
+            prompt,
+            target,
+            arrival_ns: now,
+            scheduled_ns: NEVER,
+            first_token_ns: NEVER,
+            last_token_ns: NEVER,
+            in_use: true,
+            ..Req::default()
+        };
+        let total = u64::from(prompt) + u64::from(target);
+        let too_long = self.max_model_len.is_some_and(|m| total > u64::from(m))
+            || (!self.limits.chunked_prefill
+                && total > u64::from(self.limits.max_num_batched_tokens))
+            || u64::from(
+                self.replicas[0]
+                    .pool
+                    .blocks_for(u32::try_from(total).unwrap_or(u32::MAX)),
+            ) > self.reject_above_blocks
+            || total > u64::from(u32::MAX);
+        if too_long {
+            self.counts.rejected += 1;
+            out.row(&req, &self.clients[client].name, Status::Rejected)?;
+        } else {
+            let r = self.router.pick(&self.replicas);
+            req.replica = u32::try_from(r).unwrap_or(u32::MAX);
+            if self.replicas[r].waiting.len() >= self.limits.max_queue {
+                self.counts.dropped += 1;
+                out.row(&req, &self.clients[client].name, Status::Dropped)?;
+            } else {
+                let slot = self.slab.insert(req);
+                let rep = &mut self.replicas[r];
+                rep.waiting.push_back(slot);
+                rep.counters.routed += 1;
+                if !rep.busy && !rep.wake_pending {
+                    rep.wake_pending = true;
+                    self.push(now, WAKE, u32::try_from(r).unwrap_or(u32::MAX));
+                }
+            }
+        }
+        self.schedule_next_arrival(client);
+        Ok(())
+    }
+
+    fn on_wake(&mut self, r: usize, now: u64) -> Result<()> {
+        let rep = &mut self.replicas[r];
+        rep.wake_pending = false;
+        if rep.busy {
+            return Ok(());
+        }
+        let shape = rep.schedule(&mut self.slab.reqs, &self.limits, now);
+        debug_assert!(
+            !shape.is_empty() || !rep.has_work(),
+            "replica {r} stalls with work"
+        );
+        if shape.is_empty() {
+            return Ok(());
+        }
+        let ms = self.sim.model.step_time(&shape);
+        if !(ms.is_finite() && ms >= 0.0) {
+            return Err(SimError::InvalidStepTime {
+                value: ms,
+                seqs: shape.num_seqs(),
+            });
+        }
+        // Ceiling, so rounding never breaks a lower bound; at least 1 ns so tokens are ordered.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let dt = ((ms * 1e6).ceil() as u64).max(1);
+        rep.account(&shape, dt);
+        rep.busy = true;
+        self.push(now + dt, STEP_END, u32::try_from(r).unwrap_or(u32::MAX));
+        Ok(())
+    }
+
+    fn on_step_end<W: Write>(&mut self, r: usize, now: u64, out: &mut CsvSink<W>) -> Result<()> {
+        let mut done = std::mem::take(&mut self.done);
+        done.clear();
+        let rep = &mut self.replicas[r];
+        rep.busy = false;
+        rep.finish_step(&mut self.slab.reqs, now, &mut self.itl, &mut done);
+        let wake = rep.has_work();
+        if wake {
+            rep.wake_pending = true;
+        }
+        for &s in &done {
+            let req = self.slab.reqs[s as usize];
+            self.ttft.add(req.first_token_ns - req.arrival_ns);
+            self.e2e.add(now - req.arrival_ns);
+            self.sched.add(req.scheduled_ns - req.arrival_ns);
+            if req.generated >= 2 {
+                self.tpot
+                    .add(rounded_div(now - req.first_token_ns, req.generated - 1));
+            }
+            self.in_tokens += u64::from(req.prompt);
+            self.out_tokens += u64::from(req.generated);
+            self.counts.completed += 1;
+            self.last_completion = now;
+            out.row(
+                &req,
+                &self.clients[req.client as usize].name,
+                Status::Completed,
+            )?;
+            self.slab.remove(s);
+        }
+        self.done = done;
+        if wake {
+            self.push(now, WAKE, u32::try_from(r).unwrap_or(u32::MAX));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn summary(&self, end: u64) -> Summary {
+        let window = if self.first_arrival == NEVER || self.last_completion <= self.first_arrival {
+            0.0
+        } else {
+            ns_to_s(self.last_completion - self.first_arrival)
+        };
+        let per_s = |x: u64| if window > 0.0 { x as f64 / window } else { 0.0 };
+        let end_f = end.max(1) as f64;
+        let replicas: Vec<ReplicaSummary> = self
+            .replicas
+            .iter()
+            .map(|r| {
+                let c = &r.counters;
+                let steps = c.steps.max(1) as f64;
+                ReplicaSummary {
+                    routed: c.routed,
+                    completed: c.completed,
+                    steps: c.steps,
+                    busy_fraction: c.busy_ns as f64 / end_f,
+                    mean_batch_size: c.batch_sum as f64 / steps,
+                    mean_tokens_per_step: c.tokens_sum as f64 / steps,
+                    kv_usage_mean: c.kv_block_ns as f64 / (r.pool.total() as f64 * end_f),
+                    kv_blocks_max: c.kv_max_used,
+                    kv_blocks_total: r.pool.total(),
+                    preemptions: c.preemptions,
+                }
+            })
+            .collect();
+        let steps: u64 = self.replicas.iter().map(|r| r.counters.steps).sum();
+        let batch: u64 = self.replicas.iter().map(|r| r.counters.batch_sum).sum();
+        Summary {
+            simulated_time_s: ns_to_s(end),
+            requests: self.counts,
+            throughput: Throughput {
+                window_s: window,
+                requests_per_second: per_s(self.counts.completed),
+                input_tokens_per_second: per_s(self.in_tokens),
+                output_tokens_per_second: per_s(self.out_tokens),
+            },
+            latency: Latencies {
+                ttft_ms: self.ttft.stats_ms(),
+                tpot_ms: self.tpot.stats_ms(),
+                itl_ms: self.itl.stats_ms(),
+                e2e_ms: self.e2e.stats_ms(),
+                scheduling_delay_ms: self.sched.stats_ms(),
+            },
+            preemptions: replicas.iter().map(|r| r.preemptions).sum(),
+            mean_batch_size: if steps == 0 {
+                0.0
+            } else {
+                batch as f64 / steps as f64
+            },
+            kv_usage_mean: replicas.iter().map(|r| r.kv_usage_mean).sum::<f64>()
+                / replicas.len().max(1) as f64,
+            output_tokens: self.out_tokens,
+            events: self.events,
+            replicas,
+        }
+    }
+}

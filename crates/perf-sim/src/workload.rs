@@ -1,0 +1,299 @@
+//! Samplers for arrivals and request lengths, built from a validated [`crate::SimConfig`].
+
+use rand::RngExt;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand_distr::{Distribution, Exp, Gamma, LogNormal, Normal};
+
+use crate::config::{ArrivalConfig, ClientConfig, LengthDist};
+use crate::error::{Result, invalid};
+use crate::rng::{Purpose, stream};
+
+/// An inter-arrival gap sampler, seconds.
+#[derive(Clone, Debug)]
+pub enum ArrivalProcess {
+    /// Exponential gaps.
+    Poisson(Exp<f64>),
+    /// Gamma gaps.
+    Gamma(Gamma<f64>),
+    /// Constant gaps of this many seconds.
+    Constant(f64),
+}
+
+impl ArrivalProcess {
+    /// The process of `config` at `rate` req/s.
+    ///
+    /// # Errors
+    /// [`crate::SimError::InvalidConfig`] naming `field` for a non-positive rate or CV.
+    pub fn new(field: &str, config: &ArrivalConfig, rate: f64) -> Result<Self> {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(invalid(
+                format!("{field}.rate"),
+                rate,
+                "must be a finite number > 0",
+            ));
+        }
+        Ok(match *config {
+            ArrivalConfig::Poisson { .. } => Self::Poisson(
+                Exp::new(rate)
+                    .map_err(|e| invalid(format!("{field}.rate"), rate, e.to_string()))?,
+            ),
+            ArrivalConfig::Gamma { cv, .. } => {
+                if !(cv.is_finite() && cv > 0.0) {
+                    return Err(invalid(
+                        format!("{field}.cv"),
+                        cv,
+                        "must be a finite number > 0",
+                    ));
+                }
+                let shape = 1.0 / (cv * cv);
+                let scale = 1.0 / (rate * shape);
+                Self::Gamma(
+                    Gamma::new(shape, scale)
+                        .map_err(|e| invalid(format!("{field}.cv"), cv, e.to_string()))?,
+                )
+            }
+            ArrivalConfig::Constant { .. } => Self::Constant(1.0 / rate),
+        })
+    }
+
+    /// The next gap, seconds.
+    pub fn gap(&self, rng: &mut Xoshiro256PlusPlus) -> f64 {
+        match self {
+            Self::Poisson(d) => d.sample(rng),
+            Self::Gamma(d) => d.sample(rng),
+            Self::Constant(g) => *g,
+        }
+    }
+}
+
+/// A length sampler (integers ≥ 1).
+#[derive(Clone, Debug)]
+pub enum LengthSampler {
+    /// Always this value.
+    Fixed(u32),
+    /// Uniform on `low..=high`.
+    Uniform(u32, u32),
+    /// Normal, rounded and clamped.
+    Normal(Normal<f64>, u32, u32),
+    /// Lognormal, rounded and clipped.
+    Lognormal(LogNormal<f64>, u32, u32),
+}
+
+impl LengthSampler {
+    /// The sampler of `dist`.
+    ///
+    /// # Errors
+    /// [`crate::SimError::InvalidConfig`] naming `field` for invalid parameters (σ ≤ 0, …).
+    pub fn new(field: &str, dist: &LengthDist) -> Result<Self> {
+        let bounds =
+            |min: Option<u32>, max: Option<u32>| (min.unwrap_or(1).max(1), max.unwrap_or(u32::MAX));
+        Ok(match *dist {
+            LengthDist::Fixed { value } => Self::Fixed(value.max(1)),
+            LengthDist::Uniform { low, high } => Self::Uniform(low.max(1), high.max(low.max(1))),
+            LengthDist::Normal {
+                mean,
+                std,
+                min,
+                max,
+            } => {
+                let (lo, hi) = bounds(min, max);
+                Self::Normal(
+                    Normal::new(mean, std)
+                        .map_err(|e| invalid(format!("{field}.std"), std, e.to_string()))?,
+                    lo,
+                    hi,
+                )
+            }
+            LengthDist::Lognormal {
+                mu,
+                sigma,
+                mean,
+                std,
+                min,
+                max,
+            } => {
+                let (m, s) = LengthDist::lognormal_params(field, mu, sigma, mean, std)?;
+                let (lo, hi) = bounds(min, max);
+                Self::Lognormal(
+                    LogNormal::new(m, s)
+                        .map_err(|e| invalid(format!("{field}.sigma"), s, e.to_string()))?,
+                    lo,
+                    hi,
+                )
+            }
+        })
+    }
+
+    /// One length.
+    pub fn sample(&self, rng: &mut Xoshiro256PlusPlus) -> u32 {
+        match *self {
+            Self::Fixed(v) => v,
+            Self::Uniform(lo, hi) => rng.random_range(lo..=hi),
+            Self::Normal(ref d, lo, hi) => clip(d.sample(rng), lo, hi),
+            Self::Lognormal(ref d, lo, hi) => clip(d.sample(rng), lo, hi),
+        }
+    }
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn clip(x: f64, lo: u32, hi: u32) -> u32 {
+    let r = x.round();
+    if r.is_nan() || r <= f64::from(lo) {
+        lo
+    } else if r >= f64::from(hi) {
+        hi
+    } else {
+        r as u32
+    }
+}
+
+/// Lengths of one client: independent input/output samplers or joint empirical pairs.
+#[derive(Clone, Debug)]
+pub enum Lengths {
+    /// Independent input and output.
+    Independent(LengthSampler, LengthSampler),
+    /// Joint pairs resampled uniformly.
+    Empirical(Vec<[u32; 2]>),
+}
+
+/// One client class with its own arrival and length streams.
+#[derive(Clone, Debug)]
+pub struct ClientStream {
+    /// Display name.
+    pub name: String,
+    /// Gap sampler.
+    pub arrivals: ArrivalProcess,
+    /// Length sampler.
+    pub lengths: Lengths,
+    /// Output cap.
+    pub max_tokens: u32,
+    /// Stream for gaps.
+    pub arrival_rng: Xoshiro256PlusPlus,
+    /// Stream for lengths.
+    pub length_rng: Xoshiro256PlusPlus,
+    /// Time of the next arrival, seconds (kept in f64 so rounding to ns never accumulates).
+    pub next_s: f64,
+}
+
+impl ClientStream {
+    /// Client `index` of a validated configuration, at `rate` req/s, under `seed`.
+    ///
+    /// # Errors
+    /// As [`ArrivalProcess::new`] and [`LengthSampler::new`].
+    pub fn new(index: usize, config: &ClientConfig, rate: f64, seed: u64) -> Result<Self> {
+        let path = format!("workload.clients[{index}]");
+        let lengths = match (&config.pairs, &config.input, &config.output) {
+            (Some(pairs), _, _) => Lengths::Empirical(pairs.clone()),
+            (None, Some(i), Some(o)) => Lengths::Independent(
+                LengthSampler::new(&format!("{path}.input"), i)?,
+                LengthSampler::new(&format!("{path}.output"), o)?,
+            ),
+            _ => {
+                return Err(invalid(
+                    format!("{path}.input"),
+                    "missing",
+                    "give input and output, or pairs",
+                ));
+            }
+        };
+        let idx = index as u64;
+        Ok(Self {
+            name: config
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("client{index}")),
+            arrivals: ArrivalProcess::new(&format!("{path}.arrival"), &config.arrival, rate)?,
+            lengths,
+            max_tokens: config.max_tokens.unwrap_or(u32::MAX),
+            arrival_rng: stream(seed, Purpose::Arrivals, idx),
+            length_rng: stream(seed, Purpose::Lengths, idx),
+            next_s: 0.0,
+        })
+    }
+
+    /// Advances to the next arrival and returns its time, seconds.
+    pub fn advance(&mut self) -> f64 {
+        self.next_s += self.arrivals.gap(&mut self.arrival_rng);
+        self.next_s
+    }
+
+    /// Samples `(prompt, output)` lengths, output capped by `max_tokens`.
+    pub fn sample_lengths(&mut self) -> (u32, u32) {
+        let (p, o) = match &self.lengths {
+            Lengths::Independent(i, o) => {
+                let p = i.sample(&mut self.length_rng);
+                (p, o.sample(&mut self.length_rng))
+            }
+            Lengths::Empirical(pairs) => {
+                let k = self.length_rng.random_range(0..pairs.len());
+                let [p, o] = pairs[k];
+                (p, o)
+            }
+        };
+        (p.max(1), o.max(1).min(self.max_tokens))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::stream;
+
+    #[test]
+    fn lognormal_mean_std_matches() {
+        let d = LengthDist::Lognormal {
+            mu: None,
+            sigma: None,
+            mean: Some(512.0),
+            std: Some(256.0),
+            min: None,
+            max: None,
+        };
+        let s = LengthSampler::new("x", &d).unwrap();
+        let mut rng = stream(3, Purpose::Lengths, 0);
+        let n = 200_000;
+        let xs: Vec<f64> = (0..n).map(|_| f64::from(s.sample(&mut rng))).collect();
+        let mean = xs.iter().sum::<f64>() / f64::from(n);
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / f64::from(n);
+        assert!((mean / 512.0 - 1.0).abs() < 0.01, "{mean}");
+        assert!((var.sqrt() / 256.0 - 1.0).abs() < 0.03, "{}", var.sqrt());
+    }
+
+    #[test]
+    fn gamma_rate_and_cv() {
+        let p = ArrivalProcess::new(
+            "a",
+            &ArrivalConfig::Gamma {
+                rate: Some(4.0),
+                cv: 2.0,
+            },
+            4.0,
+        )
+        .unwrap();
+        let mut rng = stream(5, Purpose::Arrivals, 0);
+        let n = 200_000;
+        let xs: Vec<f64> = (0..n).map(|_| p.gap(&mut rng)).collect();
+        let mean = xs.iter().sum::<f64>() / f64::from(n);
+        let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / f64::from(n)).sqrt();
+        assert!((mean * 4.0 - 1.0).abs() < 0.02, "{mean}");
+        assert!((sd / mean / 2.0 - 1.0).abs() < 0.05, "{}", sd / mean);
+    }
+
+    #[test]
+    fn sigma_not_positive_is_error() {
+        let d = LengthDist::Lognormal {
+            mu: Some(5.0),
+            sigma: Some(0.0),
+            mean: None,
+            std: None,
+            min: None,
+            max: None,
+        };
+        assert!(
+            LengthSampler::new("workload.clients[0].input", &d)
+                .unwrap_err()
+                .to_string()
+                .contains("sigma")
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! Bad configurations give typed errors naming the field.
+
+use perf_sim::{ArrivalConfig, LengthDist, SimConfig, SimError, Simulation};
+use serde_json::json;
+
+use crate::cfg;
+
+fn base() -> SimConfig {
+    cfg(json!({
+        "max_requests": 10,
+        "cluster": { "cost_model": { "kind": "inferno", "alpha": 1.0, "beta": 0.0, "gamma": 0.0 },
+                     "kv_cache": { "num_gpu_blocks": 100 } },
+        "workload": { "clients": [ { "arrival": { "kind": "poisson", "rate": 1.0 },
+            "input": { "kind": "fixed", "value": 8 }, "output": { "kind": "fixed", "value": 8 } } ] }
+    }))
+}
+
+fn field_of(err: SimError) -> String {
+    match err {
+        SimError::InvalidConfig { field, .. } => field,
+        other => panic!("expected InvalidConfig, got {other}"),
+    }
+}
+
+#[test]
+fn zero_replicas() {
+    let mut c = base();
+    c.cluster.replicas = 0;
+    assert_eq!(
+        field_of(Simulation::new(c).unwrap_err()),
+        "cluster.replicas"
+    );
+}
+
+#[test]
+fn nan_rate() {
+    let mut c = base();
+    c.workload.clients[0].arrival = ArrivalConfig::Poisson {
+        rate: Some(f64::NAN),
+    };
+    assert_eq!(
+        field_of(Simulation::new(c).unwrap_err()),
+        "workload.clients[0].arrival.rate"
+    );
+    let mut c = base();
+    c.workload.clients[0].arrival = ArrivalConfig::Gamma {
+        rate: Some(-2.0),
+        cv: 1.0,
+    };
+    assert!(Simulation::new(c).is_err());
+}
+
+#[test]
+fn lognormal_sigma_not_positive() {
+    for (sigma, std) in [(Some(0.0), None), (Some(-1.0), None), (None, Some(0.0))] {
+        let mut c = base();
+        c.workload.clients[0].input = Some(LengthDist::Lognormal {
+            mu: sigma.map(|_| 5.0),
+            sigma,
+            mean: std.map(|_| 100.0),
+            std,
+            min: None,
+            max: None,
+        });
+        let f = field_of(Simulation::new(c).unwrap_err());
+        assert!(f.starts_with("workload.clients[0].input."), "{f}");
+    }
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let mut v = serde_json::to_value(base()).unwrap();
+    v["cluster"]["replicaz"] = json!(2);
+    let err = serde_json::from_value::<SimConfig>(v).unwrap_err();
+    assert!(err.to_string().contains("replicaz"), "{err}");
+    let mut v = serde_json::to_value(base()).unwrap();
+    v["workload"]["clients"][0]["input"]["sigma"] = json!(1.0);
+    assert!(serde_json::from_value::<SimConfig>(v).is_err());
+}
+
+#[test]
+fn no_stopping_rule_and_missing_kv_size() {
+    let mut c = base();
+    c.max_requests = None;
+    assert_eq!(field_of(Simulation::new(c).unwrap_err()), "max_requests");
+    let mut c = base();
+    c.cluster.kv_cache.num_gpu_blocks = None;
+    assert_eq!(
+        field_of(Simulation::new(c).unwrap_err()),
+        "cluster.kv_cache.num_gpu_blocks"
+    );
+}
+
+#[test]
+fn config_round_trips_through_json() {
+    let c = base();
+    let back: SimConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+    assert_eq!(back, c);
+}
+
+#[test]
+fn lognormal_mu_given_as_linear_mean() {
+    let mut v = serde_json::to_value(base()).unwrap();
+    v["cluster"]["engine"] = json!({ "max_model_len": 4096 });
+    v["workload"]["clients"][0]["output"] =
+        json!({ "kind": "lognormal", "mu": 128.0, "sigma": 0.5 });
+    let c: SimConfig = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        field_of(Simulation::new(c).unwrap_err()),
+        "workload.clients[0].output"
+    );
+}
