@@ -35,9 +35,9 @@
 //! |---|---|---|
 //! | [`model`] | `perf-model-core` | vocabulary, catalogues, Inferno analyzer, roofline |
 //! | [`readers`] | `perf-readers` | benchmark, trace and profile formats (planned) |
-//! | [`fit`] | `perf-fit` | fitting the Inferno model (planned) |
+//! | [`fit`] | `perf-fit` | fitting the Inferno model's α, β, γ (Nelder–Mead, multistart, bootstrap) |
 //! | [`predict`] | `perf-predict` | forward-time predictors (planned) |
-//! | [`sim`] | `perf-sim` | discrete-event serving simulator (planned) |
+//! | [`sim`] | `perf-sim` | discrete-event serving simulator (vLLM-V1 replicas, routers) |
 //! | [`pso`] | `perf-pso` | particle swarm tuning (planned) |
 //! | [`npu`] | `npu-backends` | engines and benchmark runners (planned) |
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
@@ -60,6 +60,12 @@ pub enum Error {
     /// From `perf-model-core`: invalid values, unknown catalogue names, infeasible queues.
     #[error(transparent)]
     Model(#[from] perf_model_core::Error),
+    /// From `perf-fit`: invalid training points, degenerate data, optimiser failures.
+    #[error(transparent)]
+    Fit(#[from] perf_fit::FitError),
+    /// From `perf-sim`: invalid simulation configs, cost-model failures, output I/O.
+    #[error(transparent)]
+    Sim(#[from] perf_sim::SimError),
 }
 
 /// `Result` with the facade's [`Error`].
@@ -68,6 +74,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The names most programs need: `use llm_perf::prelude::*;`.
 pub mod prelude {
     pub use crate::{Error, Result};
+    pub use perf_fit::{FitPoint, FittedInferno, InfernoTrainer, Loss};
+    pub use perf_sim::{SimConfig, Simulation, Summary};
     pub use perf_model_core::catalog::{Accelerator, ModelSpec};
     pub use perf_model_core::inferno::{
         Analysis, Analyzer, Arithmetic, InfernoStepModel, QueueConfig, QueueModel, RequestShape,
