@@ -8,6 +8,7 @@
 mod catalog_cmd;
 mod problem;
 mod queue_cmd;
+mod simulate_cmd;
 mod table;
 
 use std::io::Write;
@@ -32,6 +33,8 @@ enum Command {
     Size(queue_cmd::SizeArgs),
     /// Smallest max batch size reaching near-peak throughput under the targets (`/optimize`).
     Optimize(queue_cmd::OptimizeArgs),
+    /// Simulate serving (continuous batching, paged KV, preemption, replicas) from a JSON config.
+    Simulate(simulate_cmd::SimulateArgs),
     /// List catalogued models, or show one with derived sizes.
     Models(catalog_cmd::ModelsArgs),
     /// List catalogued accelerators (GPUs and Ascend NPUs), or show one.
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => queue_cmd::analyze(&args),
         Command::Size(args) => queue_cmd::size(&args),
         Command::Optimize(args) => queue_cmd::optimize(&args),
+        Command::Simulate(args) => simulate_cmd::simulate(&args),
         Command::Models(args) => catalog_cmd::models(&args),
         Command::Accelerators(args) => catalog_cmd::accelerators(&args),
     };

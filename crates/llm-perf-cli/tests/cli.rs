@@ -323,9 +323,83 @@ fn catalogue_commands_list_and_show() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for cmd in ["analyze", "size", "optimize", "models", "accelerators"] {
+    for cmd in [
+        "analyze",
+        "size",
+        "optimize",
+        "simulate",
+        "models",
+        "accelerators",
+    ] {
         let out = run(&[cmd, "--help"]);
         assert!(out.status.success(), "{cmd} --help");
         assert!(stdout(&out).contains("Usage: llm-perf"), "{cmd}");
     }
+}
+
+fn sim_config() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../samples/sim/llama31-8b-h100.json"
+    ))
+}
+
+#[test]
+fn simulate_writes_csv_and_summary_deterministically() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-sim-test-{}", std::process::id()));
+    let run_into = |sub: &str| {
+        let out_dir = dir.join(sub);
+        let out = run(&[
+            "simulate",
+            sim_config().to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--json",
+        ]);
+        let summary = json(&out);
+        let csv = std::fs::read_to_string(out_dir.join("requests.csv")).unwrap();
+        let saved = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+        (summary, csv, saved)
+    };
+    let (summary, csv, saved) = run_into("a");
+    assert_eq!(summary["requests"]["arrived"], 2000);
+    assert_eq!(csv.lines().count(), 2001, "header + one row per request");
+    let (_, csv_again, saved_again) = run_into("b");
+    assert_eq!(csv, csv_again);
+    assert_eq!(saved, saved_again);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn simulate_seed_override_changes_the_run() {
+    let a = json(&run(&[
+        "simulate",
+        sim_config().to_str().unwrap(),
+        "--json",
+    ]));
+    let b = json(&run(&[
+        "simulate",
+        sim_config().to_str().unwrap(),
+        "--seed",
+        "8",
+        "--json",
+    ]));
+    assert_ne!(
+        a["latency"]["ttft_ms"]["mean"],
+        b["latency"]["ttft_ms"]["mean"]
+    );
+}
+
+#[test]
+fn simulate_bad_config_names_the_field() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-simbad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(sim_config()).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, text.replace("\"replicas\": 1", "\"replicas\": 0")).unwrap();
+    fails_naming(&["simulate", bad.to_str().unwrap()], "replicas");
+    let typo = dir.join("typo.json");
+    std::fs::write(&typo, text.replace("\"router\"", "\"ruoter\"")).unwrap();
+    fails_naming(&["simulate", typo.to_str().unwrap()], "ruoter");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

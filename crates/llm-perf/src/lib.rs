@@ -75,7 +75,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub mod prelude {
     pub use crate::{Error, Result};
     pub use perf_fit::{FitPoint, FittedInferno, InfernoTrainer, Loss};
-    pub use perf_sim::{SimConfig, Simulation, Summary};
     pub use perf_model_core::catalog::{Accelerator, ModelSpec};
     pub use perf_model_core::inferno::{
         Analysis, Analyzer, Arithmetic, InfernoStepModel, QueueConfig, QueueModel, RequestShape,
@@ -87,4 +86,5 @@ pub mod prelude {
         PerfDataset, PerformanceIndex, PerformanceIndexData, RequestRecord, RequestRecordData,
         ServingConfig, ServingConfigData, StepTimeModel,
     };
+    pub use perf_sim::{SimConfig, Simulation, Summary};
 }
