@@ -1,0 +1,119 @@
+//! Format detection from content; the file name is only a hint.
+
+use std::path::Path;
+
+use crate::text::utf16_endian;
+
+/// A file format `perf-readers` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// Inferno native `DataSet` JSON (`{"name", "data": [{"requestRate", …}]}`).
+    InfernoDataSet,
+    /// GuideLLM JSON report (`{"benchmarks": […]}`, v0.2 and later).
+    GuidellmJson,
+    /// GuideLLM CSV rows as a JSON array of objects keyed by the CSV titles.
+    GuidellmCsvJson,
+    /// `vllm bench serve` / `benchmark_serving.py` result (JSON or JSON Lines).
+    VllmBench,
+    /// SGLang `bench_serving` result (JSON Lines).
+    SglangBench,
+    /// Not recognised.
+    Unknown,
+}
+
+impl Format {
+    /// A short, stable name (`inferno-json`, `guidellm-json`, …).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InfernoDataSet => "inferno-json",
+            Self::GuidellmJson => "guidellm-json",
+            Self::GuidellmCsvJson => "guidellm-csv-json",
+            Self::VllmBench => "vllm-bench",
+            Self::SglangBench => "sglang-bench",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How much of the file detection looks at.
+const HEAD: usize = 64 * 1024;
+
+/// Identifies the format of `bytes` from their content: the first JSON character and the
+/// characteristic keys in the first 64 KiB. `path_hint` (the file name) only breaks ties; a
+/// misleading extension does not change the answer.
+///
+/// # Examples
+/// ```
+/// use perf_readers::{Format, detect};
+/// let vllm = br#"{"date": "20250513-043912", "model_id": "m", "request_rate": "inf", "mean_ttft_ms": 1.0}"#;
+/// assert_eq!(detect(vllm, Some("results.csv".as_ref())), Format::VllmBench);
+/// assert_eq!(detect(b"\x00\x01", None), Format::Unknown);
+/// ```
+#[must_use]
+pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
+    if utf16_endian(bytes).is_some() {
+        return Format::Unknown;
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let head = &bytes[..bytes.len().min(HEAD)];
+    let head = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        // The cut may split a character: keep the valid prefix.
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return Format::Unknown,
+    };
+    let trimmed = head.trim_start();
+    let has = |key: &str| head.contains(key);
+    match trimmed.as_bytes().first() {
+        Some(b'[') => {
+            if has("\"Successful Requests per second")
+                || has("Server Throughput | Successful Requests/Sec")
+                || has("\"Benchmark | Strategy")
+            {
+                Format::GuidellmCsvJson
+            } else {
+                Format::Unknown
+            }
+        }
+        Some(b'{') => {
+            let lower_has = |key: &str| head.to_ascii_lowercase().contains(key);
+            if has("\"benchmarks\"") && (has("\"metrics\"") || has("\"type_\"")) {
+                Format::GuidellmJson
+            } else if has("\"dataset_name\"") || has("\"total_output_tokens_retokenized\"") {
+                Format::SglangBench
+            } else if has("\"model_id\"")
+                || has("\"request_goodput")
+                || (has("\"request_throughput\"") && has("_ttft_ms\""))
+            {
+                Format::VllmBench
+            } else if has("\"mean_ttft_ms\"") || has("\"median_ttft_ms\"") {
+                hint_bench(path_hint)
+            } else if lower_has("\"requestrate\"") && lower_has("\"data\"") {
+                Format::InfernoDataSet
+            } else if has("\"benchmarks\"") {
+                Format::GuidellmJson
+            } else {
+                Format::Unknown
+            }
+        }
+        _ => Format::Unknown,
+    }
+}
+
+/// Summary metrics without the distinguishing keys: SGLang if the name says `.jsonl`.
+fn hint_bench(path_hint: Option<&Path>) -> Format {
+    match path_hint.and_then(Path::extension).and_then(|e| e.to_str()) {
+        Some("jsonl") => Format::SglangBench,
+        _ => Format::VllmBench,
+    }
+}
