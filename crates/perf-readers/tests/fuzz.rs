@@ -1,0 +1,174 @@
+//! Robustness: truncated, byte-flipped, token-spliced and random inputs derived from the real
+//! samples never panic, and every failure is a one-line error that starts with the file name.
+
+use std::sync::LazyLock;
+
+use perf_readers::{
+    ReadOptions, Result, read_bytes, read_guidellm_csv_json, read_guidellm_json, read_inferno,
+    read_sglang_bench, read_vllm_bench,
+};
+use proptest::prelude::*;
+
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
+
+fn load(rel: &str) -> Vec<u8> {
+    std::fs::read(format!("{SAMPLES}{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The first two rows of `guidellm-csv.json`, re-serialised, to keep each case fast.
+fn csv_json_two_rows() -> Vec<u8> {
+    let all: serde_json::Value =
+        serde_json::from_slice(&load("inferno/guidellm-csv.json")).unwrap();
+    let rows: Vec<_> = all.as_array().unwrap().iter().take(3).cloned().collect();
+    serde_json::to_vec_pretty(&rows).unwrap()
+}
+
+static INFERNO: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("inferno/data.json"), load("inferno/qm_train_s4.json")]);
+static GUIDELLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        load("guidellm/v0.3_guidellm-fixture_benchmarks_stripped.json"),
+        load("fixtures/guidellm-v0.5-args-style.json"),
+    ]
+});
+static CSV_JSON: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        csv_json_two_rows(),
+        load("guidellm/v0.5_sweep-i4096-o64_row1_csv-v2.json"),
+    ]
+});
+static VLLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        load("vllm-bench/H100_llm-d-1p1d_Llama-3.1-8B_benchmark_2025-05-13_04-37-51.json"),
+        load("fixtures/vllm-bench-append.jsonl"),
+    ]
+});
+static SGLANG: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![load("fixtures/sglang-bench.jsonl")]);
+
+/// One way of damaging a sample.
+#[derive(Clone, Debug)]
+enum Mutation {
+    Truncate(f64),
+    Flip(Vec<(f64, u8)>),
+    Splice(f64, &'static str),
+    Random(Vec<u8>),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let tokens = prop_oneof![
+        Just("Infinity"),
+        Just("-Infinity"),
+        Just("NaN"),
+        Just("\""),
+        Just("\\"),
+        Just("["),
+        Just("}"),
+        Just("-1e999"),
+        Just("null"),
+        Just("\"inf\""),
+        Just("\u{0}"),
+        Just("\u{FEFF}"),
+    ];
+    prop_oneof![
+        (0.0..1.0f64).prop_map(Mutation::Truncate),
+        prop::collection::vec((0.0..1.0f64, any::<u8>()), 1..8).prop_map(Mutation::Flip),
+        (0.0..1.0f64, tokens).prop_map(|(at, t)| Mutation::Splice(at, t)),
+        prop::collection::vec(any::<u8>(), 0..256).prop_map(Mutation::Random),
+    ]
+}
+
+fn apply(seed: &[u8], m: &Mutation) -> Vec<u8> {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let at = |f: f64| ((seed.len() as f64) * f) as usize;
+    match m {
+        Mutation::Truncate(f) => seed[..at(*f).min(seed.len())].to_vec(),
+        Mutation::Flip(flips) => {
+            let mut out = seed.to_vec();
+            for &(f, b) in flips {
+                if let Some(x) = out.get_mut(at(f)) {
+                    *x = b;
+                }
+            }
+            out
+        }
+        Mutation::Splice(f, t) => {
+            let mut out = seed.to_vec();
+            let i = at(*f).min(out.len());
+            out.splice(i..i, t.bytes());
+            out
+        }
+        Mutation::Random(bytes) => bytes.clone(),
+    }
+}
+
+fn check<T>(result: Result<T>, path: &str) {
+    if let Err(e) = result {
+        let msg = e.to_string();
+        assert!(msg.starts_with(path), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+        assert_eq!(e.path(), path);
+    }
+}
+
+type Reader = fn(&[u8], &str, &ReadOptions) -> Result<perf_model_core::PerfDataset>;
+
+fn fuzz_one(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: Reader) {
+    let input = apply(&seeds[pick % seeds.len()], m);
+    let opts = ReadOptions::default();
+    check(reader(&input, "fuzz.json", &opts), "fuzz.json");
+    check(read_bytes(&input, "fuzz.json", &opts), "fuzz.json");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn inferno_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&INFERNO, pick, &m, read_inferno);
+    }
+
+    #[test]
+    fn guidellm_json_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&GUIDELLM, pick, &m, read_guidellm_json);
+    }
+
+    #[test]
+    fn guidellm_csv_json_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&CSV_JSON, pick, &m, read_guidellm_csv_json);
+    }
+
+    #[test]
+    fn vllm_bench_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&VLLM, pick, &m, read_vllm_bench);
+    }
+
+    #[test]
+    fn sglang_bench_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&SGLANG, pick, &m, read_sglang_bench);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
+        check(read_bytes(s.as_bytes(), "fuzz.txt", &ReadOptions::default()), "fuzz.txt");
+    }
+}
+
+#[test]
+fn undamaged_seeds_read() {
+    let opts = ReadOptions::default();
+    for seed in INFERNO.iter() {
+        assert!(read_inferno(seed, "s.json", &opts).is_ok());
+    }
+    for seed in GUIDELLM.iter() {
+        assert!(read_guidellm_json(seed, "s.json", &opts).is_ok());
+    }
+    for seed in CSV_JSON.iter() {
+        assert!(read_guidellm_csv_json(seed, "s.json", &opts).is_ok());
+    }
+    for seed in VLLM.iter() {
+        assert!(read_vllm_bench(seed, "s.json", &opts).is_ok());
+    }
+    for seed in SGLANG.iter() {
+        assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
+    }
+}
