@@ -14,6 +14,8 @@ pub enum Format {
     GuidellmJson,
     /// GuideLLM CSV rows as a JSON array of objects keyed by the CSV titles.
     GuidellmCsvJson,
+    /// GuideLLM HTML report with an embedded `window.benchmarks = […]`.
+    GuidellmHtml,
     /// `vllm bench serve` / `benchmark_serving.py` result (JSON or JSON Lines).
     VllmBench,
     /// SGLang `bench_serving` result (JSON Lines).
@@ -30,6 +32,7 @@ impl Format {
             Self::InfernoDataSet => "inferno-json",
             Self::GuidellmJson => "guidellm-json",
             Self::GuidellmCsvJson => "guidellm-csv-json",
+            Self::GuidellmHtml => "guidellm-html",
             Self::VllmBench => "vllm-bench",
             Self::SglangBench => "sglang-bench",
             Self::Unknown => "unknown",
@@ -106,8 +109,20 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
                 Format::Unknown
             }
         }
+        Some(b'<') => {
+            // The literal sits after ~200 kB of embedded samples in real reports.
+            if has("window.benchmarks") || contains(bytes, b"window.benchmarks") {
+                Format::GuidellmHtml
+            } else {
+                Format::Unknown
+            }
+        }
         _ => Format::Unknown,
     }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Summary metrics without the distinguishing keys: SGLang if the name says `.jsonl`.

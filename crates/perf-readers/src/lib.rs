@@ -26,6 +26,7 @@
 //! | [`Format::InfernoDataSet`] | [`read_inferno`] | `llm-inferno/model-trainer` `DataSet` (ms or, with [`TimeUnit::Seconds`], s) |
 //! | [`Format::GuidellmJson`] | [`read_guidellm_json`] | GuideLLM v0.2–0.3, v0.4–0.6 and v0.7+ JSON |
 //! | [`Format::GuidellmCsvJson`] | [`read_guidellm_csv_json`] | GuideLLM CSV rows as JSON (Inferno's `guidellm-csv.json`) |
+//! | [`Format::GuidellmHtml`] | [`read_guidellm_html`] | GuideLLM HTML report (`window.benchmarks`) |
 //! | [`Format::VllmBench`] | [`read_vllm_bench`] | `vllm bench serve` / `benchmark_serving.py` JSON and JSONL |
 //! | [`Format::SglangBench`] | [`read_sglang_bench`] | SGLang `bench_serving` JSONL |
 //!
@@ -38,6 +39,7 @@ mod bench_serve;
 mod detect;
 mod error;
 mod guidellm;
+mod html;
 mod inferno;
 mod json;
 mod point;
@@ -52,6 +54,7 @@ pub use bench_serve::{read_sglang_bench, read_vllm_bench};
 pub use detect::{Format, detect};
 pub use error::{Location, ReadError, Result};
 pub use guidellm::{read_guidellm_csv_json, read_guidellm_json};
+pub use html::read_guidellm_html;
 pub use inferno::{TimeUnit, read_inferno};
 pub use json::parse_json_lenient;
 pub use select::{SelectOptions, SelectRule, StrategyKind};
@@ -114,6 +117,7 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
         Format::InfernoDataSet => read_inferno(bytes, path, opts)?,
         Format::GuidellmJson => read_guidellm_json(bytes, path, opts)?,
         Format::GuidellmCsvJson => read_guidellm_csv_json(bytes, path, opts)?,
+        Format::GuidellmHtml => read_guidellm_html(bytes, path, opts)?,
         Format::VllmBench => read_vllm_bench(bytes, path, opts)?,
         Format::SglangBench => read_sglang_bench(bytes, path, opts)?,
         Format::Unknown => {

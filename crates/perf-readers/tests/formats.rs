@@ -6,7 +6,7 @@
 use approx::assert_relative_eq;
 use perf_readers::{
     Format, ReadError, ReadOptions, SelectOptions, StrategyKind, TimeUnit, read_any, read_any_with,
-    read_bytes, read_guidellm_csv_json, read_inferno,
+    read_bytes, read_guidellm_csv_json, read_guidellm_html, read_inferno,
 };
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
@@ -401,4 +401,62 @@ fn bad_values_name_file_path_and_value() {
     let e = read_bytes(text, "inf.json", &ReadOptions::default()).unwrap_err();
     assert!(matches!(e, ReadError::Invalid { .. }), "{e}");
     assert!(one_line(&e).contains("mean = inf"), "{e}");
+}
+
+#[test]
+fn guidellm_html_truncated_report() {
+    // Inferno's samples/benchmarks.html: cut right after the `]` closing window.benchmarks.
+    let (format, ds) = read("inferno/benchmarks.html");
+    assert_eq!(format, Format::GuidellmHtml);
+    // Seed-compatible: index 1 (throughput, 3.33 req/s) dropped, first 7 kept: 0.09 … 2.44.
+    assert_eq!(ds.len(), 7);
+    let p = &ds.points[0];
+    assert_eq!(p.request_rate(), Some(0.089_999_999_999_999_98));
+    assert_eq!(p.ttft().median(), Some(53.272_485_733_032_23));
+    assert_eq!(p.ttft().p95(), Some(75.152_635_574_340_82));
+    assert_eq!(p.itl().mean(), Some(11.331_802_106_018_293));
+    // Sweep-wide token means from window.workloadDetails.
+    assert_eq!(p.input_tokens(), 1_046.376_623_376_623_2);
+    assert_eq!(p.output_tokens(), 1_019.295_866_105_725_3);
+    assert_relative_eq!(
+        p.e2e().mean().unwrap(),
+        11_192.722_294_547_343,
+        max_relative = 1e-12
+    );
+    assert_eq!(ds.points[1].request_rate(), Some(0.488_333_333_333_333_4));
+    assert_eq!(ds.points[6].request_rate(), Some(2.44));
+    let path = sample("inferno/benchmarks.html");
+    let bytes = std::fs::read(&path).unwrap();
+    let all = read_guidellm_html(
+        &bytes,
+        &path,
+        &ReadOptions {
+            select: SelectOptions::all(),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(all.len(), 10);
+    assert_eq!(all.points[1].request_rate(), Some(3.33));
+}
+
+/// exp2 `sweep-i1024-o1024`: the HTML report and the raw CSV (first row, as CSV-v2 JSON) of
+/// the same run give the same synchronous point.
+#[test]
+fn guidellm_html_and_raw_csv_agree() {
+    let (_, html) = read("inferno/benchmarks.html");
+    let (_, csv) = read("guidellm/v0.5_sweep-i1024-o1024_row1_csv-v2.json");
+    let (h, c) = (&html.points[0], &csv.points[0]);
+    assert_eq!(c.label(), Some("synchronous"));
+    let same = |a: Option<f64>, b: Option<f64>| {
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{a} vs {b}");
+    };
+    same(h.request_rate(), c.request_rate());
+    same(h.ttft().median(), c.ttft().median());
+    same(h.ttft().mean(), c.ttft().mean());
+    same(h.itl().mean(), c.itl().mean());
+    same(h.e2e().mean(), c.e2e().mean());
+    // The HTML has only sweep-wide token means; the CSV row has this benchmark's.
+    assert_eq!(c.input_tokens(), 977.363_636_363_636_3);
 }

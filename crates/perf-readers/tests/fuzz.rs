@@ -4,8 +4,8 @@
 use std::sync::LazyLock;
 
 use perf_readers::{
-    ReadOptions, Result, read_bytes, read_guidellm_csv_json, read_guidellm_json, read_inferno,
-    read_sglang_bench, read_vllm_bench,
+    ReadOptions, Result, read_bytes, read_guidellm_csv_json, read_guidellm_html,
+    read_guidellm_json, read_inferno, read_sglang_bench, read_vllm_bench,
 };
 use proptest::prelude::*;
 
@@ -23,6 +23,29 @@ fn csv_json_two_rows() -> Vec<u8> {
     serde_json::to_vec_pretty(&rows).unwrap()
 }
 
+/// A small report in the layout of `inferno/benchmarks.html`: its head, a reduced
+/// `workloadDetails` and its first two benchmarks.
+fn small_html() -> Vec<u8> {
+    let page = String::from_utf8(load("inferno/benchmarks.html")).unwrap();
+    let marker = "window.benchmarks = ";
+    let at = page.find(marker).unwrap();
+    let benchmarks: serde_json::Value = serde_json::from_str(&page[at + marker.len()..]).unwrap();
+    let two: Vec<_> = benchmarks
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(2)
+        .cloned()
+        .collect();
+    let head = &page[..page.find("window.workloadDetails").unwrap()];
+    format!(
+        "{head}window.workloadDetails = {{\"prompts\": {{\"tokenDistributions\": {{\"statistics\": {{\"mean\": 1046.5}}}}}}, \"generations\": {{\"tokenDistributions\": {{\"statistics\": {{\"mean\": 1019.25}}}}}}}};\n {marker}{}",
+        serde_json::to_string_pretty(&two).unwrap()
+    )
+    .into_bytes()
+}
+
+static HTML: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![small_html()]);
 static INFERNO: LazyLock<Vec<Vec<u8>>> =
     LazyLock::new(|| vec![load("inferno/data.json"), load("inferno/qm_train_s4.json")]);
 static GUIDELLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
@@ -120,7 +143,7 @@ fn fuzz_one(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: Reader) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(1500))]
 
     #[test]
     fn inferno_never_panics(pick in 0usize..8, m in mutation()) {
@@ -148,6 +171,11 @@ proptest! {
     }
 
     #[test]
+    fn guidellm_html_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&HTML, pick, &m, read_guidellm_html);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
         check(read_bytes(s.as_bytes(), "fuzz.txt", &ReadOptions::default()), "fuzz.txt");
     }
@@ -167,6 +195,14 @@ fn undamaged_seeds_read() {
     }
     for seed in VLLM.iter() {
         assert!(read_vllm_bench(seed, "s.json", &opts).is_ok());
+    }
+    for seed in HTML.iter() {
+        assert_eq!(
+            read_guidellm_html(seed, "s.html", &opts)
+                .map(|d| d.len())
+                .ok(),
+            Some(1)
+        );
     }
     for seed in SGLANG.iter() {
         assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
