@@ -20,6 +20,8 @@ pub enum Format {
     VllmBench,
     /// SGLang `bench_serving` result (JSON Lines).
     SglangBench,
+    /// Together benchmark CSV (`provider_name,provider_model,traffic_mode,traffic_level,…`).
+    TogetherCsv,
     /// Not recognised.
     Unknown,
 }
@@ -35,6 +37,7 @@ impl Format {
             Self::GuidellmHtml => "guidellm-html",
             Self::VllmBench => "vllm-bench",
             Self::SglangBench => "sglang-bench",
+            Self::TogetherCsv => "together-csv",
             Self::Unknown => "unknown",
         }
     }
@@ -109,6 +112,7 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
                 Format::Unknown
             }
         }
+        Some(_) if is_together_header(trimmed) => Format::TogetherCsv,
         Some(b'<') => {
             // The literal sits after ~200 kB of embedded samples in real reports.
             if has("window.benchmarks") || contains(bytes, b"window.benchmarks") {
@@ -119,6 +123,14 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
         }
         _ => Format::Unknown,
     }
+}
+
+fn is_together_header(text: &str) -> bool {
+    let header = text.lines().next().unwrap_or("");
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    ["traffic_level", "summary_actual_qps", "ttft_mean"]
+        .iter()
+        .all(|c| cols.contains(c))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -29,6 +29,7 @@
 //! | [`Format::GuidellmHtml`] | [`read_guidellm_html`] | GuideLLM HTML report (`window.benchmarks`) |
 //! | [`Format::VllmBench`] | [`read_vllm_bench`] | `vllm bench serve` / `benchmark_serving.py` JSON and JSONL |
 //! | [`Format::SglangBench`] | [`read_sglang_bench`] | SGLang `bench_serving` JSONL |
+//! | [`Format::TogetherCsv`] | [`read_together_csv`] | Together benchmark CSV (one row per traffic level) |
 //!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
 //! the Inferno readers.
@@ -45,6 +46,7 @@ mod json;
 mod point;
 mod select;
 mod text;
+mod together;
 
 use std::path::Path;
 
@@ -58,6 +60,7 @@ pub use html::read_guidellm_html;
 pub use inferno::{TimeUnit, read_inferno};
 pub use json::parse_json_lenient;
 pub use select::{SelectOptions, SelectRule, StrategyKind};
+pub use together::read_together_csv;
 
 /// Options shared by all readers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -120,6 +123,7 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
         Format::GuidellmHtml => read_guidellm_html(bytes, path, opts)?,
         Format::VllmBench => read_vllm_bench(bytes, path, opts)?,
         Format::SglangBench => read_sglang_bench(bytes, path, opts)?,
+        Format::TogetherCsv => read_together_csv(bytes, path, opts)?,
         Format::Unknown => {
             return Err(ReadError::UnknownFormat {
                 path: path.to_owned(),

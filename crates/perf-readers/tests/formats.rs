@@ -460,3 +460,38 @@ fn guidellm_html_and_raw_csv_agree() {
     // The HTML has only sweep-wide token means; the CSV row has this benchmark's.
     assert_eq!(c.input_tokens(), 977.363_636_363_636_3);
 }
+
+#[test]
+fn together_csv() {
+    // Own fixture in the layout of ktenzer/together-benchmark-model's sample CSVs (CRLF).
+    let (format, ds) = read("fixtures/together-qps.csv");
+    assert_eq!(format, Format::TogetherCsv);
+    assert_eq!(ds.meta.model.as_deref(), Some("example/model-30b"));
+    assert_eq!(ds.len(), 2);
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("qps@0.5"));
+    assert_eq!(p.request_rate(), Some(0.465_116_279_069_767_44));
+    assert_eq!(p.input_tokens(), 512.5);
+    assert_eq!(p.output_tokens(), 256.0);
+    assert_eq!(p.ttft().mean(), Some(420.25));
+    assert_eq!(p.ttft().median(), Some(410.5));
+    assert_eq!(p.ttft().p99(), Some(560.75));
+    assert_eq!(p.e2e().median(), Some(2540.0));
+    assert_eq!(p.output_throughput(), Some(119.069_767_441_860_46));
+    assert_eq!(p.successful(), Some(10));
+    let q = &ds.points[1];
+    assert_eq!(q.failed(), Some(1));
+    assert_eq!(q.successful(), Some(19));
+}
+
+#[test]
+fn together_csv_bad_cell_names_row_and_column() {
+    let text = "provider_name,provider_model,traffic_mode,traffic_level,input_avg_len,ttft_mean,summary_actual_qps\n\
+                together,m,qps,0.5,512,12.5,0.4\n\
+                together,m,qps,1.0,512,slow,0.9\n";
+    let e = read_bytes(text.as_bytes(), "t.csv", &ReadOptions::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.csv: row 2, column `ttft_mean`: expected a number (found: slow)"
+    );
+}

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use perf_readers::{
     ReadOptions, Result, read_bytes, read_guidellm_csv_json, read_guidellm_html,
-    read_guidellm_json, read_inferno, read_sglang_bench, read_vllm_bench,
+    read_guidellm_json, read_inferno, read_sglang_bench, read_together_csv, read_vllm_bench,
 };
 use proptest::prelude::*;
 
@@ -19,7 +19,7 @@ fn load(rel: &str) -> Vec<u8> {
 fn csv_json_two_rows() -> Vec<u8> {
     let all: serde_json::Value =
         serde_json::from_slice(&load("inferno/guidellm-csv.json")).unwrap();
-    let rows: Vec<_> = all.as_array().unwrap().iter().take(3).cloned().collect();
+    let rows: Vec<_> = all.as_array().unwrap().iter().take(2).cloned().collect();
     serde_json::to_vec_pretty(&rows).unwrap()
 }
 
@@ -46,6 +46,7 @@ fn small_html() -> Vec<u8> {
 }
 
 static HTML: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![small_html()]);
+static TOGETHER: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![load("fixtures/together-qps.csv")]);
 static INFERNO: LazyLock<Vec<Vec<u8>>> =
     LazyLock::new(|| vec![load("inferno/data.json"), load("inferno/qm_train_s4.json")]);
 static GUIDELLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
@@ -143,7 +144,7 @@ fn fuzz_one(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: Reader) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1500))]
+    #![proptest_config(ProptestConfig::with_cases(1300))]
 
     #[test]
     fn inferno_never_panics(pick in 0usize..8, m in mutation()) {
@@ -176,6 +177,11 @@ proptest! {
     }
 
     #[test]
+    fn together_csv_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&TOGETHER, pick, &m, read_together_csv);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
         check(read_bytes(s.as_bytes(), "fuzz.txt", &ReadOptions::default()), "fuzz.txt");
     }
@@ -203,6 +209,9 @@ fn undamaged_seeds_read() {
                 .ok(),
             Some(1)
         );
+    }
+    for seed in TOGETHER.iter() {
+        assert!(read_together_csv(seed, "s.csv", &opts).is_ok());
     }
     for seed in SGLANG.iter() {
         assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
