@@ -22,6 +22,10 @@ pub enum Format {
     SglangBench,
     /// Together benchmark CSV (`provider_name,provider_model,traffic_mode,traffic_level,…`).
     TogetherCsv,
+    /// Azure LLM inference trace CSV (`TIMESTAMP,ContextTokens,GeneratedTokens`).
+    AzureTrace,
+    /// Mooncake request trace JSONL (`{"timestamp", "input_length", "output_length", "hash_ids"}`).
+    MooncakeTrace,
     /// Not recognised.
     Unknown,
 }
@@ -38,6 +42,8 @@ impl Format {
             Self::VllmBench => "vllm-bench",
             Self::SglangBench => "sglang-bench",
             Self::TogetherCsv => "together-csv",
+            Self::AzureTrace => "azure-trace",
+            Self::MooncakeTrace => "mooncake-trace",
             Self::Unknown => "unknown",
         }
     }
@@ -108,11 +114,17 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
                 Format::InfernoDataSet
             } else if has("\"benchmarks\"") {
                 Format::GuidellmJson
+            } else if has("\"timestamp\"")
+                && has("\"output_length\"")
+                && (has("\"input_length\"") || has("\"input_text\""))
+            {
+                Format::MooncakeTrace
             } else {
                 Format::Unknown
             }
         }
         Some(_) if is_together_header(trimmed) => Format::TogetherCsv,
+        Some(_) if is_azure_header(trimmed) => Format::AzureTrace,
         Some(b'<') => {
             // The literal sits after ~200 kB of embedded samples in real reports.
             if has("window.benchmarks") || contains(bytes, b"window.benchmarks") {
@@ -131,6 +143,17 @@ fn is_together_header(text: &str) -> bool {
     ["traffic_level", "summary_actual_qps", "ttft_mean"]
         .iter()
         .all(|c| cols.contains(c))
+}
+
+fn is_azure_header(text: &str) -> bool {
+    let header = text.lines().next().unwrap_or("");
+    let cols: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
+    ["timestamp", "contexttokens", "generatedtokens"]
+        .iter()
+        .all(|c| cols.iter().any(|x| x == c))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

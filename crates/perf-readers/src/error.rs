@@ -106,6 +106,17 @@ pub enum ReadError {
         /// What was seen.
         reason: String,
     },
+    /// The file is a request trace, not a benchmark report: read it with
+    /// [`read_requests_any`](crate::read_requests_any).
+    #[error(
+        "{path}: {format} is a request trace, not benchmark points; read it as request records"
+    )]
+    NotBenchmark {
+        /// The file.
+        path: String,
+        /// The detected format.
+        format: crate::Format,
+    },
     /// The text is not JSON (even with the lenient `Infinity`/`NaN` tokens).
     #[error("{path}:{line}:{column}: JSON syntax error: {message}")]
     Json {
@@ -163,6 +174,7 @@ impl ReadError {
             | Self::Utf16 { path, .. }
             | Self::Utf8 { path, .. }
             | Self::UnknownFormat { path, .. }
+            | Self::NotBenchmark { path, .. }
             | Self::Json { path, .. }
             | Self::Field { path, .. }
             | Self::Invalid { path, .. }

@@ -31,6 +31,9 @@
 //! | [`Format::SglangBench`] | [`read_sglang_bench`] | SGLang `bench_serving` JSONL |
 //! | [`Format::TogetherCsv`] | [`read_together_csv`] | Together benchmark CSV (one row per traffic level) |
 //!
+//! Request traces ([`read_requests_any`] → `RequestRecord`s): [`Format::AzureTrace`]
+//! ([`read_azure_trace`]) and [`Format::MooncakeTrace`] ([`read_mooncake_trace`]).
+//!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
 //! the Inferno readers.
 #![forbid(unsafe_code)]
@@ -47,10 +50,11 @@ mod point;
 mod select;
 mod text;
 mod together;
+mod trace;
 
 use std::path::Path;
 
-use perf_model_core::PerfDataset;
+use perf_model_core::{PerfDataset, RequestRecord};
 
 pub use bench_serve::{read_sglang_bench, read_vllm_bench};
 pub use detect::{Format, detect};
@@ -61,6 +65,7 @@ pub use inferno::{TimeUnit, read_inferno};
 pub use json::parse_json_lenient;
 pub use select::{SelectOptions, SelectRule, StrategyKind};
 pub use together::read_together_csv;
+pub use trace::{read_azure_trace, read_mooncake_trace};
 
 /// Options shared by all readers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -124,6 +129,12 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
         Format::VllmBench => read_vllm_bench(bytes, path, opts)?,
         Format::SglangBench => read_sglang_bench(bytes, path, opts)?,
         Format::TogetherCsv => read_together_csv(bytes, path, opts)?,
+        Format::AzureTrace | Format::MooncakeTrace => {
+            return Err(ReadError::NotBenchmark {
+                path: path.to_owned(),
+                format,
+            });
+        }
         Format::Unknown => {
             return Err(ReadError::UnknownFormat {
                 path: path.to_owned(),
@@ -138,6 +149,52 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
         });
     }
     Ok((format, ds))
+}
+
+/// Reads the request trace at `path`, detecting its format from the content.
+///
+/// # Examples
+/// ```no_run
+/// let (format, records) = perf_readers::read_requests_any("AzureLLMInferenceTrace_code.csv")?;
+/// assert_eq!(format, perf_readers::Format::AzureTrace);
+/// assert_eq!(records[0].arrival_ms(), 0.0);
+/// # Ok::<(), perf_readers::ReadError>(())
+/// ```
+///
+/// # Errors
+/// As [`read_any_with`] for the file; [`ReadError::UnknownFormat`] for a file that is not a
+/// request trace; the trace reader's errors.
+pub fn read_requests_any(path: impl AsRef<Path>) -> Result<(Format, Vec<RequestRecord>)> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        return Err(ReadError::IsDirectory { path: shown });
+    }
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    read_requests_bytes(&bytes, &shown)
+}
+
+/// Detects the format of `bytes` and reads them as a request trace.
+///
+/// # Errors
+/// As [`read_requests_any`].
+pub fn read_requests_bytes(bytes: &[u8], path: &str) -> Result<(Format, Vec<RequestRecord>)> {
+    let text = text::decode(bytes, path)?;
+    let format = detect(text.as_bytes(), Some(Path::new(path)));
+    let records = match format {
+        Format::AzureTrace => read_azure_trace(bytes, path)?,
+        Format::MooncakeTrace => read_mooncake_trace(bytes, path)?,
+        _ => {
+            return Err(ReadError::UnknownFormat {
+                path: path.to_owned(),
+                reason: format!("not a request trace (detected: {format})"),
+            });
+        }
+    };
+    Ok((format, records))
 }
 
 /// A short description of unrecognised text, for [`ReadError::UnknownFormat`].

@@ -6,7 +6,8 @@
 use approx::assert_relative_eq;
 use perf_readers::{
     Format, ReadError, ReadOptions, SelectOptions, StrategyKind, TimeUnit, read_any, read_any_with,
-    read_bytes, read_guidellm_csv_json, read_guidellm_html, read_inferno,
+    read_bytes, read_guidellm_csv_json, read_guidellm_html, read_inferno, read_requests_any,
+    read_requests_bytes,
 };
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
@@ -493,5 +494,54 @@ fn together_csv_bad_cell_names_row_and_column() {
     assert_eq!(
         e.to_string(),
         "t.csv: row 2, column `ttft_mean`: expected a number (found: slow)"
+    );
+}
+
+#[test]
+fn azure_trace() {
+    let path = sample("traces/AzureLLMInferenceTrace_code.csv");
+    let (format, trace) = read_requests_any(&path).unwrap();
+    assert_eq!(format, Format::AzureTrace);
+    assert_eq!(trace.len(), 8819);
+    // 2023-11-16 18:17:03.9799600,4808,10 then 18:17:04.0319600,3180,8.
+    assert_eq!(trace[0].arrival_ms(), 0.0);
+    assert_eq!(trace[0].input_tokens(), 4808);
+    assert_eq!(trace[0].output_tokens(), 10);
+    assert_eq!(trace[1].arrival_ms(), 52.0);
+    assert_eq!(trace[1].input_tokens(), 3180);
+    // Last row: 2023-11-16 19:14:19.9280160,549,173 (no newline at EOF).
+    let last = &trace[8818];
+    assert_eq!(last.arrival_ms(), 3_435_948.056);
+    assert_eq!(last.input_tokens(), 549);
+    assert_eq!(last.output_tokens(), 173);
+    assert_eq!(last.ttft_ms(), None);
+    // A trace is not a benchmark report.
+    let e = read_any(&path).unwrap_err();
+    assert!(matches!(e, ReadError::NotBenchmark { .. }), "{e}");
+}
+
+#[test]
+fn mooncake_trace_with_input_text_lines() {
+    let (format, trace) =
+        read_requests_any(sample("traces/aisbench_smoke_test_mooncake_trace.jsonl")).unwrap();
+    assert_eq!(format, Format::MooncakeTrace);
+    assert_eq!(trace.len(), 15);
+    assert_eq!(trace[1].arrival_ms(), 200.0);
+    assert_eq!(trace[1].input_tokens(), 1536);
+    assert_eq!(trace[1].output_tokens(), 200);
+    // {"timestamp": 500, "input_text": "What is the capital of France?", "output_length": 50}
+    assert_eq!(trace[2].arrival_ms(), 500.0);
+    assert_eq!(trace[2].input_tokens(), 0);
+    assert_eq!(trace[2].output_tokens(), 50);
+    assert_eq!(trace[14].arrival_ms(), 6500.0);
+}
+
+#[test]
+fn bad_trace_cell_is_named() {
+    let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9,12,3\n2023-11-16 18:17:04.0,-4,3\n";
+    let e = read_requests_bytes(text.as_bytes(), "a.csv").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "a.csv: row 2, column `ContextTokens`: expected a token count (0..=4294967295) (found: -4)"
     );
 }

@@ -4,8 +4,9 @@
 use std::sync::LazyLock;
 
 use perf_readers::{
-    ReadOptions, Result, read_bytes, read_guidellm_csv_json, read_guidellm_html,
-    read_guidellm_json, read_inferno, read_sglang_bench, read_together_csv, read_vllm_bench,
+    ReadOptions, Result, read_azure_trace, read_bytes, read_guidellm_csv_json, read_guidellm_html,
+    read_guidellm_json, read_inferno, read_mooncake_trace, read_requests_bytes, read_sglang_bench,
+    read_together_csv, read_vllm_bench,
 };
 use proptest::prelude::*;
 
@@ -47,6 +48,18 @@ fn small_html() -> Vec<u8> {
 
 static HTML: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![small_html()]);
 static TOGETHER: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![load("fixtures/together-qps.csv")]);
+/// The header and first 30 requests of the Azure code trace.
+fn azure_head() -> Vec<u8> {
+    let text = String::from_utf8(load("traces/AzureLLMInferenceTrace_code.csv")).unwrap();
+    text.split_inclusive('\n')
+        .take(31)
+        .collect::<String>()
+        .into_bytes()
+}
+
+static AZURE: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![azure_head()]);
+static MOONCAKE: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("traces/aisbench_smoke_test_mooncake_trace.jsonl")]);
 static INFERNO: LazyLock<Vec<Vec<u8>>> =
     LazyLock::new(|| vec![load("inferno/data.json"), load("inferno/qm_train_s4.json")]);
 static GUIDELLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
@@ -143,8 +156,16 @@ fn fuzz_one(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: Reader) {
     check(read_bytes(&input, "fuzz.json", &opts), "fuzz.json");
 }
 
+type TraceReader = fn(&[u8], &str) -> Result<Vec<perf_model_core::RequestRecord>>;
+
+fn fuzz_trace(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: TraceReader) {
+    let input = apply(&seeds[pick % seeds.len()], m);
+    check(reader(&input, "fuzz.csv"), "fuzz.csv");
+    check(read_requests_bytes(&input, "fuzz.csv"), "fuzz.csv");
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1300))]
+    #![proptest_config(ProptestConfig::with_cases(1100))]
 
     #[test]
     fn inferno_never_panics(pick in 0usize..8, m in mutation()) {
@@ -182,8 +203,19 @@ proptest! {
     }
 
     #[test]
+    fn azure_trace_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_trace(&AZURE, pick, &m, read_azure_trace);
+    }
+
+    #[test]
+    fn mooncake_trace_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_trace(&MOONCAKE, pick, &m, read_mooncake_trace);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
         check(read_bytes(s.as_bytes(), "fuzz.txt", &ReadOptions::default()), "fuzz.txt");
+        check(read_requests_bytes(s.as_bytes(), "fuzz.txt"), "fuzz.txt");
     }
 }
 
@@ -213,6 +245,16 @@ fn undamaged_seeds_read() {
     for seed in TOGETHER.iter() {
         assert!(read_together_csv(seed, "s.csv", &opts).is_ok());
     }
+    assert_eq!(
+        read_azure_trace(&AZURE[0], "s.csv").map(|t| t.len()).ok(),
+        Some(30)
+    );
+    assert_eq!(
+        read_mooncake_trace(&MOONCAKE[0], "s.jsonl")
+            .map(|t| t.len())
+            .ok(),
+        Some(15)
+    );
     for seed in SGLANG.iter() {
         assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
     }
