@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use perf_model_core::{BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset};
+use perf_model_core::{
+    BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset, RequestRecord, RequestRecordData,
+};
 use serde_json::Value;
 
 use crate::ReadOptions;
@@ -77,7 +79,8 @@ pub fn read_guidellm_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
     })
 }
 
-fn json_benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
+/// The strategy kind and label (`constant@2.00`, `concurrent@4`, `synchronous`) of a benchmark.
+fn strategy_label(b: &Node<'_>, cx: &Cx<'_>) -> Result<(StrategyKind, String, Option<f64>)> {
     let strategy = b
         .at(&["config", "strategy"])
         .or_else(|| b.at(&["args", "strategy"]));
@@ -102,6 +105,11 @@ fn json_benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
         (StrategyKind::Concurrent, _, Some(n)) => format!("{kind_name}@{n}"),
         _ => kind_name.to_owned(),
     };
+    Ok((kind, label, streams))
+}
+
+fn json_benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
+    let (kind, label, streams) = strategy_label(b, cx)?;
     let Some(metrics) = b.get("metrics") else {
         return Err(cx.field_err(
             &format!("{}.metrics", b.path),
@@ -154,6 +162,170 @@ fn json_benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
     };
     let point = BenchmarkPoint::new(data).map_err(|e| cx.invalid(&b.path, e))?;
     Ok(Candidate { kind, point })
+}
+
+/// The per-request records of one GuideLLM benchmark.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BenchmarkRequests {
+    /// The benchmark's strategy label (`synchronous`, `constant@1.09`, …), empty if unknown.
+    pub label: String,
+    /// Requests that completed.
+    pub successful: Vec<RequestRecord>,
+    /// Requests that failed.
+    pub errored: Vec<RequestRecord>,
+    /// Requests cut off at the end of the benchmark.
+    pub incomplete: Vec<RequestRecord>,
+}
+
+/// Reads the per-request records of a GuideLLM JSON report (`benchmarks[].requests`), one
+/// [`BenchmarkRequests`] per benchmark. Request lists may be sampled or empty.
+///
+/// Times are ms since the earliest request start in the file. Per request: arrival ←
+/// `start_time` (v0.2–0.3) or `request_start_time` / `info.timings.request_start` (v0.4+),
+/// epoch seconds; first token ← `first_token_time` / `info.timings.first_token_iteration`, else
+/// arrival + `time_to_first_token_ms`; completion ← `end_time` / `request_end_time` /
+/// `info.timings.request_end` (dropped when there is no first token); tokens ←
+/// `prompt_tokens`, `output_tokens` (0 when absent); `id` = position in the file.
+///
+/// # Errors
+/// As [`read_guidellm_json`]; a request whose times are out of order is
+/// [`ReadError::Invalid`](crate::ReadError::Invalid) with its JSON path.
+pub fn read_guidellm_requests(bytes: &[u8], path: &str) -> Result<Vec<BenchmarkRequests>> {
+    let text = text::decode(bytes, path)?;
+    let value = parse_json_lenient(text, path)?;
+    let cx = Cx { path, line: 0 };
+    let root = Node::root(&value);
+    let Some(benchmarks) = root.get("benchmarks").and_then(|b| b.items()) else {
+        return Err(cx.field_err(
+            "$.benchmarks",
+            root.get("benchmarks").map(|n| n.v),
+            "expected an array of GuideLLM benchmarks",
+        ));
+    };
+    // First pass: raw times (epoch s) of every request, to find the common origin.
+    let mut raw: Vec<(String, [Vec<RawRequest>; 3])> = Vec::with_capacity(benchmarks.len());
+    let mut origin = f64::INFINITY;
+    for b in &benchmarks {
+        let (_, label, _) = strategy_label(b, &cx)?;
+        let mut lists: [Vec<RawRequest>; 3] = Default::default();
+        for (slot, status) in lists
+            .iter_mut()
+            .zip(["successful", "errored", "incomplete"])
+        {
+            let Some(items) = b.at(&["requests", status]).and_then(|n| n.items()) else {
+                continue;
+            };
+            for item in &items {
+                let r = raw_request(item, &cx)?;
+                if let Some(a) = r.arrival_s {
+                    origin = origin.min(a);
+                }
+                slot.push(r);
+            }
+        }
+        raw.push((label, lists));
+    }
+    let mut next_id = 0u64;
+    let mut out = Vec::with_capacity(raw.len());
+    for (label, lists) in raw {
+        let [successful, errored, incomplete] = lists.map(|list| {
+            list.into_iter()
+                .map(|r| {
+                    let id = next_id;
+                    next_id += 1;
+                    r.record(id, origin, &cx)
+                })
+                .collect::<Result<Vec<_>>>()
+        });
+        out.push(BenchmarkRequests {
+            label,
+            successful: successful?,
+            errored: errored?,
+            incomplete: incomplete?,
+        });
+    }
+    Ok(out)
+}
+
+/// Times of one request as found (epoch seconds).
+struct RawRequest {
+    path: String,
+    arrival_s: Option<f64>,
+    first_s: Option<f64>,
+    ttft_ms: Option<f64>,
+    end_s: Option<f64>,
+    input: u32,
+    output: u32,
+}
+
+fn raw_request(item: &Node<'_>, cx: &Cx<'_>) -> Result<RawRequest> {
+    let first_num = |paths: &[&[&str]]| -> Result<Option<f64>> {
+        for p in paths {
+            if let Some(x) = item.opt_num(p, cx)? {
+                return Ok(Some(x));
+            }
+        }
+        Ok(None)
+    };
+    let tokens = |key: &str| -> Result<u32> {
+        match item.opt_num(&[key], cx)? {
+            None => Ok(0),
+            Some(x) if x.is_finite() && x >= 0.0 && x <= f64::from(u32::MAX) =>
+            {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Ok(x.round() as u32)
+            }
+            Some(_) => Err(cx.field_err(
+                &format!("{}.{key}", item.path),
+                item.v.get(key),
+                "expected a token count",
+            )),
+        }
+    };
+    Ok(RawRequest {
+        path: item.path.clone(),
+        arrival_s: first_num(&[
+            &["start_time"],
+            &["request_start_time"],
+            &["info", "timings", "request_start"],
+        ])?,
+        first_s: first_num(&[
+            &["first_token_time"],
+            &["info", "timings", "first_token_iteration"],
+        ])?,
+        ttft_ms: item.opt_num(&["time_to_first_token_ms"], cx)?,
+        end_s: first_num(&[
+            &["end_time"],
+            &["request_end_time"],
+            &["info", "timings", "request_end"],
+        ])?,
+        input: tokens("prompt_tokens")?,
+        output: tokens("output_tokens")?,
+    })
+}
+
+impl RawRequest {
+    fn record(self, id: u64, origin_s: f64, cx: &Cx<'_>) -> Result<RequestRecord> {
+        let Some(arrival_s) = self.arrival_s else {
+            return Err(cx.field_err(&self.path, None, "request without a start time"));
+        };
+        let rel = |t: f64| (t - origin_s) * 1000.0;
+        let arrival = rel(arrival_s);
+        let first = self
+            .first_s
+            .map(rel)
+            .or_else(|| self.ttft_ms.filter(|t| t.is_finite()).map(|t| arrival + t));
+        let completion = first.and(self.end_s.map(rel));
+        RequestRecord::new(RequestRecordData {
+            id,
+            arrival_ms: arrival,
+            first_token_ms: first,
+            completion_ms: completion,
+            input_tokens: self.input,
+            output_tokens: self.output,
+        })
+        .map_err(|e| cx.invalid(&self.path, e))
+    }
 }
 
 /// Column names of one CSV-as-JSON key style.

@@ -59,7 +59,9 @@ use perf_model_core::{PerfDataset, RequestRecord};
 pub use bench_serve::{read_sglang_bench, read_vllm_bench};
 pub use detect::{Format, detect};
 pub use error::{Location, ReadError, Result};
-pub use guidellm::{read_guidellm_csv_json, read_guidellm_json};
+pub use guidellm::{
+    BenchmarkRequests, read_guidellm_csv_json, read_guidellm_json, read_guidellm_requests,
+};
 pub use html::read_guidellm_html;
 pub use inferno::{TimeUnit, read_inferno};
 pub use json::parse_json_lenient;

@@ -6,8 +6,8 @@
 use approx::assert_relative_eq;
 use perf_readers::{
     Format, ReadError, ReadOptions, SelectOptions, StrategyKind, TimeUnit, read_any, read_any_with,
-    read_bytes, read_guidellm_csv_json, read_guidellm_html, read_inferno, read_requests_any,
-    read_requests_bytes,
+    read_bytes, read_guidellm_csv_json, read_guidellm_html, read_guidellm_requests, read_inferno,
+    read_requests_any, read_requests_bytes,
 };
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
@@ -544,4 +544,26 @@ fn bad_trace_cell_is_named() {
         e.to_string(),
         "a.csv: row 2, column `ContextTokens`: expected a token count (0..=4294967295) (found: -4)"
     );
+}
+
+#[test]
+fn guidellm_request_records() {
+    let path = sample("inferno/guidellm.json");
+    let bytes = std::fs::read(&path).unwrap();
+    let benches = read_guidellm_requests(&bytes, &path).unwrap();
+    assert_eq!(benches.len(), 10);
+    assert!(benches.iter().all(|b| b.successful.len() == 18));
+    assert!(benches.iter().all(|b| b.errored.is_empty()));
+    assert_eq!(benches[2].label, "constant@1.09");
+    // The first request is the earliest: start_time 1762361426.5118651,
+    // first_token_time 1762361426.522943, end_time 1762361427.9672496; 472 → 676 tokens.
+    let r = &benches[0].successful[0];
+    assert_eq!(r.id(), 0);
+    assert_eq!(r.arrival_ms(), 0.0);
+    assert_relative_eq!(r.ttft_ms().unwrap(), 11.077_880_859_375, epsilon = 1e-3);
+    assert_relative_eq!(r.e2e_ms().unwrap(), 1_455.384_492_874_145_5, epsilon = 1e-3);
+    assert_eq!(r.input_tokens(), 472);
+    assert_eq!(r.output_tokens(), 676);
+    let last = &benches[2].successful[17];
+    assert_eq!((last.input_tokens(), last.output_tokens()), (629, 616));
 }

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 
 use perf_readers::{
     ReadOptions, Result, read_azure_trace, read_bytes, read_guidellm_csv_json, read_guidellm_html,
-    read_guidellm_json, read_inferno, read_mooncake_trace, read_requests_bytes, read_sglang_bench,
-    read_together_csv, read_vllm_bench,
+    read_guidellm_json, read_guidellm_requests, read_inferno, read_mooncake_trace,
+    read_requests_bytes, read_sglang_bench, read_together_csv, read_vllm_bench,
 };
 use proptest::prelude::*;
 
@@ -60,6 +60,20 @@ fn azure_head() -> Vec<u8> {
 static AZURE: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![azure_head()]);
 static MOONCAKE: LazyLock<Vec<Vec<u8>>> =
     LazyLock::new(|| vec![load("traces/aisbench_smoke_test_mooncake_trace.jsonl")]);
+/// The first benchmark of `inferno/guidellm.json` with its first 3 requests.
+fn guidellm_with_requests() -> Vec<u8> {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&load("inferno/guidellm.json")).unwrap();
+    let benchmarks = doc["benchmarks"].as_array_mut().unwrap();
+    benchmarks.truncate(1);
+    let ok = benchmarks[0]["requests"]["successful"]
+        .as_array_mut()
+        .unwrap();
+    ok.truncate(3);
+    serde_json::to_vec(&doc).unwrap()
+}
+
+static GUIDELLM_REQ: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![guidellm_with_requests()]);
 static INFERNO: LazyLock<Vec<Vec<u8>>> =
     LazyLock::new(|| vec![load("inferno/data.json"), load("inferno/qm_train_s4.json")]);
 static GUIDELLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
@@ -165,7 +179,7 @@ fn fuzz_trace(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: TraceReader)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1100))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn inferno_never_panics(pick in 0usize..8, m in mutation()) {
@@ -175,6 +189,12 @@ proptest! {
     #[test]
     fn guidellm_json_never_panics(pick in 0usize..8, m in mutation()) {
         fuzz_one(&GUIDELLM, pick, &m, read_guidellm_json);
+    }
+
+    #[test]
+    fn guidellm_requests_never_panic(pick in 0usize..8, m in mutation()) {
+        let input = apply(&GUIDELLM_REQ[pick % GUIDELLM_REQ.len()], &m);
+        check(read_guidellm_requests(&input, "fuzz.json"), "fuzz.json");
     }
 
     #[test]
@@ -255,6 +275,8 @@ fn undamaged_seeds_read() {
             .ok(),
         Some(15)
     );
+    let reqs = read_guidellm_requests(&GUIDELLM_REQ[0], "s.json").unwrap();
+    assert_eq!(reqs[0].successful.len(), 3);
     for seed in SGLANG.iter() {
         assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
     }
