@@ -34,7 +34,12 @@ use crate::text;
 /// array, a non-numeric metric, or a point that fails validation.
 pub fn read_guidellm_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
     let text = text::decode(bytes, path)?;
-    let value = parse_json_lenient(text, path)?;
+    // Fast path: a typed parse that skips the (possibly 100 MB+) request lists without
+    // building them; any failure falls back to the lenient full parse for exact errors.
+    let value = match serde_json::from_str::<LightReport>(text) {
+        Ok(light) => light.into_value(),
+        Err(_) => parse_json_lenient(text, path)?,
+    };
     let cx = Cx { path, line: 0 };
     let root = Node::root(&value);
     let Some(benchmarks) = root.get("benchmarks").and_then(|b| b.items()) else {
@@ -77,6 +82,72 @@ pub fn read_guidellm_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
         },
         points: apply(candidates, &opts.select, SeedRule::All),
     })
+}
+
+/// A GuideLLM report without its request lists (and other bulky parts we do not read).
+#[derive(serde::Deserialize)]
+struct LightReport {
+    benchmarks: Vec<LightBenchmark>,
+    #[serde(default)]
+    args: Option<Value>,
+    #[serde(default)]
+    config: Option<Value>,
+}
+
+/// One benchmark, keeping only what [`json_benchmark`] and the metadata lookup read.
+#[derive(serde::Deserialize)]
+struct LightBenchmark {
+    #[serde(default)]
+    config: Option<Value>,
+    #[serde(default)]
+    args: Option<Value>,
+    #[serde(default)]
+    metrics: Option<Value>,
+    #[serde(default)]
+    request_totals: Option<Value>,
+    #[serde(default)]
+    run_stats: Option<Value>,
+    #[serde(default)]
+    worker: Option<Value>,
+    /// Present in GuideLLM v0.1 reports (nested benchmarks).
+    #[serde(default)]
+    benchmarks: Option<serde::de::IgnoredAny>,
+}
+
+impl LightReport {
+    fn into_value(self) -> Value {
+        let mut root = serde_json::Map::new();
+        let benchmarks = self
+            .benchmarks
+            .into_iter()
+            .map(|b| {
+                let mut m = serde_json::Map::new();
+                for (k, v) in [
+                    ("config", b.config),
+                    ("args", b.args),
+                    ("metrics", b.metrics),
+                    ("request_totals", b.request_totals),
+                    ("run_stats", b.run_stats),
+                    ("worker", b.worker),
+                ] {
+                    if let Some(v) = v {
+                        m.insert(k.to_owned(), v);
+                    }
+                }
+                if b.benchmarks.is_some() {
+                    m.insert("benchmarks".to_owned(), Value::Bool(true));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        root.insert("benchmarks".to_owned(), Value::Array(benchmarks));
+        for (k, v) in [("args", self.args), ("config", self.config)] {
+            if let Some(v) = v {
+                root.insert(k.to_owned(), v);
+            }
+        }
+        Value::Object(root)
+    }
 }
 
 /// The strategy kind and label (`constant@2.00`, `concurrent@4`, `synchronous`) of a benchmark.
