@@ -22,6 +22,10 @@ pub enum Format {
     SglangBench,
     /// Together benchmark CSV (`provider_name,provider_model,traffic_mode,traffic_level,…`).
     TogetherCsv,
+    /// AISBench common metrics `<dataset>.json` (`{"Request Throughput": {"total": …}, …}`).
+    AisbenchJson,
+    /// AISBench per-request statistics `<dataset>.csv` (`Performance Parameters,Stage,Average,…`).
+    AisbenchCsv,
     /// Azure LLM inference trace CSV (`TIMESTAMP,ContextTokens,GeneratedTokens`).
     AzureTrace,
     /// Mooncake request trace JSONL (`{"timestamp", "input_length", "output_length", "hash_ids"}`).
@@ -42,6 +46,8 @@ impl Format {
             Self::VllmBench => "vllm-bench",
             Self::SglangBench => "sglang-bench",
             Self::TogetherCsv => "together-csv",
+            Self::AisbenchJson => "aisbench-json",
+            Self::AisbenchCsv => "aisbench-csv",
             Self::AzureTrace => "azure-trace",
             Self::MooncakeTrace => "mooncake-trace",
             Self::Unknown => "unknown",
@@ -110,6 +116,8 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
                 Format::VllmBench
             } else if has("\"mean_ttft_ms\"") || has("\"median_ttft_ms\"") {
                 hint_bench(path_hint)
+            } else if lower_has("\"request throughput\"") || lower_has("\"benchmark duration\"") {
+                Format::AisbenchJson
             } else if lower_has("\"requestrate\"") && lower_has("\"data\"") {
                 Format::InfernoDataSet
             } else if has("\"benchmarks\"") {
@@ -125,6 +133,14 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
         }
         Some(_) if is_together_header(trimmed) => Format::TogetherCsv,
         Some(_) if is_azure_header(trimmed) => Format::AzureTrace,
+        Some(_)
+            if trimmed
+                .lines()
+                .next()
+                .is_some_and(|h| h.to_ascii_lowercase().contains("performance parameters")) =>
+        {
+            Format::AisbenchCsv
+        }
         Some(b'<') => {
             // The literal sits after ~200 kB of embedded samples in real reports.
             if has("window.benchmarks") || contains(bytes, b"window.benchmarks") {

@@ -30,6 +30,7 @@
 //! | [`Format::VllmBench`] | [`read_vllm_bench`] | `vllm bench serve` / `benchmark_serving.py` JSON and JSONL |
 //! | [`Format::SglangBench`] | [`read_sglang_bench`] | SGLang `bench_serving` JSONL |
 //! | [`Format::TogetherCsv`] | [`read_together_csv`] | Together benchmark CSV (one row per traffic level) |
+//! | [`Format::AisbenchJson`], [`Format::AisbenchCsv`] | [`read_aisbench`] | AISBench `<dataset>.json` + `.csv` (read together by [`read_any`]) |
 //!
 //! Request traces ([`read_requests_any`] → `RequestRecord`s): [`Format::AzureTrace`]
 //! ([`read_azure_trace`]) and [`Format::MooncakeTrace`] ([`read_mooncake_trace`]).
@@ -39,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
+mod aisbench;
 mod bench_serve;
 mod detect;
 mod error;
@@ -56,6 +58,7 @@ use std::path::Path;
 
 use perf_model_core::{PerfDataset, RequestRecord};
 
+pub use aisbench::read_aisbench;
 pub use bench_serve::{read_sglang_bench, read_vllm_bench};
 pub use detect::{Format, detect};
 pub use error::{Location, ReadError, Result};
@@ -109,6 +112,33 @@ pub fn read_any_with(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<(Form
         path: shown.clone(),
         source,
     })?;
+    // AISBench writes `<dataset>.json` and `<dataset>.csv` side by side: read both.
+    let format = detect(&bytes, Some(path));
+    let sibling_ext = match format {
+        Format::AisbenchJson => Some("csv"),
+        Format::AisbenchCsv => Some("json"),
+        _ => None,
+    };
+    if let Some(ext) = sibling_ext {
+        let other = path.with_extension(ext);
+        let other_shown = other.display().to_string();
+        let other_bytes = if other.is_file() {
+            Some(std::fs::read(&other).map_err(|source| ReadError::Io {
+                path: other_shown.clone(),
+                source,
+            })?)
+        } else {
+            None
+        };
+        let this = Some((bytes.as_slice(), shown.as_str()));
+        let that = other_bytes.as_deref().map(|b| (b, other_shown.as_str()));
+        let (json, csv) = if format == Format::AisbenchJson {
+            (this, that)
+        } else {
+            (that, this)
+        };
+        return Ok((format, read_aisbench(json, csv, opts)?));
+    }
     read_bytes(&bytes, &shown, opts)
 }
 
@@ -131,6 +161,8 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
         Format::VllmBench => read_vllm_bench(bytes, path, opts)?,
         Format::SglangBench => read_sglang_bench(bytes, path, opts)?,
         Format::TogetherCsv => read_together_csv(bytes, path, opts)?,
+        Format::AisbenchJson => read_aisbench(Some((bytes, path)), None, opts)?,
+        Format::AisbenchCsv => read_aisbench(None, Some((bytes, path)), opts)?,
         Format::AzureTrace | Format::MooncakeTrace => {
             return Err(ReadError::NotBenchmark {
                 path: path.to_owned(),

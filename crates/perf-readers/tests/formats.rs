@@ -567,3 +567,46 @@ fn guidellm_request_records() {
     let last = &benches[2].successful[17];
     assert_eq!((last.input_tokens(), last.output_tokens()), (629, 616));
 }
+
+#[test]
+fn aisbench_json_and_csv_side_by_side() {
+    // Own fixture in the documented AISBench layout; read_any merges the sibling file.
+    let (format, ds) = read_any_with(
+        sample("fixtures/aisbench/synthetic.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(format, Format::AisbenchJson);
+    assert_eq!(ds.len(), 1);
+    let p = &ds.points[0];
+    assert_eq!(p.request_rate(), Some(2.45));
+    assert_eq!(p.concurrency(), Some(8.0));
+    assert_eq!(p.successful(), Some(98));
+    assert_eq!(p.failed(), Some(2));
+    assert_eq!(p.output_throughput(), Some(627.2));
+    // From the CSV: "150.25 ms" average, "140.0 ms" median, "350.0 ms" P99.
+    assert_eq!(p.ttft().mean(), Some(150.25));
+    assert_eq!(p.ttft().median(), Some(140.0));
+    assert_eq!(p.ttft().p90(), Some(210.0));
+    assert_eq!(p.ttft().p99(), Some(350.0));
+    assert_eq!(p.e2e().mean(), Some(3200.5));
+    assert_eq!(p.input_tokens(), 512.0);
+    assert_eq!(p.output_tokens(), 256.0);
+    // Starting from the CSV gives the same point.
+    let (format, from_csv) = read_any_with(
+        sample("fixtures/aisbench/synthetic.csv"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(format, Format::AisbenchCsv);
+    assert_eq!(from_csv.points, ds.points);
+    // The JSON alone: tokens from the totals over the successes, no latencies.
+    let bytes = std::fs::read(sample("fixtures/aisbench/synthetic.json")).unwrap();
+    let (_, alone) = read_bytes(&bytes, "synthetic.json", &ReadOptions::default()).unwrap();
+    assert_eq!(alone.points[0].input_tokens(), 512.0);
+    assert!(alone.points[0].ttft().is_empty());
+    // The CSV alone cannot give a rate.
+    let bytes = std::fs::read(sample("fixtures/aisbench/synthetic.csv")).unwrap();
+    let e = read_bytes(&bytes, "synthetic.csv", &ReadOptions::default()).unwrap_err();
+    assert!(one_line(&e).contains("<dataset>.json"), "{e}");
+}

@@ -4,9 +4,10 @@
 use std::sync::LazyLock;
 
 use perf_readers::{
-    ReadOptions, Result, read_azure_trace, read_bytes, read_guidellm_csv_json, read_guidellm_html,
-    read_guidellm_json, read_guidellm_requests, read_inferno, read_mooncake_trace,
-    read_requests_bytes, read_sglang_bench, read_together_csv, read_vllm_bench,
+    ReadOptions, Result, read_aisbench, read_azure_trace, read_bytes, read_guidellm_csv_json,
+    read_guidellm_html, read_guidellm_json, read_guidellm_requests, read_inferno,
+    read_mooncake_trace, read_requests_bytes, read_sglang_bench, read_together_csv,
+    read_vllm_bench,
 };
 use proptest::prelude::*;
 
@@ -74,6 +75,12 @@ fn guidellm_with_requests() -> Vec<u8> {
 }
 
 static GUIDELLM_REQ: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![guidellm_with_requests()]);
+static AISBENCH: LazyLock<(Vec<u8>, Vec<u8>)> = LazyLock::new(|| {
+    (
+        load("fixtures/aisbench/synthetic.json"),
+        load("fixtures/aisbench/synthetic.csv"),
+    )
+});
 static INFERNO: LazyLock<Vec<Vec<u8>>> =
     LazyLock::new(|| vec![load("inferno/data.json"), load("inferno/qm_train_s4.json")]);
 static GUIDELLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
@@ -179,7 +186,7 @@ fn fuzz_trace(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: TraceReader)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #![proptest_config(ProptestConfig::with_cases(850))]
 
     #[test]
     fn inferno_never_panics(pick in 0usize..8, m in mutation()) {
@@ -230,6 +237,22 @@ proptest! {
     #[test]
     fn mooncake_trace_never_panics(pick in 0usize..8, m in mutation()) {
         fuzz_trace(&MOONCAKE, pick, &m, read_mooncake_trace);
+    }
+
+    #[test]
+    fn aisbench_never_panics(which in any::<bool>(), m in mutation()) {
+        let (json, csv) = &*AISBENCH;
+        let opts = ReadOptions::default();
+        if which {
+            let bad = apply(json, &m);
+            check(read_aisbench(Some((&bad, "fuzz.json")), Some((csv, "ok.csv")), &opts), "fuzz.json");
+        } else {
+            let bad = apply(csv, &m);
+            let r = read_aisbench(Some((json, "ok.json")), Some((&bad, "fuzz.csv")), &opts);
+            if let Err(e) = r {
+                assert!(!e.to_string().contains('\n'));
+            }
+        }
     }
 
     #[test]
