@@ -32,8 +32,13 @@
 //! | [`Format::TogetherCsv`] | [`read_together_csv`] | Together benchmark CSV (one row per traffic level) |
 //! | [`Format::AisbenchJson`], [`Format::AisbenchCsv`] | [`read_aisbench`] | AISBench `<dataset>.json` + `.csv` (read together by [`read_any`]) |
 //!
-//! Request traces ([`read_requests_any`] → `RequestRecord`s): [`Format::AzureTrace`]
-//! ([`read_azure_trace`]) and [`Format::MooncakeTrace`] ([`read_mooncake_trace`]).
+//! Request records: traces through [`read_requests_any`] ([`Format::AzureTrace`] with
+//! [`read_azure_trace`], [`Format::MooncakeTrace`] with [`read_mooncake_trace`]), and the
+//! per-request lists of GuideLLM JSON reports with [`read_guidellm_requests`].
+//!
+//! Not read yet (issue #4): GuideLLM v0.1 JSON, YAML and raw CSV exports, vLLM
+//! `--save-detailed` per-request arrays, llm-profiler sweeps, BurstGPT, Vidur traces and
+//! profile tables.
 //!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
 //! the Inferno readers.
