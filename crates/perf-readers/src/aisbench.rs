@@ -113,9 +113,7 @@ fn csv_stats(text: &str, path: &str) -> Result<CsvStats> {
     let csv_err = |e: &csv::Error| ReadError::Field {
         path: path.to_owned(),
         location: Location::Line {
-            line: e
-                .position()
-                .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX)),
+            line: text::csv_line(text, e.position()),
             column: 0,
         },
         value: "CSV record".to_owned(),

@@ -14,6 +14,8 @@ pub enum Format {
     GuidellmJson,
     /// GuideLLM CSV rows as a JSON array of objects keyed by the CSV titles.
     GuidellmCsvJson,
+    /// GuideLLM CSV export (single header row, or the v0.4+ three header rows).
+    GuidellmCsv,
     /// GuideLLM HTML report with an embedded `window.benchmarks = […]`.
     GuidellmHtml,
     /// `vllm bench serve` / `benchmark_serving.py` result (JSON or JSON Lines).
@@ -42,6 +44,7 @@ impl Format {
             Self::InfernoDataSet => "inferno-json",
             Self::GuidellmJson => "guidellm-json",
             Self::GuidellmCsvJson => "guidellm-csv-json",
+            Self::GuidellmCsv => "guidellm-csv",
             Self::GuidellmHtml => "guidellm-html",
             Self::VllmBench => "vllm-bench",
             Self::SglangBench => "sglang-bench",
@@ -132,6 +135,15 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
             }
         }
         Some(_) if is_together_header(trimmed) => Format::TogetherCsv,
+        Some(_)
+            if trimmed.starts_with("Run Info,")
+                || trimmed
+                    .lines()
+                    .next()
+                    .is_some_and(|h| h.contains("Successful Requests per second mean")) =>
+        {
+            Format::GuidellmCsv
+        }
         Some(_) if is_azure_header(trimmed) => Format::AzureTrace,
         Some(_)
             if trimmed

@@ -9,7 +9,7 @@ use perf_model_core::{
 use serde_json::Value;
 
 use crate::ReadOptions;
-use crate::error::Result;
+use crate::error::{ReadError, Result};
 use crate::json::{Cx, Node, number, parse_json_lenient, parse_number_text};
 use crate::point::{RawStats, distribution, latency, positive_finite, stem};
 use crate::select::{Candidate, SeedRule, StrategyKind, apply};
@@ -592,6 +592,95 @@ fn csv_row(
     };
     let point = BenchmarkPoint::new(data).map_err(|e| cx.invalid(&here, e))?;
     Ok(Candidate { kind, point })
+}
+
+/// Reads a GuideLLM CSV export: the v0.2–0.3 single header row (`Name`, `Successful Requests
+/// per second mean`, …) or the v0.4+ three header rows (group / field / statistic, joined as
+/// `Time to First Token | Successful ms | Median`).
+///
+/// The mapping is that of [`read_guidellm_csv_json`]. GuideLLM v0.4+ writes the header of the
+/// first benchmark only, so later rows that carry other statistics have more cells than the
+/// header and their values cannot be placed (all 16 raw CSVs of Inferno's exp2 are like this
+/// from row 2): such a row is an error naming its line and both widths, never a guess. No
+/// upstream reader exists, so the seed-compatible selection keeps every row.
+///
+/// # Errors
+/// [`ReadError::Field`] for a misaligned row (line, cell counts) or a bad cell (`$[row]."column"`
+/// with the 0-based data row), CSV syntax errors with their line, and validation errors.
+pub fn read_guidellm_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
+    let text = text::decode(bytes, path)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| ReadError::Field {
+            path: path.to_owned(),
+            location: crate::Location::Line {
+                line: text::csv_line(text, e.position()),
+                column: 0,
+            },
+            value: "CSV record".to_owned(),
+            message: crate::error::shorten(&e.to_string()),
+        })?;
+        records.push(record);
+    }
+    let three_rows = records
+        .first()
+        .and_then(|r| r.get(0))
+        .is_some_and(|c| c.trim() == "Run Info")
+        && records.len() >= 3;
+    let (keys, data_start): (Vec<String>, usize) = if three_rows {
+        let width = records[0].len();
+        let keys = (0..width)
+            .map(|i| {
+                normalise_key(
+                    &(0..3)
+                        .map(|r| records[r].get(i).unwrap_or(""))
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                )
+            })
+            .collect();
+        (keys, 3)
+    } else {
+        match records.first() {
+            Some(h) => (h.iter().map(|k| k.trim().to_owned()).collect(), 1),
+            None => (Vec::new(), 0),
+        }
+    };
+    let cx = Cx { path, line: 0 };
+    let mut candidates = Vec::new();
+    for (i, record) in records.iter().enumerate().skip(data_start) {
+        if record.len() != keys.len() {
+            return Err(ReadError::Field {
+                path: path.to_owned(),
+                location: crate::Location::Line {
+                    line: text::csv_line(text, record.position()),
+                    column: 0,
+                },
+                value: format!("{} cells", record.len()),
+                message: format!(
+                    "the header has {} columns; GuideLLM wrote this row with other columns, so \
+                     its values cannot be placed",
+                    keys.len()
+                ),
+            });
+        }
+        let values: Vec<Value> = record.iter().map(|c| Value::String(c.to_owned())).collect();
+        let cells: HashMap<String, &Value> = keys.iter().cloned().zip(values.iter()).collect();
+        let style = if three_rows { &V2_KEYS } else { &V1_KEYS };
+        candidates.push(csv_row(&cells, style, i - data_start, &cx)?);
+    }
+    Ok(PerfDataset {
+        name: stem(path),
+        meta: DatasetMeta {
+            source: Some(path.to_owned()),
+            ..DatasetMeta::default()
+        },
+        points: apply(candidates, &opts.select, SeedRule::All),
+    })
 }
 
 /// Parses `"[a, b, …]"` (or a JSON array) of exactly 11 numbers.

@@ -26,6 +26,7 @@
 //! | [`Format::InfernoDataSet`] | [`read_inferno`] | `llm-inferno/model-trainer` `DataSet` (ms or, with [`TimeUnit::Seconds`], s) |
 //! | [`Format::GuidellmJson`] | [`read_guidellm_json`] | GuideLLM v0.2–0.3, v0.4–0.6 and v0.7+ JSON |
 //! | [`Format::GuidellmCsvJson`] | [`read_guidellm_csv_json`] | GuideLLM CSV rows as JSON (Inferno's `guidellm-csv.json`) |
+//! | [`Format::GuidellmCsv`] | [`read_guidellm_csv`] | GuideLLM CSV export (single header, or v0.4+ three header rows) |
 //! | [`Format::GuidellmHtml`] | [`read_guidellm_html`] | GuideLLM HTML report (`window.benchmarks`) |
 //! | [`Format::VllmBench`] | [`read_vllm_bench`] | `vllm bench serve` / `benchmark_serving.py` JSON and JSONL |
 //! | [`Format::SglangBench`] | [`read_sglang_bench`] | SGLang `bench_serving` JSONL |
@@ -36,7 +37,7 @@
 //! [`read_azure_trace`], [`Format::MooncakeTrace`] with [`read_mooncake_trace`]), and the
 //! per-request lists of GuideLLM JSON reports with [`read_guidellm_requests`].
 //!
-//! Not read yet (issue #4): GuideLLM v0.1 JSON, YAML and raw CSV exports, vLLM
+//! Not read yet (issue #4): GuideLLM v0.1 JSON, YAML, misaligned rows of v0.4+ CSV exports, vLLM
 //! `--save-detailed` per-request arrays, llm-profiler sweeps, BurstGPT, Vidur traces and
 //! profile tables.
 //!
@@ -68,7 +69,8 @@ pub use bench_serve::{read_sglang_bench, read_vllm_bench};
 pub use detect::{Format, detect};
 pub use error::{Location, ReadError, Result};
 pub use guidellm::{
-    BenchmarkRequests, read_guidellm_csv_json, read_guidellm_json, read_guidellm_requests,
+    BenchmarkRequests, read_guidellm_csv, read_guidellm_csv_json, read_guidellm_json,
+    read_guidellm_requests,
 };
 pub use html::read_guidellm_html;
 pub use inferno::{TimeUnit, read_inferno};
@@ -163,6 +165,7 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
         Format::GuidellmJson => read_guidellm_json(bytes, path, opts)?,
         Format::GuidellmCsvJson => read_guidellm_csv_json(bytes, path, opts)?,
         Format::GuidellmHtml => read_guidellm_html(bytes, path, opts)?,
+        Format::GuidellmCsv => read_guidellm_csv(bytes, path, opts)?,
         Format::VllmBench => read_vllm_bench(bytes, path, opts)?,
         Format::SglangBench => read_sglang_bench(bytes, path, opts)?,
         Format::TogetherCsv => read_together_csv(bytes, path, opts)?,

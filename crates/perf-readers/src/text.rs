@@ -107,3 +107,39 @@ mod tests {
         assert_eq!(decode(b"\xEF\xBB\xBF{}", "a").ok(), Some("{}"));
     }
 }
+
+/// The 1-based line of a CSV position, computed from its byte offset: the `csv` crate's own
+/// line count is one short after the first record when lines end in CRLF (its record start
+/// points at the `\n` of the previous CRLF), so line terminators at the offset are skipped.
+pub(crate) fn csv_line(text: &str, pos: Option<&csv::Position>) -> usize {
+    let Some(pos) = pos else { return 0 };
+    let bytes = text.as_bytes();
+    let mut end = usize::try_from(pos.byte())
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
+        end += 1;
+    }
+    1 + bytes[..end].iter().filter(|&&b| b == b'\n').count()
+}
+
+#[cfg(test)]
+mod csv_line_tests {
+    #[test]
+    fn crlf_lines() {
+        for text in ["a,b\r\nc,d\r\ne,f\r\n", "a,b\nc,d\ne,f"] {
+            lines_are_1_2_3(text);
+        }
+    }
+
+    fn lines_are_1_2_3(text: &str) {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let lines: Vec<usize> = r
+            .records()
+            .map(|rec| super::csv_line(text, rec.ok().as_ref().and_then(|r| r.position())))
+            .collect();
+        assert_eq!(lines, [1, 2, 3]);
+    }
+}

@@ -37,9 +37,7 @@ pub fn read_azure_trace(bytes: &[u8], path: &str) -> Result<Vec<RequestRecord>> 
     let csv_err = |e: &csv::Error| ReadError::Field {
         path: path.to_owned(),
         location: Location::Line {
-            line: e
-                .position()
-                .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX)),
+            line: text::csv_line(text, e.position()),
             column: 0,
         },
         value: "CSV record".to_owned(),

@@ -610,3 +610,55 @@ fn aisbench_json_and_csv_side_by_side() {
     let e = read_bytes(&bytes, "synthetic.csv", &ReadOptions::default()).unwrap_err();
     assert!(one_line(&e).contains("<dataset>.json"), "{e}");
 }
+
+#[test]
+fn guidellm_csv_exports() {
+    // v0.4+ three header rows: the header and first data row of the exp2 sweep-i4096-o64 CSV.
+    let (format, ds) = read("guidellm/v0.5_sweep-i4096-o64_row1_raw.csv");
+    assert_eq!(format, Format::GuidellmCsv);
+    assert_eq!(ds.len(), 1);
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("synchronous"));
+    assert_eq!(p.request_rate(), Some(1.091_666_666_666_666_8));
+    assert_eq!(p.ttft().median(), Some(193.358_182_907_104_5));
+    assert_eq!(p.itl().mean(), Some(11.497_518_667_512_349));
+    assert_eq!(p.successful(), Some(656));
+    // Same values as the CSV-v2-as-JSON conversion of that row.
+    let (_, as_json) = read("guidellm/v0.5_sweep-i4096-o64_row1_csv-v2.json");
+    assert_eq!(as_json.points, ds.points);
+
+    // The whole raw file: row 2 (line 5) has 282 cells against a 146-column header.
+    let e = read_any(sample(
+        "guidellm/v0.5_model-trainer_sweep-i4096-o64_benchmarks.csv",
+    ))
+    .unwrap_err();
+    let msg = one_line(&e);
+    assert!(matches!(e, ReadError::Field { .. }), "{msg}");
+    assert!(msg.contains("line 5: the header has 146 columns"), "{msg}");
+    assert!(msg.contains("(found: 282 cells)"), "{msg}");
+
+    // v0.2–0.3 single header: rows 1–3 of guidellm-csv.json written back as CSV.
+    let (format, single) = read_any_with(
+        sample("guidellm/v0.3_sweep-i64-o64_rows1-3_single-header.csv"),
+        &ReadOptions {
+            select: SelectOptions::all(),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(format, Format::GuidellmCsv);
+    assert_eq!(single.len(), 3);
+    let (_, json) = read_any_with(
+        sample("inferno/guidellm-csv.json"),
+        &ReadOptions {
+            select: SelectOptions::all().with_max_points(3),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(single.points, json.points);
+    assert_eq!(
+        single.points[2].ttft().median(),
+        Some(18.045_186_996_459_96)
+    );
+}

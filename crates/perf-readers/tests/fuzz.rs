@@ -4,9 +4,9 @@
 use std::sync::LazyLock;
 
 use perf_readers::{
-    ReadOptions, Result, read_aisbench, read_azure_trace, read_bytes, read_guidellm_csv_json,
-    read_guidellm_html, read_guidellm_json, read_guidellm_requests, read_inferno,
-    read_mooncake_trace, read_requests_bytes, read_sglang_bench, read_together_csv,
+    ReadOptions, Result, read_aisbench, read_azure_trace, read_bytes, read_guidellm_csv,
+    read_guidellm_csv_json, read_guidellm_html, read_guidellm_json, read_guidellm_requests,
+    read_inferno, read_mooncake_trace, read_requests_bytes, read_sglang_bench, read_together_csv,
     read_vllm_bench,
 };
 use proptest::prelude::*;
@@ -81,6 +81,8 @@ static AISBENCH: LazyLock<(Vec<u8>, Vec<u8>)> = LazyLock::new(|| {
         load("fixtures/aisbench/synthetic.csv"),
     )
 });
+static GUIDELLM_CSV: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("guidellm/v0.5_sweep-i4096-o64_row1_raw.csv")]);
 static INFERNO: LazyLock<Vec<Vec<u8>>> =
     LazyLock::new(|| vec![load("inferno/data.json"), load("inferno/qm_train_s4.json")]);
 static GUIDELLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
@@ -256,6 +258,11 @@ proptest! {
     }
 
     #[test]
+    fn guidellm_csv_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&GUIDELLM_CSV, pick, &m, read_guidellm_csv);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
         check(read_bytes(s.as_bytes(), "fuzz.txt", &ReadOptions::default()), "fuzz.txt");
         check(read_requests_bytes(s.as_bytes(), "fuzz.txt"), "fuzz.txt");
@@ -300,6 +307,7 @@ fn undamaged_seeds_read() {
     );
     let reqs = read_guidellm_requests(&GUIDELLM_REQ[0], "s.json").unwrap();
     assert_eq!(reqs[0].successful.len(), 3);
+    assert!(read_guidellm_csv(&GUIDELLM_CSV[0], "s.csv", &opts).is_ok());
     for seed in SGLANG.iter() {
         assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
     }
