@@ -49,7 +49,8 @@ pub enum SelectRule {
     /// | GuideLLM CSV-as-JSON (both key styles) | rows whose strategy is not `throughput`, the first 7 |
     /// | GuideLLM HTML | index 1 (assumed `throughput`) dropped, then the first 7 |
     /// | GuideLLM JSON | all benchmarks, including synchronous and throughput |
-    /// | Inferno native DataSet, vLLM, SGLang | all |
+    /// | Inferno native DataSet | all points |
+    /// | formats Inferno does not read (GuideLLM CSV exports, vLLM, SGLang, Together, AISBench) | all |
     #[default]
     SeedCompatible,
     /// Every point in the file.
