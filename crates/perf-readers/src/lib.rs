@@ -1,10 +1,262 @@
 //! Readers that turn the benchmark data people already have into `perf-model-core` types.
 //!
-//! **Status: planned (issue #4).** This crate will own every input format and nothing else:
-//! GuideLLM JSON, CSV and HTML reports, `vllm bench serve` results, Inferno data sets,
-//! Together-style benchmark CSVs, SGLang forward profiles, Vidur-style profiling CSVs and
-//! request traces (Azure, BurstGPT, Mooncake), with format detection, lenient JSON
-//! (`Infinity`, `NaN`), unit-suffixed values, and errors that name the file, line and field.
-//! It produces `BenchmarkPoint`, `PerfDataset` and `RequestRecord` values from
-//! `perf-model-core`; fitting and statistics live elsewhere.
+//! This crate owns every input format and nothing else: GuideLLM JSON, CSV and HTML reports,
+//! `vllm bench serve` results, Inferno data sets, Together-style benchmark CSVs, SGLang
+//! forward profiles, Vidur-style profiling CSVs and request traces (Azure, BurstGPT,
+//! Mooncake), with format detection, lenient JSON (`Infinity`, `NaN`), unit-suffixed values,
+//! and errors that name the file, line and field. It produces `BenchmarkPoint`, `PerfDataset`
+//! and `RequestRecord` values from `perf-model-core`; fitting and statistics live elsewhere.
+//!
+//! ```
+//! use perf_readers::{Format, ReadOptions, read_bytes};
+//! let text = br#"{"name": "demo", "data": [
+//!     {"requestRate": 27.16, "inputTokens": 64, "outputTokens": 64,
+//!      "avgWaitTime": 0.0, "avgPrefillTime": 18.05, "avgITLTime": 7.50, "maxBatchSize": 512}]}"#;
+//! let (format, ds) = read_bytes(text, "data.json", &ReadOptions::default())?;
+//! assert_eq!(format, Format::InfernoDataSet);
+//! assert_eq!(ds.points[0].request_rate(), Some(27.16));
+//! assert_eq!(ds.points[0].ttft().mean(), Some(18.05));
+//! # Ok::<(), perf_readers::ReadError>(())
+//! ```
+//!
+//! # Formats read so far
+//!
+//! | [`Format`] | reader | source |
+//! |---|---|---|
+//! | [`Format::InfernoDataSet`] | [`read_inferno`] | `llm-inferno/model-trainer` `DataSet` (ms or, with [`TimeUnit::Seconds`], s) |
+//! | [`Format::GuidellmJson`] | [`read_guidellm_json`] | GuideLLM v0.2–0.3, v0.4–0.6 and v0.7+ JSON |
+//! | [`Format::GuidellmCsvJson`] | [`read_guidellm_csv_json`] | GuideLLM CSV rows as JSON (Inferno's `guidellm-csv.json`) |
+//! | [`Format::GuidellmCsv`] | [`read_guidellm_csv`] | GuideLLM CSV export (single header, or v0.4+ three header rows) |
+//! | [`Format::GuidellmHtml`] | [`read_guidellm_html`] | GuideLLM HTML report (`window.benchmarks`) |
+//! | [`Format::VllmBench`] | [`read_vllm_bench`] | `vllm bench serve` / `benchmark_serving.py` JSON and JSONL |
+//! | [`Format::SglangBench`] | [`read_sglang_bench`] | SGLang `bench_serving` JSONL |
+//! | [`Format::TogetherCsv`] | [`read_together_csv`] | Together benchmark CSV (one row per traffic level) |
+//! | [`Format::AisbenchJson`], [`Format::AisbenchCsv`] | [`read_aisbench`] | AISBench `<dataset>.json` + `.csv` (read together by [`read_any`]) |
+//!
+//! Request records: traces through [`read_requests_any`] ([`Format::AzureTrace`] with
+//! [`read_azure_trace`], [`Format::MooncakeTrace`] with [`read_mooncake_trace`]), and the
+//! per-request lists of GuideLLM JSON reports with [`read_guidellm_requests`].
+//!
+//! Not read yet (issue #4): GuideLLM v0.1 JSON, YAML, misaligned rows of v0.4+ CSV exports, vLLM
+//! `--save-detailed` per-request arrays, llm-profiler sweeps, BurstGPT, Vidur traces and
+//! profile tables.
+//!
+//! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
+//! the Inferno readers.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
+
+mod aisbench;
+mod bench_serve;
+mod detect;
+mod error;
+mod guidellm;
+mod html;
+mod inferno;
+mod json;
+mod point;
+mod select;
+mod text;
+mod together;
+mod trace;
+
+use std::path::Path;
+
+use perf_model_core::{PerfDataset, RequestRecord};
+
+pub use aisbench::read_aisbench;
+pub use bench_serve::{read_sglang_bench, read_vllm_bench};
+pub use detect::{Format, detect};
+pub use error::{Location, ReadError, Result};
+pub use guidellm::{
+    BenchmarkRequests, read_guidellm_csv, read_guidellm_csv_json, read_guidellm_json,
+    read_guidellm_requests,
+};
+pub use html::read_guidellm_html;
+pub use inferno::{TimeUnit, read_inferno};
+pub use json::parse_json_lenient;
+pub use select::{SelectOptions, SelectRule, StrategyKind};
+pub use together::read_together_csv;
+pub use trace::{read_azure_trace, read_mooncake_trace};
+
+/// Options shared by all readers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Which points to keep (default: Inferno-compatible, see [`SelectRule::SeedCompatible`]).
+    pub select: SelectOptions,
+    /// Unit of the time fields of an Inferno `DataSet` (default: milliseconds).
+    pub inferno_time_unit: TimeUnit,
+}
+
+/// Reads the file at `path` with default options, detecting its format from the content.
+///
+/// # Examples
+/// ```no_run
+/// let ds = perf_readers::read_any("samples/readers/inferno/data.json")?;
+/// assert_eq!(ds.name, "sample_dataset");
+/// # Ok::<(), perf_readers::ReadError>(())
+/// ```
+///
+/// # Errors
+/// As [`read_any_with`].
+pub fn read_any(path: impl AsRef<Path>) -> Result<PerfDataset> {
+    read_any_with(path, &ReadOptions::default()).map(|(_, ds)| ds)
+}
+
+/// Reads the file at `path`, detecting its format from the content, and returns the format
+/// with the data set.
+///
+/// # Errors
+/// [`ReadError::IsDirectory`], [`ReadError::Io`] (missing or unreadable file), and everything
+/// [`read_bytes`] returns.
+pub fn read_any_with(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<(Format, PerfDataset)> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        return Err(ReadError::IsDirectory { path: shown });
+    }
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    // AISBench writes `<dataset>.json` and `<dataset>.csv` side by side: read both.
+    let format = detect(&bytes, Some(path));
+    let sibling_ext = match format {
+        Format::AisbenchJson => Some("csv"),
+        Format::AisbenchCsv => Some("json"),
+        _ => None,
+    };
+    if let Some(ext) = sibling_ext {
+        let other = path.with_extension(ext);
+        let other_shown = other.display().to_string();
+        let other_bytes = if other.is_file() {
+            Some(std::fs::read(&other).map_err(|source| ReadError::Io {
+                path: other_shown.clone(),
+                source,
+            })?)
+        } else {
+            None
+        };
+        let this = Some((bytes.as_slice(), shown.as_str()));
+        let that = other_bytes.as_deref().map(|b| (b, other_shown.as_str()));
+        let (json, csv) = if format == Format::AisbenchJson {
+            (this, that)
+        } else {
+            (that, this)
+        };
+        return Ok((format, read_aisbench(json, csv, opts)?));
+    }
+    read_bytes(&bytes, &shown, opts)
+}
+
+/// Detects the format of `bytes` (see [`detect`]) and reads them; `path` is used in messages,
+/// as the data set's source and as the detection hint.
+///
+/// # Errors
+/// [`ReadError::Empty`], [`ReadError::Binary`], [`ReadError::Utf16`], [`ReadError::Utf8`] for
+/// content that is not text; [`ReadError::UnknownFormat`]; the reader's errors; and
+/// [`ReadError::NoPoints`] when no point is left after selection.
+pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Format, PerfDataset)> {
+    // Text errors (empty, binary, UTF-16) come before "unknown format".
+    let text = text::decode(bytes, path)?;
+    let format = detect(text.as_bytes(), Some(Path::new(path)));
+    let ds = match format {
+        Format::InfernoDataSet => read_inferno(bytes, path, opts)?,
+        Format::GuidellmJson => read_guidellm_json(bytes, path, opts)?,
+        Format::GuidellmCsvJson => read_guidellm_csv_json(bytes, path, opts)?,
+        Format::GuidellmHtml => read_guidellm_html(bytes, path, opts)?,
+        Format::GuidellmCsv => read_guidellm_csv(bytes, path, opts)?,
+        Format::VllmBench => read_vllm_bench(bytes, path, opts)?,
+        Format::SglangBench => read_sglang_bench(bytes, path, opts)?,
+        Format::TogetherCsv => read_together_csv(bytes, path, opts)?,
+        Format::AisbenchJson => read_aisbench(Some((bytes, path)), None, opts)?,
+        Format::AisbenchCsv => read_aisbench(None, Some((bytes, path)), opts)?,
+        Format::AzureTrace | Format::MooncakeTrace => {
+            return Err(ReadError::NotBenchmark {
+                path: path.to_owned(),
+                format,
+            });
+        }
+        Format::Unknown => {
+            return Err(ReadError::UnknownFormat {
+                path: path.to_owned(),
+                reason: describe(text),
+            });
+        }
+    };
+    if ds.is_empty() {
+        return Err(ReadError::NoPoints {
+            path: path.to_owned(),
+            detail: format!(" ({} file, after point selection)", format.name()),
+        });
+    }
+    Ok((format, ds))
+}
+
+/// Reads the request trace at `path`, detecting its format from the content.
+///
+/// # Examples
+/// ```no_run
+/// let (format, records) = perf_readers::read_requests_any("AzureLLMInferenceTrace_code.csv")?;
+/// assert_eq!(format, perf_readers::Format::AzureTrace);
+/// assert_eq!(records[0].arrival_ms(), 0.0);
+/// # Ok::<(), perf_readers::ReadError>(())
+/// ```
+///
+/// # Errors
+/// As [`read_any_with`] for the file; [`ReadError::UnknownFormat`] for a file that is not a
+/// request trace; the trace reader's errors.
+pub fn read_requests_any(path: impl AsRef<Path>) -> Result<(Format, Vec<RequestRecord>)> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        return Err(ReadError::IsDirectory { path: shown });
+    }
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    read_requests_bytes(&bytes, &shown)
+}
+
+/// Detects the format of `bytes` and reads them as a request trace.
+///
+/// # Errors
+/// As [`read_requests_any`].
+pub fn read_requests_bytes(bytes: &[u8], path: &str) -> Result<(Format, Vec<RequestRecord>)> {
+    let text = text::decode(bytes, path)?;
+    let format = detect(text.as_bytes(), Some(Path::new(path)));
+    let records = match format {
+        Format::AzureTrace => read_azure_trace(bytes, path)?,
+        Format::MooncakeTrace => read_mooncake_trace(bytes, path)?,
+        _ => {
+            return Err(ReadError::UnknownFormat {
+                path: path.to_owned(),
+                reason: format!("not a request trace (detected: {format})"),
+            });
+        }
+    };
+    Ok((format, records))
+}
+
+/// A short description of unrecognised text, for [`ReadError::UnknownFormat`].
+fn describe(text: &str) -> String {
+    let start: String = text.trim_start().chars().take(40).collect();
+    format!(
+        "no known benchmark format starts like `{}`",
+        error::shorten(&start)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    fn ok<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_sync() {
+        ok::<crate::ReadError>();
+        ok::<crate::ReadOptions>();
+        ok::<crate::SelectOptions>();
+        ok::<crate::Format>();
+    }
+}

@@ -1,0 +1,139 @@
+//! `vllm bench serve` / `benchmark_serving.py` result JSON and SGLang `bench_serving` JSONL:
+//! flat objects of configuration and summary metrics, one per run (JSON or JSON Lines).
+
+use perf_model_core::{BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset};
+
+use crate::ReadOptions;
+use crate::error::{ReadError, Result};
+use crate::json::{Cx, Node, parse_records};
+use crate::point::{RawStats, latency, not_nan, positive_finite, stem};
+use crate::select::{Candidate, SeedRule, StrategyKind, apply};
+use crate::text;
+
+/// Reads a `vllm bench serve` (or `benchmark_serving.py --save-result`) result: one JSON
+/// object, or JSON Lines with one object per run (`--append-result`).
+///
+/// Per run: `request_rate` ← the achieved `request_throughput` (or `completed / duration`);
+/// the configured `request_rate` (a number, the string `"inf"` or a bare `Infinity`) and
+/// `max_concurrency` go into the label (`rate=3.6`, `rate=inf,max_concurrency=1`) and the
+/// strategy (finite rate: poisson; unlimited with a concurrency cap: concurrent; unlimited:
+/// throughput); `concurrency` ← `max_concurrency`; mean tokens ← `total_input_tokens` and
+/// `total_output_tokens` over `completed`; TTFT, TPOT, ITL and E2E ← `{mean,median,p90,p95,
+/// p99}_{ttft,tpot,itl,e2el}_ms`; `output_throughput`; `successful` ← `completed`; `failed`.
+/// `request_goodput` and the misspelt `request_goodput:` are both tolerated; unknown keys are
+/// ignored. Every run is kept under the seed-compatible selection.
+///
+/// # Errors
+/// A [`ReadError`](crate::ReadError) naming the file, the JSON-Lines line and the key.
+pub fn read_vllm_bench(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
+    read_bench_serve(bytes, path, opts)
+}
+
+/// Reads SGLang `bench_serving --output-file` JSON Lines (one object per run, appended).
+///
+/// The mapping is that of [`read_vllm_bench`], with SGLang's key names: E2E from
+/// `*_e2e_latency_ms`, the bare `Infinity` rate, `concurrency` (measured mean in-flight
+/// requests) when `max_concurrency` is null, and the old (2024) reduced key set where only
+/// medians exist and the achieved rate is `completed / duration`.
+///
+/// # Errors
+/// As [`read_vllm_bench`].
+pub fn read_sglang_bench(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
+    read_bench_serve(bytes, path, opts)
+}
+
+fn read_bench_serve(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
+    let text = text::decode(bytes, path)?;
+    let records = parse_records(text, path)?;
+    let mut candidates = Vec::with_capacity(records.len());
+    let mut model = None;
+    for (line, value) in &records {
+        let cx = Cx { path, line: *line };
+        let root = Node::root(value);
+        if !value.is_object() {
+            return Err(cx.field_err("$", Some(value), "expected a result object"));
+        }
+        if model.is_none() {
+            model = root
+                .get("model_id")
+                .and_then(|n| n.as_str().map(str::to_owned));
+        }
+        candidates.push(run(&root, &cx)?);
+    }
+    if candidates.is_empty() {
+        return Err(ReadError::NoPoints {
+            path: path.to_owned(),
+            detail: ": no result object".to_owned(),
+        });
+    }
+    Ok(PerfDataset {
+        name: stem(path),
+        meta: DatasetMeta {
+            model,
+            source: Some(path.to_owned()),
+            ..DatasetMeta::default()
+        },
+        points: apply(candidates, &opts.select, SeedRule::All),
+    })
+}
+
+fn run(root: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
+    let num = |key: &str| root.opt_num(&[key], cx);
+    let configured = num("request_rate")?;
+    let max_conc = positive_finite(num("max_concurrency")?);
+    let completed = num("completed")?;
+    let duration = num("duration")?;
+    let achieved = match num("request_throughput")? {
+        Some(x) => Some(x),
+        None => match (completed, duration) {
+            (Some(c), Some(d)) if d > 0.0 => Some(c / d),
+            _ => None,
+        },
+    };
+    let (kind, label) = match (configured, max_conc) {
+        (Some(r), _) if r.is_finite() => (StrategyKind::Poisson, format!("rate={r}")),
+        (_, Some(c)) => (
+            StrategyKind::Concurrent,
+            format!("rate=inf,max_concurrency={c}"),
+        ),
+        (Some(_), None) => (StrategyKind::Throughput, "rate=inf".to_owned()),
+        (None, None) => (StrategyKind::Unknown, String::new()),
+    };
+    let per_request = |total: Option<f64>| match (total, completed) {
+        (Some(t), Some(c)) if c > 0.0 => t / c,
+        _ => 0.0,
+    };
+    let stats = |metric: &str| -> Result<RawStats> {
+        Ok(RawStats {
+            mean: num(&format!("mean_{metric}_ms"))?,
+            median: num(&format!("median_{metric}_ms"))?,
+            p90: num(&format!("p90_{metric}_ms"))?,
+            p95: num(&format!("p95_{metric}_ms"))?,
+            p99: num(&format!("p99_{metric}_ms"))?,
+        })
+    };
+    let e2e = if root.get("mean_e2el_ms").is_some() || root.get("median_e2el_ms").is_some() {
+        stats("e2el")?
+    } else {
+        stats("e2e_latency")?
+    };
+    let count = |key: &str| root.opt_count(&[key], cx);
+    let concurrency = max_conc.or_else(|| positive_finite(num("concurrency").ok().flatten()));
+    let data = BenchmarkPointData {
+        label: (!label.is_empty()).then_some(label),
+        request_rate: positive_finite(achieved),
+        concurrency,
+        input_tokens: per_request(num("total_input_tokens")?),
+        output_tokens: per_request(num("total_output_tokens")?),
+        ttft: latency(cx, &root.path, stats("ttft")?, 1.0)?,
+        itl: latency(cx, &root.path, stats("itl")?, 1.0)?,
+        tpot: latency(cx, &root.path, stats("tpot")?, 1.0)?,
+        e2e: latency(cx, &root.path, e2e, 1.0)?,
+        output_throughput: not_nan(num("output_throughput")?).filter(|x| x.is_finite()),
+        successful: count("completed")?,
+        failed: count("failed")?,
+        ..BenchmarkPointData::default()
+    };
+    let point = BenchmarkPoint::new(data).map_err(|e| cx.invalid(&root.path, e))?;
+    Ok(Candidate { kind, point })
+}

@@ -1,0 +1,664 @@
+//! One test per format, asserting values looked up by hand in the sample files
+//! (`samples/readers/`, see `samples/SOURCES.md`).
+// The readers copy numbers from the files unchanged, so exact comparison is the point.
+#![allow(clippy::float_cmp)]
+
+use approx::assert_relative_eq;
+use perf_readers::{
+    Format, ReadError, ReadOptions, SelectOptions, StrategyKind, TimeUnit, read_any, read_any_with,
+    read_bytes, read_guidellm_csv_json, read_guidellm_html, read_guidellm_requests, read_inferno,
+    read_requests_any, read_requests_bytes,
+};
+
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
+
+fn sample(rel: &str) -> String {
+    format!("{SAMPLES}{rel}")
+}
+
+fn read(rel: &str) -> (Format, perf_model_core::PerfDataset) {
+    match read_any_with(sample(rel), &ReadOptions::default()) {
+        Ok(x) => x,
+        Err(e) => panic!("{rel}: {e}"),
+    }
+}
+
+#[test]
+fn inferno_native_ms() {
+    let (format, ds) = read("inferno/data.json");
+    assert_eq!(format, Format::InfernoDataSet);
+    assert_eq!(ds.name, "sample_dataset");
+    assert_eq!(ds.len(), 7);
+    let p = &ds.points[0];
+    assert_eq!(p.request_rate(), Some(27.16));
+    assert_eq!(p.input_tokens(), 64.0);
+    // avgTTFTTime absent → avgWaitTime 0.0 + avgPrefillTime 18.05.
+    assert_eq!(p.ttft().mean(), Some(18.05));
+    assert_eq!(p.itl().mean(), Some(7.50));
+    assert_eq!(p.max_batch_size(), Some(512));
+    assert_eq!(p.max_num_tokens(), None);
+    assert_eq!(ds.points[6].request_rate(), Some(176.50));
+    assert_eq!(ds.points[6].ttft().mean(), Some(40.56));
+}
+
+#[test]
+fn inferno_native_seconds_needs_the_unit_option() {
+    let path = sample("inferno/qm_train_s4.json");
+    let bytes = std::fs::read(&path).unwrap();
+    let opts = ReadOptions {
+        inferno_time_unit: TimeUnit::Seconds,
+        ..ReadOptions::default()
+    };
+    let ds = read_inferno(&bytes, &path, &opts).unwrap();
+    assert_eq!(ds.name, "scenario4_train");
+    assert_eq!(ds.len(), 14);
+    let p = &ds.points[0];
+    assert_eq!(p.request_rate(), Some(1.0));
+    assert_eq!(p.input_tokens(), 3992.884);
+    // (avgWaitTime 0.0020481701190583406 + avgPrefillTime 0.06654042501747608) s → ms.
+    assert_relative_eq!(
+        p.ttft().mean().unwrap(),
+        68.588_595_136_534_42,
+        max_relative = 1e-12
+    );
+    assert_relative_eq!(
+        p.itl().mean().unwrap(),
+        9.823_530_842_206_296,
+        max_relative = 1e-12
+    );
+    // The default unit (ms) reads the same file 1000× smaller.
+    let ms = read_inferno(&bytes, &path, &ReadOptions::default()).unwrap();
+    assert_relative_eq!(
+        ms.points[0].itl().mean().unwrap() * 1000.0,
+        p.itl().mean().unwrap(),
+        max_relative = 1e-12
+    );
+}
+
+#[test]
+fn guidellm_csv_json_single_header_seed_selection() {
+    let (format, ds) = read("inferno/guidellm-csv.json");
+    assert_eq!(format, Format::GuidellmCsvJson);
+    // Seed-compatible: throughput dropped, first 7 of the remaining 9 rows.
+    assert_eq!(ds.len(), 7);
+    let labels: Vec<_> = ds.points.iter().filter_map(|p| p.label()).collect();
+    assert_eq!(labels[0], "synchronous");
+    assert_eq!(labels[1], "constant@27.13");
+    assert_eq!(labels[6], "constant@151.47");
+    let p = &ds.points[0];
+    assert_eq!(p.request_rate(), Some(2.257_779_926_038_222));
+    assert_eq!(p.ttft().median(), Some(13.680_458_068_847_656));
+    assert_eq!(p.itl().mean(), Some(6.890_034_829_581_14));
+    assert_eq!(p.input_tokens(), 64.517_241_379_310_35);
+    let c = &ds.points[1];
+    // Percentile list index 9 (p99) of "Successful Time to first token ms [min, …, max]".
+    assert_eq!(c.ttft().p99(), Some(28.877_019_882_202_15));
+    // "Successful Request latency mean" is in seconds.
+    assert_relative_eq!(
+        c.e2e().mean().unwrap(),
+        495.858_890_361_382_1,
+        max_relative = 1e-12
+    );
+    assert_eq!(c.successful(), Some(9777));
+    assert_eq!(c.failed(), Some(0));
+    assert_eq!(c.concurrency(), Some(13.466_904_204_429_248));
+}
+
+#[test]
+fn guidellm_csv_json_selection_choices() {
+    let path = sample("inferno/guidellm-csv.json");
+    let bytes = std::fs::read(&path).unwrap();
+    let with = |select| ReadOptions {
+        select,
+        ..ReadOptions::default()
+    };
+    let all = read_guidellm_csv_json(&bytes, &path, &with(SelectOptions::all())).unwrap();
+    assert_eq!(all.len(), 10);
+    assert_eq!(all.points[1].label(), Some("throughput"));
+    let no_tp =
+        read_guidellm_csv_json(&bytes, &path, &with(SelectOptions::except_throughput())).unwrap();
+    assert_eq!(no_tp.len(), 9);
+    let c3 = read_guidellm_csv_json(
+        &bytes,
+        &path,
+        &with(SelectOptions::only(&[StrategyKind::Constant]).with_max_points(3)),
+    )
+    .unwrap();
+    assert_eq!(c3.len(), 3);
+    assert_eq!(c3.points[2].label(), Some("constant@76.86"));
+}
+
+/// `data.json` holds the constant rows of the same sweep as `guidellm-csv.json`, rounded to
+/// 2 dp, with TTFT = median TTFT and ITL = **median** ITL (SOURCES §1.1).
+#[test]
+fn inferno_data_json_matches_guidellm_csv_json() {
+    let (_, native) = read("inferno/data.json");
+    let (_, csv) = read_any_with(
+        sample("inferno/guidellm-csv.json"),
+        &ReadOptions {
+            select: SelectOptions::only(&[StrategyKind::Constant]).with_max_points(7),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(native.len(), 7);
+    assert_eq!(csv.len(), 7);
+    for (n, c) in native.points.iter().zip(&csv.points) {
+        let close = |a: f64, b: f64| (a - b).abs() <= 0.005 + 1e-9;
+        let (nr, cr) = (n.request_rate().unwrap(), c.request_rate().unwrap());
+        assert!(close(nr, cr), "rate {nr} vs {cr}");
+        let (nt, ct) = (n.ttft().mean().unwrap(), c.ttft().median().unwrap());
+        assert!(close(nt, ct), "ttft {nt} vs {ct}");
+        let (ni, ci) = (n.itl().mean().unwrap(), c.itl().median().unwrap());
+        assert!(close(ni, ci), "itl {ni} vs {ci}");
+        assert_eq!(n.input_tokens(), 64.0);
+        assert!((c.input_tokens() - 64.0).abs() < 1.0);
+    }
+}
+
+#[test]
+fn guidellm_csv_json_v2_keys() {
+    let (format, ds) = read("guidellm/v0.5_sweep-i4096-o64_row1_csv-v2.json");
+    assert_eq!(format, Format::GuidellmCsvJson);
+    assert_eq!(ds.len(), 1);
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("synchronous"));
+    assert_eq!(p.request_rate(), Some(1.091_666_666_666_666_8));
+    assert_eq!(p.ttft().median(), Some(193.358_182_907_104_5));
+    assert_eq!(p.ttft().p99(), Some(297.774_553_298_950_2));
+    assert_eq!(p.itl().mean(), Some(11.497_518_667_512_349));
+    assert_eq!(p.input_tokens(), 4_120.923_780_487_805);
+    assert_eq!(p.successful(), Some(656));
+}
+
+#[test]
+fn guidellm_json_v03_model_trainer() {
+    let (format, ds) = read("inferno/guidellm.json");
+    assert_eq!(format, Format::GuidellmJson);
+    assert_eq!(ds.meta.model.as_deref(), Some("Qwen/Qwen2.5-0.5B"));
+    // Inferno's GuideLLM JSON reader keeps all 10, synchronous and throughput included.
+    assert_eq!(ds.len(), 10);
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("synchronous"));
+    assert_eq!(p.request_rate(), Some(1.023_368_958_564_409_5));
+    assert_eq!(p.ttft().median(), Some(11.963_129_043_579_102));
+    assert_eq!(p.ttft().p99(), Some(57.537_078_857_421_875));
+    assert_eq!(p.itl().mean(), Some(2.105_842_193_483_853_4));
+    assert_eq!(p.input_tokens(), 512.055_555_555_555_5);
+    assert_eq!(p.successful(), Some(18));
+    assert_eq!(ds.points[1].label(), Some("throughput"));
+    assert_eq!(ds.points[2].label(), Some("constant@1.09"));
+}
+
+#[test]
+fn guidellm_json_v03_fixture() {
+    let (format, ds) = read("guidellm/v0.3_guidellm-fixture_benchmarks_stripped.json");
+    assert_eq!(format, Format::GuidellmJson);
+    assert_eq!(ds.meta.model.as_deref(), Some("example_model"));
+    assert_eq!(ds.len(), 1);
+    let p = &ds.points[0];
+    assert_eq!(p.request_rate(), Some(1.548_180_653_273_745_2));
+    assert_eq!(p.ttft().median(), Some(16.380_548_477_172_85));
+    assert_eq!(p.itl().mean(), Some(4.941_609_043_733_832));
+    assert_eq!(p.input_tokens(), 257.108_695_652_173_9);
+    assert_relative_eq!(
+        p.e2e().mean().unwrap(),
+        644.474_366_436_833_9,
+        max_relative = 1e-12
+    );
+    // `request_totals` (46 successful, 1 incomplete) rather than `run_stats.requests_made`.
+    assert_eq!(p.successful(), Some(46));
+    assert_eq!(p.failed(), Some(0));
+}
+
+#[test]
+fn guidellm_json_v1_args_generation() {
+    // Own fixture in the v0.4–0.6 layout (metadata.version 1, args, config.strategy).
+    let (format, ds) = read("fixtures/guidellm-v0.5-args-style.json");
+    assert_eq!(format, Format::GuidellmJson);
+    assert_eq!(ds.meta.model.as_deref(), Some("example/model-4b"));
+    assert_eq!(ds.len(), 2);
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("concurrent@4"));
+    assert_eq!(p.concurrency(), Some(4.0));
+    assert_eq!(p.request_rate(), Some(1.25));
+    assert_eq!(p.ttft().median(), Some(110.25));
+    assert_eq!(p.itl().mean(), Some(21.5));
+    assert_eq!(p.successful(), Some(40));
+    assert_eq!(p.failed(), Some(1));
+}
+
+#[test]
+fn guidellm_json_v2_config_generation() {
+    let (format, ds) = read("guidellm/v0.8dev_llm-d-benchmark_guidellm_report_v2.json");
+    assert_eq!(format, Format::GuidellmJson);
+    assert_eq!(ds.meta.model.as_deref(), Some("e2e-mock-model"));
+    assert_eq!(ds.len(), 2);
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("constant@2.00"));
+    assert_eq!(p.request_rate(), Some(0.398_434_306_564_142_64));
+    assert_eq!(p.ttft().median(), Some(11.276_006_698_608_398));
+    assert_eq!(p.itl().mean(), Some(1.150_846_481_323_242_2));
+    assert_eq!(p.input_tokens(), 71.5);
+    assert_eq!(p.output_tokens(), 8.0);
+    assert_eq!(ds.points[1].label(), Some("constant@4.00"));
+}
+
+#[test]
+fn vllm_bench_old_schema_with_colon_goodput() {
+    let (format, ds) =
+        read("vllm-bench/H100_llm-d-1p1d_Llama-3.1-8B_benchmark_2025-05-13_04-37-51.json");
+    assert_eq!(format, Format::VllmBench);
+    assert_eq!(
+        ds.meta.model.as_deref(),
+        Some("meta-llama/Llama-3.1-8B-Instruct")
+    );
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("rate=3.6"));
+    assert_eq!(p.request_rate(), Some(3.492_489_948_850_731_7));
+    assert_eq!(p.ttft().median(), Some(248.474_861_989_961_94));
+    assert_eq!(p.ttft().p95(), Some(261.136_188_020_464_03));
+    assert_eq!(p.itl().mean(), Some(17.818_457_237_995_986));
+    assert_eq!(p.input_tokens(), 7999.0);
+    assert_eq!(p.output_tokens(), 200.0);
+    assert_eq!(p.successful(), Some(200));
+
+    let (_, a100) =
+        read("vllm-bench/A100_vllm-3replicas_Llama-3.1-8B_benchmark_2025-05-12_00-03-23.json");
+    assert_eq!(a100.points[0].request_rate(), Some(2.386_165_280_105_915_4));
+    assert_eq!(a100.points[0].ttft().median(), Some(1_310.144_443_064_928));
+    assert_eq!(a100.points[0].input_tokens(), 10000.0);
+    let (_, h100) =
+        read("vllm-bench/H100_vllm-2replicas_Llama-3.1-8B_benchmark_2025-05-13_04-55-27.json");
+    assert_eq!(h100.points[0].itl().mean(), Some(16.174_042_569_561_387));
+}
+
+#[test]
+fn vllm_bench_json_lines_and_infinite_rate() {
+    // Own fixture: finite rate, `"inf"` rate, and the new schema with max_concurrency and e2el.
+    let (format, ds) = read("fixtures/vllm-bench-append.jsonl");
+    assert_eq!(format, Format::VllmBench);
+    assert_eq!(ds.len(), 3);
+    assert_eq!(ds.points[0].label(), Some("rate=2.5"));
+    assert_eq!(ds.points[0].ttft().median(), Some(42.25));
+    assert_eq!(ds.points[1].label(), Some("rate=inf"));
+    assert_eq!(ds.points[1].request_rate(), Some(5.0));
+    assert_eq!(ds.points[1].concurrency(), None);
+    let p = &ds.points[2];
+    assert_eq!(p.label(), Some("rate=inf,max_concurrency=4"));
+    assert_eq!(p.concurrency(), Some(4.0));
+    assert_eq!(p.e2e().median(), Some(7860.0));
+    assert_eq!(p.failed(), Some(0));
+}
+
+#[test]
+fn sglang_bench_with_bare_infinity_and_nan() {
+    let (format, ds) = read("fixtures/sglang-bench.jsonl");
+    assert_eq!(format, Format::SglangBench);
+    assert_eq!(ds.len(), 3);
+    // Old schema: no request_throughput, so the rate is completed / duration = 100 / 30.
+    let p = &ds.points[0];
+    assert_relative_eq!(
+        p.request_rate().unwrap(),
+        100.0 / 30.0,
+        max_relative = 1e-12
+    );
+    assert_eq!(p.ttft().median(), Some(95.5));
+    assert_eq!(p.itl().median(), Some(11.25));
+    assert_eq!(p.e2e().mean(), Some(12000.5));
+    assert_eq!(p.input_tokens(), 1024.0);
+    // `request_rate: Infinity` → unlimited; rate = 200 / 40.
+    assert_eq!(ds.points[1].label(), Some("rate=inf"));
+    assert_eq!(ds.points[1].request_rate(), Some(5.0));
+    // NaN statistics are absent.
+    let q = &ds.points[2];
+    assert_eq!(q.itl().p95(), None);
+    assert_eq!(q.itl().p99(), Some(12.0));
+    assert_eq!(q.concurrency(), Some(2.0));
+}
+
+#[test]
+fn detection_ignores_misleading_extension() {
+    let bytes = std::fs::read(sample("inferno/data.json")).unwrap();
+    let (format, ds) = read_bytes(&bytes, "looks-like.csv", &ReadOptions::default()).unwrap();
+    assert_eq!(format, Format::InfernoDataSet);
+    assert_eq!(ds.len(), 7);
+}
+
+fn one_line(e: &ReadError) -> String {
+    let s = e.to_string();
+    assert!(!s.contains('\n'), "{s}");
+    s
+}
+
+#[test]
+fn bad_files_give_typed_one_line_errors() {
+    let dir = std::env::temp_dir().join(format!("perf-readers-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.json");
+    std::fs::write(&empty, b"").unwrap();
+    let binary = dir.join("blob.json");
+    std::fs::write(&binary, [0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00]).unwrap();
+    let utf16 = dir.join("utf16.json");
+    let mut u = vec![0xFF, 0xFE];
+    for c in "{\"name\": \"x\"}".encode_utf16() {
+        u.extend_from_slice(&c.to_le_bytes());
+    }
+    std::fs::write(&utf16, u).unwrap();
+    let unknown = dir.join("notes.txt");
+    std::fs::write(&unknown, b"hello world\n").unwrap();
+
+    let e = read_any(&empty).unwrap_err();
+    assert!(matches!(e, ReadError::Empty { .. }), "{e}");
+    assert!(one_line(&e).ends_with("empty.json: empty file"));
+    let e = read_any(&binary).unwrap_err();
+    assert!(matches!(e, ReadError::Binary { .. }), "{e}");
+    one_line(&e);
+    let e = read_any(&utf16).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ReadError::Utf16 {
+                endian: "little-endian",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    one_line(&e);
+    let e = read_any(&dir).unwrap_err();
+    assert!(matches!(e, ReadError::IsDirectory { .. }), "{e}");
+    one_line(&e);
+    let e = read_any(dir.join("missing.json")).unwrap_err();
+    assert!(matches!(e, ReadError::Io { .. }), "{e}");
+    assert!(one_line(&e).contains("missing.json"));
+    let e = read_any(&unknown).unwrap_err();
+    assert!(matches!(e, ReadError::UnknownFormat { .. }), "{e}");
+    one_line(&e);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_values_name_file_path_and_value() {
+    let text = br#"{"name": "x", "data": [{"requestRate": 1, "avgITLTime": "fast"}]}"#;
+    let e = read_bytes(text, "bad.json", &ReadOptions::default()).unwrap_err();
+    let msg = one_line(&e);
+    assert_eq!(
+        msg,
+        "bad.json: $.data[0].avgITLTime: expected a number (found: \"fast\")"
+    );
+    let text = br#"{"name": "x", "data": [{"requestRate": -2, "avgITLTime": 3}]}"#;
+    let e = read_bytes(text, "neg.json", &ReadOptions::default()).unwrap_err();
+    assert!(matches!(e, ReadError::Invalid { .. }), "{e}");
+    assert!(
+        one_line(&e).starts_with("neg.json: $.data[0]: request_rate"),
+        "{e}"
+    );
+    let text = b"{\"backend\": \"sglang\", \"dataset_name\": \"random\",\n \"request_rate\": Infinity, \"completed\": }";
+    let e = read_bytes(text, "s.jsonl", &ReadOptions::default()).unwrap_err();
+    assert!(matches!(e, ReadError::Json { line: 2, .. }), "{e}");
+    // An infinite latency where a finite one is needed is a typed error.
+    let text = br#"{"model_id": "m", "request_rate": 1, "completed": 1, "duration": 1, "mean_ttft_ms": Infinity}"#;
+    let e = read_bytes(text, "inf.json", &ReadOptions::default()).unwrap_err();
+    assert!(matches!(e, ReadError::Invalid { .. }), "{e}");
+    assert!(one_line(&e).contains("mean = inf"), "{e}");
+}
+
+#[test]
+fn guidellm_html_truncated_report() {
+    // Inferno's samples/benchmarks.html: cut right after the `]` closing window.benchmarks.
+    let (format, ds) = read("inferno/benchmarks.html");
+    assert_eq!(format, Format::GuidellmHtml);
+    // Seed-compatible: index 1 (throughput, 3.33 req/s) dropped, first 7 kept: 0.09 … 2.44.
+    assert_eq!(ds.len(), 7);
+    let p = &ds.points[0];
+    assert_eq!(p.request_rate(), Some(0.089_999_999_999_999_98));
+    assert_eq!(p.ttft().median(), Some(53.272_485_733_032_23));
+    assert_eq!(p.ttft().p95(), Some(75.152_635_574_340_82));
+    assert_eq!(p.itl().mean(), Some(11.331_802_106_018_293));
+    // Sweep-wide token means from window.workloadDetails.
+    assert_eq!(p.input_tokens(), 1_046.376_623_376_623_2);
+    assert_eq!(p.output_tokens(), 1_019.295_866_105_725_3);
+    assert_relative_eq!(
+        p.e2e().mean().unwrap(),
+        11_192.722_294_547_343,
+        max_relative = 1e-12
+    );
+    assert_eq!(ds.points[1].request_rate(), Some(0.488_333_333_333_333_4));
+    assert_eq!(ds.points[6].request_rate(), Some(2.44));
+    let path = sample("inferno/benchmarks.html");
+    let bytes = std::fs::read(&path).unwrap();
+    let all = read_guidellm_html(
+        &bytes,
+        &path,
+        &ReadOptions {
+            select: SelectOptions::all(),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(all.len(), 10);
+    assert_eq!(all.points[1].request_rate(), Some(3.33));
+}
+
+/// exp2 `sweep-i1024-o1024`: the HTML report and the raw CSV (first row, as CSV-v2 JSON) of
+/// the same run give the same synchronous point.
+#[test]
+fn guidellm_html_and_raw_csv_agree() {
+    let (_, html) = read("inferno/benchmarks.html");
+    let (_, csv) = read("guidellm/v0.5_sweep-i1024-o1024_row1_csv-v2.json");
+    let (h, c) = (&html.points[0], &csv.points[0]);
+    assert_eq!(c.label(), Some("synchronous"));
+    let same = |a: Option<f64>, b: Option<f64>| {
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{a} vs {b}");
+    };
+    same(h.request_rate(), c.request_rate());
+    same(h.ttft().median(), c.ttft().median());
+    same(h.ttft().mean(), c.ttft().mean());
+    same(h.itl().mean(), c.itl().mean());
+    same(h.e2e().mean(), c.e2e().mean());
+    // The HTML has only sweep-wide token means; the CSV row has this benchmark's.
+    assert_eq!(c.input_tokens(), 977.363_636_363_636_3);
+}
+
+#[test]
+fn together_csv() {
+    // Own fixture in the layout of ktenzer/together-benchmark-model's sample CSVs (CRLF).
+    let (format, ds) = read("fixtures/together-qps.csv");
+    assert_eq!(format, Format::TogetherCsv);
+    assert_eq!(ds.meta.model.as_deref(), Some("example/model-30b"));
+    assert_eq!(ds.len(), 2);
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("qps@0.5"));
+    assert_eq!(p.request_rate(), Some(0.465_116_279_069_767_44));
+    assert_eq!(p.input_tokens(), 512.5);
+    assert_eq!(p.output_tokens(), 256.0);
+    assert_eq!(p.ttft().mean(), Some(420.25));
+    assert_eq!(p.ttft().median(), Some(410.5));
+    assert_eq!(p.ttft().p99(), Some(560.75));
+    assert_eq!(p.e2e().median(), Some(2540.0));
+    assert_eq!(p.output_throughput(), Some(119.069_767_441_860_46));
+    assert_eq!(p.successful(), Some(10));
+    let q = &ds.points[1];
+    assert_eq!(q.failed(), Some(1));
+    assert_eq!(q.successful(), Some(19));
+}
+
+#[test]
+fn together_csv_bad_cell_names_row_and_column() {
+    let text = "provider_name,provider_model,traffic_mode,traffic_level,input_avg_len,ttft_mean,summary_actual_qps\n\
+                together,m,qps,0.5,512,12.5,0.4\n\
+                together,m,qps,1.0,512,slow,0.9\n";
+    let e = read_bytes(text.as_bytes(), "t.csv", &ReadOptions::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.csv: row 2, column `ttft_mean`: expected a number (found: slow)"
+    );
+}
+
+#[test]
+fn azure_trace() {
+    let path = sample("traces/AzureLLMInferenceTrace_code.csv");
+    let (format, trace) = read_requests_any(&path).unwrap();
+    assert_eq!(format, Format::AzureTrace);
+    assert_eq!(trace.len(), 8819);
+    // 2023-11-16 18:17:03.9799600,4808,10 then 18:17:04.0319600,3180,8.
+    assert_eq!(trace[0].arrival_ms(), 0.0);
+    assert_eq!(trace[0].input_tokens(), 4808);
+    assert_eq!(trace[0].output_tokens(), 10);
+    assert_eq!(trace[1].arrival_ms(), 52.0);
+    assert_eq!(trace[1].input_tokens(), 3180);
+    // Last row: 2023-11-16 19:14:19.9280160,549,173 (no newline at EOF).
+    let last = &trace[8818];
+    assert_eq!(last.arrival_ms(), 3_435_948.056);
+    assert_eq!(last.input_tokens(), 549);
+    assert_eq!(last.output_tokens(), 173);
+    assert_eq!(last.ttft_ms(), None);
+    // A trace is not a benchmark report.
+    let e = read_any(&path).unwrap_err();
+    assert!(matches!(e, ReadError::NotBenchmark { .. }), "{e}");
+}
+
+#[test]
+fn mooncake_trace_with_input_text_lines() {
+    let (format, trace) =
+        read_requests_any(sample("traces/aisbench_smoke_test_mooncake_trace.jsonl")).unwrap();
+    assert_eq!(format, Format::MooncakeTrace);
+    assert_eq!(trace.len(), 15);
+    assert_eq!(trace[1].arrival_ms(), 200.0);
+    assert_eq!(trace[1].input_tokens(), 1536);
+    assert_eq!(trace[1].output_tokens(), 200);
+    // {"timestamp": 500, "input_text": "What is the capital of France?", "output_length": 50}
+    assert_eq!(trace[2].arrival_ms(), 500.0);
+    assert_eq!(trace[2].input_tokens(), 0);
+    assert_eq!(trace[2].output_tokens(), 50);
+    assert_eq!(trace[14].arrival_ms(), 6500.0);
+}
+
+#[test]
+fn bad_trace_cell_is_named() {
+    let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9,12,3\n2023-11-16 18:17:04.0,-4,3\n";
+    let e = read_requests_bytes(text.as_bytes(), "a.csv").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "a.csv: row 2, column `ContextTokens`: expected a token count (0..=4294967295) (found: -4)"
+    );
+}
+
+#[test]
+fn guidellm_request_records() {
+    let path = sample("inferno/guidellm.json");
+    let bytes = std::fs::read(&path).unwrap();
+    let benches = read_guidellm_requests(&bytes, &path).unwrap();
+    assert_eq!(benches.len(), 10);
+    assert!(benches.iter().all(|b| b.successful.len() == 18));
+    assert!(benches.iter().all(|b| b.errored.is_empty()));
+    assert_eq!(benches[2].label, "constant@1.09");
+    // The first request is the earliest: start_time 1762361426.5118651,
+    // first_token_time 1762361426.522943, end_time 1762361427.9672496; 472 → 676 tokens.
+    let r = &benches[0].successful[0];
+    assert_eq!(r.id(), 0);
+    assert_eq!(r.arrival_ms(), 0.0);
+    assert_relative_eq!(r.ttft_ms().unwrap(), 11.077_880_859_375, epsilon = 1e-3);
+    assert_relative_eq!(r.e2e_ms().unwrap(), 1_455.384_492_874_145_5, epsilon = 1e-3);
+    assert_eq!(r.input_tokens(), 472);
+    assert_eq!(r.output_tokens(), 676);
+    let last = &benches[2].successful[17];
+    assert_eq!((last.input_tokens(), last.output_tokens()), (629, 616));
+}
+
+#[test]
+fn aisbench_json_and_csv_side_by_side() {
+    // Own fixture in the documented AISBench layout; read_any merges the sibling file.
+    let (format, ds) = read_any_with(
+        sample("fixtures/aisbench/synthetic.json"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(format, Format::AisbenchJson);
+    assert_eq!(ds.len(), 1);
+    let p = &ds.points[0];
+    assert_eq!(p.request_rate(), Some(2.45));
+    assert_eq!(p.concurrency(), Some(8.0));
+    assert_eq!(p.successful(), Some(98));
+    assert_eq!(p.failed(), Some(2));
+    assert_eq!(p.output_throughput(), Some(627.2));
+    // From the CSV: "150.25 ms" average, "140.0 ms" median, "350.0 ms" P99.
+    assert_eq!(p.ttft().mean(), Some(150.25));
+    assert_eq!(p.ttft().median(), Some(140.0));
+    assert_eq!(p.ttft().p90(), Some(210.0));
+    assert_eq!(p.ttft().p99(), Some(350.0));
+    assert_eq!(p.e2e().mean(), Some(3200.5));
+    assert_eq!(p.input_tokens(), 512.0);
+    assert_eq!(p.output_tokens(), 256.0);
+    // Starting from the CSV gives the same point.
+    let (format, from_csv) = read_any_with(
+        sample("fixtures/aisbench/synthetic.csv"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(format, Format::AisbenchCsv);
+    assert_eq!(from_csv.points, ds.points);
+    // The JSON alone: tokens from the totals over the successes, no latencies.
+    let bytes = std::fs::read(sample("fixtures/aisbench/synthetic.json")).unwrap();
+    let (_, alone) = read_bytes(&bytes, "synthetic.json", &ReadOptions::default()).unwrap();
+    assert_eq!(alone.points[0].input_tokens(), 512.0);
+    assert!(alone.points[0].ttft().is_empty());
+    // The CSV alone cannot give a rate.
+    let bytes = std::fs::read(sample("fixtures/aisbench/synthetic.csv")).unwrap();
+    let e = read_bytes(&bytes, "synthetic.csv", &ReadOptions::default()).unwrap_err();
+    assert!(one_line(&e).contains("<dataset>.json"), "{e}");
+}
+
+#[test]
+fn guidellm_csv_exports() {
+    // v0.4+ three header rows: the header and first data row of the exp2 sweep-i4096-o64 CSV.
+    let (format, ds) = read("guidellm/v0.5_sweep-i4096-o64_row1_raw.csv");
+    assert_eq!(format, Format::GuidellmCsv);
+    assert_eq!(ds.len(), 1);
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("synchronous"));
+    assert_eq!(p.request_rate(), Some(1.091_666_666_666_666_8));
+    assert_eq!(p.ttft().median(), Some(193.358_182_907_104_5));
+    assert_eq!(p.itl().mean(), Some(11.497_518_667_512_349));
+    assert_eq!(p.successful(), Some(656));
+    // Same values as the CSV-v2-as-JSON conversion of that row.
+    let (_, as_json) = read("guidellm/v0.5_sweep-i4096-o64_row1_csv-v2.json");
+    assert_eq!(as_json.points, ds.points);
+
+    // The whole raw file: row 2 (line 5) has 282 cells against a 146-column header.
+    let e = read_any(sample(
+        "guidellm/v0.5_model-trainer_sweep-i4096-o64_benchmarks.csv",
+    ))
+    .unwrap_err();
+    let msg = one_line(&e);
+    assert!(matches!(e, ReadError::Field { .. }), "{msg}");
+    assert!(msg.contains("line 5: the header has 146 columns"), "{msg}");
+    assert!(msg.contains("(found: 282 cells)"), "{msg}");
+
+    // v0.2–0.3 single header: rows 1–3 of guidellm-csv.json written back as CSV.
+    let (format, single) = read_any_with(
+        sample("guidellm/v0.3_sweep-i64-o64_rows1-3_single-header.csv"),
+        &ReadOptions {
+            select: SelectOptions::all(),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(format, Format::GuidellmCsv);
+    assert_eq!(single.len(), 3);
+    let (_, json) = read_any_with(
+        sample("inferno/guidellm-csv.json"),
+        &ReadOptions {
+            select: SelectOptions::all().with_max_points(3),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(single.points, json.points);
+    assert_eq!(
+        single.points[2].ttft().median(),
+        Some(18.045_186_996_459_96)
+    );
+}

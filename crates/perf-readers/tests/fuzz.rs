@@ -1,0 +1,314 @@
+//! Robustness: truncated, byte-flipped, token-spliced and random inputs derived from the real
+//! samples never panic, and every failure is a one-line error that starts with the file name.
+
+use std::sync::LazyLock;
+
+use perf_readers::{
+    ReadOptions, Result, read_aisbench, read_azure_trace, read_bytes, read_guidellm_csv,
+    read_guidellm_csv_json, read_guidellm_html, read_guidellm_json, read_guidellm_requests,
+    read_inferno, read_mooncake_trace, read_requests_bytes, read_sglang_bench, read_together_csv,
+    read_vllm_bench,
+};
+use proptest::prelude::*;
+
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
+
+fn load(rel: &str) -> Vec<u8> {
+    std::fs::read(format!("{SAMPLES}{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The first two rows of `guidellm-csv.json`, re-serialised, to keep each case fast.
+fn csv_json_two_rows() -> Vec<u8> {
+    let all: serde_json::Value =
+        serde_json::from_slice(&load("inferno/guidellm-csv.json")).unwrap();
+    let rows: Vec<_> = all.as_array().unwrap().iter().take(2).cloned().collect();
+    serde_json::to_vec_pretty(&rows).unwrap()
+}
+
+/// A small report in the layout of `inferno/benchmarks.html`: its head, a reduced
+/// `workloadDetails` and its first two benchmarks.
+fn small_html() -> Vec<u8> {
+    let page = String::from_utf8(load("inferno/benchmarks.html")).unwrap();
+    let marker = "window.benchmarks = ";
+    let at = page.find(marker).unwrap();
+    let benchmarks: serde_json::Value = serde_json::from_str(&page[at + marker.len()..]).unwrap();
+    let two: Vec<_> = benchmarks
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(2)
+        .cloned()
+        .collect();
+    let head = &page[..page.find("window.workloadDetails").unwrap()];
+    format!(
+        "{head}window.workloadDetails = {{\"prompts\": {{\"tokenDistributions\": {{\"statistics\": {{\"mean\": 1046.5}}}}}}, \"generations\": {{\"tokenDistributions\": {{\"statistics\": {{\"mean\": 1019.25}}}}}}}};\n {marker}{}",
+        serde_json::to_string_pretty(&two).unwrap()
+    )
+    .into_bytes()
+}
+
+static HTML: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![small_html()]);
+static TOGETHER: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![load("fixtures/together-qps.csv")]);
+/// The header and first 30 requests of the Azure code trace.
+fn azure_head() -> Vec<u8> {
+    let text = String::from_utf8(load("traces/AzureLLMInferenceTrace_code.csv")).unwrap();
+    text.split_inclusive('\n')
+        .take(31)
+        .collect::<String>()
+        .into_bytes()
+}
+
+static AZURE: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![azure_head()]);
+static MOONCAKE: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("traces/aisbench_smoke_test_mooncake_trace.jsonl")]);
+/// The first benchmark of `inferno/guidellm.json` with its first 3 requests.
+fn guidellm_with_requests() -> Vec<u8> {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&load("inferno/guidellm.json")).unwrap();
+    let benchmarks = doc["benchmarks"].as_array_mut().unwrap();
+    benchmarks.truncate(1);
+    let ok = benchmarks[0]["requests"]["successful"]
+        .as_array_mut()
+        .unwrap();
+    ok.truncate(3);
+    serde_json::to_vec(&doc).unwrap()
+}
+
+static GUIDELLM_REQ: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![guidellm_with_requests()]);
+static AISBENCH: LazyLock<(Vec<u8>, Vec<u8>)> = LazyLock::new(|| {
+    (
+        load("fixtures/aisbench/synthetic.json"),
+        load("fixtures/aisbench/synthetic.csv"),
+    )
+});
+static GUIDELLM_CSV: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("guidellm/v0.5_sweep-i4096-o64_row1_raw.csv")]);
+static INFERNO: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("inferno/data.json"), load("inferno/qm_train_s4.json")]);
+static GUIDELLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        load("guidellm/v0.3_guidellm-fixture_benchmarks_stripped.json"),
+        load("fixtures/guidellm-v0.5-args-style.json"),
+    ]
+});
+static CSV_JSON: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        csv_json_two_rows(),
+        load("guidellm/v0.5_sweep-i4096-o64_row1_csv-v2.json"),
+    ]
+});
+static VLLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        load("vllm-bench/H100_llm-d-1p1d_Llama-3.1-8B_benchmark_2025-05-13_04-37-51.json"),
+        load("fixtures/vllm-bench-append.jsonl"),
+    ]
+});
+static SGLANG: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![load("fixtures/sglang-bench.jsonl")]);
+
+/// One way of damaging a sample.
+#[derive(Clone, Debug)]
+enum Mutation {
+    Truncate(f64),
+    Flip(Vec<(f64, u8)>),
+    Splice(f64, &'static str),
+    Random(Vec<u8>),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let tokens = prop_oneof![
+        Just("Infinity"),
+        Just("-Infinity"),
+        Just("NaN"),
+        Just("\""),
+        Just("\\"),
+        Just("["),
+        Just("}"),
+        Just("-1e999"),
+        Just("null"),
+        Just("\"inf\""),
+        Just("\u{0}"),
+        Just("\u{FEFF}"),
+    ];
+    prop_oneof![
+        (0.0..1.0f64).prop_map(Mutation::Truncate),
+        prop::collection::vec((0.0..1.0f64, any::<u8>()), 1..8).prop_map(Mutation::Flip),
+        (0.0..1.0f64, tokens).prop_map(|(at, t)| Mutation::Splice(at, t)),
+        prop::collection::vec(any::<u8>(), 0..256).prop_map(Mutation::Random),
+    ]
+}
+
+fn apply(seed: &[u8], m: &Mutation) -> Vec<u8> {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let at = |f: f64| ((seed.len() as f64) * f) as usize;
+    match m {
+        Mutation::Truncate(f) => seed[..at(*f).min(seed.len())].to_vec(),
+        Mutation::Flip(flips) => {
+            let mut out = seed.to_vec();
+            for &(f, b) in flips {
+                if let Some(x) = out.get_mut(at(f)) {
+                    *x = b;
+                }
+            }
+            out
+        }
+        Mutation::Splice(f, t) => {
+            let mut out = seed.to_vec();
+            let i = at(*f).min(out.len());
+            out.splice(i..i, t.bytes());
+            out
+        }
+        Mutation::Random(bytes) => bytes.clone(),
+    }
+}
+
+fn check<T>(result: Result<T>, path: &str) {
+    if let Err(e) = result {
+        let msg = e.to_string();
+        assert!(msg.starts_with(path), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+        assert_eq!(e.path(), path);
+    }
+}
+
+type Reader = fn(&[u8], &str, &ReadOptions) -> Result<perf_model_core::PerfDataset>;
+
+fn fuzz_one(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: Reader) {
+    let input = apply(&seeds[pick % seeds.len()], m);
+    let opts = ReadOptions::default();
+    check(reader(&input, "fuzz.json", &opts), "fuzz.json");
+    check(read_bytes(&input, "fuzz.json", &opts), "fuzz.json");
+}
+
+type TraceReader = fn(&[u8], &str) -> Result<Vec<perf_model_core::RequestRecord>>;
+
+fn fuzz_trace(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: TraceReader) {
+    let input = apply(&seeds[pick % seeds.len()], m);
+    check(reader(&input, "fuzz.csv"), "fuzz.csv");
+    check(read_requests_bytes(&input, "fuzz.csv"), "fuzz.csv");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(850))]
+
+    #[test]
+    fn inferno_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&INFERNO, pick, &m, read_inferno);
+    }
+
+    #[test]
+    fn guidellm_json_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&GUIDELLM, pick, &m, read_guidellm_json);
+    }
+
+    #[test]
+    fn guidellm_requests_never_panic(pick in 0usize..8, m in mutation()) {
+        let input = apply(&GUIDELLM_REQ[pick % GUIDELLM_REQ.len()], &m);
+        check(read_guidellm_requests(&input, "fuzz.json"), "fuzz.json");
+    }
+
+    #[test]
+    fn guidellm_csv_json_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&CSV_JSON, pick, &m, read_guidellm_csv_json);
+    }
+
+    #[test]
+    fn vllm_bench_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&VLLM, pick, &m, read_vllm_bench);
+    }
+
+    #[test]
+    fn sglang_bench_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&SGLANG, pick, &m, read_sglang_bench);
+    }
+
+    #[test]
+    fn guidellm_html_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&HTML, pick, &m, read_guidellm_html);
+    }
+
+    #[test]
+    fn together_csv_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&TOGETHER, pick, &m, read_together_csv);
+    }
+
+    #[test]
+    fn azure_trace_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_trace(&AZURE, pick, &m, read_azure_trace);
+    }
+
+    #[test]
+    fn mooncake_trace_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_trace(&MOONCAKE, pick, &m, read_mooncake_trace);
+    }
+
+    #[test]
+    fn aisbench_never_panics(which in any::<bool>(), m in mutation()) {
+        let (json, csv) = &*AISBENCH;
+        let opts = ReadOptions::default();
+        if which {
+            let bad = apply(json, &m);
+            check(read_aisbench(Some((&bad, "fuzz.json")), Some((csv, "ok.csv")), &opts), "fuzz.json");
+        } else {
+            let bad = apply(csv, &m);
+            let r = read_aisbench(Some((json, "ok.json")), Some((&bad, "fuzz.csv")), &opts);
+            if let Err(e) = r {
+                assert!(!e.to_string().contains('\n'));
+            }
+        }
+    }
+
+    #[test]
+    fn guidellm_csv_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&GUIDELLM_CSV, pick, &m, read_guidellm_csv);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
+        check(read_bytes(s.as_bytes(), "fuzz.txt", &ReadOptions::default()), "fuzz.txt");
+        check(read_requests_bytes(s.as_bytes(), "fuzz.txt"), "fuzz.txt");
+    }
+}
+
+#[test]
+fn undamaged_seeds_read() {
+    let opts = ReadOptions::default();
+    for seed in INFERNO.iter() {
+        assert!(read_inferno(seed, "s.json", &opts).is_ok());
+    }
+    for seed in GUIDELLM.iter() {
+        assert!(read_guidellm_json(seed, "s.json", &opts).is_ok());
+    }
+    for seed in CSV_JSON.iter() {
+        assert!(read_guidellm_csv_json(seed, "s.json", &opts).is_ok());
+    }
+    for seed in VLLM.iter() {
+        assert!(read_vllm_bench(seed, "s.json", &opts).is_ok());
+    }
+    for seed in HTML.iter() {
+        assert_eq!(
+            read_guidellm_html(seed, "s.html", &opts)
+                .map(|d| d.len())
+                .ok(),
+            Some(1)
+        );
+    }
+    for seed in TOGETHER.iter() {
+        assert!(read_together_csv(seed, "s.csv", &opts).is_ok());
+    }
+    assert_eq!(
+        read_azure_trace(&AZURE[0], "s.csv").map(|t| t.len()).ok(),
+        Some(30)
+    );
+    assert_eq!(
+        read_mooncake_trace(&MOONCAKE[0], "s.jsonl")
+            .map(|t| t.len())
+            .ok(),
+        Some(15)
+    );
+    let reqs = read_guidellm_requests(&GUIDELLM_REQ[0], "s.json").unwrap();
+    assert_eq!(reqs[0].successful.len(), 3);
+    assert!(read_guidellm_csv(&GUIDELLM_CSV[0], "s.csv", &opts).is_ok());
+    for seed in SGLANG.iter() {
+        assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
+    }
+}
