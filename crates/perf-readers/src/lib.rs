@@ -92,7 +92,7 @@ pub struct ReadOptions {
 ///
 /// # Examples
 /// ```no_run
-/// let ds = perf_readers::read_any("samples/readers/inferno/data.json")?;
+/// let ds = perf_readers::read_any("samples/inferno-trainer/data.json")?;
 /// assert_eq!(ds.name, "sample_dataset");
 /// # Ok::<(), perf_readers::ReadError>(())
 /// ```

@@ -25,7 +25,7 @@ fn read(rel: &str) -> (Format, perf_model_core::PerfDataset) {
 
 #[test]
 fn inferno_native_ms() {
-    let (format, ds) = read("inferno/data.json");
+    let (format, ds) = read("../inferno-trainer/data.json");
     assert_eq!(format, Format::InfernoDataSet);
     assert_eq!(ds.name, "sample_dataset");
     assert_eq!(ds.len(), 7);
@@ -43,7 +43,7 @@ fn inferno_native_ms() {
 
 #[test]
 fn inferno_native_seconds_needs_the_unit_option() {
-    let path = sample("inferno/qm_train_s4.json");
+    let path = sample("../inferno-trainer/qm_train_s4.json");
     let bytes = std::fs::read(&path).unwrap();
     let opts = ReadOptions {
         inferno_time_unit: TimeUnit::Seconds,
@@ -132,7 +132,7 @@ fn guidellm_csv_json_selection_choices() {
 /// 2 dp, with TTFT = median TTFT and ITL = **median** ITL (SOURCES §1.1).
 #[test]
 fn inferno_data_json_matches_guidellm_csv_json() {
-    let (_, native) = read("inferno/data.json");
+    let (_, native) = read("../inferno-trainer/data.json");
     let (_, csv) = read_any_with(
         sample("inferno/guidellm-csv.json"),
         &ReadOptions {
@@ -319,7 +319,7 @@ fn sglang_bench_with_bare_infinity_and_nan() {
 
 #[test]
 fn detection_ignores_misleading_extension() {
-    let bytes = std::fs::read(sample("inferno/data.json")).unwrap();
+    let bytes = std::fs::read(sample("../inferno-trainer/data.json")).unwrap();
     let (format, ds) = read_bytes(&bytes, "looks-like.csv", &ReadOptions::default()).unwrap();
     assert_eq!(format, Format::InfernoDataSet);
     assert_eq!(ds.len(), 7);
