@@ -2,12 +2,15 @@
 //! command line.
 //!
 //! Every subcommand prints a readable table by default and JSON with `--json`. Errors go to
-//! stderr; bad input (a missing or invalid parameter, a malformed file, an unknown name, an
+//! stderr (library log events too, filtered by `RUST_LOG`, default `error`: warnings worth
+//! reading, such as poorly identified fits, are printed in the output itself); bad input (a missing or invalid parameter, a malformed file, an unknown name, an
 //! infeasible load) exits with code 2.
 
 mod catalog_cmd;
+mod fit_cmd;
 mod problem;
 mod queue_cmd;
+mod read_cmd;
 mod simulate_cmd;
 mod table;
 
@@ -27,6 +30,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Read benchmark reports or traces (format detected from content) and show their points.
+    Read(read_cmd::ReadArgs),
+    /// Fit the Inferno model's α, β, γ to benchmark files (model-trainer compatible).
+    Fit(fit_cmd::FitArgs),
     /// Analyze one arrival rate with the Inferno queueing model (queue-analysis `/solve`).
     Analyze(queue_cmd::AnalyzeArgs),
     /// Max rate per replica under TTFT/ITL targets, and replicas for a total rate (`/target`).
@@ -45,12 +52,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let output = match cli.command {
+        Command::Read(args) => read_cmd::read(&args),
+        Command::Fit(args) => fit_cmd::fit(&args),
         Command::Analyze(args) => queue_cmd::analyze(&args),
         Command::Size(args) => queue_cmd::size(&args),
         Command::Optimize(args) => queue_cmd::optimize(&args),
@@ -65,8 +74,25 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            let _ = writeln!(std::io::stderr(), "error: {}", one_line(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the message already
+/// contains (library errors often print their source themselves).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }

@@ -76,6 +76,9 @@ pub fn num(value: f64, digits: usize) -> String {
         return "0".into();
     }
     let magnitude = value.abs().log10().floor() as i64;
+    if magnitude < -4 {
+        return format!("{value:.prec$e}", prec = digits.saturating_sub(1));
+    }
     let decimals = (digits as i64 - 1 - magnitude).clamp(0, 12) as usize;
     let text = format!("{value:.decimals$}");
     if text.contains('.') {
@@ -102,5 +105,6 @@ mod tests {
         assert_eq!(num(3.0, 6), "3");
         assert_eq!(num(10568.446, 6), "10568.4");
         assert_eq!(num(0.000123456, 3), "0.000123");
+        assert_eq!(num(2.843e-9, 4), "2.843e-9");
     }
 }

@@ -403,3 +403,126 @@ fn simulate_bad_config_names_the_field() {
     fails_naming(&["simulate", typo.to_str().unwrap()], "ruoter");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn samples(rel: &str) -> String {
+    format!(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/{}"),
+        rel
+    )
+}
+
+#[test]
+fn fit_headline_reproduces_the_go_trainer() {
+    let out = run(&[
+        "fit",
+        &samples("inferno-trainer/data.json"),
+        "--model",
+        "v3",
+        "--loss",
+        "weighted-abs",
+        "--init",
+        "10,0,0",
+        "--seed-compatible",
+        "--json",
+    ]);
+    let got = json(&out);
+    let p = &got["OptimizedParms"];
+    let a = &got["AnalysisResults"];
+    let rel = |v: &serde_json::Value, want: f64| (v.as_f64().unwrap() - want).abs() / want;
+    assert!(rel(&p["alpha"], 6.760_506_205_916_267_5) < 1e-4, "{p}");
+    assert!(rel(&p["beta"], 0.025_362_709_109_593) < 1e-4, "{p}");
+    assert!(p["gamma"].as_f64().unwrap().abs() < 1e-6, "{p}");
+    assert!(rel(&a["avgErrTTFT"], 1.537_237_319_946_289_2) < 1e-5, "{a}");
+    assert!(rel(&a["avgErrITL"], 0.799_758_480_616_978) < 1e-5, "{a}");
+    assert!(
+        rel(&a["avgErrWeighted"], 1.045_584_760_393_415_2) < 1e-5,
+        "{a}"
+    );
+    assert!(got["llmPerf"]["fit"].is_object());
+}
+
+#[test]
+fn fit_table_shows_points_and_identifiability() {
+    let out = run(&[
+        "fit",
+        &samples("inferno-trainer/qm_train_s4.json"),
+        "--seconds",
+        "--scaled",
+        "--bootstrap",
+        "8",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("14 points from 1 file(s)"), "{text}");
+    assert!(text.contains("CI"), "{text}");
+}
+
+#[test]
+fn fit_rejects_bad_input() {
+    fails_naming(
+        &[
+            "fit",
+            &samples("inferno-trainer/data.json"),
+            "--init",
+            "1,2",
+        ],
+        "--init",
+    );
+    fails_naming(
+        &[
+            "fit",
+            &samples("inferno-trainer/data.json"),
+            "--init",
+            "1,-2,0",
+        ],
+        "init.beta",
+    );
+    fails_naming(
+        &["fit", &samples("sim/llama31-8b-h100.json")],
+        "sim/llama31-8b-h100.json",
+    );
+}
+
+#[test]
+fn read_detects_formats_and_summarises_traces() {
+    let out = run(&[
+        "read",
+        &samples("readers/inferno/guidellm-csv.json"),
+        &samples("readers/traces/AzureLLMInferenceTrace_code.csv"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("guidellm-csv-json"), "{text}");
+    assert!(text.contains("constant@27.13"), "{text}");
+    assert!(text.contains("azure-trace (8819 requests"), "{text}");
+    let all = json(&run(&[
+        "read",
+        &samples("readers/inferno/guidellm-csv.json"),
+        "--select",
+        "all",
+        "--json",
+    ]));
+    assert_eq!(all[0]["points"].as_array().map(Vec::len), Some(10));
+}
+
+#[test]
+fn read_bad_files_are_one_line_errors() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-read-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.json");
+    std::fs::write(&empty, "").unwrap();
+    let binary = dir.join("blob.bin");
+    std::fs::write(&binary, [0u8, 159, 146, 150, 0, 1, 2]).unwrap();
+    for path in [
+        empty.to_str().unwrap(),
+        binary.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        "/nonexistent/file.json",
+    ] {
+        let out = run(&["read", path]);
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        assert_eq!(stderr(&out).lines().count(), 1, "{path}: {}", stderr(&out));
+        assert!(stderr(&out).contains(path), "{path}: {}", stderr(&out));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

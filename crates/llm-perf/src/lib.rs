@@ -34,7 +34,7 @@
 //! | module | crate | what it does |
 //! |---|---|---|
 //! | [`model`] | `perf-model-core` | vocabulary, catalogues, Inferno analyzer, roofline |
-//! | [`readers`] | `perf-readers` | benchmark, trace and profile formats (planned) |
+//! | [`readers`] | `perf-readers` | GuideLLM, vLLM bench, SGLang, AISBench, Together, Inferno files and traces |
 //! | [`fit`] | `perf-fit` | fitting the Inferno model's α, β, γ (Nelder–Mead, multistart, bootstrap) |
 //! | [`predict`] | `perf-predict` | forward-time predictors (planned) |
 //! | [`sim`] | `perf-sim` | discrete-event serving simulator (vLLM-V1 replicas, routers) |
@@ -63,6 +63,9 @@ pub enum Error {
     /// From `perf-fit`: invalid training points, degenerate data, optimiser failures.
     #[error(transparent)]
     Fit(#[from] perf_fit::FitError),
+    /// From `perf-readers`: unreadable, malformed or unrecognised input files.
+    #[error(transparent)]
+    Read(#[from] perf_readers::ReadError),
     /// From `perf-sim`: invalid simulation configs, cost-model failures, output I/O.
     #[error(transparent)]
     Sim(#[from] perf_sim::SimError),
@@ -86,5 +89,6 @@ pub mod prelude {
         PerfDataset, PerformanceIndex, PerformanceIndexData, RequestRecord, RequestRecordData,
         ServingConfig, ServingConfigData, StepTimeModel,
     };
+    pub use perf_readers::{ReadOptions, read_any, read_requests_any};
     pub use perf_sim::{SimConfig, Simulation, Summary};
 }

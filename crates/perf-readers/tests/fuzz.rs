@@ -83,8 +83,12 @@ static AISBENCH: LazyLock<(Vec<u8>, Vec<u8>)> = LazyLock::new(|| {
 });
 static GUIDELLM_CSV: LazyLock<Vec<Vec<u8>>> =
     LazyLock::new(|| vec![load("guidellm/v0.5_sweep-i4096-o64_row1_raw.csv")]);
-static INFERNO: LazyLock<Vec<Vec<u8>>> =
-    LazyLock::new(|| vec![load("../inferno-trainer/data.json"), load("../inferno-trainer/qm_train_s4.json")]);
+static INFERNO: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        load("../inferno-trainer/data.json"),
+        load("../inferno-trainer/qm_train_s4.json"),
+    ]
+});
 static GUIDELLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
     vec![
         load("guidellm/v0.3_guidellm-fixture_benchmarks_stripped.json"),
