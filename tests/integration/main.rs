@@ -2,3 +2,4 @@
 
 mod cost_models;
 mod facade;
+mod pipeline;
