@@ -83,9 +83,9 @@ impl FitPoint {
     /// Builds a point from a validated [`BenchmarkPoint`].
     ///
     /// * rate: `request_rate` (a concurrency-only point is rejected);
-    /// * observed TTFT: the **mean** when present, else the **median** (GuideLLM-derived
-    ///   data carries both; the upstream GuideLLM readers use the median, the native DataSet
-    ///   the mean — readers that want the median should put it into `mean`);
+    /// * observed TTFT: the **median** when present, else the **mean** — as upstream: its
+    ///   GuideLLM readers (JSON, CSV, HTML) take the median because of TTFT's long tail, and
+    ///   the native DataSet has only a mean (`avgTTFTTime`, or wait + prefill);
     /// * observed ITL: the mean, else the median;
     /// * `N` and `M`: the point's values, else 256 and 8192.
     ///
@@ -104,8 +104,8 @@ impl FitPoint {
         let rate = point.request_rate().ok_or_else(|| missing("rate_rps"))?;
         let ttft = point
             .ttft()
-            .mean()
-            .or_else(|| point.ttft().median())
+            .median()
+            .or_else(|| point.ttft().mean())
             .ok_or_else(|| missing("ttft_ms"))?;
         let itl = point
             .itl()

@@ -114,6 +114,37 @@ impl FitReport {
     }
 }
 
+/// The per-point table as the upstream demos print it (`rps inToken outToken TTFTMeas TTFTPred
+/// ITLMeas ITLPred`, ms), followed by the summary errors.
+impl std::fmt::Display for FitReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{:>10} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9}",
+            "rps", "inToken", "outToken", "TTFTMeas", "TTFTPred", "ITLMeas", "ITLPred"
+        )?;
+        for p in &self.points {
+            writeln!(
+                f,
+                "{:>10.3} {:>9.1} {:>9.1} {:>10.3} {:>10.3} {:>9.3} {:>9.3}",
+                p.rate_rps,
+                p.input_tokens,
+                p.output_tokens,
+                p.obs_ttft_ms,
+                p.pred_ttft_ms,
+                p.obs_itl_ms,
+                p.pred_itl_ms
+            )?;
+        }
+        let s = &self.summary;
+        writeln!(
+            f,
+            "mean abs error TTFT {:.4} ms, ITL {:.4} ms; paper error TTFT {:.4}, ITL {:.4}",
+            s.avg_err_ttft_ms, s.avg_err_itl_ms, s.paper_err_ttft, s.paper_err_itl
+        )
+    }
+}
+
 /// `OptimizedParms` of the upstream response.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedParams {
