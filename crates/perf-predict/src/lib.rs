@@ -30,6 +30,7 @@ pub mod file;
 pub mod linalg;
 pub mod linear;
 pub mod predictor;
+pub mod together;
 
 pub use error::{PredictError, Result};
 pub use file::PredictorFile;
