@@ -20,7 +20,7 @@ impl StageModel {
     /// Predicted stage time in seconds for the seed's four features (not clamped).
     ///
     /// # Errors
-    /// [`PredictError::FeatureCount`] or [`PredictError::NonFinite`] for a bad feature row.
+    /// [`PredictError::FeatureCount`](crate::PredictError::FeatureCount) or [`PredictError::NonFinite`](crate::PredictError::NonFinite) for a bad feature row.
     pub fn predict_seconds(&self, features: &[f64]) -> Result<f64> {
         match self {
             StageModel::Linear(m) => m.predict(features),
@@ -120,7 +120,7 @@ impl StepPredictor {
     /// requests of `input_len` tokens (model output × 1000, not clamped, as the seed prints it).
     ///
     /// # Errors
-    /// [`PredictError::NonFinite`] if an argument is not finite.
+    /// [`PredictError::NonFinite`](crate::PredictError::NonFinite) if an argument is not finite.
     pub fn predict_ms(&self, stage: Stage, batch_size: f64, input_len: f64) -> Result<f64> {
         Ok(self
             .stage(stage)
