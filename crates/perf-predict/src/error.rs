@@ -95,6 +95,14 @@ pub enum PredictError {
         #[source]
         source: csv::Error,
     },
+    /// A tree library rejected the data or failed (its message).
+    #[error("{kind} model: {message}")]
+    Model {
+        /// `gbdt` or `forest`.
+        kind: &'static str,
+        /// What the library reported.
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -238,7 +238,6 @@ impl PredictorFile {
                 cfg.insert("metadata".into(), m.clone());
             }
             for stage in Stage::ALL {
-                #[allow(unreachable_patterns)] // StageModel is non_exhaustive-ready
                 let lin = match p.stage(stage) {
                     StageModel::Linear(m) => m,
                     other => {
@@ -303,7 +302,15 @@ impl PredictorFile {
 }
 
 fn check_stage(m: &StageModel, name: &str, stage: Stage) -> std::result::Result<(), String> {
+    if m.num_features() != NUM_FEATURES {
+        return Err(format!(
+            "config `{name}`, {stage}: a {} model with {} features, expected {NUM_FEATURES}",
+            m.kind(),
+            m.num_features()
+        ));
+    }
     match m {
+        StageModel::Gbdt(_) | StageModel::Forest(_) => {}
         StageModel::Linear(l) => {
             if l.num_features() != NUM_FEATURES {
                 return Err(format!(

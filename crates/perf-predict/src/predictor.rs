@@ -4,8 +4,10 @@ use perf_model_core::{BatchShape, StepTimeModel};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::cv::Trainer;
 use crate::error::Result;
 use crate::linear::{LinearModel, NUM_FEATURES, ProfileData, Stage};
+use crate::trees::{ForestModel, GbdtModel};
 
 /// The model of one stage. Outputs are in **seconds**, as in the seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -14,6 +16,10 @@ use crate::linear::{LinearModel, NUM_FEATURES, ProfileData, Stage};
 pub enum StageModel {
     /// The seed's linear model on [`crate::FEATURE_NAMES`].
     Linear(LinearModel),
+    /// Gradient-boosted trees on the same features.
+    Gbdt(GbdtModel),
+    /// Random forest on the same features.
+    Forest(ForestModel),
 }
 
 impl StageModel {
@@ -24,27 +30,48 @@ impl StageModel {
     pub fn predict_seconds(&self, features: &[f64]) -> Result<f64> {
         match self {
             StageModel::Linear(m) => m.predict(features),
+            StageModel::Gbdt(m) => m.predict(features),
+            StageModel::Forest(m) => m.predict(features),
         }
     }
 
-    /// The model kind as written in files: `linear`.
+    /// The model kind as written in files: `linear`, `gbdt` or `forest`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
             StageModel::Linear(_) => "linear",
+            StageModel::Gbdt(_) => "gbdt",
+            StageModel::Forest(_) => "forest",
         }
     }
 
-    /// The fixed per-step part of the model (the linear bias), s.
+    /// Number of features the model takes.
+    #[must_use]
+    pub fn num_features(&self) -> usize {
+        match self {
+            StageModel::Linear(m) => m.num_features(),
+            StageModel::Gbdt(m) => m.num_features(),
+            StageModel::Forest(m) => m.num_features(),
+        }
+    }
+
+    /// The fixed per-step part of the model (the linear bias; 0 for trees), s.
     fn bias(&self) -> f64 {
         match self {
             StageModel::Linear(m) => m.bias(),
+            StageModel::Gbdt(_) | StageModel::Forest(_) => 0.0,
         }
     }
 
+    /// Prediction for features built from a `BatchShape` (always finite); a tree-library
+    /// failure gives NaN, which `step_time` turns into 0 (and logs).
     fn predict_unchecked(&self, features: &[f64; NUM_FEATURES]) -> f64 {
         match self {
             StageModel::Linear(m) => m.predict_unchecked(features),
+            other => other.predict_seconds(features).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "tree prediction failed");
+                f64::NAN
+            }),
         }
     }
 }
@@ -95,11 +122,19 @@ impl StepPredictor {
     /// # Errors
     /// Any error of [`LinearModel::fit`], for either stage.
     pub fn train_linear(data: &ProfileData) -> Result<Self> {
+        Self::train(data, &Trainer::Linear)
+    }
+
+    /// Trains both stages with `trainer` on a profiling sweep and keeps its metadata.
+    ///
+    /// # Errors
+    /// Any error of the fit, for either stage.
+    pub fn train(data: &ProfileData, trainer: &Trainer) -> Result<Self> {
         let (xp, yp) = data.dataset(Stage::Prefill);
         let (xd, yd) = data.dataset(Stage::Decode);
-        let prefill = LinearModel::fit(&xp, &yp)?;
-        let decode = LinearModel::fit(&xd, &yd)?;
-        let mut p = Self::new(StageModel::Linear(prefill), StageModel::Linear(decode));
+        let prefill = trainer.fit(&xp, &yp)?;
+        let decode = trainer.fit(&xd, &yd)?;
+        let mut p = Self::new(prefill, decode);
         p.metadata = match &data.metadata {
             Value::Null => None,
             v => Some(v.clone()),

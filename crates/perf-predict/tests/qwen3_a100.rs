@@ -4,7 +4,10 @@ use std::path::Path;
 
 use approx::assert_relative_eq;
 use perf_model_core::{BatchShape, StepTimeModel};
-use perf_predict::{PredictorFile, ProfileData, Stage, StepPredictor};
+use perf_predict::{
+    ForestParams, GbdtParams, PredictError, PredictorFile, ProfileData, Stage, StepPredictor,
+    Trainer, cross_validate,
+};
 
 const SWEEP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -84,4 +87,97 @@ fn trained_file_round_trips_both_formats() {
     assert_eq!(seed, f);
     let meta = f.get("Qwen3-4B_A100").unwrap().metadata.as_ref().unwrap();
     assert_eq!(meta["gpu_type"], "NVIDIA A100-SXM4-80GB");
+}
+
+fn trainers() -> [Trainer; 3] {
+    [
+        Trainer::Linear,
+        Trainer::Gbdt(GbdtParams::default()),
+        Trainer::Forest(ForestParams::default()),
+    ]
+}
+
+/// 5-fold CV (seed 2024) of the three model kinds per stage; the figures go in the report.
+/// Asserted: every model is finite and the trees beat the linear model on decode MAPE.
+#[test]
+fn cross_validated_mape_table() {
+    let data = sweep();
+    let mut table = Vec::new();
+    for stage in Stage::ALL {
+        let (x, y) = data.dataset(stage);
+        for t in trainers() {
+            let r = cross_validate(&t, &x, &y, 5, 2024).unwrap();
+            assert!(r.metrics.mape.is_finite() && r.metrics.rmse.is_finite());
+            table.push((stage, r.model.clone(), r.metrics));
+        }
+    }
+    for (stage, model, m) in &table {
+        eprintln!(
+            "{stage:8} {model:7} MAPE {:8.3} %  RMSE {:9.4} ms  R² {:.4}",
+            m.mape,
+            m.rmse * 1e3,
+            m.r2
+        );
+    }
+    let mape = |s: Stage, k: &str| {
+        table
+            .iter()
+            .find(|r| r.0 == s && r.1 == k)
+            .map(|r| r.2.mape)
+            .unwrap()
+    };
+    assert!(
+        mape(Stage::Decode, "gbdt").min(mape(Stage::Decode, "forest"))
+            < mape(Stage::Decode, "linear")
+    );
+}
+
+/// Every model kind: our JSON → load → bit-identical predictions; a wrong feature count is a
+/// typed error, never a panic.
+#[test]
+fn every_kind_round_trips_bit_exact() {
+    let data = sweep();
+    for t in trainers() {
+        let mut f = PredictorFile::new();
+        f.insert("q", StepPredictor::train(&data, &t).unwrap());
+        let g = PredictorFile::from_json_str(&f.to_json_string().unwrap(), Path::new("o.json"))
+            .unwrap();
+        assert_eq!(g, f, "{}", t.name());
+        let (a, b) = (f.get("q").unwrap(), g.get("q").unwrap());
+        for stage in Stage::ALL {
+            for (bs, l) in [
+                (1.0, 1.0),
+                (4.0, 512.0),
+                (8.0, 1024.0),
+                (3.0, 777.0),
+                (64.0, 16384.0),
+            ] {
+                let (pa, pb) = (
+                    a.predict_ms(stage, bs, l).unwrap(),
+                    b.predict_ms(stage, bs, l).unwrap(),
+                );
+                assert_eq!(pa.to_bits(), pb.to_bits(), "{} {stage}", t.name());
+            }
+            assert!(matches!(
+                a.stage(stage).predict_seconds(&[1.0, 2.0, 3.0]),
+                Err(PredictError::FeatureCount {
+                    expected: 4,
+                    got: 3,
+                    ..
+                })
+            ));
+            assert!(matches!(
+                a.stage(stage).predict_seconds(&[1.0, f64::NAN, 3.0, 4.0]),
+                Err(PredictError::NonFinite { .. })
+            ));
+        }
+        let shape = BatchShape::decode(8, 1024);
+        assert_eq!(a.step_time(&shape).to_bits(), b.step_time(&shape).to_bits());
+        if t != Trainer::Linear {
+            assert!(matches!(
+                f.to_seed_value(),
+                Err(PredictError::Format { .. })
+            ));
+        }
+    }
 }
