@@ -143,7 +143,8 @@ impl LinearModel {
     /// * [`PredictError::TooFewRows`] with fewer rows than features (or fewer than 2);
     /// * [`PredictError::FeatureCount`] if rows differ in width;
     /// * [`PredictError::NonFinite`] for a NaN or infinite value (with its row);
-    /// * [`PredictError::Degenerate`] if every row has the same features.
+    /// * [`PredictError::Degenerate`] if every row has the same features, or if values are
+    ///   so large that the solution overflows.
     pub fn fit(x: &[Vec<f64>], y: &[f64]) -> Result<Self> {
         if x.len() != y.len() {
             return Err(PredictError::LengthMismatch {
@@ -177,6 +178,11 @@ impl LinearModel {
             )));
         }
         let (weights, bias, rank) = lstsq_with_intercept(x, y);
+        if !weights.iter().all(|w| w.is_finite()) || !bias.is_finite() {
+            return Err(PredictError::Degenerate(
+                "the least-squares solution overflowed (values too large)".into(),
+            ));
+        }
         let mut m = Self {
             weights,
             bias,
@@ -411,6 +417,17 @@ mod tests {
             m.predict(&[1.0, f64::NAN, 0.0, 0.0]),
             Err(PredictError::NonFinite { .. })
         ));
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_nan_weights() {
+        let x: Vec<Vec<f64>> = (1..=6).map(|i| vec![1e200 * f64::from(i), 1.0]).collect();
+        let y: Vec<f64> = (1..=6).map(f64::from).collect();
+        match LinearModel::fit(&x, &y) {
+            Err(PredictError::Degenerate(_)) => {}
+            Ok(m) => assert!(m.weights().iter().all(|w| w.is_finite())),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     #[test]
