@@ -116,7 +116,7 @@ pub struct CvReport {
 }
 
 /// A seeded permutation of `0..n` (Fisher–Yates on Xoshiro256++, portable).
-fn permutation(n: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn permutation(n: usize, seed: u64) -> Vec<usize> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut idx: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {

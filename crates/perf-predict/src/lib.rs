@@ -1,7 +1,7 @@
 //! Predictors of forward-pass (step) time and of benchmark-level metrics.
 //!
 //! This crate owns forward-time predictors (linear min-norm least squares on four features,
-//! gradient-boosted trees, random forests; Vidur-style per-operator models are planned),
+//! gradient-boosted trees, random forests, Vidur-style per-operator curves),
 //! benchmark-level regression (`metric = a + b·in + c·out`) with confidence, cross-validation
 //! and versioned model JSON. Its predictors implement [`perf_model_core::StepTimeModel`] so the
 //! simulator (`perf-sim`) can use them as its cost model.
@@ -33,6 +33,7 @@ pub mod linear;
 pub mod predictor;
 pub mod together;
 pub mod trees;
+pub mod vidur;
 
 pub use cv::{CvReport, Metrics, Trainer, cross_validate, holdout};
 pub use error::{PredictError, Result};
@@ -40,3 +41,4 @@ pub use file::PredictorFile;
 pub use linear::{FEATURE_NAMES, LinearModel, NUM_FEATURES, ProfileData, ProfileRow, Stage};
 pub use predictor::{StageModel, StepPredictor, decode_features, prefill_features};
 pub use trees::{ForestModel, ForestParams, GbdtLoss, GbdtModel, GbdtParams};
+pub use vidur::VidurPredictor;

@@ -102,9 +102,29 @@ fn rotate(cols: &mut [Vec<f64>], i: usize, j: usize, c: f64, s: f64) {
     }
 }
 
+/// Minimum-norm least squares through LAPACK `dgelsd` (ndarray-linalg), feature `lapack`.
+/// Returns `None` if LAPACK reports an error (the caller then uses the pure-Rust solver).
+#[cfg(feature = "lapack")]
+#[must_use]
+pub fn lstsq_lapack(a: &[Vec<f64>], y: &[f64]) -> Option<LstsqSolution> {
+    use ndarray_linalg::LeastSquaresSvd;
+    let n = a.len();
+    let p = a.first().map_or(0, Vec::len);
+    let flat: Vec<f64> = a.iter().flat_map(|r| r.iter().copied()).collect();
+    let m = ndarray::Array2::from_shape_vec((n, p), flat).ok()?;
+    let b = ndarray::Array1::from_vec(y.to_vec());
+    let res = m.least_squares(&b).ok()?;
+    Some(LstsqSolution {
+        x: res.solution.to_vec(),
+        rank: usize::try_from(res.rank).unwrap_or(0),
+        singular_values: res.singular_values.to_vec(),
+    })
+}
+
 /// Least squares with an intercept, as scikit-learn's `LinearRegression` does it: centre the
 /// columns and the target, solve minimum-norm on the centred matrix, then
-/// `bias = ȳ − w·x̄`. Returns `(weights, bias, rank)`.
+/// `bias = ȳ − w·x̄`. Returns `(weights, bias, rank)`. With the `lapack` feature the centred
+/// system goes to LAPACK `dgelsd` (same minimum-norm answer), else to [`lstsq_min_norm`].
 #[must_use]
 pub fn lstsq_with_intercept(rows: &[Vec<f64>], y: &[f64]) -> (Vec<f64>, f64, usize) {
     let n = rows.len();
@@ -122,6 +142,12 @@ pub fn lstsq_with_intercept(rows: &[Vec<f64>], y: &[f64]) -> (Vec<f64>, f64, usi
         .map(|r| r.iter().zip(&mean_x).map(|(v, m)| v - m).collect())
         .collect();
     let yc: Vec<f64> = y.iter().map(|v| v - mean_y).collect();
+    #[cfg(feature = "lapack")]
+    let sol = match lstsq_lapack(&centred, &yc) {
+        Some(sol) => sol,
+        None => lstsq_min_norm(&centred, &yc, None),
+    };
+    #[cfg(not(feature = "lapack"))]
     let sol = lstsq_min_norm(&centred, &yc, None);
     let bias = mean_y - sol.x.iter().zip(&mean_x).map(|(w, m)| w * m).sum::<f64>();
     (sol.x, bias, sol.rank)
