@@ -1,10 +1,12 @@
 //! A trained step-time predictor (one model per stage) and its use as a simulator cost model.
 
+use std::collections::BTreeMap;
+
 use perf_model_core::{BatchShape, StepTimeModel};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::cv::Trainer;
+use crate::cv::{CvReport, Trainer};
 use crate::error::Result;
 use crate::linear::{LinearModel, NUM_FEATURES, ProfileData, Stage};
 use crate::trees::{ForestModel, GbdtModel};
@@ -99,6 +101,10 @@ pub struct StepPredictor {
     /// Metadata of the profiling run (the seed copies the benchmark file's `metadata`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// Cross-validation reports by stage (`prefill`, `decode`), when trained with
+    /// [`StepPredictor::train_with_cv`]; kept in our format, not in the seed's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub validation: BTreeMap<Stage, CvReport>,
     /// Other keys of a seed config object, kept so a seed file is written back unchanged.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub(crate) seed_extra: Map<String, Value>,
@@ -112,6 +118,7 @@ impl StepPredictor {
             prefill,
             decode,
             metadata: None,
+            validation: BTreeMap::new(),
             seed_extra: Map::new(),
         }
     }
@@ -139,6 +146,26 @@ impl StepPredictor {
             Value::Null => None,
             v => Some(v.clone()),
         };
+        Ok(p)
+    }
+
+    /// [`StepPredictor::train`], plus seeded `k`-fold cross-validation of each stage
+    /// ([`crate::cross_validate`]) stored in [`StepPredictor::validation`].
+    ///
+    /// # Errors
+    /// The fit's errors, and [`crate::cross_validate`]'s (`k` outside `2..=rows`).
+    pub fn train_with_cv(
+        data: &ProfileData,
+        trainer: &Trainer,
+        k: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let mut p = Self::train(data, trainer)?;
+        for stage in Stage::ALL {
+            let (x, y) = data.dataset(stage);
+            p.validation
+                .insert(stage, crate::cv::cross_validate(trainer, &x, &y, k, seed)?);
+        }
         Ok(p)
     }
 

@@ -139,7 +139,8 @@ fn every_kind_round_trips_bit_exact() {
     let data = sweep();
     for t in trainers() {
         let mut f = PredictorFile::new();
-        f.insert("q", StepPredictor::train(&data, &t).unwrap());
+        f.insert("q", StepPredictor::train_with_cv(&data, &t, 5, 7).unwrap());
+        assert_eq!(f.get("q").unwrap().validation.len(), 2);
         let g = PredictorFile::from_json_str(&f.to_json_string().unwrap(), Path::new("o.json"))
             .unwrap();
         assert_eq!(g, f, "{}", t.name());
