@@ -15,7 +15,7 @@ use std::sync::Arc;
 use gbdt::config::{Config, Loss};
 use gbdt::decision_tree::{Data, DataVec};
 use gbdt::gradient_boost::GBDT;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use smartcore::ensemble::random_forest_regressor::{
     RandomForestRegressor, RandomForestRegressorParameters,
 };
@@ -26,12 +26,6 @@ use crate::linear::FEATURE_NAMES;
 
 fn ser_arc<S: Serializer, T: Serialize>(v: &Arc<T>, s: S) -> std::result::Result<S::Ok, S::Error> {
     T::serialize(v, s)
-}
-
-fn de_arc<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> std::result::Result<Arc<T>, D::Error> {
-    T::deserialize(d).map(Arc::new)
 }
 
 /// Checks a training set: equal lengths, at least `min_rows` rows, equal widths, finite values,
@@ -216,11 +210,15 @@ impl GbdtParams {
 }
 
 /// Gradient-boosted trees (crate `gbdt`, f32) predicting `ln(time)`.
+///
+/// Loading checks the stored trees (child indices, feature indices, tree count, loss) before
+/// gbdt sees them, so a corrupt file is an error, not a panic in `predict`.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "RawModel")]
 pub struct GbdtModel {
     n_features: usize,
     params: GbdtParams,
-    #[serde(serialize_with = "ser_arc", deserialize_with = "de_arc")]
+    #[serde(serialize_with = "ser_arc")]
     model: Arc<GBDT>,
 }
 
@@ -271,6 +269,139 @@ impl PartialEq for GbdtModel {
                 (Ok(a), Ok(b)) => a == b,
                 _ => false,
             }
+    }
+}
+
+/// A tree model as stored, before validation.
+#[derive(Deserialize)]
+struct RawModel {
+    n_features: usize,
+    params: serde_json::Value,
+    model: serde_json::Value,
+}
+
+fn as_index(v: &serde_json::Value) -> Option<usize> {
+    v.as_u64().and_then(|u| usize::try_from(u).ok())
+}
+
+/// gbdt 0.1.3 layout: `{conf: {iterations, loss, …}, trees: [{tree: {tree: [{value: {feature_index,
+/// is_leaf, …}, left, right, …}]}}]}`; children are stored after their parent.
+fn check_gbdt_json(v: &serde_json::Value, n_features: usize) -> std::result::Result<(), String> {
+    let trees = v["trees"].as_array().ok_or("no `trees` array")?;
+    if as_index(&v["conf"]["iterations"]) != Some(trees.len()) {
+        return Err("`conf.iterations` differs from the number of trees".into());
+    }
+    match v["conf"]["loss"].as_str() {
+        Some("SquaredError" | "LAD") => {}
+        other => return Err(format!("unsupported loss {other:?}")),
+    }
+    for (t, tree) in trees.iter().enumerate() {
+        let nodes = tree["tree"]["tree"]
+            .as_array()
+            .ok_or(format!("tree {t}: no nodes"))?;
+        if nodes.is_empty() {
+            return Err(format!("tree {t} is empty"));
+        }
+        for (i, node) in nodes.iter().enumerate() {
+            if node["value"]["is_leaf"]
+                .as_bool()
+                .ok_or(format!("tree {t} node {i}: no is_leaf"))?
+            {
+                continue;
+            }
+            let f = as_index(&node["value"]["feature_index"]).unwrap_or(usize::MAX);
+            if f >= n_features {
+                return Err(format!("tree {t} node {i}: feature index out of range"));
+            }
+            for side in ["left", "right"] {
+                match as_index(&node[side]) {
+                    Some(c) if c > i && c < nodes.len() => {}
+                    _ => return Err(format!("tree {t} node {i}: bad {side} child")),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// smartcore 0.7 layout: every tree is an object with a `nodes` array of `{split_feature,
+/// true_child, false_child, …}`; children are stored after their parent.
+fn check_forest_json(v: &serde_json::Value, n_features: usize) -> std::result::Result<(), String> {
+    fn walk(
+        v: &serde_json::Value,
+        n_features: usize,
+        trees: &mut usize,
+    ) -> std::result::Result<(), String> {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Array(nodes)) = map.get("nodes") {
+                    *trees += 1;
+                    if nodes.is_empty() {
+                        return Err("empty tree".into());
+                    }
+                    for (i, node) in nodes.iter().enumerate() {
+                        let (t, f) = (&node["true_child"], &node["false_child"]);
+                        if t.is_null() {
+                            continue;
+                        }
+                        let ok = |c: &serde_json::Value| {
+                            as_index(c).is_some_and(|c| c > i && c < nodes.len())
+                        };
+                        if !ok(t) || !ok(f) {
+                            return Err(format!("node {i}: bad child index"));
+                        }
+                        if as_index(&node["split_feature"]).is_none_or(|s| s >= n_features) {
+                            return Err(format!("node {i}: split feature out of range"));
+                        }
+                    }
+                    return Ok(());
+                }
+                map.values().try_for_each(|x| walk(x, n_features, trees))
+            }
+            serde_json::Value::Array(a) => a.iter().try_for_each(|x| walk(x, n_features, trees)),
+            _ => Ok(()),
+        }
+    }
+    if v["forest_regressor"].is_null() {
+        return Err("no fitted forest".into());
+    }
+    let mut trees = 0;
+    walk(v, n_features, &mut trees)?;
+    if trees == 0 {
+        return Err("no trees".into());
+    }
+    Ok(())
+}
+
+impl TryFrom<RawModel> for GbdtModel {
+    type Error = String;
+    fn try_from(raw: RawModel) -> std::result::Result<Self, String> {
+        check_gbdt_json(&raw.model, raw.n_features)
+            .map_err(|e| format!("invalid gbdt model: {e}"))?;
+        let params: GbdtParams = serde_json::from_value(raw.params).map_err(|e| e.to_string())?;
+        params.check().map_err(|e| e.to_string())?;
+        let model: GBDT = serde_json::from_value(raw.model).map_err(|e| e.to_string())?;
+        Ok(Self {
+            n_features: raw.n_features,
+            params,
+            model: Arc::new(model),
+        })
+    }
+}
+
+impl TryFrom<RawModel> for ForestModel {
+    type Error = String;
+    fn try_from(raw: RawModel) -> std::result::Result<Self, String> {
+        check_forest_json(&raw.model, raw.n_features)
+            .map_err(|e| format!("invalid forest model: {e}"))?;
+        let params: ForestParams = serde_json::from_value(raw.params).map_err(|e| e.to_string())?;
+        params.check().map_err(|e| e.to_string())?;
+        let model: Forest = serde_json::from_value(raw.model).map_err(|e| e.to_string())?;
+        Ok(Self {
+            n_features: raw.n_features,
+            params,
+            model: Arc::new(model),
+        })
     }
 }
 
@@ -360,11 +491,15 @@ impl ForestParams {
 }
 
 /// A random forest (crate `smartcore`) predicting `ln(time)`.
+///
+/// Loading checks the stored trees (child indices, split features) before smartcore sees them,
+/// so a corrupt file is an error, not a panic in `predict`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "RawModel")]
 pub struct ForestModel {
     n_features: usize,
     params: ForestParams,
-    #[serde(serialize_with = "ser_arc", deserialize_with = "de_arc")]
+    #[serde(serialize_with = "ser_arc")]
     model: Arc<Forest>,
 }
 
@@ -405,5 +540,99 @@ impl ForestModel {
             message: e.to_string(),
         })?;
         Ok(out.first().map_or(f64::NAN, |v| v.exp()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linear::Stage;
+
+    fn data() -> (Vec<Vec<f64>>, Vec<f64>) {
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for bs in [1.0, 2.0, 4.0, 8.0] {
+            for l in [16.0, 64.0, 256.0] {
+                x.push(Stage::Decode.features(bs, l).to_vec());
+                y.push(0.007 + 1e-5 * bs + 5e-8 * bs * l);
+            }
+        }
+        (x, y)
+    }
+
+    /// Corrupting a stored child index, a feature index or the tree count makes loading fail
+    /// with an error instead of a panic at prediction time.
+    #[test]
+    fn corrupt_files_are_rejected() {
+        let (x, y) = data();
+        let g = GbdtParams {
+            trees: 3,
+            ..GbdtParams::default()
+        }
+        .fit(&x, &y)
+        .unwrap();
+        let v = serde_json::to_value(&g).unwrap();
+        let back: GbdtModel = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(back, g);
+        let mut bad = v.clone();
+        bad["model"]["trees"][0]["tree"]["tree"][0]["left"] = 0.into();
+        assert!(serde_json::from_value::<GbdtModel>(bad).is_err());
+        let mut bad = v.clone();
+        bad["model"]["trees"][0]["tree"]["tree"][0]["value"]["feature_index"] = 9.into();
+        assert!(serde_json::from_value::<GbdtModel>(bad).is_err());
+        let mut bad = v.clone();
+        bad["model"]["conf"]["iterations"] = 4.into();
+        assert!(serde_json::from_value::<GbdtModel>(bad).is_err());
+        let mut bad = v;
+        bad["model"]["conf"]["loss"] = "LogLikelyhood".into();
+        assert!(serde_json::from_value::<GbdtModel>(bad).is_err());
+
+        let f = ForestParams::default().fit(&x, &y).unwrap();
+        let v = serde_json::to_value(&f).unwrap();
+        let back: ForestModel = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(back, f);
+        let text = v.to_string();
+        let bad_child = text.replacen("\"true_child\":1", "\"true_child\":0", 1);
+        assert_ne!(bad_child, text, "forest layout changed");
+        assert!(serde_json::from_str::<ForestModel>(&bad_child).is_err());
+        let mut bad = v;
+        bad["model"]["forest_regressor"] = serde_json::Value::Null;
+        assert!(serde_json::from_value::<ForestModel>(bad).is_err());
+    }
+
+    #[test]
+    fn bad_params_and_targets() {
+        let (x, mut y) = data();
+        assert!(matches!(
+            GbdtParams {
+                trees: 0,
+                ..GbdtParams::default()
+            }
+            .fit(&x, &y),
+            Err(PredictError::InvalidParam { name: "trees", .. })
+        ));
+        assert!(matches!(
+            ForestParams {
+                max_depth: 0,
+                ..ForestParams::default()
+            }
+            .fit(&x, &y),
+            Err(PredictError::InvalidParam { .. })
+        ));
+        y[2] = 0.0;
+        assert!(matches!(
+            GbdtParams::default().fit(&x, &y),
+            Err(PredictError::InvalidParam { name: "target", .. })
+        ));
+        let g = GbdtParams {
+            trees: 2,
+            ..GbdtParams::default()
+        }
+        .fit(&x, &data().1)
+        .unwrap();
+        assert!(matches!(
+            g.predict(&[1.0, 2.0, 3.0, 1e300]),
+            Err(PredictError::NonFinite { .. })
+        ));
     }
 }
