@@ -1,0 +1,50 @@
+//! Property tests: no input makes the readers, the fits or the predictors panic.
+
+use std::path::Path;
+
+use perf_model_core::{BatchShape, StepTimeModel};
+use perf_predict::together::{BenchmarkStore, EstimateQuery, read_together_csv};
+use perf_predict::{LinearModel, PredictorFile, StageModel, StepPredictor};
+use proptest::prelude::*;
+
+proptest! {
+    #[test]
+    fn together_csv_never_panics(s in "\\PC{0,200}") {
+        let _ = read_together_csv(s.as_bytes(), Path::new("fuzz.csv"));
+    }
+
+    #[test]
+    fn predictor_json_never_panics(s in "\\PC{0,200}") {
+        let _ = PredictorFile::from_json_str(&s, Path::new("fuzz.json"));
+    }
+
+    #[test]
+    fn linear_fit_never_panics(
+        rows in proptest::collection::vec(proptest::collection::vec(prop_oneof![any::<f64>(), -1e6..1e6f64], 0..6), 0..12),
+        y in proptest::collection::vec(prop_oneof![any::<f64>(), -1e3..1e3f64], 0..12),
+    ) {
+        let _ = LinearModel::fit(&rows, &y);
+    }
+
+    #[test]
+    fn step_time_is_finite_and_non_negative(
+        ps in any::<u32>(), pt in any::<u64>(), psq in any::<u64>(), pc in any::<u64>(), px in any::<u64>(),
+        ds in any::<u32>(), dc in any::<u64>(),
+    ) {
+        let m = |w: [f64; 4], b| StageModel::Linear(LinearModel::new(w.to_vec(), b, None).unwrap());
+        let p = StepPredictor::new(m([1.6e-5, 1.3e-9, 1.6e-5, -5.6e-6], 8.5e-3), m([8.5e-6, 4.4e-8, 4.4e-8, 8.5e-6], 7.5e-3));
+        let b = BatchShape { prefill_seqs: ps, prefill_tokens: pt, prefill_tokens_sq: psq, prefill_cached: pc, prefill_cross: px, decode_seqs: ds, decode_context: dc, logits: 0 };
+        let t = p.step_time(&b);
+        prop_assert!(t.is_finite() && t >= 0.0);
+    }
+
+    #[test]
+    fn together_estimates_are_non_negative(i in 1.0..1e6f64, o in 1.0..1e5f64) {
+        let csv = "provider_model,input_avg_len,output_avg_len,ttft_mean,user_tps_mean,e2e_p99\n\
+                   m,500,100,200,50,900\nm,1000,200,300,45,950\nm,2000,100,420,40,1000\nm,1500,400,390,42,980\n";
+        let mut s = BenchmarkStore::new();
+        s.add_csv(csv.as_bytes(), Path::new("a.csv")).unwrap();
+        let e = s.estimate("m", &EstimateQuery::new(i, o)).unwrap();
+        prop_assert!(e.predictions.values().all(|v| v.is_finite() && *v >= 0.0));
+    }
+}
