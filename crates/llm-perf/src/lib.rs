@@ -36,7 +36,7 @@
 //! | [`model`] | `perf-model-core` | vocabulary, catalogues, Inferno analyzer, roofline |
 //! | [`readers`] | `perf-readers` | GuideLLM, vLLM bench, SGLang, AISBench, Together, Inferno files and traces |
 //! | [`fit`] | `perf-fit` | fitting the Inferno model's α, β, γ (Nelder–Mead, multistart, bootstrap) |
-//! | [`predict`] | `perf-predict` | forward-time predictors (planned) |
+//! | [`predict`] | `perf-predict` | step-time predictors (min-norm linear, GBDT, forest, Vidur per-op) and benchmark regression |
 //! | [`sim`] | `perf-sim` | discrete-event serving simulator (vLLM-V1 replicas, routers) |
 //! | [`pso`] | `perf-pso` | particle swarm tuning (planned) |
 //! | [`npu`] | `npu-backends` | engines and benchmark runners (planned) |
@@ -63,6 +63,9 @@ pub enum Error {
     /// From `perf-fit`: invalid training points, degenerate data, optimiser failures.
     #[error(transparent)]
     Fit(#[from] perf_fit::FitError),
+    /// From `perf-predict`: bad training data, model files, feature mismatches.
+    #[error(transparent)]
+    Predict(#[from] perf_predict::PredictError),
     /// From `perf-readers`: unreadable, malformed or unrecognised input files.
     #[error(transparent)]
     Read(#[from] perf_readers::ReadError),
@@ -89,6 +92,7 @@ pub mod prelude {
         PerfDataset, PerformanceIndex, PerformanceIndexData, RequestRecord, RequestRecordData,
         ServingConfig, ServingConfigData, StepTimeModel,
     };
+    pub use perf_predict::{PredictorFile, StepPredictor};
     pub use perf_readers::{ReadOptions, read_any, read_requests_any};
     pub use perf_sim::{SimConfig, Simulation, Summary};
 }
