@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// `go` for `/train?seed_compatible=true`).
     #[arg(long, value_enum)]
     arithmetic: Option<Parity>,
+    /// Fits run at once (min 1); further `/train` requests wait (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    max_fits: Option<usize>,
 }
 
 /// Runs `llm-perf serve` until Ctrl-C (or SIGTERM) and in-flight requests have finished.
@@ -42,6 +45,9 @@ pub fn serve(args: &ServeArgs) -> Result<String> {
         train_arithmetic: args.arithmetic.map(|a| match a {
             Parity::F64 => Arithmetic::F64,
             Parity::Go => Arithmetic::GoFloat32,
+        }),
+        max_concurrent_fits: args.max_fits.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -21,6 +21,7 @@ use llm_perf::model::Error as ModelError;
 use llm_perf::model::inferno::Arithmetic;
 use llm_perf::readers::{ReadError, ReadOptions, SelectOptions, TimeUnit, read_inferno};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use crate::fit_cmd::TrainerChoice;
 use crate::problem::{Problem, parse_problem};
@@ -36,6 +37,14 @@ pub struct ServerConfig {
     pub queue: QueueSettings,
     /// Arithmetic of `/train`; `None`: `go` for seed-compatible fits, else `f64`.
     pub train_arithmetic: Option<Arithmetic>,
+    /// Fits allowed to run at once (at least 1); further `/train` requests wait for a slot.
+    pub max_concurrent_fits: usize,
+}
+
+/// The configuration plus the shared state of the handlers.
+struct AppState {
+    config: ServerConfig,
+    fits: Arc<Semaphore>,
 }
 
 /// The application: every route, request logging, and a JSON 404 for unknown paths.
@@ -48,7 +57,10 @@ pub fn router(config: ServerConfig) -> Router {
         .route("/healthz", get(health))
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))
-        .with_state(Arc::new(config))
+        .with_state(Arc::new(AppState {
+            fits: Arc::new(Semaphore::new(config.max_concurrent_fits.max(1))),
+            config,
+        }))
 }
 
 /// An error response: a status and `{"message": …}`.
@@ -209,10 +221,11 @@ fn parse_init(text: &str) -> Result<[f64; 3], ApiError> {
 /// `POST /train`: fits α, β, γ to the DataSet body and answers with the model-trainer's
 /// response `{"OptimizedParms", "AnalysisResults"}`.
 async fn train(
-    State(config): State<Arc<ServerConfig>>,
+    State(state): State<Arc<AppState>>,
     query: Result<Query<TrainQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let config = &state.config;
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let body = body.map_err(|e| body_error(&e))?;
     let seed_compatible = query.seed_compatible.unwrap_or(false);
@@ -237,7 +250,16 @@ async fn train(
     } else {
         TimeUnit::Milliseconds
     };
-    let response = blocking(move || train_body(&body, &choice, unit)).await?;
+    // Fits are CPU-bound: at most `max_concurrent_fits` at once, the rest queue here.
+    let permit = Arc::clone(&state.fits)
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::internal(format!("fit queue closed: {e}")))?;
+    let response = blocking(move || {
+        let _permit = permit;
+        train_body(&body, &choice, unit)
+    })
+    .await?;
     Ok(json_response(StatusCode::OK, &response))
 }
 
@@ -295,24 +317,24 @@ enum QueueRoute {
 }
 
 async fn solve(
-    State(config): State<Arc<ServerConfig>>,
+    State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    queue(&config, QueueRoute::Solve, body).await
+    queue(&state.config, QueueRoute::Solve, body).await
 }
 
 async fn target(
-    State(config): State<Arc<ServerConfig>>,
+    State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    queue(&config, QueueRoute::Target, body).await
+    queue(&state.config, QueueRoute::Target, body).await
 }
 
 async fn optimize(
-    State(config): State<Arc<ServerConfig>>,
+    State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    queue(&config, QueueRoute::Optimize, body).await
+    queue(&state.config, QueueRoute::Optimize, body).await
 }
 
 async fn queue(
@@ -335,6 +357,21 @@ fn queue_body(body: &[u8], s: QueueSettings, route: QueueRoute) -> Result<Respon
     problem
         .validate_rest(matches!(route, QueueRoute::Solve))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let has = |v: Option<f64>| v.is_some();
+    let latency_target = has(problem.target_ttft) || has(problem.target_itl);
+    match route {
+        QueueRoute::Target if !latency_target && !has(problem.target_tps) => {
+            return Err(ApiError::bad_request(
+                "no target: give targetTTFT, targetITL or targetTPS",
+            ));
+        }
+        QueueRoute::Optimize if !latency_target => {
+            return Err(ApiError::bad_request(
+                "no latency target: give targetTTFT and/or targetITL",
+            ));
+        }
+        _ => {}
+    }
     let response = match route {
         QueueRoute::Solve => {
             let data = queue_cmd::solve_response(&problem, s).map_err(|e| queue_error(&e))?;

@@ -190,11 +190,33 @@ fn queue_routes_answer_like_the_cli() {
     assert_eq!(status, 200, "{v}");
     assert!(v["RPSTargetTTFT"].as_f64().is_some_and(|r| r > 0.0), "{v}");
 
+    let no_target = br#"{"maxBatchSize": 48, "avgInputTokens": 128,
+        "avgOutputTokens": 512, "alpha": 12, "beta": 0.05, "gamma": 0.0005}"#;
+    let (status, v) = server.post("/optimize", no_target);
+    assert_eq!(status, 400, "{v}");
+    assert!(message(&v).contains("targetITL"), "{v}");
+
     let (status, v) = server.post("/solve", b"not json");
     assert_eq!(status, 400, "{v}");
 
     let (status, _) = server.request("GET", "/nowhere", b"");
     assert_eq!(status, 404);
+}
+
+#[test]
+fn concurrent_fits_queue_and_all_answer() {
+    let server = Server::start(&["--max-fits", "1"]);
+    let body = std::fs::read(repo_file("samples/inferno-trainer/data.json")).expect("sample");
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| server.post("/train?seed_compatible=true", &body)))
+            .collect();
+        for h in handles {
+            let (status, v) = h.join().expect("client thread");
+            assert_eq!(status, 200, "{v}");
+            assert_seed_shape(&v);
+        }
+    });
 }
 
 #[cfg(unix)]
