@@ -3,7 +3,8 @@
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use llm_perf::fit::{
-    BootstrapCi, FitPoint, FittedInferno, InfernoTrainer, Loss, SeedResponse, points_from_datasets,
+    BootstrapCi, FitError, FitPoint, FittedInferno, InfernoTrainer, InfernoTrainerValidParams,
+    Loss, SeedResponse, points_from_datasets,
 };
 use llm_perf::model::inferno::{Arithmetic, QueueModel};
 use serde::Serialize;
@@ -75,29 +76,78 @@ struct Extra<'a> {
     bootstrap: Option<&'a BootstrapCi>,
 }
 
+/// The trainer settings a fit is run with: shared by `llm-perf fit` and `POST /train`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainerChoice {
+    /// Model generation.
+    pub model: QueueModel,
+    /// Loss function.
+    pub loss: Loss,
+    /// Initial α, β, γ.
+    pub init: [f64; 3],
+    /// Nelder–Mead on variables scaled by their initial values.
+    pub scaled: bool,
+    /// One run exactly as the Go trainer.
+    pub seed_compatible: bool,
+    /// Extra starts of the improved mode.
+    pub multistart: usize,
+    /// Seed of the multistart design.
+    pub seed: u64,
+    /// Arithmetic; `None` means `GoFloat32` when seed-compatible, else `F64`.
+    pub arithmetic: Option<Arithmetic>,
+}
+
+impl TrainerChoice {
+    /// The arithmetic actually used.
+    #[must_use]
+    pub fn arithmetic(&self) -> Arithmetic {
+        match self.arithmetic {
+            Some(a) => a,
+            None if self.seed_compatible => Arithmetic::GoFloat32,
+            None => Arithmetic::F64,
+        }
+    }
+
+    /// The validated trainer.
+    ///
+    /// # Errors
+    /// [`FitError::InvalidParam`] for a NaN, infinite or negative initial value.
+    pub fn trainer(&self) -> Result<InfernoTrainerValidParams, FitError> {
+        let [a, b, g] = self.init;
+        InfernoTrainer::params()
+            .model(self.model)
+            .loss(self.loss)
+            .init(a, b, g)
+            .scaled(self.scaled)
+            .seed_compatible(self.seed_compatible)
+            .multistart(self.multistart)
+            .seed(self.seed)
+            .arithmetic(self.arithmetic())
+            .check()
+    }
+}
+
 /// Runs `llm-perf fit`.
 pub fn fit(args: &FitArgs) -> Result<String> {
     let datasets: Vec<_> = args.input.read()?.into_iter().map(|(_, d)| d).collect();
     let points: Vec<FitPoint> = points_from_datasets(&datasets)?;
-    if args.init.len() != 3 {
+    let [a, b, g] = args.init[..] else {
         bail!("--init takes three values α,β,γ, got {}", args.init.len());
-    }
-    let arithmetic = match args.arithmetic {
-        Some(FitArithmetic::Go) => Arithmetic::GoFloat32,
-        Some(FitArithmetic::F64) => Arithmetic::F64,
-        None if args.seed_compatible => Arithmetic::GoFloat32,
-        None => Arithmetic::F64,
     };
-    let trainer = InfernoTrainer::params()
-        .model(args.model)
-        .loss(args.loss)
-        .init(args.init[0], args.init[1], args.init[2])
-        .scaled(args.scaled)
-        .seed_compatible(args.seed_compatible)
-        .multistart(args.multistart)
-        .seed(args.seed)
-        .arithmetic(arithmetic)
-        .check()?;
+    let choice = TrainerChoice {
+        model: args.model,
+        loss: args.loss,
+        init: [a, b, g],
+        scaled: args.scaled,
+        seed_compatible: args.seed_compatible,
+        multistart: args.multistart,
+        seed: args.seed,
+        arithmetic: args.arithmetic.map(|a| match a {
+            FitArithmetic::Go => Arithmetic::GoFloat32,
+            FitArithmetic::F64 => Arithmetic::F64,
+        }),
+    };
+    let trainer = choice.trainer()?;
     let fitted = trainer.fit(&points)?;
     let ci = if args.bootstrap > 0 {
         Some(trainer.bootstrap(&points, &fitted, args.bootstrap, 0.9, args.seed)?)

@@ -5,12 +5,17 @@
 //! stderr (library log events too, filtered by `RUST_LOG`, default `error`: warnings worth
 //! reading, such as poorly identified fits, are printed in the output itself); bad input (a missing or invalid parameter, a malformed file, an unknown name, an
 //! infeasible load) exits with code 2.
+//!
+//! `llm-perf serve` runs the same functions as an HTTP service (model-trainer `/train`,
+//! queue-analysis `/solve`, `/target`, `/optimize`) and logs each request at `info`.
 
 mod catalog_cmd;
 mod fit_cmd;
 mod problem;
 mod queue_cmd;
 mod read_cmd;
+mod serve_cmd;
+mod server;
 mod simulate_cmd;
 mod table;
 
@@ -46,13 +51,39 @@ enum Command {
     Models(catalog_cmd::ModelsArgs),
     /// List catalogued accelerators (GPUs and Ascend NPUs), or show one.
     Accelerators(catalog_cmd::AcceleratorsArgs),
+    /// Run the HTTP service: `POST /train` (model-trainer) and `/solve`, `/target`, `/optimize`.
+    ///
+    /// Routes (JSON bodies; errors are `{"message": …}`):
+    ///
+    /// * `POST /train[?seed_compatible=true][&init=A,B,G][&seconds=true]` — body: an Inferno
+    ///   DataSet `{"name", "data": [DataPoint]}`; answers the model-trainer's
+    ///   `{"OptimizedParms", "AnalysisResults"}`. Default fit: multistart Nelder–Mead,
+    ///   relative squared loss, scaled, from 1,0.01,1e-4; `seed_compatible=true` runs the Go
+    ///   trainer's single run (from 1,0,0 unless `init` is given). 400 for a body that is not a
+    ///   DataSet, 422 for a degenerate one (no points, NaN or negative values), 500 when the
+    ///   optimization fails.
+    ///
+    /// * `POST /solve`, `/target`, `/optimize` — body: the queue-analysis REST problem (keys
+    ///   case-insensitive); answers what `analyze`, `size` and `optimize` print with `--json`.
+    ///   400 for a missing or invalid field, 422 for a load or target the model cannot meet.
+    ///
+    /// * `GET /healthz` — `{"status":"ok"}`.
+    ///
+    /// Listens on 127.0.0.1:8080 by default; stops gracefully on Ctrl-C. Requests are logged
+    /// to stderr (`RUST_LOG` overrides the default `info` level of the server).
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The server logs its requests by default; every other command only errors.
+    let default_filter = match cli.command {
+        Command::Serve(_) => "error,llm_perf::server=info,llm_perf::serve_cmd=info",
+        _ => "error",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -66,6 +97,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate_cmd::simulate(&args),
         Command::Models(args) => catalog_cmd::models(&args),
         Command::Accelerators(args) => catalog_cmd::accelerators(&args),
+        Command::Serve(args) => serve_cmd::serve(&args),
     };
     match output {
         Ok(text) => {

@@ -153,6 +153,58 @@ impl Problem {
     pub fn need<T: Copy>(value: Option<T>, key: &str, flag: &str) -> Result<T> {
         value.ok_or_else(|| anyhow!("missing `{key}`: give it in the JSON file or as --{flag}"))
     }
+
+    /// Validates a REST body as the queue-analysis service does: `RPS`, tokens, `alpha`,
+    /// `beta`, `gamma`, `maxQueueSize` and targets must be finite and `>= 0`, `maxBatchSize`
+    /// `> 0`; the model fields (and `RPS` when `need_rate`) must be present. Errors name the
+    /// REST key.
+    ///
+    /// # Errors
+    /// The first missing or invalid field.
+    pub fn validate_rest(&self, need_rate: bool) -> Result<()> {
+        let required = [
+            ("maxBatchSize", self.max_batch.map(f64::from)),
+            ("avgInputTokens", self.input_tokens),
+            ("avgOutputTokens", self.output_tokens),
+            ("alpha", self.alpha),
+            ("beta", self.beta),
+            ("gamma", self.gamma),
+        ];
+        if need_rate && self.rate.is_none() {
+            bail!("missing field `RPS`");
+        }
+        for (key, value) in required {
+            if value.is_none() {
+                bail!("missing field `{key}`");
+            }
+        }
+        let non_negative = [
+            ("RPS", self.rate),
+            ("avgInputTokens", self.input_tokens),
+            ("avgOutputTokens", self.output_tokens),
+            ("alpha", self.alpha),
+            ("beta", self.beta),
+            ("gamma", self.gamma),
+            ("maxQueueSize", self.max_queue.map(f64::from)),
+            ("targetTTFT", self.target_ttft),
+            ("targetITL", self.target_itl),
+            ("targetTPS", self.target_tps),
+        ];
+        for (key, value) in non_negative {
+            if let Some(v) = value
+                && !(v.is_finite() && v >= 0.0)
+            {
+                bail!("field `{key}` must be a finite number >= 0, got {v}");
+            }
+        }
+        if self.max_batch == Some(0) {
+            bail!("field `maxBatchSize` must be > 0, got 0");
+        }
+        if self.max_num_tokens == Some(0) {
+            bail!("field `maxNumTokens` must be > 0, got 0");
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +231,27 @@ mod tests {
         assert!(err.to_string().contains("`beta`"), "{err}");
         let err = parse_problem(r#"{"maxBatchSize": 4.5}"#).unwrap_err();
         assert!(err.to_string().contains("`maxBatchSize`"), "{err}");
+    }
+
+    #[test]
+    fn rest_validation_names_field() {
+        let ok = r#"{"RPS": 3, "maxBatchSize": 48, "avgInputTokens": 128,
+            "avgOutputTokens": 512, "alpha": 12, "beta": 0.05, "gamma": 0.0005}"#;
+        let p = parse_problem(ok).unwrap();
+        p.validate_rest(true).unwrap();
+        let mut bad = p.clone();
+        bad.alpha = Some(-1.0);
+        let err = bad.validate_rest(true).unwrap_err();
+        assert!(err.to_string().contains("`alpha`"), "{err}");
+        let mut bad = p.clone();
+        bad.max_batch = Some(0);
+        let err = bad.validate_rest(true).unwrap_err();
+        assert!(err.to_string().contains("`maxBatchSize`"), "{err}");
+        let mut no_rate = p;
+        no_rate.rate = None;
+        no_rate.validate_rest(false).unwrap();
+        let err = no_rate.validate_rest(true).unwrap_err();
+        assert!(err.to_string().contains("`RPS`"), "{err}");
     }
 
     #[test]

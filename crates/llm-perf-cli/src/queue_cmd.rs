@@ -4,8 +4,8 @@
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use llm_perf::model::inferno::{
-    Analysis, Analyzer, Arithmetic, QueueConfig, QueueModel, RequestShape, ServiceParams,
-    SloTargets,
+    Analysis, Analyzer, Arithmetic, OptimalConcurrency, QueueConfig, QueueModel, ReplicaPlan,
+    RequestShape, ServiceParams, Sizing, SloTargets,
 };
 use serde::Serialize;
 
@@ -30,7 +30,7 @@ pub struct QueueOptions {
 
 /// Arithmetic choice on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Parity {
+pub enum Parity {
     /// Plain f64.
     F64,
     /// float32 at the Go analyzer's rounding sites.
@@ -61,9 +61,18 @@ pub struct OptimizeArgs {
     options: QueueOptions,
 }
 
+/// How the queue analyzer runs and prints: shared by the CLI commands and `llm-perf serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// Model generation.
+    pub model: QueueModel,
+    /// Arithmetic (and printing: `Go` prints float32 values).
+    pub arithmetic: Parity,
+}
+
 /// A number printed as the Go service prints it (float32) or in full (f64).
 #[derive(Clone, Copy, Debug)]
-struct Num {
+pub struct Num {
     value: f64,
     as_f32: bool,
 }
@@ -82,7 +91,7 @@ impl Serialize for Num {
 /// The metrics every REST response carries, in the service's key order.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Metrics {
+pub struct Metrics {
     throughput: Num,
     avg_resp_time: Num,
     avg_wait_time: Num,
@@ -98,7 +107,7 @@ struct Metrics {
 /// The REST `AnalysisData` response of `/solve` and `/target` (plus replica fields for `size
 /// --total-rate`).
 #[derive(Serialize)]
-struct AnalysisData {
+pub struct AnalysisData {
     #[serde(rename = "offeredRPS")]
     offered_rps: Num,
     #[serde(flatten)]
@@ -115,7 +124,7 @@ struct AnalysisData {
 
 /// The REST `OptimizeData` response of `/optimize`.
 #[derive(Serialize)]
-struct OptimizeData {
+pub struct OptimizeData {
     concurrency: u32,
     #[serde(flatten)]
     metrics: Metrics,
@@ -129,6 +138,15 @@ struct OptimizeData {
 }
 
 impl QueueOptions {
+    fn settings(&self) -> QueueSettings {
+        QueueSettings {
+            model: self.model,
+            arithmetic: self.arithmetic,
+        }
+    }
+}
+
+impl QueueSettings {
     fn num(&self, value: f64) -> Num {
         Num {
             value,
@@ -137,7 +155,10 @@ impl QueueOptions {
     }
 
     /// Builds the analyzer from the merged problem.
-    fn analyzer(&self, p: &Problem) -> Result<Analyzer> {
+    ///
+    /// # Errors
+    /// A missing field, or a value the analyzer rejects.
+    pub fn analyzer(&self, p: &Problem) -> Result<Analyzer> {
         let params = ServiceParams::new(
             Problem::need(p.alpha, "alpha", "alpha")?,
             Problem::need(p.beta, "beta", "beta")?,
@@ -214,15 +235,102 @@ fn json<T: Serialize>(value: &T) -> Result<String> {
     Ok(serde_json::to_string_pretty(value)? + "\n")
 }
 
+/// Solves one problem at its rate (`/solve`).
+fn solve(p: &Problem, s: QueueSettings) -> Result<Analysis> {
+    let analyzer = s.analyzer(p)?;
+    let rate = Problem::need(p.rate, "RPS", "rate")?;
+    Ok(analyzer.solve(rate)?)
+}
+
+/// The `/solve` response of a problem: what `analyze --json` prints.
+///
+/// # Errors
+/// A missing or invalid field, or a rate the model cannot serve.
+pub fn solve_response(p: &Problem, s: QueueSettings) -> Result<AnalysisData> {
+    Ok(s.analysis_data(&solve(p, s)?))
+}
+
+/// Max rate under the targets (`/target`), and the replica plan for `total_rate`.
+fn sizing(
+    p: &Problem,
+    s: QueueSettings,
+    total_rate: Option<f64>,
+) -> Result<(Sizing, Option<ReplicaPlan>)> {
+    let analyzer = s.analyzer(p)?;
+    let t = targets(p);
+    if t == SloTargets::default() {
+        bail!(
+            "no target: give targetTTFT, targetITL or targetTPS (or --target-ttft, --target-itl, --target-tps)"
+        );
+    }
+    let sizing = analyzer.size(&t)?;
+    let plan = total_rate
+        .map(|total| analyzer.replicas_for(total, &t))
+        .transpose()?;
+    Ok((sizing, plan))
+}
+
+impl QueueSettings {
+    fn sizing_data(&self, sizing: &Sizing, plan: Option<&ReplicaPlan>) -> AnalysisData {
+        let mut data = self.analysis_data(&sizing.analysis);
+        data.rps_target_ttft = self.num(sizing.rate_ttft_rps.unwrap_or(0.0));
+        data.rps_target_itl = self.num(sizing.rate_itl_rps.unwrap_or(0.0));
+        if let Some(plan) = plan {
+            data.replicas = Some(plan.replicas);
+            data.per_replica_rps = Some(self.num(plan.per_replica_rps));
+        }
+        data
+    }
+
+    fn optimize_data(&self, best: &OptimalConcurrency) -> OptimizeData {
+        OptimizeData {
+            concurrency: best.concurrency,
+            metrics: self.metrics(best.analysis.as_ref()),
+            m_itl: best.m_itl,
+            m_tpf: best.m_tpf,
+            oracle_calls: best.oracle_calls,
+            feasible: best.feasible,
+        }
+    }
+}
+
+/// The `/target` response of a problem: what `size --json` prints without `--total-rate`.
+///
+/// # Errors
+/// A missing or invalid field, no target, or a target the model cannot meet.
+pub fn target_response(p: &Problem, s: QueueSettings) -> Result<AnalysisData> {
+    let (sizing, plan) = sizing(p, s, None)?;
+    Ok(s.sizing_data(&sizing, plan.as_ref()))
+}
+
+/// The best max batch size under the latency targets (`/optimize`).
+fn best_concurrency(p: &Problem, s: QueueSettings) -> Result<OptimalConcurrency> {
+    let analyzer = s.analyzer(p)?;
+    let t = targets(p);
+    if t.ttft_ms.is_none() && t.itl_ms.is_none() {
+        bail!(
+            "no latency target: give targetTTFT and/or targetITL (or --target-ttft, --target-itl)"
+        );
+    }
+    Ok(analyzer.optimal_concurrency(&t)?)
+}
+
+/// The `/optimize` response of a problem: what `optimize --json` prints.
+///
+/// # Errors
+/// A missing or invalid field, or no latency target.
+pub fn optimize_response(p: &Problem, s: QueueSettings) -> Result<OptimizeData> {
+    Ok(s.optimize_data(&best_concurrency(p, s)?))
+}
+
 /// Runs `llm-perf analyze`.
 pub fn analyze(args: &AnalyzeArgs) -> Result<String> {
     let o = &args.options;
+    let s = o.settings();
     let p = o.problem.resolve()?;
-    let analyzer = o.analyzer(&p)?;
-    let rate = Problem::need(p.rate, "RPS", "rate")?;
-    let a = analyzer.solve(rate)?;
+    let a = solve(&p, s)?;
     if o.json {
-        return json(&o.analysis_data(&a));
+        return json(&s.analysis_data(&a));
     }
     let mut rows = vec![("model", o.model.to_string())];
     rows.extend(analysis_rows(&a));
@@ -232,28 +340,11 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<String> {
 /// Runs `llm-perf size`.
 pub fn size(args: &SizeArgs) -> Result<String> {
     let o = &args.options;
+    let s = o.settings();
     let p = o.problem.resolve()?;
-    let analyzer = o.analyzer(&p)?;
-    let t = targets(&p);
-    if t == SloTargets::default() {
-        bail!(
-            "no target: give targetTTFT, targetITL or targetTPS (or --target-ttft, --target-itl, --target-tps)"
-        );
-    }
-    let sizing = analyzer.size(&t)?;
-    let plan = args
-        .total_rate
-        .map(|total| analyzer.replicas_for(total, &t))
-        .transpose()?;
+    let (sizing, plan) = sizing(&p, s, args.total_rate)?;
     if o.json {
-        let mut data = o.analysis_data(&sizing.analysis);
-        data.rps_target_ttft = o.num(sizing.rate_ttft_rps.unwrap_or(0.0));
-        data.rps_target_itl = o.num(sizing.rate_itl_rps.unwrap_or(0.0));
-        if let Some(plan) = &plan {
-            data.replicas = Some(plan.replicas);
-            data.per_replica_rps = Some(o.num(plan.per_replica_rps));
-        }
-        return json(&data);
+        return json(&s.sizing_data(&sizing, plan.as_ref()));
     }
     let fmt_rate = |r: Option<f64>| r.map_or_else(|| "-".into(), |r| num(r, 7) + " req/s");
     let mut rows = vec![
@@ -282,24 +373,11 @@ pub fn size(args: &SizeArgs) -> Result<String> {
 /// Runs `llm-perf optimize`.
 pub fn optimize(args: &OptimizeArgs) -> Result<String> {
     let o = &args.options;
+    let s = o.settings();
     let p = o.problem.resolve()?;
-    let analyzer = o.analyzer(&p)?;
-    let t = targets(&p);
-    if t.ttft_ms.is_none() && t.itl_ms.is_none() {
-        bail!(
-            "no latency target: give targetTTFT and/or targetITL (or --target-ttft, --target-itl)"
-        );
-    }
-    let best = analyzer.optimal_concurrency(&t)?;
+    let best = best_concurrency(&p, s)?;
     if o.json {
-        return json(&OptimizeData {
-            concurrency: best.concurrency,
-            metrics: o.metrics(best.analysis.as_ref()),
-            m_itl: best.m_itl,
-            m_tpf: best.m_tpf,
-            oracle_calls: best.oracle_calls,
-            feasible: best.feasible,
-        });
+        return json(&s.optimize_data(&best));
     }
     let mut rows = vec![
         ("model", o.model.to_string()),
