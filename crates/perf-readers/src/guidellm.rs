@@ -36,12 +36,22 @@ pub fn read_guidellm_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
     let text = text::decode(bytes, path)?;
     // Fast path: a typed parse that skips the (possibly 100 MB+) request lists without
     // building them; any failure falls back to the lenient full parse for exact errors.
+    // v0.1 reports keep their data in the nested lists, so they take the full parse too.
     let value = match serde_json::from_str::<LightReport>(text) {
-        Ok(light) => light.into_value(),
-        Err(_) => parse_json_lenient(text, path)?,
+        Ok(light) if !light.is_v01() => light.into_value(),
+        _ => parse_json_lenient(text, path)?,
     };
+    guidellm_from_value(&value, path, opts)
+}
+
+/// Reads a GuideLLM report already parsed into a JSON value (from JSON or YAML).
+pub(crate) fn guidellm_from_value(
+    value: &Value,
+    path: &str,
+    opts: &ReadOptions,
+) -> Result<PerfDataset> {
     let cx = Cx { path, line: 0 };
-    let root = Node::root(&value);
+    let root = Node::root(value);
     let Some(benchmarks) = root.get("benchmarks").and_then(|b| b.items()) else {
         return Err(cx.field_err(
             "$.benchmarks",
@@ -53,11 +63,7 @@ pub fn read_guidellm_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
         .first()
         .is_some_and(|b| b.get("benchmarks").is_some() && b.get("metrics").is_none())
     {
-        return Err(cx.field_err(
-            "$.benchmarks[0]",
-            None,
-            "GuideLLM v0.1 (GuidanceReport) files are not supported yet",
-        ));
+        return crate::guidellm_v01::read_v01(&benchmarks, &cx, opts);
     }
     let mut candidates = Vec::with_capacity(benchmarks.len());
     for b in &benchmarks {
@@ -115,6 +121,13 @@ struct LightBenchmark {
 }
 
 impl LightReport {
+    /// A v0.1 (GuidanceReport) file: nested `benchmarks` and no `metrics`.
+    fn is_v01(&self) -> bool {
+        self.benchmarks
+            .first()
+            .is_some_and(|b| b.benchmarks.is_some() && b.metrics.is_none())
+    }
+
     fn into_value(self) -> Value {
         let mut root = serde_json::Map::new();
         let benchmarks = self
@@ -151,7 +164,10 @@ impl LightReport {
 }
 
 /// The strategy kind and label (`constant@2.00`, `concurrent@4`, `synchronous`) of a benchmark.
-fn strategy_label(b: &Node<'_>, cx: &Cx<'_>) -> Result<(StrategyKind, String, Option<f64>)> {
+pub(crate) fn strategy_label(
+    b: &Node<'_>,
+    cx: &Cx<'_>,
+) -> Result<(StrategyKind, String, Option<f64>)> {
     let strategy = b
         .at(&["config", "strategy"])
         .or_else(|| b.at(&["args", "strategy"]));
