@@ -83,7 +83,7 @@ pub use detect::{Format, detect};
 pub use error::{Location, ReadError, Result};
 pub use guidellm::{
     BenchmarkRequests, read_guidellm_csv, read_guidellm_csv_json, read_guidellm_json,
-    read_guidellm_requests,
+    read_guidellm_json_reader, read_guidellm_requests,
 };
 pub use html::read_guidellm_html;
 pub use inferno::{TimeUnit, read_inferno};
@@ -134,6 +134,9 @@ pub fn read_any_with(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<(Form
     if path.is_dir() {
         return Err(ReadError::IsDirectory { path: shown });
     }
+    if let Some(ds) = stream_large_guidellm(path, &shown, opts)? {
+        return Ok((Format::GuidellmJson, ds));
+    }
     let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
         path: shown.clone(),
         source,
@@ -166,6 +169,42 @@ pub fn read_any_with(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<(Form
         return Ok((format, read_aisbench(json, csv, opts)?));
     }
     read_bytes(&bytes, &shown, opts)
+}
+
+/// Files above this size that detect as GuideLLM JSON are streamed (see
+/// [`read_guidellm_json_reader`]) instead of being read into memory.
+const STREAM_ABOVE: u64 = 16 * 1024 * 1024;
+
+/// Streams a large GuideLLM JSON report; `None` when the file is small, is another format, or
+/// does not stream (bare `Infinity`/`NaN` tokens, a v0.1 report, a bad value), so that the
+/// caller reads it whole and reports any error exactly.
+fn stream_large_guidellm(
+    path: &Path,
+    shown: &str,
+    opts: &ReadOptions,
+) -> Result<Option<PerfDataset>> {
+    use std::io::Read;
+    let io = |source| ReadError::Io {
+        path: shown.to_owned(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len <= STREAM_ABOVE {
+        return Ok(None);
+    }
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::with_capacity(64 * 1024);
+    (&mut file)
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    if detect(&head, Some(path)) != Format::GuidellmJson {
+        return Ok(None);
+    }
+    let rest = std::io::Cursor::new(head).chain(file);
+    Ok(read_guidellm_json_reader(rest, shown, opts)
+        .ok()
+        .filter(|ds| !ds.is_empty()))
 }
 
 /// Detects the format of `bytes` (see [`detect`]) and reads them; `path` is used in messages,

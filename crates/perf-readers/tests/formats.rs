@@ -7,8 +7,8 @@ use approx::assert_relative_eq;
 use perf_readers::{
     Format, Profile, ReadError, ReadOptions, SelectOptions, Stage, StrategyKind, TimeUnit,
     read_any, read_any_with, read_bytes, read_guidellm_csv_json, read_guidellm_html,
-    read_guidellm_requests, read_inferno, read_profile_any, read_profiler_sweep, read_requests_any,
-    read_requests_bytes,
+    read_guidellm_json, read_guidellm_json_reader, read_guidellm_requests, read_inferno,
+    read_profile_any, read_profiler_sweep, read_requests_any, read_requests_bytes,
 };
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
@@ -926,4 +926,33 @@ fn vidur_profiles() {
         Err(ReadError::NotBenchmark { .. })
     ));
     assert!(read_requests_any(sample("profiles/vidur/h100_dgx_all_reduce_head20.csv")).is_err());
+}
+
+#[test]
+fn guidellm_json_streams_from_a_reader() {
+    for rel in [
+        "guidellm/v0.3_guidellm-fixture_benchmarks_stripped.json",
+        "fixtures/guidellm-v0.5-args-style.json",
+        "inferno/guidellm.json",
+    ] {
+        let bytes = std::fs::read(sample(rel)).unwrap();
+        let opts = ReadOptions::default();
+        let whole = read_guidellm_json(&bytes, rel, &opts).unwrap();
+        let file = std::fs::File::open(sample(rel)).unwrap();
+        let streamed = read_guidellm_json_reader(file, rel, &opts).unwrap();
+        assert_eq!(whole, streamed, "{rel}");
+    }
+    // v0.1 keeps its data in the request lists: a typed error, not a wrong answer.
+    let bytes = std::fs::read(sample("fixtures/guidellm-v0.1-report.json")).unwrap();
+    let err =
+        read_guidellm_json_reader(&bytes[..], "v01.json", &ReadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("v0.1"), "{err}");
+    // A syntax error has its position.
+    let err = read_guidellm_json_reader(
+        &b"{\"benchmarks\": [\n}"[..],
+        "b.json",
+        &ReadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ReadError::Json { line: 2, .. }), "{err}");
 }
