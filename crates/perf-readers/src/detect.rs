@@ -150,7 +150,7 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
         }
         Some(b'{') => {
             let lower_has = |key: &str| head.to_ascii_lowercase().contains(key);
-            if has("\"results\"")
+            if (has("\"results\"") || has("\"run_name\""))
                 && has("\"prefill_latency\"")
                 && has("\"batch_size\"")
                 && !has("\"benchmarks\"")

@@ -48,7 +48,7 @@
 //! profile returns [`ReadError::NotBenchmark`].
 //!
 //! Not read yet (issue #4): misaligned rows of v0.4+ CSV exports, LLMServingSim v1.1 profile
-//! CSVs, the llm-profiler summary and JSONL files.
+//! CSVs, the llm-profiler `batch_size_analysis` summary file.
 //!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
 //! the Inferno readers.

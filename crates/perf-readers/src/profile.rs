@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::detect::{Format, detect};
 use crate::error::{ReadError, Result};
-use crate::json::{Cx, Node, parse_json_lenient};
+use crate::json::{Cx, Node, parse_records};
 use crate::table::{Row, Table};
 use crate::text;
 
@@ -144,7 +144,8 @@ pub struct FailedConfig {
 }
 
 /// Reads an llm-profiler sweep JSON (`benchmark_data_<model>_TP_<tp>_PP_<pp>.json`, both the
-/// v1 and the v2 layout).
+/// v1 and the v2 layout), or its JSON-Lines result file (`--result_filename x.jsonl`: one
+/// result object per line, no metadata; the decode fields are absent when `output_len` is 1).
 ///
 /// # Examples
 /// ```
@@ -162,9 +163,28 @@ pub struct FailedConfig {
 /// [`ReadError::Field`] with the JSON path of a missing `results` array or a bad number.
 pub fn read_profiler_sweep(bytes: &[u8], path: &str) -> Result<ProfilerSweep> {
     let text = text::decode(bytes, path)?;
-    let value = parse_json_lenient(text, path)?;
-    let cx = Cx { path, line: 0 };
-    let root = Node::root(&value);
+    let records = parse_records(text, path)?;
+    // A sweep file is one document with `results`; the `--result_filename x.jsonl` output is
+    // one result object per line.
+    if let [(_, value)] = records.as_slice()
+        && value.get("results").is_some()
+    {
+        return sweep_document(value, &Cx { path, line: 0 });
+    }
+    let mut rows = Vec::with_capacity(records.len());
+    for (line, value) in &records {
+        let cx = Cx { path, line: *line };
+        rows.push(sweep_row(&Node::root(value), &cx)?);
+    }
+    Ok(ProfilerSweep {
+        rows,
+        ..ProfilerSweep::default()
+    })
+}
+
+fn sweep_document(value: &serde_json::Value, cx: &Cx<'_>) -> Result<ProfilerSweep> {
+    let cx = *cx;
+    let root = Node::root(value);
     let meta = root.get("metadata");
     let meta_str = |k: &str| {
         meta.as_ref()
@@ -186,48 +206,10 @@ pub fn read_profiler_sweep(bytes: &[u8], path: &str) -> Result<ProfilerSweep> {
             "expected the array of sweep results",
         ));
     };
-    let ms = |n: &Node<'_>, key: &str| -> Result<Option<f64>> {
-        match n.opt_num(&[key], &cx)? {
-            Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x * 1000.0)),
-            Some(_) => Err(cx.field_err(
-                &format!("{}.{key}", n.path),
-                n.v.get(key),
-                "expected a non-negative time in seconds",
-            )),
-            None => Ok(None),
-        }
-    };
-    let mut rows = Vec::with_capacity(results.len());
-    for r in &results {
-        let req = |key: &str| -> Result<u32> {
-            match r.get(key) {
-                Some(n) => count(&n, &cx),
-                None => Err(cx.field_err(&format!("{}.{key}", r.path), None, "missing count")),
-            }
-        };
-        let Some(prefill_ms) = ms(r, "prefill_latency")? else {
-            return Err(cx.field_err(
-                &format!("{}.prefill_latency", r.path),
-                None,
-                "missing prefill_latency",
-            ));
-        };
-        rows.push(SweepRow {
-            batch_size: req("batch_size")?,
-            input_len: req("input_len")?,
-            output_len: r
-                .get("output_len")
-                .map(|n| count(&n, &cx))
-                .transpose()?
-                .unwrap_or(0),
-            prefill_ms,
-            decode_ms: ms(r, "median_decode_latency")?,
-            total_ms: ms(r, "total_latency")?,
-            prefill_std_ms: ms(r, "prefill_latency_std")?,
-            decode_std_ms: ms(r, "median_decode_latency_std")?,
-            num_runs: r.get("num_runs").map(|n| count(&n, &cx)).transpose()?,
-        });
-    }
+    let rows = results
+        .iter()
+        .map(|r| sweep_row(r, &cx))
+        .collect::<Result<Vec<_>>>()?;
     let mut failed = Vec::new();
     if let Some(list) = meta
         .as_ref()
@@ -253,6 +235,48 @@ pub fn read_profiler_sweep(bytes: &[u8], path: &str) -> Result<ProfilerSweep> {
         pp_size: meta_count(&["pp_size", "pipeline_parallel_size"])?,
         rows,
         failed,
+    })
+}
+
+fn sweep_row(r: &Node<'_>, cx: &Cx<'_>) -> Result<SweepRow> {
+    let ms = |key: &str| -> Result<Option<f64>> {
+        match r.opt_num(&[key], cx)? {
+            Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x * 1000.0)),
+            Some(_) => Err(cx.field_err(
+                &format!("{}.{key}", r.path),
+                r.v.get(key),
+                "expected a non-negative time in seconds",
+            )),
+            None => Ok(None),
+        }
+    };
+    let req = |key: &str| -> Result<u32> {
+        match r.get(key) {
+            Some(n) => count(&n, cx),
+            None => Err(cx.field_err(&format!("{}.{key}", r.path), None, "missing count")),
+        }
+    };
+    let Some(prefill_ms) = ms("prefill_latency")? else {
+        return Err(cx.field_err(
+            &format!("{}.prefill_latency", r.path),
+            None,
+            "missing prefill_latency",
+        ));
+    };
+    Ok(SweepRow {
+        batch_size: req("batch_size")?,
+        input_len: req("input_len")?,
+        output_len: r
+            .get("output_len")
+            .map(|n| count(&n, cx))
+            .transpose()?
+            .unwrap_or(0),
+        prefill_ms,
+        decode_ms: ms("median_decode_latency")?,
+        total_ms: ms("total_latency")?,
+        prefill_std_ms: ms("prefill_latency_std")?,
+        decode_std_ms: ms("median_decode_latency_std")?,
+        num_runs: r.get("num_runs").map(|n| count(&n, cx)).transpose()?,
     })
 }
 

@@ -839,6 +839,33 @@ fn llm_profiler_sweeps() {
         2_158.233_112_655_58,
         max_relative = 1e-12
     );
+    // The JSON-Lines result files: one row per line, decode fields absent for output_len 1.
+    let (format, profile) = read_profile_any(sample("profiles/llm-profiler/result.jsonl")).unwrap();
+    assert_eq!(format, Format::LlmProfilerSweep);
+    let Profile::Sweep(one) = profile else {
+        panic!("not a sweep")
+    };
+    assert_eq!((one.rows[0].batch_size, one.rows[0].input_len), (1, 1024));
+    assert_relative_eq!(
+        one.rows[0].prefill_ms,
+        73.782_060_295_343_4,
+        max_relative = 1e-12
+    );
+    let (_, profile) = read_profile_any(sample(
+        "profiles/llm-profiler/batch_composition_results.jsonl",
+    ))
+    .unwrap();
+    let Profile::Sweep(mixed) = profile else {
+        panic!("not a sweep")
+    };
+    assert_eq!(mixed.rows.len(), 2);
+    assert_relative_eq!(
+        mixed.rows[0].decode_ms.unwrap(),
+        8.190_626_278_519_63,
+        max_relative = 1e-12
+    );
+    assert_eq!(mixed.rows[1].output_len, 1);
+    assert_eq!(mixed.rows[1].decode_ms, None);
     // A profile is not a benchmark.
     let err = read_bytes(&bytes, "v1.json", &ReadOptions::default()).unwrap_err();
     assert!(matches!(

@@ -169,6 +169,7 @@ static CSV_TRACES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
 static PROFILES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
     vec![
         small_sweep(),
+        load("profiles/llm-profiler/batch_composition_results.jsonl"),
         head("profiles/vidur/h100_Llama-2-7b-hf_mlp_head20.csv", 2),
         head("profiles/vidur/h100_dgx_all_reduce_head20.csv", 3),
         head(
