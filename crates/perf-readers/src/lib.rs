@@ -134,7 +134,7 @@ pub fn read_any_with(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<(Form
     if path.is_dir() {
         return Err(ReadError::IsDirectory { path: shown });
     }
-    if let Some(ds) = stream_large_guidellm(path, &shown, opts)? {
+    if let Some(ds) = stream_large_guidellm(path, &shown, opts, STREAM_ABOVE)? {
         return Ok((Format::GuidellmJson, ds));
     }
     let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
@@ -177,11 +177,13 @@ const STREAM_ABOVE: u64 = 16 * 1024 * 1024;
 
 /// Streams a large GuideLLM JSON report; `None` when the file is small, is another format, or
 /// does not stream (bare `Infinity`/`NaN` tokens, a v0.1 report, a bad value), so that the
-/// caller reads it whole and reports any error exactly.
+/// caller reads it whole and reports any error exactly. Files of at most `above` bytes are
+/// left to the caller.
 fn stream_large_guidellm(
     path: &Path,
     shown: &str,
     opts: &ReadOptions,
+    above: u64,
 ) -> Result<Option<PerfDataset>> {
     use std::io::Read;
     let io = |source| ReadError::Io {
@@ -189,7 +191,7 @@ fn stream_large_guidellm(
         source,
     };
     let len = std::fs::metadata(path).map_err(io)?.len();
-    if len <= STREAM_ABOVE {
+    if len <= above {
         return Ok(None);
     }
     let mut file = std::fs::File::open(path).map_err(io)?;
@@ -327,6 +329,37 @@ fn describe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     fn ok<T: Send + Sync>() {}
+
+    #[test]
+    fn large_guidellm_json_is_streamed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
+        let opts = crate::ReadOptions::default();
+        let report =
+            std::path::PathBuf::from(format!("{dir}fixtures/guidellm-v0.5-args-style.json"));
+        let streamed = super::stream_large_guidellm(&report, "r.json", &opts, 0)
+            .unwrap()
+            .unwrap();
+        let (_, whole) = crate::read_any_with(&report, &opts).unwrap();
+        assert_eq!(streamed.points, whole.points);
+        assert_eq!(streamed.meta.model, whole.meta.model);
+        // Small files, other formats and v0.1 reports are read whole.
+        assert!(
+            super::stream_large_guidellm(&report, "r.json", &opts, u64::MAX)
+                .unwrap()
+                .is_none()
+        );
+        for other in [
+            "fixtures/vllm-bench-detailed.json",
+            "fixtures/guidellm-v0.1-report.json",
+        ] {
+            let p = std::path::PathBuf::from(format!("{dir}{other}"));
+            assert!(
+                super::stream_large_guidellm(&p, other, &opts, 0)
+                    .unwrap()
+                    .is_none()
+            );
+        }
+    }
 
     #[test]
     fn public_types_are_send_sync() {
