@@ -535,7 +535,7 @@ pub fn read_vidur_collective(bytes: &[u8], path: &str) -> Result<Vec<VidurCollec
                     .opt_text(opt("collective"))
                     .unwrap_or_else(|| name.clone()),
                 num_workers: row.count(c_workers)?,
-                size_bytes: u64::from(row.count(c_size)?),
+                size_bytes: row.count_u64(c_size)?,
                 devices_per_node: row.opt_count(opt("devices_per_node"))?,
                 max_devices_per_node: row.opt_count(opt("max_devices_per_node"))?,
                 rank: row.opt_count(opt("rank"))?,

@@ -128,6 +128,19 @@ impl Row<'_> {
         }
     }
 
+    /// A whole number `0..=2^53` in column `c` (byte sizes, which may exceed `u32`).
+    pub(crate) fn count_u64(&self, c: usize) -> Result<u64> {
+        let x = self
+            .num(c)
+            .map_err(|_| self.bad(c, "expected a whole number"))?;
+        if x >= 0.0 && x.fract() == 0.0 && x <= 9_007_199_254_740_992.0 {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Ok(x as u64)
+        } else {
+            Err(self.bad(c, "expected a whole number (0..=2^53)"))
+        }
+    }
+
     /// As [`Row::count`], `None` when the column is absent or the cell empty.
     pub(crate) fn opt_count(&self, c: Option<usize>) -> Result<Option<u32>> {
         match c {
