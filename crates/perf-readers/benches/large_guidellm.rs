@@ -2,12 +2,16 @@
 //! lists hold ~40 000 requests each, as `guidellm benchmark` writes them), compared with
 //! serde_json's plain parse of the same bytes into a `Value` as the baseline.
 //!
+//! Three readers are timed: `read_guidellm_json` on the bytes in memory, the streaming
+//! `read_guidellm_json_reader` over the same bytes, and `read_any` on the file written to the
+//! temporary directory (which streams files above 16 MiB, so the text is never held whole).
+//!
 //! Run with `cargo bench -p perf-readers --bench large_guidellm`; MB/s = size / time.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use perf_readers::{ReadOptions, read_guidellm_json};
+use perf_readers::{ReadOptions, read_any, read_guidellm_json, read_guidellm_json_reader};
 use serde_json::{Value, json};
 
 const TARGET_BYTES: usize = 100 * 1024 * 1024;
@@ -51,10 +55,25 @@ fn bench_large(c: &mut Criterion) {
     group.bench_function("read_guidellm_json", |b| {
         b.iter(|| read_guidellm_json(black_box(&bytes), "large.json", &opts).expect("reads"));
     });
+    group.bench_function("read_guidellm_json_reader", |b| {
+        b.iter(|| {
+            read_guidellm_json_reader(black_box(&bytes[..]), "large.json", &opts).expect("reads")
+        });
+    });
+    let file = std::env::temp_dir().join(format!(
+        "llm-perf-large-guidellm-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&file, &bytes).expect("write the report");
+    group.bench_function("read_any_file_streamed", |b| {
+        b.iter(|| read_any(black_box(&file)).expect("reads"));
+    });
     group.bench_function("serde_json_value_baseline", |b| {
         b.iter(|| serde_json::from_slice::<Value>(black_box(&bytes)).expect("parses"));
     });
     group.finish();
+    // Best effort: a leftover file in the temporary directory is harmless.
+    let _ = std::fs::remove_file(&file);
 }
 
 criterion_group!(benches, bench_large);

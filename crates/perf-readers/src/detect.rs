@@ -32,6 +32,24 @@ pub enum Format {
     AzureTrace,
     /// Mooncake request trace JSONL (`{"timestamp", "input_length", "output_length", "hash_ids"}`).
     MooncakeTrace,
+    /// GuideLLM YAML report (the JSON report's structure, dumped by PyYAML).
+    GuidellmYaml,
+    /// BurstGPT trace CSV (`Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`).
+    BurstGptTrace,
+    /// Vidur processed trace CSV (`arrived_at,num_prefill_tokens,num_decode_tokens`, or the
+    /// length-only variant without `arrived_at`).
+    VidurTrace,
+    /// llm-profiler (`llm_execution_time_predictor profile`) sweep JSON (`{"metadata", "results":
+    /// [{"batch_size", "input_len", "prefill_latency", …}]}`).
+    LlmProfilerSweep,
+    /// Vidur operator profile `mlp.csv` (`time_stats.<op>.<stat>`, `num_tokens`, …).
+    VidurMlpProfile,
+    /// Vidur attention profile `attention.csv` (`time_stats.attn_prefill.*`, `batch_size`,
+    /// `prefill_chunk_size`, `kv_cache_size`, `is_prefill`, …).
+    VidurAttentionProfile,
+    /// Vidur network profile `all_reduce.csv` / `send_recv.csv` (`time_stats.<collective>.*`,
+    /// `num_workers`, `size`, …).
+    VidurCollectiveProfile,
     /// Not recognised.
     Unknown,
 }
@@ -53,7 +71,31 @@ impl Format {
             Self::AisbenchCsv => "aisbench-csv",
             Self::AzureTrace => "azure-trace",
             Self::MooncakeTrace => "mooncake-trace",
+            Self::GuidellmYaml => "guidellm-yaml",
+            Self::BurstGptTrace => "burstgpt-trace",
+            Self::VidurTrace => "vidur-trace",
+            Self::LlmProfilerSweep => "llm-profiler-sweep",
+            Self::VidurMlpProfile => "vidur-mlp-profile",
+            Self::VidurAttentionProfile => "vidur-attention-profile",
+            Self::VidurCollectiveProfile => "vidur-collective-profile",
             Self::Unknown => "unknown",
+        }
+    }
+
+    /// What a file of this format holds: `"a benchmark report"`, `"a request trace"` or
+    /// `"a profile table"` (`"an unknown format"` for [`Format::Unknown`]).
+    #[must_use]
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::AzureTrace | Self::MooncakeTrace | Self::BurstGptTrace | Self::VidurTrace => {
+                "a request trace"
+            }
+            Self::LlmProfilerSweep
+            | Self::VidurMlpProfile
+            | Self::VidurAttentionProfile
+            | Self::VidurCollectiveProfile => "a profile table",
+            Self::Unknown => "an unknown format",
+            _ => "a benchmark report",
         }
     }
 }
@@ -108,7 +150,13 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
         }
         Some(b'{') => {
             let lower_has = |key: &str| head.to_ascii_lowercase().contains(key);
-            if has("\"benchmarks\"") && (has("\"metrics\"") || has("\"type_\"")) {
+            if (has("\"results\"") || has("\"run_name\""))
+                && has("\"prefill_latency\"")
+                && has("\"batch_size\"")
+                && !has("\"benchmarks\"")
+            {
+                Format::LlmProfilerSweep
+            } else if has("\"benchmarks\"") && (has("\"metrics\"") || has("\"type_\"")) {
                 Format::GuidellmJson
             } else if has("\"dataset_name\"") || has("\"total_output_tokens_retokenized\"") {
                 Format::SglangBench
@@ -161,7 +209,48 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
                 Format::Unknown
             }
         }
-        _ => Format::Unknown,
+        Some(_) if is_guidellm_yaml(trimmed) => Format::GuidellmYaml,
+        Some(_) => csv_family(trimmed),
+        None => Format::Unknown,
+    }
+}
+
+/// A YAML mapping whose top level has `benchmarks:` and GuideLLM benchmark keys.
+fn is_guidellm_yaml(text: &str) -> bool {
+    let first = text
+        .lines()
+        .map(str::trim_end)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---")
+        .unwrap_or("");
+    let key_line = first.split_once(':').is_some_and(|(k, _)| {
+        !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    key_line
+        && text.lines().any(|l| l.starts_with("benchmarks:"))
+        && (text.contains("metrics:") || text.contains("type_:") || text.contains("mode:"))
+}
+
+/// The CSV formats told apart by their header row.
+fn csv_family(text: &str) -> Format {
+    let header = text.lines().next().unwrap_or("");
+    let cols: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| cols.iter().any(|c| c == name);
+    let prefixed = |prefix: &str| cols.iter().any(|c| c.starts_with(prefix));
+    if col("timestamp") && col("request tokens") && col("response tokens") {
+        Format::BurstGptTrace
+    } else if col("num_prefill_tokens") && col("num_decode_tokens") {
+        Format::VidurTrace
+    } else if prefixed("time_stats.attn_prefill.") || prefixed("time_stats.attn_decode.") {
+        Format::VidurAttentionProfile
+    } else if prefixed("time_stats.") && col("num_tokens") {
+        Format::VidurMlpProfile
+    } else if prefixed("time_stats.") && col("num_workers") && col("size") {
+        Format::VidurCollectiveProfile
+    } else {
+        Format::Unknown
     }
 }
 

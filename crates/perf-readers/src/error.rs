@@ -106,10 +106,13 @@ pub enum ReadError {
         /// What was seen.
         reason: String,
     },
-    /// The file is a request trace, not a benchmark report: read it with
-    /// [`read_requests_any`](crate::read_requests_any).
+    /// The file is a request trace or a profile table, not a benchmark report: read it with
+    /// [`read_requests_any`](crate::read_requests_any) or
+    /// [`read_profile_any`](crate::read_profile_any).
     #[error(
-        "{path}: {format} is a request trace, not benchmark points; read it as request records"
+        "{path}: {format} is {}, not benchmark points; read it as {}",
+        .format.kind(),
+        if .format.kind() == "a profile table" { "a profile" } else { "request records" }
     )]
     NotBenchmark {
         /// The file.
@@ -127,6 +130,18 @@ pub enum ReadError {
         /// 1-based column.
         column: usize,
         /// serde_json's message without its position.
+        message: String,
+    },
+    /// The text is not YAML (GuideLLM YAML reports).
+    #[error("{path}:{line}:{column}: YAML error: {message}")]
+    Yaml {
+        /// The file.
+        path: String,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column (0 when unknown).
+        column: usize,
+        /// The parser's message.
         message: String,
     },
     /// A value is missing or has the wrong type or form.
@@ -176,6 +191,7 @@ impl ReadError {
             | Self::UnknownFormat { path, .. }
             | Self::NotBenchmark { path, .. }
             | Self::Json { path, .. }
+            | Self::Yaml { path, .. }
             | Self::Field { path, .. }
             | Self::Invalid { path, .. }
             | Self::NoPoints { path, .. } => path,

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::ReadOptions;
 use crate::error::{ReadError, Result};
-use crate::json::{Cx, Node, number, parse_json_lenient, parse_number_text};
+use crate::json::{Cx, Node, json_error, number, parse_json_lenient, parse_number_text};
 use crate::point::{RawStats, distribution, latency, positive_finite, stem};
 use crate::select::{Candidate, SeedRule, StrategyKind, apply};
 use crate::text;
@@ -36,12 +36,65 @@ pub fn read_guidellm_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
     let text = text::decode(bytes, path)?;
     // Fast path: a typed parse that skips the (possibly 100 MB+) request lists without
     // building them; any failure falls back to the lenient full parse for exact errors.
+    // v0.1 reports keep their data in the nested lists, so they take the full parse too.
     let value = match serde_json::from_str::<LightReport>(text) {
-        Ok(light) => light.into_value(),
-        Err(_) => parse_json_lenient(text, path)?,
+        Ok(light) if !light.is_v01() => light.into_value(),
+        _ => parse_json_lenient(text, path)?,
     };
+    guidellm_from_value(&value, path, opts)
+}
+
+/// Reads a GuideLLM JSON report (v0.2 and later) from `reader` without holding its text:
+/// the report is parsed as it streams in (through a 64 KiB buffer), the request lists are
+/// skipped without being built, and only the metrics are kept, so memory stays small for the
+/// 100 MB+ reports `guidellm benchmark` writes. The mapping is that of [`read_guidellm_json`].
+///
+/// [`read_any`](crate::read_any) uses it for GuideLLM JSON files larger than 16 MiB.
+///
+/// # Examples
+/// ```
+/// let report = br#"{"benchmarks": [{"args": {"strategy": {"type_": "synchronous"}},
+///   "metrics": {"requests_per_second": {"successful": {"mean": 0.8}},
+///               "prompt_token_count": {"successful": {"mean": 256.0}},
+///               "output_token_count": {"successful": {"mean": 128.0}},
+///               "time_to_first_token_ms": {"successful": {"mean": 42.0, "median": 40.5}}},
+///   "requests": {"successful": [{"prompt_tokens": 256}]}}]}"#;
+/// let ds = perf_readers::read_guidellm_json_reader(&report[..], "r.json", &Default::default())?;
+/// assert_eq!(ds.points[0].ttft().median(), Some(40.5));
+/// # Ok::<(), perf_readers::ReadError>(())
+/// ```
+///
+/// # Errors
+/// [`ReadError::Json`] with the line and column of a syntax error or an I/O failure (the bare
+/// `Infinity`/`NaN` tokens are not accepted here: use [`read_guidellm_json`] on such files);
+/// a [`ReadError::Field`] for a v0.1 report (its data is in the request lists: use
+/// [`read_guidellm_json`]); then the errors of [`read_guidellm_json`].
+pub fn read_guidellm_json_reader<R: std::io::Read>(
+    reader: R,
+    path: &str,
+    opts: &ReadOptions,
+) -> Result<PerfDataset> {
+    let light: LightReport =
+        serde_json::from_reader(std::io::BufReader::with_capacity(64 * 1024, reader))
+            .map_err(|e| json_error(path, &e))?;
+    if light.is_v01() {
+        return Err(Cx { path, line: 0 }.field_err(
+            "$.benchmarks[0]",
+            None,
+            "a GuideLLM v0.1 report cannot be streamed; read it with read_guidellm_json",
+        ));
+    }
+    guidellm_from_value(&light.into_value(), path, opts)
+}
+
+/// Reads a GuideLLM report already parsed into a JSON value (from JSON or YAML).
+pub(crate) fn guidellm_from_value(
+    value: &Value,
+    path: &str,
+    opts: &ReadOptions,
+) -> Result<PerfDataset> {
     let cx = Cx { path, line: 0 };
-    let root = Node::root(&value);
+    let root = Node::root(value);
     let Some(benchmarks) = root.get("benchmarks").and_then(|b| b.items()) else {
         return Err(cx.field_err(
             "$.benchmarks",
@@ -53,11 +106,7 @@ pub fn read_guidellm_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
         .first()
         .is_some_and(|b| b.get("benchmarks").is_some() && b.get("metrics").is_none())
     {
-        return Err(cx.field_err(
-            "$.benchmarks[0]",
-            None,
-            "GuideLLM v0.1 (GuidanceReport) files are not supported yet",
-        ));
+        return crate::guidellm_v01::read_v01(&benchmarks, &cx, opts);
     }
     let mut candidates = Vec::with_capacity(benchmarks.len());
     for b in &benchmarks {
@@ -115,6 +164,13 @@ struct LightBenchmark {
 }
 
 impl LightReport {
+    /// A v0.1 (GuidanceReport) file: nested `benchmarks` and no `metrics`.
+    fn is_v01(&self) -> bool {
+        self.benchmarks
+            .first()
+            .is_some_and(|b| b.benchmarks.is_some() && b.metrics.is_none())
+    }
+
     fn into_value(self) -> Value {
         let mut root = serde_json::Map::new();
         let benchmarks = self
@@ -151,7 +207,10 @@ impl LightReport {
 }
 
 /// The strategy kind and label (`constant@2.00`, `concurrent@4`, `synchronous`) of a benchmark.
-fn strategy_label(b: &Node<'_>, cx: &Cx<'_>) -> Result<(StrategyKind, String, Option<f64>)> {
+pub(crate) fn strategy_label(
+    b: &Node<'_>,
+    cx: &Cx<'_>,
+) -> Result<(StrategyKind, String, Option<f64>)> {
     let strategy = b
         .at(&["config", "strategy"])
         .or_else(|| b.at(&["args", "strategy"]));

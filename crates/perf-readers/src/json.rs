@@ -68,7 +68,7 @@ fn parse_stream(text: &str) -> std::result::Result<Vec<(usize, Value)>, serde_js
     Ok(out)
 }
 
-fn json_error(path: &str, e: &serde_json::Error) -> ReadError {
+pub(crate) fn json_error(path: &str, e: &serde_json::Error) -> ReadError {
     let full = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();

@@ -24,7 +24,8 @@
 //! | [`Format`] | reader | source |
 //! |---|---|---|
 //! | [`Format::InfernoDataSet`] | [`read_inferno`] | `llm-inferno/model-trainer` `DataSet` (ms or, with [`TimeUnit::Seconds`], s) |
-//! | [`Format::GuidellmJson`] | [`read_guidellm_json`] | GuideLLM v0.2–0.3, v0.4–0.6 and v0.7+ JSON |
+//! | [`Format::GuidellmJson`] | [`read_guidellm_json`] | GuideLLM v0.1 (GuidanceReport, statistics computed from `results`), v0.2–0.3, v0.4–0.6 and v0.7+ JSON |
+//! | [`Format::GuidellmYaml`] | [`read_guidellm_yaml`] | GuideLLM YAML report (same structure as the JSON) |
 //! | [`Format::GuidellmCsvJson`] | [`read_guidellm_csv_json`] | GuideLLM CSV rows as JSON (Inferno's `guidellm-csv.json`) |
 //! | [`Format::GuidellmCsv`] | [`read_guidellm_csv`] | GuideLLM CSV export (single header, or v0.4+ three header rows) |
 //! | [`Format::GuidellmHtml`] | [`read_guidellm_html`] | GuideLLM HTML report (`window.benchmarks`) |
@@ -33,13 +34,21 @@
 //! | [`Format::TogetherCsv`] | [`read_together_csv`] | Together benchmark CSV (one row per traffic level) |
 //! | [`Format::AisbenchJson`], [`Format::AisbenchCsv`] | [`read_aisbench`] | AISBench `<dataset>.json` + `.csv` (read together by [`read_any`]) |
 //!
-//! Request records: traces through [`read_requests_any`] ([`Format::AzureTrace`] with
-//! [`read_azure_trace`], [`Format::MooncakeTrace`] with [`read_mooncake_trace`]), and the
-//! per-request lists of GuideLLM JSON reports with [`read_guidellm_requests`].
+//! Request records, through [`read_requests_any`]: traces ([`Format::AzureTrace`] with
+//! [`read_azure_trace`], [`Format::MooncakeTrace`] with [`read_mooncake_trace`],
+//! [`Format::BurstGptTrace`] with [`read_burstgpt_trace`], [`Format::VidurTrace`] with
+//! [`read_vidur_trace`]), the `--save-detailed` arrays of vLLM / SGLang results
+//! ([`read_vllm_requests`]) and the per-request lists of GuideLLM JSON reports
+//! ([`read_guidellm_requests`], per benchmark and status).
 //!
-//! Not read yet (issue #4): GuideLLM v0.1 JSON, YAML, misaligned rows of v0.4+ CSV exports, vLLM
-//! `--save-detailed` per-request arrays, llm-profiler sweeps, BurstGPT, Vidur traces and
-//! profile tables.
+//! Profiles (not benchmarks), through [`read_profile_any`] → [`Profile`]: llm-profiler sweeps
+//! ([`Format::LlmProfilerSweep`], [`read_profiler_sweep`] → [`ProfilerSweep`]), Vidur
+//! `mlp.csv` ([`read_vidur_mlp`]), Vidur-layout `attention.csv` ([`read_vidur_attention`]) and
+//! `all_reduce.csv`/`send_recv.csv` ([`read_vidur_collective`]). [`read_any`] on a trace or a
+//! profile returns [`ReadError::NotBenchmark`].
+//!
+//! Not read yet (issue #4): misaligned rows of v0.4+ CSV exports, LLMServingSim v1.1 profile
+//! CSVs, the llm-profiler `batch_size_analysis` summary file.
 //!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
 //! the Inferno readers.
@@ -51,33 +60,43 @@ mod bench_serve;
 mod detect;
 mod error;
 mod guidellm;
+mod guidellm_v01;
 mod html;
 mod inferno;
 mod json;
 mod point;
+mod profile;
 mod select;
+mod table;
 mod text;
 mod together;
 mod trace;
+mod yaml;
 
 use std::path::Path;
 
 use perf_model_core::{PerfDataset, RequestRecord};
 
 pub use aisbench::read_aisbench;
-pub use bench_serve::{read_sglang_bench, read_vllm_bench};
+pub use bench_serve::{read_sglang_bench, read_vllm_bench, read_vllm_requests};
 pub use detect::{Format, detect};
 pub use error::{Location, ReadError, Result};
 pub use guidellm::{
     BenchmarkRequests, read_guidellm_csv, read_guidellm_csv_json, read_guidellm_json,
-    read_guidellm_requests,
+    read_guidellm_json_reader, read_guidellm_requests,
 };
 pub use html::read_guidellm_html;
 pub use inferno::{TimeUnit, read_inferno};
 pub use json::parse_json_lenient;
+pub use profile::{
+    FailedConfig, OpStats, Profile, ProfilerSweep, Stage, SweepRow, VidurAttentionRow,
+    VidurCollectiveRow, VidurMlpRow, read_profile_any, read_profile_bytes, read_profiler_sweep,
+    read_vidur_attention, read_vidur_collective, read_vidur_mlp,
+};
 pub use select::{SelectOptions, SelectRule, StrategyKind};
 pub use together::read_together_csv;
-pub use trace::{read_azure_trace, read_mooncake_trace};
+pub use trace::{read_azure_trace, read_burstgpt_trace, read_mooncake_trace, read_vidur_trace};
+pub use yaml::read_guidellm_yaml;
 
 /// Options shared by all readers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -115,6 +134,9 @@ pub fn read_any_with(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<(Form
     if path.is_dir() {
         return Err(ReadError::IsDirectory { path: shown });
     }
+    if let Some(ds) = stream_large_guidellm(path, &shown, opts, STREAM_ABOVE)? {
+        return Ok((Format::GuidellmJson, ds));
+    }
     let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
         path: shown.clone(),
         source,
@@ -149,6 +171,44 @@ pub fn read_any_with(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<(Form
     read_bytes(&bytes, &shown, opts)
 }
 
+/// Files above this size that detect as GuideLLM JSON are streamed (see
+/// [`read_guidellm_json_reader`]) instead of being read into memory.
+const STREAM_ABOVE: u64 = 16 * 1024 * 1024;
+
+/// Streams a large GuideLLM JSON report; `None` when the file is small, is another format, or
+/// does not stream (bare `Infinity`/`NaN` tokens, a v0.1 report, a bad value), so that the
+/// caller reads it whole and reports any error exactly. Files of at most `above` bytes are
+/// left to the caller.
+fn stream_large_guidellm(
+    path: &Path,
+    shown: &str,
+    opts: &ReadOptions,
+    above: u64,
+) -> Result<Option<PerfDataset>> {
+    use std::io::Read;
+    let io = |source| ReadError::Io {
+        path: shown.to_owned(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len <= above {
+        return Ok(None);
+    }
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::with_capacity(64 * 1024);
+    (&mut file)
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    if detect(&head, Some(path)) != Format::GuidellmJson {
+        return Ok(None);
+    }
+    let rest = std::io::Cursor::new(head).chain(file);
+    Ok(read_guidellm_json_reader(rest, shown, opts)
+        .ok()
+        .filter(|ds| !ds.is_empty()))
+}
+
 /// Detects the format of `bytes` (see [`detect`]) and reads them; `path` is used in messages,
 /// as the data set's source and as the detection hint.
 ///
@@ -163,6 +223,7 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
     let ds = match format {
         Format::InfernoDataSet => read_inferno(bytes, path, opts)?,
         Format::GuidellmJson => read_guidellm_json(bytes, path, opts)?,
+        Format::GuidellmYaml => read_guidellm_yaml(bytes, path, opts)?,
         Format::GuidellmCsvJson => read_guidellm_csv_json(bytes, path, opts)?,
         Format::GuidellmHtml => read_guidellm_html(bytes, path, opts)?,
         Format::GuidellmCsv => read_guidellm_csv(bytes, path, opts)?,
@@ -171,7 +232,14 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
         Format::TogetherCsv => read_together_csv(bytes, path, opts)?,
         Format::AisbenchJson => read_aisbench(Some((bytes, path)), None, opts)?,
         Format::AisbenchCsv => read_aisbench(None, Some((bytes, path)), opts)?,
-        Format::AzureTrace | Format::MooncakeTrace => {
+        Format::AzureTrace
+        | Format::MooncakeTrace
+        | Format::BurstGptTrace
+        | Format::VidurTrace
+        | Format::LlmProfilerSweep
+        | Format::VidurMlpProfile
+        | Format::VidurAttentionProfile
+        | Format::VidurCollectiveProfile => {
             return Err(ReadError::NotBenchmark {
                 path: path.to_owned(),
                 format,
@@ -193,7 +261,10 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
     Ok((format, ds))
 }
 
-/// Reads the request trace at `path`, detecting its format from the content.
+/// Reads the request records at `path`, detecting its format from the content: a trace
+/// (Azure, Mooncake, BurstGPT, Vidur), vLLM / SGLang results saved with per-request arrays
+/// ([`read_vllm_requests`]), or a GuideLLM JSON report (the successful requests of every
+/// benchmark, in order).
 ///
 /// # Examples
 /// ```no_run
@@ -229,6 +300,13 @@ pub fn read_requests_bytes(bytes: &[u8], path: &str) -> Result<(Format, Vec<Requ
     let records = match format {
         Format::AzureTrace => read_azure_trace(bytes, path)?,
         Format::MooncakeTrace => read_mooncake_trace(bytes, path)?,
+        Format::BurstGptTrace => read_burstgpt_trace(bytes, path)?,
+        Format::VidurTrace => read_vidur_trace(bytes, path)?,
+        Format::VllmBench | Format::SglangBench => read_vllm_requests(bytes, path)?,
+        Format::GuidellmJson => read_guidellm_requests(bytes, path)?
+            .into_iter()
+            .flat_map(|b| b.successful)
+            .collect(),
         _ => {
             return Err(ReadError::UnknownFormat {
                 path: path.to_owned(),
@@ -251,6 +329,37 @@ fn describe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     fn ok<T: Send + Sync>() {}
+
+    #[test]
+    fn large_guidellm_json_is_streamed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
+        let opts = crate::ReadOptions::default();
+        let report =
+            std::path::PathBuf::from(format!("{dir}fixtures/guidellm-v0.5-args-style.json"));
+        let streamed = super::stream_large_guidellm(&report, "r.json", &opts, 0)
+            .unwrap()
+            .unwrap();
+        let (_, whole) = crate::read_any_with(&report, &opts).unwrap();
+        assert_eq!(streamed.points, whole.points);
+        assert_eq!(streamed.meta.model, whole.meta.model);
+        // Small files, other formats and v0.1 reports are read whole.
+        assert!(
+            super::stream_large_guidellm(&report, "r.json", &opts, u64::MAX)
+                .unwrap()
+                .is_none()
+        );
+        for other in [
+            "fixtures/vllm-bench-detailed.json",
+            "fixtures/guidellm-v0.1-report.json",
+        ] {
+            let p = std::path::PathBuf::from(format!("{dir}{other}"));
+            assert!(
+                super::stream_large_guidellm(&p, other, &opts, 0)
+                    .unwrap()
+                    .is_none()
+            );
+        }
+    }
 
     #[test]
     fn public_types_are_send_sync() {

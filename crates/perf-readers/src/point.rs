@@ -67,3 +67,43 @@ pub(crate) fn to_u32(x: Option<f64>) -> Option<u32> {
         None
     }
 }
+
+/// Mean, median and p90/p95/p99 of `values` (linear interpolation between order statistics,
+/// numpy's default); all `None` for an empty slice. Non-finite values are ignored.
+pub(crate) fn sample_stats(values: &[f64]) -> RawStats {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return RawStats::default();
+    }
+    v.sort_by(f64::total_cmp);
+    #[allow(clippy::cast_precision_loss)]
+    let n = v.len() as f64;
+    let q = |p: f64| {
+        let h = (n - 1.0) * p;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let lo = h.floor() as usize;
+        let hi = (lo + 1).min(v.len() - 1);
+        v[lo] + (h - h.floor()) * (v[hi] - v[lo])
+    };
+    RawStats {
+        mean: Some(v.iter().sum::<f64>() / n),
+        median: Some(q(0.5)),
+        p90: Some(q(0.9)),
+        p95: Some(q(0.95)),
+        p99: Some(q(0.99)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate() {
+        let s = sample_stats(&[4.0, 1.0, 3.0, 2.0, f64::NAN]);
+        assert_eq!(s.mean, Some(2.5));
+        assert_eq!(s.median, Some(2.5));
+        assert_eq!(s.p90, Some(3.7));
+        assert!(sample_stats(&[]).mean.is_none());
+    }
+}

@@ -203,6 +203,95 @@ pub fn read_mooncake_trace(bytes: &[u8], path: &str) -> Result<Vec<RequestRecord
     Ok(out)
 }
 
+/// Reads a BurstGPT trace CSV (`HPMLL/BurstGPT` `BurstGPT_*.csv`: `Timestamp,Model,Request
+/// tokens,Response tokens,Total tokens,Log Type`, and in v3 also `Session ID,Elapsed time`).
+///
+/// Each row becomes a record with `id` = row index (0-based), `arrival_ms` = `Timestamp` (seconds
+/// since the trace start) × 1000, `input_tokens` = `Request tokens`, `output_tokens` = `Response
+/// tokens` (0 for failed requests, kept; filter them if needed). Model and log type are not kept.
+///
+/// # Examples
+/// ```
+/// let csv = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n\
+///            5,ChatGPT,472,18,490,Conversation log\n45,GPT-4,1087,0,1087,API log\n";
+/// let trace = perf_readers::read_burstgpt_trace(csv.as_bytes(), "b.csv")?;
+/// assert_eq!(trace[1].arrival_ms(), 45_000.0);
+/// assert_eq!(trace[0].output_tokens(), 18);
+/// # Ok::<(), perf_readers::ReadError>(())
+/// ```
+///
+/// # Errors
+/// [`ReadError::Field`] naming the row and column of a bad number or a missing column.
+pub fn read_burstgpt_trace(bytes: &[u8], path: &str) -> Result<Vec<RequestRecord>> {
+    let table = crate::table::Table::read(bytes, path)?;
+    let (c_t, c_in, c_out) = (
+        table.req_col("Timestamp")?,
+        table.req_col("Request tokens")?,
+        table.req_col("Response tokens")?,
+    );
+    table
+        .rows()
+        .map(|row| {
+            let t = row.num(c_t)?;
+            let data = RequestRecordData {
+                id: (row.row - 1) as u64,
+                arrival_ms: t * 1000.0,
+                first_token_ms: None,
+                completion_ms: None,
+                input_tokens: row.count(c_in)?,
+                output_tokens: row.count(c_out)?,
+            };
+            RequestRecord::new(data).map_err(|e| row.invalid(c_t, e))
+        })
+        .collect()
+}
+
+/// Reads a Vidur processed trace CSV (`microsoft/vidur` `data/processed_traces/*.csv`):
+/// `arrived_at` (seconds), `num_prefill_tokens`, `num_decode_tokens`; the length-only traces
+/// (`num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio`) have no `arrived_at` and
+/// get arrival 0 (Vidur draws their arrivals from a separate interval generator).
+///
+/// Each row becomes a record with `id` = row index, `arrival_ms` = `arrived_at` × 1000,
+/// `input_tokens` = `num_prefill_tokens`, `output_tokens` = `num_decode_tokens`.
+///
+/// # Examples
+/// ```
+/// let csv = "arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,1024,128\n0.25,2048,7\n";
+/// let trace = perf_readers::read_vidur_trace(csv.as_bytes(), "t.csv")?;
+/// assert_eq!(trace[1].arrival_ms(), 250.0);
+/// assert_eq!(trace[1].input_tokens(), 2048);
+/// # Ok::<(), perf_readers::ReadError>(())
+/// ```
+///
+/// # Errors
+/// [`ReadError::Field`] naming the row and column of a bad number or a missing column.
+pub fn read_vidur_trace(bytes: &[u8], path: &str) -> Result<Vec<RequestRecord>> {
+    let table = crate::table::Table::read(bytes, path)?;
+    let c_t = table.col("arrived_at");
+    let (c_in, c_out) = (
+        table.req_col("num_prefill_tokens")?,
+        table.req_col("num_decode_tokens")?,
+    );
+    table
+        .rows()
+        .map(|row| {
+            let arrival_s = match c_t {
+                Some(c) => row.num(c)?,
+                None => 0.0,
+            };
+            let data = RequestRecordData {
+                id: (row.row - 1) as u64,
+                arrival_ms: arrival_s * 1000.0,
+                first_token_ms: None,
+                completion_ms: None,
+                input_tokens: row.count(c_in)?,
+                output_tokens: row.count(c_out)?,
+            };
+            RequestRecord::new(data).map_err(|e| row.invalid(c_t.unwrap_or(c_in), e))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

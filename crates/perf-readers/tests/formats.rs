@@ -5,9 +5,10 @@
 
 use approx::assert_relative_eq;
 use perf_readers::{
-    Format, ReadError, ReadOptions, SelectOptions, StrategyKind, TimeUnit, read_any, read_any_with,
-    read_bytes, read_guidellm_csv_json, read_guidellm_html, read_guidellm_requests, read_inferno,
-    read_requests_any, read_requests_bytes,
+    Format, Profile, ReadError, ReadOptions, SelectOptions, Stage, StrategyKind, TimeUnit,
+    read_any, read_any_with, read_bytes, read_guidellm_csv_json, read_guidellm_html,
+    read_guidellm_json, read_guidellm_json_reader, read_guidellm_requests, read_inferno,
+    read_profile_any, read_profiler_sweep, read_requests_any, read_requests_bytes,
 };
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
@@ -661,4 +662,324 @@ fn guidellm_csv_exports() {
         single.points[2].ttft().median(),
         Some(18.045_186_996_459_96)
     );
+}
+
+#[test]
+fn guidellm_yaml_report() {
+    let (format, ds) = read("guidellm/v0.3_yaml_llama-3-2-3b_benchmark-results.yaml");
+    assert_eq!(format, Format::GuidellmYaml);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds.meta.model.as_deref(), Some("llama-3-2-3b"));
+    let p = &ds.points[0];
+    assert_eq!(p.label(), Some("synchronous"));
+    // metrics.requests_per_second.successful.mean, time_to_first_token_ms…median,
+    // inter_token_latency_ms…mean, request_latency…mean (s), request_totals.
+    assert_eq!(p.request_rate(), Some(0.255_504_265_405_813_17));
+    assert_eq!(p.ttft().median(), Some(410.487_890_243_530_3));
+    assert_eq!(p.itl().mean(), Some(27.583_449_710_206_587));
+    assert_relative_eq!(p.input_tokens(), 513.0, max_relative = 1e-12);
+    assert_relative_eq!(p.output_tokens(), 128.0, max_relative = 1e-12);
+    assert_relative_eq!(
+        p.e2e().mean().unwrap(),
+        3_912.726_487_432_207_6,
+        max_relative = 1e-12
+    );
+    assert_eq!(p.data().successful, Some(14));
+    assert_eq!(p.data().failed, Some(0));
+    // A YAML syntax error names the line.
+    let err = read_bytes(
+        b"benchmarks:\n- metrics: {a: [1, 2\n  type_: x\n",
+        "bad.yaml",
+        &ReadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ReadError::Yaml { line: 3.., .. }), "{err}");
+}
+
+#[test]
+fn guidellm_v01_report() {
+    let (format, ds) = read("fixtures/guidellm-v0.1-report.json");
+    assert_eq!(format, Format::GuidellmJson);
+    assert_eq!(ds.meta.model.as_deref(), Some("example/llama-3-8b"));
+    assert_eq!(ds.len(), 2);
+    let sync = &ds.points[0];
+    assert_eq!(sync.label(), Some("synchronous"));
+    // TTFTs 50, 100, 30 ms; E2E 550, 1100, 1030 ms; ITL 500/10, 1000/20, 1000/10 ms.
+    assert_relative_eq!(sync.ttft().mean().unwrap(), 60.0, max_relative = 1e-9);
+    assert_relative_eq!(sync.ttft().median().unwrap(), 50.0, max_relative = 1e-9);
+    assert_relative_eq!(sync.e2e().median().unwrap(), 1030.0, max_relative = 1e-9);
+    assert_relative_eq!(sync.itl().mean().unwrap(), 200.0 / 3.0, max_relative = 1e-9);
+    assert_relative_eq!(sync.input_tokens(), 20.0);
+    assert_relative_eq!(sync.output_tokens(), 43.0 / 3.0, max_relative = 1e-12);
+    // 3 requests from 100.0 to 102.83 s.
+    assert_relative_eq!(
+        sync.request_rate().unwrap(),
+        3.0 / 2.83,
+        max_relative = 1e-9
+    );
+    assert_eq!(sync.data().failed, Some(0));
+    let asy = &ds.points[1];
+    assert_eq!(asy.label(), Some("asynchronous@2.00"));
+    assert_relative_eq!(asy.ttft().mean().unwrap(), 300.0, max_relative = 1e-9);
+    // ITLs 800/4 = 200 and 1100/8 = 137.5 ms.
+    assert_relative_eq!(asy.itl().median().unwrap(), 168.75, max_relative = 1e-9);
+    assert_eq!(asy.data().successful, Some(2));
+    assert_eq!(asy.data().failed, Some(1));
+    assert_relative_eq!(asy.output_throughput().unwrap(), 7.0, max_relative = 1e-9);
+}
+
+#[test]
+fn vllm_save_detailed_requests() {
+    let (format, recs) = read_requests_any(sample("fixtures/vllm-bench-detailed.json")).unwrap();
+    assert_eq!(format, Format::VllmBench);
+    assert_eq!(recs.len(), 4);
+    let r = &recs[1];
+    assert_eq!((r.input_tokens(), r.output_tokens()), (200, 4));
+    assert_relative_eq!(r.arrival_ms(), 500.0);
+    assert_relative_eq!(r.first_token_ms().unwrap(), 580.0, max_relative = 1e-12);
+    assert_relative_eq!(r.completion_ms().unwrap(), 640.0, max_relative = 1e-12);
+    // The failed request keeps its tokens but has no times.
+    assert_eq!(recs[3].input_tokens(), 150);
+    assert_eq!(recs[3].first_token_ms(), None);
+    // Without the arrays, a typed error points at `input_lens`.
+    let err = read_requests_any(sample(
+        "vllm-bench/H100_llm-d-1p1d_Llama-3.1-8B_benchmark_2025-05-13_04-37-51.json",
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("$.input_lens"), "{err}");
+}
+
+#[test]
+fn burstgpt_and_vidur_traces() {
+    let (format, recs) = read_requests_any(sample("fixtures/burstgpt.csv")).unwrap();
+    assert_eq!(format, Format::BurstGptTrace);
+    assert_eq!(recs.len(), 5);
+    assert_eq!(recs[0].arrival_ms(), 5000.0);
+    assert_eq!((recs[0].input_tokens(), recs[0].output_tokens()), (472, 18));
+    assert_eq!(recs[1].output_tokens(), 0);
+    assert_eq!(recs[4].arrival_ms(), 207_500.0);
+    let (format, v3) = read_requests_any(sample("fixtures/burstgpt-v3.csv")).unwrap();
+    assert_eq!(format, Format::BurstGptTrace);
+    assert_eq!((v3[1].arrival_ms(), v3[1].input_tokens()), (2500.0, 401));
+
+    let (format, recs) = read_requests_any(sample("fixtures/vidur-trace.csv")).unwrap();
+    assert_eq!(format, Format::VidurTrace);
+    assert_eq!(recs.len(), 4);
+    assert_relative_eq!(recs[1].arrival_ms(), 52.3, max_relative = 1e-12);
+    assert_eq!(
+        (recs[1].input_tokens(), recs[1].output_tokens()),
+        (4808, 10)
+    );
+    let (_, lengths) = read_requests_any(sample("fixtures/vidur-trace-length-only.csv")).unwrap();
+    assert_eq!(lengths[1].arrival_ms(), 0.0);
+    assert_eq!(lengths[1].input_tokens(), 3000);
+    // Traces are not benchmarks.
+    let err = read_any(sample("fixtures/burstgpt.csv")).unwrap_err();
+    assert!(matches!(
+        err,
+        ReadError::NotBenchmark {
+            format: Format::BurstGptTrace,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn llm_profiler_sweeps() {
+    let (format, profile) = read_profile_any(sample(
+        "profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
+    ))
+    .unwrap();
+    assert_eq!(format, Format::LlmProfilerSweep);
+    let Profile::Sweep(sweep) = profile else {
+        panic!("not a sweep")
+    };
+    assert_eq!(sweep.model.as_deref(), Some("Qwen/Qwen3-4B"));
+    assert_eq!(sweep.gpu.as_deref(), Some("NVIDIA A100-SXM4-80GB"));
+    assert_eq!((sweep.tp_size, sweep.pp_size), (Some(1), Some(1)));
+    assert_eq!(sweep.rows.len(), 94);
+    assert_eq!(sweep.failed.len(), 11);
+    assert_eq!(sweep.failed[0].reason, "oom");
+    let r = &sweep.rows[0];
+    assert_eq!((r.batch_size, r.input_len, r.output_len), (1, 1, 32));
+    assert_relative_eq!(r.prefill_ms, 37.927_282_974_123_955, max_relative = 1e-12);
+    assert_relative_eq!(
+        r.decode_ms.unwrap(),
+        7.278_207_068_641_98,
+        max_relative = 1e-12
+    );
+    assert_eq!(r.num_runs, Some(3));
+    let last = &sweep.rows[93];
+    assert_eq!((last.batch_size, last.input_len), (64, 512));
+    assert_eq!(
+        last.features(Stage::Prefill),
+        [32_768.0, 16_777_216.0, 32_768.0, 64.0]
+    );
+    assert_eq!(
+        last.features(Stage::Decode),
+        [64.0, 32_768.0, 32_768.0, 64.0]
+    );
+    assert_relative_eq!(
+        last.target_ms(Stage::Decode).unwrap(),
+        12.377_605_463_067_69,
+        max_relative = 1e-12
+    );
+
+    let bytes = std::fs::read(sample(
+        "profiles/llm-profiler/benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v1.json",
+    ))
+    .unwrap();
+    let v1 = read_profiler_sweep(&bytes, "v1.json").unwrap();
+    assert_eq!(v1.rows.len(), 95);
+    assert_eq!(v1.tp_size, Some(1));
+    assert_eq!(v1.failed.len(), 10);
+    assert!(v1.failed[0].reason.starts_with("CUDA out of memory"));
+    assert_relative_eq!(
+        v1.rows[94].prefill_ms,
+        2_158.233_112_655_58,
+        max_relative = 1e-12
+    );
+    // The JSON-Lines result files: one row per line, decode fields absent for output_len 1.
+    let (format, profile) = read_profile_any(sample("profiles/llm-profiler/result.jsonl")).unwrap();
+    assert_eq!(format, Format::LlmProfilerSweep);
+    let Profile::Sweep(one) = profile else {
+        panic!("not a sweep")
+    };
+    assert_eq!((one.rows[0].batch_size, one.rows[0].input_len), (1, 1024));
+    assert_relative_eq!(
+        one.rows[0].prefill_ms,
+        73.782_060_295_343_4,
+        max_relative = 1e-12
+    );
+    let (_, profile) = read_profile_any(sample(
+        "profiles/llm-profiler/batch_composition_results.jsonl",
+    ))
+    .unwrap();
+    let Profile::Sweep(mixed) = profile else {
+        panic!("not a sweep")
+    };
+    assert_eq!(mixed.rows.len(), 2);
+    assert_relative_eq!(
+        mixed.rows[0].decode_ms.unwrap(),
+        8.190_626_278_519_63,
+        max_relative = 1e-12
+    );
+    assert_eq!(mixed.rows[1].output_len, 1);
+    assert_eq!(mixed.rows[1].decode_ms, None);
+    // A profile is not a benchmark.
+    let err = read_bytes(&bytes, "v1.json", &ReadOptions::default()).unwrap_err();
+    assert!(matches!(
+        err,
+        ReadError::NotBenchmark {
+            format: Format::LlmProfilerSweep,
+            ..
+        }
+    ));
+    assert!(err.to_string().contains("a profile table"), "{err}");
+}
+
+#[test]
+fn vidur_profiles() {
+    let (format, profile) =
+        read_profile_any(sample("profiles/vidur/h100_Llama-2-7b-hf_mlp_head20.csv")).unwrap();
+    assert_eq!(format, Format::VidurMlpProfile);
+    let Profile::VidurMlp(rows) = profile else {
+        panic!("not mlp")
+    };
+    assert_eq!(rows.len(), 20);
+    let r = &rows[0];
+    assert_eq!((r.num_tokens, r.num_tensor_parallel_workers), (4096, 1));
+    assert_eq!(
+        (r.n_head, r.n_embd, r.n_expanded_embd),
+        (Some(32), Some(4096), Some(11008))
+    );
+    assert_eq!(r.use_gated_mlp, Some(true));
+    assert_eq!(r.ops.len(), 10);
+    assert_eq!(r.ops["emb"].median, Some(0.119_000_000_000_000_01));
+    assert_eq!(r.ops["emb"].min, Some(0.116));
+    assert_eq!(r.ops["mlp_up_proj"].median, Some(0.987));
+    assert_eq!(rows[19].num_tokens, 3520);
+    assert_eq!(rows[19].ops["attn_pre_proj"].mean, Some(0.50655));
+
+    let (format, profile) =
+        read_profile_any(sample("profiles/vidur/h100_dgx_all_reduce_head20.csv")).unwrap();
+    assert_eq!(format, Format::VidurCollectiveProfile);
+    let Profile::VidurCollective(rows) = profile else {
+        panic!("not a collective")
+    };
+    assert_eq!(rows.len(), 20);
+    let r = &rows[0];
+    assert_eq!(r.collective, "all_reduce");
+    assert_eq!(
+        (r.num_workers, r.size_bytes, r.devices_per_node),
+        (8, 2048, Some(8))
+    );
+    assert_eq!(r.time.median, Some(0.037));
+    assert_eq!(r.time.mean, Some(0.03));
+    assert_eq!(rows[1].size_bytes, 10240);
+
+    let (format, profile) = read_profile_any(sample(
+        "profiles/llmservingsim/H100_Llama-3.1-70B_tp4_attention_excerpt.csv",
+    ))
+    .unwrap();
+    assert_eq!(format, Format::VidurAttentionProfile);
+    let Profile::VidurAttention(rows) = profile else {
+        panic!("not attention")
+    };
+    assert_eq!(rows.len(), 20);
+    let pre = &rows[0];
+    assert!(pre.is_prefill);
+    assert_eq!(
+        (pre.batch_size, pre.prefill_chunk_size, pre.kv_cache_size),
+        (1, 32, 32)
+    );
+    assert_eq!(
+        pre.ops["attn_prefill"].median,
+        Some(0.005_312_000_000_000_001)
+    );
+    assert!(!pre.ops.contains_key("attn_decode"));
+    assert_eq!(pre.attention_backend.as_deref(), Some("FLASH_ATTENTION"));
+    assert_eq!(pre.num_tensor_parallel_workers, Some(4));
+    let dec = &rows[10];
+    assert!(!dec.is_prefill);
+    assert_eq!(
+        (dec.batch_size, dec.prefill_chunk_size, dec.kv_cache_size),
+        (1, 0, 32)
+    );
+    assert_eq!(dec.ops["attn_decode"].median, Some(0.005_216));
+    // Profiles are not benchmarks nor traces.
+    assert!(matches!(
+        read_any(sample("profiles/vidur/h100_dgx_all_reduce_head20.csv")),
+        Err(ReadError::NotBenchmark { .. })
+    ));
+    assert!(read_requests_any(sample("profiles/vidur/h100_dgx_all_reduce_head20.csv")).is_err());
+}
+
+#[test]
+fn guidellm_json_streams_from_a_reader() {
+    for rel in [
+        "guidellm/v0.3_guidellm-fixture_benchmarks_stripped.json",
+        "fixtures/guidellm-v0.5-args-style.json",
+        "inferno/guidellm.json",
+    ] {
+        let bytes = std::fs::read(sample(rel)).unwrap();
+        let opts = ReadOptions::default();
+        let whole = read_guidellm_json(&bytes, rel, &opts).unwrap();
+        let file = std::fs::File::open(sample(rel)).unwrap();
+        let streamed = read_guidellm_json_reader(file, rel, &opts).unwrap();
+        assert_eq!(whole, streamed, "{rel}");
+    }
+    // v0.1 keeps its data in the request lists: a typed error, not a wrong answer.
+    let bytes = std::fs::read(sample("fixtures/guidellm-v0.1-report.json")).unwrap();
+    let err =
+        read_guidellm_json_reader(&bytes[..], "v01.json", &ReadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("v0.1"), "{err}");
+    // A syntax error has its position.
+    let err = read_guidellm_json_reader(
+        &b"{\"benchmarks\": [\n}"[..],
+        "b.json",
+        &ReadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ReadError::Json { line: 2, .. }), "{err}");
 }

@@ -4,10 +4,11 @@
 use std::sync::LazyLock;
 
 use perf_readers::{
-    ReadOptions, Result, read_aisbench, read_azure_trace, read_bytes, read_guidellm_csv,
-    read_guidellm_csv_json, read_guidellm_html, read_guidellm_json, read_guidellm_requests,
-    read_inferno, read_mooncake_trace, read_requests_bytes, read_sglang_bench, read_together_csv,
-    read_vllm_bench,
+    ReadOptions, Result, read_aisbench, read_azure_trace, read_burstgpt_trace, read_bytes,
+    read_guidellm_csv, read_guidellm_csv_json, read_guidellm_html, read_guidellm_json,
+    read_guidellm_requests, read_guidellm_yaml, read_inferno, read_mooncake_trace,
+    read_profile_bytes, read_requests_bytes, read_sglang_bench, read_together_csv,
+    read_vidur_trace, read_vllm_bench, read_vllm_requests,
 };
 use proptest::prelude::*;
 
@@ -108,6 +109,75 @@ static VLLM: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
     ]
 });
 static SGLANG: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![load("fixtures/sglang-bench.jsonl")]);
+
+/// The YAML report without its request lists and with six metrics, re-serialised as YAML.
+fn small_yaml() -> Vec<u8> {
+    let text = String::from_utf8(load(
+        "guidellm/v0.3_yaml_llama-3-2-3b_benchmark-results.yaml",
+    ))
+    .unwrap();
+    let mut doc: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    let b = &mut doc["benchmarks"][0];
+    b.as_object_mut().unwrap().remove("requests");
+    let keep = [
+        "requests_per_second",
+        "prompt_token_count",
+        "output_token_count",
+        "time_to_first_token_ms",
+        "inter_token_latency_ms",
+        "request_latency",
+    ];
+    b["metrics"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| keep.contains(&k.as_str()));
+    serde_norway::to_string(&doc).unwrap().into_bytes()
+}
+
+/// The v2 llm-profiler sweep with its first three results.
+fn small_sweep() -> Vec<u8> {
+    let mut doc: serde_json::Value = serde_json::from_slice(&load(
+        "profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
+    ))
+    .unwrap();
+    doc["results"].as_array_mut().unwrap().truncate(3);
+    serde_json::to_vec_pretty(&doc).unwrap()
+}
+
+/// The header and first `n` rows of a CSV sample.
+fn head(rel: &str, n: usize) -> Vec<u8> {
+    let text = String::from_utf8(load(rel)).unwrap();
+    text.split_inclusive('\n')
+        .take(n + 1)
+        .collect::<String>()
+        .into_bytes()
+}
+
+static YAML: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![small_yaml()]);
+static V01: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("fixtures/guidellm-v0.1-report.json")]);
+static DETAILED: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("fixtures/vllm-bench-detailed.json")]);
+static CSV_TRACES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        load("fixtures/burstgpt.csv"),
+        load("fixtures/burstgpt-v3.csv"),
+        load("fixtures/vidur-trace.csv"),
+        load("fixtures/vidur-trace-length-only.csv"),
+    ]
+});
+static PROFILES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        small_sweep(),
+        load("profiles/llm-profiler/batch_composition_results.jsonl"),
+        head("profiles/vidur/h100_Llama-2-7b-hf_mlp_head20.csv", 2),
+        head("profiles/vidur/h100_dgx_all_reduce_head20.csv", 3),
+        head(
+            "profiles/llmservingsim/H100_Llama-3.1-70B_tp4_attention_excerpt.csv",
+            3,
+        ),
+    ]
+});
 
 /// One way of damaging a sample.
 #[derive(Clone, Debug)]
@@ -267,6 +337,34 @@ proptest! {
     }
 
     #[test]
+    fn guidellm_yaml_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&YAML, pick, &m, read_guidellm_yaml);
+    }
+
+    #[test]
+    fn guidellm_v01_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_one(&V01, pick, &m, read_guidellm_json);
+    }
+
+    #[test]
+    fn vllm_requests_never_panic(pick in 0usize..8, m in mutation()) {
+        fuzz_trace(&DETAILED, pick, &m, read_vllm_requests);
+    }
+
+    #[test]
+    fn burstgpt_and_vidur_traces_never_panic(pick in 0usize..8, m in mutation()) {
+        let reader: TraceReader = if pick % 4 < 2 { read_burstgpt_trace } else { read_vidur_trace };
+        fuzz_trace(&CSV_TRACES, pick, &m, reader);
+    }
+
+    #[test]
+    fn profiles_never_panic(pick in 0usize..8, m in mutation()) {
+        let input = apply(&PROFILES[pick % PROFILES.len()], &m);
+        check(read_profile_bytes(&input, "fuzz.csv"), "fuzz.csv");
+        check(read_bytes(&input, "fuzz.csv", &ReadOptions::default()), "fuzz.csv");
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
         check(read_bytes(s.as_bytes(), "fuzz.txt", &ReadOptions::default()), "fuzz.txt");
         check(read_requests_bytes(s.as_bytes(), "fuzz.txt"), "fuzz.txt");
@@ -314,5 +412,34 @@ fn undamaged_seeds_read() {
     assert!(read_guidellm_csv(&GUIDELLM_CSV[0], "s.csv", &opts).is_ok());
     for seed in SGLANG.iter() {
         assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
+    }
+    assert_eq!(
+        read_guidellm_yaml(&YAML[0], "s.yaml", &opts)
+            .map(|d| d.len())
+            .ok(),
+        Some(1)
+    );
+    assert_eq!(
+        read_guidellm_json(&V01[0], "s.json", &opts)
+            .map(|d| d.len())
+            .ok(),
+        Some(2)
+    );
+    assert_eq!(
+        read_vllm_requests(&DETAILED[0], "s.json")
+            .map(|r| r.len())
+            .ok(),
+        Some(4)
+    );
+    for (i, seed) in CSV_TRACES.iter().enumerate() {
+        let r = if i < 2 {
+            read_burstgpt_trace(seed, "s.csv")
+        } else {
+            read_vidur_trace(seed, "s.csv")
+        };
+        assert!(r.is_ok(), "{i}");
+    }
+    for seed in PROFILES.iter() {
+        assert!(read_profile_bytes(seed, "s.csv").is_ok());
     }
 }
