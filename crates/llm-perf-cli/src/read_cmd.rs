@@ -7,7 +7,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use llm_perf::model::{BenchmarkPoint, LatencyStats, PerfDataset};
 use llm_perf::readers::{
-    Format, ReadError, ReadOptions, SelectOptions, TimeUnit, read_any_with, read_requests_any,
+    Format, ReadError, ReadOptions, SelectOptions, TimeUnit, read_any_with, read_profile_any,
+    read_requests_any,
 };
 
 use crate::table::{Table, num};
@@ -114,6 +115,16 @@ pub fn read(args: &ReadArgs) -> Result<String> {
     for file in &args.input.files {
         match read_any_with(file, &opts) {
             Ok((format, ds)) => datasets.push((format, ds)),
+            // A profile table holds measured operator or step times: say what it holds.
+            Err(ReadError::NotBenchmark { format, .. }) if format.is_profile() => {
+                let (format, profile) = read_profile_any(file)?;
+                out.push_str(&format!(
+                    "{}: {} ({} rows; use it with `perf-predict`)\n",
+                    file.display(),
+                    format.name(),
+                    profile.len()
+                ));
+            }
             // A request trace has records, not benchmark points: summarise those instead.
             Err(ReadError::NotBenchmark { .. }) => {
                 let (format, records) = read_requests_any(file)?;

@@ -1,4 +1,4 @@
-//! Reference fit on the seed's real Qwen3-4B A100 sweep (`samples/predict/`, MIT).
+//! Reference fit on the seed's real Qwen3-4B A100 sweep (`samples/readers/profiles/llm-profiler/`, MIT).
 
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use perf_predict::{
 
 const SWEEP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../samples/predict/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json"
+    "/../../samples/readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json"
 );
 
 fn sweep() -> ProfileData {

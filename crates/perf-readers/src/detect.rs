@@ -82,6 +82,19 @@ impl Format {
         }
     }
 
+    /// Whether the format is a profile table (read with `read_profile_any`), not a benchmark
+    /// report or a trace.
+    #[must_use]
+    pub fn is_profile(self) -> bool {
+        matches!(
+            self,
+            Self::LlmProfilerSweep
+                | Self::VidurMlpProfile
+                | Self::VidurAttentionProfile
+                | Self::VidurCollectiveProfile
+        )
+    }
+
     /// What a file of this format holds: `"a benchmark report"`, `"a request trace"` or
     /// `"a profile table"` (`"an unknown format"` for [`Format::Unknown`]).
     #[must_use]
