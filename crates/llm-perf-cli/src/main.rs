@@ -11,6 +11,7 @@
 
 mod catalog_cmd;
 mod fit_cmd;
+mod predict_cmd;
 mod problem;
 mod queue_cmd;
 mod read_cmd;
@@ -39,6 +40,10 @@ enum Command {
     Read(read_cmd::ReadArgs),
     /// Fit the Inferno model's α, β, γ to benchmark files (model-trainer compatible).
     Fit(fit_cmd::FitArgs),
+    /// Train, query or show step-time predictors (llm-profiler sweeps → prefill/decode models).
+    Predict(predict_cmd::PredictArgs),
+    /// Estimate TTFT, per-user tokens/s, E2E and throughput for a request shape from benchmark CSVs.
+    Estimate(predict_cmd::EstimateArgs),
     /// Analyze one arrival rate with the Inferno queueing model (queue-analysis `/solve`).
     Analyze(queue_cmd::AnalyzeArgs),
     /// Max rate per replica under TTFT/ITL targets, and replicas for a total rate (`/target`).
@@ -91,6 +96,8 @@ fn main() -> ExitCode {
     let output = match cli.command {
         Command::Read(args) => read_cmd::read(&args),
         Command::Fit(args) => fit_cmd::fit(&args),
+        Command::Predict(args) => predict_cmd::predict(&args),
+        Command::Estimate(args) => predict_cmd::estimate(&args),
         Command::Analyze(args) => queue_cmd::analyze(&args),
         Command::Size(args) => queue_cmd::size(&args),
         Command::Optimize(args) => queue_cmd::optimize(&args),

@@ -526,3 +526,98 @@ fn read_bad_files_are_one_line_errors() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn predict_train_query_and_show() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-predict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("predictors.json");
+    let out_path = out_file.to_str().unwrap();
+    let profile = samples(
+        "readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
+    );
+    let trained = run(&[
+        "predict",
+        "train",
+        "--profile",
+        &profile,
+        "--config",
+        "qwen3-4b",
+        "--out",
+        out_path,
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    // The seed README's commands; the spec's reference weights give 74.5537 and 8.34057 ms.
+    let ms = |mode: &str, bs: &str, len: &str| -> f64 {
+        let out = run(&[
+            "predict",
+            "query",
+            out_path,
+            "qwen3-4b",
+            "--mode",
+            mode,
+            "--bs",
+            bs,
+            "--input-len",
+            len,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().trim_end_matches(" ms").parse().unwrap()
+    };
+    assert!((ms("prefill", "4", "512") - 74.5537).abs() / 74.5537 < 1e-3);
+    assert!((ms("decode", "8", "1024") - 8.34057).abs() / 8.34057 < 1e-3);
+    let shown = stdout(&run(&["predict", "show", out_path]));
+    assert!(
+        shown.contains("config `qwen3-4b`") && shown.contains("CV MAPE"),
+        "{shown}"
+    );
+    fails_naming(
+        &[
+            "predict",
+            "query",
+            out_path,
+            "nope",
+            "--mode",
+            "decode",
+            "--bs",
+            "1",
+            "--input-len",
+            "1",
+        ],
+        "nope",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn estimate_on_benchmark_csv() {
+    let got = json(&run(&[
+        "estimate",
+        "--csv",
+        &samples("predict/together-fixture.csv"),
+        "--model",
+        "fixture/model-a",
+        "--input",
+        "1000",
+        "--output",
+        "400",
+        "--json",
+    ]));
+    // The fixture is exact: ttft_mean = 300 + 0.02·in − 0.01·out.
+    let ttft = got["predictions"]["ttft_mean"].as_f64().unwrap();
+    assert!((ttft - 316.0).abs() < 1e-6, "{ttft}");
+    fails_naming(
+        &[
+            "estimate",
+            "--csv",
+            &samples("predict/together-fixture.csv"),
+            "--model",
+            "no/such",
+            "--input",
+            "1",
+            "--output",
+            "1",
+        ],
+        "no/such",
+    );
+}
