@@ -100,8 +100,9 @@ mod router;
 mod sim;
 
 pub use config::{
-    ArrivalConfig, ClientConfig, ClusterConfig, CostModelConfig, KvCacheConfig, LengthDist,
-    PreemptionPolicy, RouterKind, SimConfig, WorkloadConfig,
+    ArrivalConfig, ClientConfig, ClusterConfig, CostModelConfig, EngineOverheads, KvCacheConfig,
+    LengthDist, PreemptionPolicy, RateStage, RouterKind, SimConfig, ThinkTime, TraceRequest,
+    WorkloadConfig,
 };
 pub use error::{Result, SimError};
 pub use output::{CSV_HEADER, Counts, Latencies, ReplicaSummary, Status, Summary, Throughput};

@@ -15,7 +15,7 @@
 //! | `output_tokens` | tokens generated g |
 //! | `arrival_time` | a |
 //! | `first_token_time` | t₁ |
-//! | `completion_time` | c = t_O |
+//! | `completion_time` | c = t_O (+ `cluster.overheads.post_completion_ms`) |
 //! | `status` | `completed`, `rejected`, `dropped` or `unfinished` |
 //! | `ttft_ms` | t₁ − a |
 //! | `tpot_ms` | (c − t₁)/(O − 1), O ≥ 2 |
@@ -25,7 +25,7 @@
 //! | `tokens_actually_prefilled` | prompt tokens computed, recomputation after preemption included |
 //! | `replica_id` | replica index |
 //! | `turn` | 1 |
-//! | `schedulable_time` | a (no router or network delay yet) |
+//! | `schedulable_time` | when it reached the replica's queue: a + the pre-schedule overhead (`cluster.overheads`) |
 //! | `first_scheduled_time` | s, the first step that computed any of its tokens |
 //! | `scheduling_delay_ms` | s − a |
 //! | `num_preemptions` | times evicted and recomputed |
@@ -204,7 +204,7 @@ impl<W: Write> CsvSink<W> {
             self.int(u64::from(r.replica))?;
         }
         self.int(1)?;
-        self.secs(r.arrival_ns)?;
+        self.secs(r.schedulable_ns)?;
         self.secs(r.scheduled_ns)?;
         self.ms((r.scheduled_ns != NEVER).then(|| r.scheduled_ns - r.arrival_ns))?;
         self.int(u64::from(r.preemptions))?;

@@ -23,6 +23,8 @@ pub(crate) struct Req {
     /// Tokens computed as prefill (recomputation included).
     pub prefilled: u64,
     pub arrival_ns: u64,
+    /// When it reached its replica's waiting queue (arrival + pre-schedule overhead).
+    pub schedulable_ns: u64,
     pub scheduled_ns: u64,
     pub first_token_ns: u64,
     pub last_token_ns: u64,

@@ -4,7 +4,7 @@ use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::{Distribution, Exp, Gamma, LogNormal, Normal};
 
-use crate::config::{ArrivalConfig, ClientConfig, LengthDist};
+use crate::config::{ArrivalConfig, ClientConfig, LengthDist, RateStage, ThinkTime};
 use crate::error::{Result, invalid};
 use crate::rng::{Purpose, stream};
 
@@ -53,6 +53,40 @@ impl ArrivalProcess {
                 )
             }
             ArrivalConfig::Constant { .. } => Self::Constant(1.0 / rate),
+            ArrivalConfig::Stages { .. }
+            | ArrivalConfig::ClosedLoop { .. }
+            | ArrivalConfig::Trace { .. } => {
+                return Err(invalid(
+                    format!("{field}.kind"),
+                    "not open-loop",
+                    "only poisson, gamma and constant have a gap process",
+                ));
+            }
+        })
+    }
+
+    /// Gaps of mean 1 with coefficient of variation `cv` (absent or 1: exponential; 0:
+    /// constant; else Gamma).
+    ///
+    /// # Errors
+    /// [`crate::SimError::InvalidConfig`] naming `field` for a negative or non-finite `cv`.
+    pub fn unit(field: &str, cv: Option<f64>) -> Result<Self> {
+        Ok(match cv {
+            None => Self::Poisson(Exp::new(1.0).map_err(|e| invalid(field, 1, e.to_string()))?),
+            Some(cv) if !(cv.is_finite() && cv >= 0.0) => {
+                return Err(invalid(field, cv, "must be a finite number >= 0"));
+            }
+            Some(0.0) => Self::Constant(1.0),
+            Some(cv) if (cv - 1.0).abs() < 1e-12 => {
+                Self::Poisson(Exp::new(1.0).map_err(|e| invalid(field, cv, e.to_string()))?)
+            }
+            Some(cv) => {
+                let shape = 1.0 / (cv * cv);
+                Self::Gamma(
+                    Gamma::new(shape, 1.0 / shape)
+                        .map_err(|e| invalid(field, cv, e.to_string()))?,
+                )
+            }
         })
     }
 
@@ -156,13 +190,89 @@ pub enum Lengths {
     Empirical(Vec<[u32; 2]>),
 }
 
+/// Where a client's arrivals come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// An open-loop renewal process.
+    Open(ArrivalProcess),
+    /// Piecewise-constant rate stages driven by a unit-mean gap process (time change).
+    Stages {
+        /// Unit-mean gaps.
+        unit: ArrivalProcess,
+        /// The stages.
+        stages: Vec<RateStage>,
+        /// Current stage.
+        index: usize,
+        /// Start of the current stage, seconds.
+        stage_start_s: f64,
+    },
+    /// Closed loop: the engine asks for a think time after each completion.
+    ClosedLoop {
+        /// Concurrent users.
+        users: u32,
+        /// Mean think time, seconds.
+        mean_s: f64,
+        /// Its distribution.
+        think: ThinkTime,
+    },
+    /// Trace replay: arrival times (seconds, sorted) and their lengths.
+    Trace {
+        /// Arrival times, seconds from the start.
+        times: Vec<f64>,
+        /// `(input, output)` of each.
+        lengths: Vec<[u32; 2]>,
+        /// Index of the next request to arrive.
+        cursor: usize,
+    },
+}
+
+/// Sorted, windowed and rescaled `(time s, [input, output])` pairs of a trace configuration.
+fn trace_times(config: &ArrivalConfig) -> (Vec<f64>, Vec<[u32; 2]>) {
+    let ArrivalConfig::Trace {
+        requests,
+        time_scale,
+        target_rate,
+        start_s,
+        end_s,
+    } = config
+    else {
+        return (Vec::new(), Vec::new());
+    };
+    let lo = start_s.map_or(f64::NEG_INFINITY, |s| s * 1e3);
+    let hi = end_s.map_or(f64::INFINITY, |s| s * 1e3);
+    let mut kept: Vec<_> = requests
+        .iter()
+        .filter(|r| r.arrival_ms >= lo && r.arrival_ms < hi)
+        .collect();
+    kept.sort_by(|a, b| a.arrival_ms.total_cmp(&b.arrival_ms));
+    let t0 = kept.first().map_or(0.0, |r| r.arrival_ms);
+    let span_s = kept.last().map_or(0.0, |r| (r.arrival_ms - t0) * 1e-3);
+    #[allow(clippy::cast_precision_loss)]
+    let scale = match (time_scale, target_rate) {
+        (Some(t), _) => *t,
+        (None, Some(rate)) if span_s > 0.0 && kept.len() > 1 => {
+            ((kept.len() - 1) as f64 / span_s) / rate
+        }
+        _ => 1.0,
+    };
+    let times = kept
+        .iter()
+        .map(|r| (r.arrival_ms - t0) * 1e-3 * scale)
+        .collect();
+    let lengths = kept
+        .iter()
+        .map(|r| [r.input_tokens, r.output_tokens])
+        .collect();
+    (times, lengths)
+}
+
 /// One client class with its own arrival and length streams.
 #[derive(Clone, Debug)]
 pub struct ClientStream {
     /// Display name.
     pub name: String,
-    /// Gap sampler.
-    pub arrivals: ArrivalProcess,
+    /// Arrival source.
+    pub source: Source,
     /// Length sampler.
     pub lengths: Lengths,
     /// Output cap.
@@ -182,7 +292,9 @@ impl ClientStream {
     /// As [`ArrivalProcess::new`] and [`LengthSampler::new`].
     pub fn new(index: usize, config: &ClientConfig, rate: f64, seed: u64) -> Result<Self> {
         let path = format!("workload.clients[{index}]");
+        let is_trace = matches!(config.arrival, ArrivalConfig::Trace { .. });
         let lengths = match (&config.pairs, &config.input, &config.output) {
+            (None, None, None) if is_trace => Lengths::Empirical(Vec::new()),
             (Some(pairs), _, _) => Lengths::Empirical(pairs.clone()),
             (None, Some(i), Some(o)) => Lengths::Independent(
                 LengthSampler::new(&format!("{path}.input"), i)?,
@@ -197,12 +309,39 @@ impl ClientStream {
             }
         };
         let idx = index as u64;
+        let field = format!("{path}.arrival");
+        let source = match &config.arrival {
+            ArrivalConfig::Stages { stages, cv } => Source::Stages {
+                unit: ArrivalProcess::unit(&format!("{field}.cv"), *cv)?,
+                stages: stages.clone(),
+                index: 0,
+                stage_start_s: 0.0,
+            },
+            ArrivalConfig::ClosedLoop {
+                users,
+                think_time_s,
+                think,
+            } => Source::ClosedLoop {
+                users: *users,
+                mean_s: *think_time_s,
+                think: *think,
+            },
+            a @ ArrivalConfig::Trace { .. } => {
+                let (times, lengths) = trace_times(a);
+                Source::Trace {
+                    times,
+                    lengths,
+                    cursor: 0,
+                }
+            }
+            a => Source::Open(ArrivalProcess::new(&field, a, rate)?),
+        };
         Ok(Self {
             name: config
                 .name
                 .clone()
                 .unwrap_or_else(|| format!("client{index}")),
-            arrivals: ArrivalProcess::new(&format!("{path}.arrival"), &config.arrival, rate)?,
+            source,
             lengths,
             max_tokens: config.max_tokens.unwrap_or(u32::MAX),
             arrival_rng: stream(seed, Purpose::Arrivals, idx),
@@ -211,14 +350,83 @@ impl ClientStream {
         })
     }
 
-    /// Advances to the next arrival and returns its time, seconds.
+    /// Advances to the next arrival and returns its time, seconds; `+∞` when a finite client
+    /// (stages, trace) has no more, and for a closed-loop client (whose arrivals the engine
+    /// schedules after completions).
     pub fn advance(&mut self) -> f64 {
-        self.next_s += self.arrivals.gap(&mut self.arrival_rng);
-        self.next_s
+        match &mut self.source {
+            Source::Open(p) => {
+                self.next_s += p.gap(&mut self.arrival_rng);
+                self.next_s
+            }
+            Source::Stages {
+                unit,
+                stages,
+                index,
+                stage_start_s,
+            } => {
+                // Unit-mean work, spent at each stage's rate until it fits in a stage.
+                let mut work = unit.gap(&mut self.arrival_rng);
+                let mut t = self.next_s;
+                while let Some(st) = stages.get(*index) {
+                    let end = *stage_start_s + st.duration_s;
+                    if st.rate > 0.0 && t + work / st.rate <= end {
+                        t += work / st.rate;
+                        self.next_s = t;
+                        return t;
+                    }
+                    work -= (end - t) * st.rate;
+                    work = work.max(0.0);
+                    t = end;
+                    *stage_start_s = end;
+                    *index += 1;
+                }
+                self.next_s = f64::INFINITY;
+                f64::INFINITY
+            }
+            Source::ClosedLoop { .. } => f64::INFINITY,
+            Source::Trace { times, cursor, .. } => {
+                times.get(*cursor).copied().unwrap_or(f64::INFINITY)
+            }
+        }
     }
 
-    /// Samples `(prompt, output)` lengths, output capped by `max_tokens`.
+    /// Users of a closed-loop client (0 otherwise).
+    #[must_use]
+    pub fn closed_loop_users(&self) -> u32 {
+        match self.source {
+            Source::ClosedLoop { users, .. } => users,
+            _ => 0,
+        }
+    }
+
+    /// A think time, seconds (closed loop; 0 for other clients).
+    pub fn think_time(&mut self) -> f64 {
+        match self.source {
+            Source::ClosedLoop {
+                mean_s,
+                think: ThinkTime::Exponential,
+                ..
+            } if mean_s > 0.0 => {
+                let e: f64 = rand_distr::Exp1.sample(&mut self.arrival_rng);
+                e * mean_s
+            }
+            Source::ClosedLoop { mean_s, .. } => mean_s,
+            _ => 0.0,
+        }
+    }
+
+    /// Samples `(prompt, output)` lengths, output capped by `max_tokens`. For a trace client,
+    /// the lengths of the request arriving now (and moves to the next).
     pub fn sample_lengths(&mut self) -> (u32, u32) {
+        if let Source::Trace {
+            lengths, cursor, ..
+        } = &mut self.source
+        {
+            let [p, o] = lengths.get(*cursor).copied().unwrap_or([1, 1]);
+            *cursor += 1;
+            return (p.max(1), o.max(1).min(self.max_tokens));
+        }
         let (p, o) = match &self.lengths {
             Lengths::Independent(i, o) => {
                 let p = i.sample(&mut self.length_rng);

@@ -7,6 +7,7 @@ mod config_errors;
 mod determinism;
 mod invariants;
 mod props;
+mod workloads;
 
 use perf_sim::{SimConfig, Simulation, Summary};
 
