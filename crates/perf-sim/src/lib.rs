@@ -2,8 +2,10 @@
 //!
 //! This crate owns the event loop, workload generators, per-replica schedulers (continuous
 //! batching, chunked prefill, paged KV cache, preemption), routers, multi-replica clusters,
-//! metrics, per-request CSV and summary JSON (trace replay and the YAML seed-config loader come
-//! later, issue #7). Step costs come only through `perf_model_core::StepTimeModel`, so any cost
+//! metrics, per-request CSV and summary JSON. Configurations load from YAML or JSON
+//! ([`SimConfig::from_path`], [`load`]); workloads are open-loop (Poisson, Gamma, constant,
+//! piecewise-constant rate stages), closed-loop (N users with think times) or trace replays
+//! ([`ArrivalConfig`]). The seed's own YAML schema is not read yet (issue #7). Step costs come only through `perf_model_core::StepTimeModel`, so any cost
 //! model (roofline, Inferno, learned) plugs in without this crate knowing it.
 //!
 //! ```
@@ -89,6 +91,7 @@
 pub mod config;
 pub mod error;
 pub mod kv;
+pub mod load;
 pub mod output;
 pub mod rng;
 pub mod stats;

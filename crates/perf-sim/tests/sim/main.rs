@@ -8,6 +8,7 @@ mod determinism;
 mod invariants;
 mod props;
 mod workloads;
+mod yaml;
 
 use perf_sim::{SimConfig, Simulation, Summary};
 

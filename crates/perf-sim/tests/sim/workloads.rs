@@ -32,10 +32,18 @@ fn stages_follow_their_rates_and_end() {
             .count() as f64
     };
     assert_eq!(s.requests.arrived as usize, r.len());
-    assert!((count(0.0, 200.0) / 400.0 - 1.0).abs() < 0.15, "{}", count(0.0, 200.0));
-    assert_eq!(count(200.0, 300.0), 0.0);
-    assert!((count(300.0, 400.0) / 1000.0 - 1.0).abs() < 0.1, "{}", count(300.0, 400.0));
-    assert_eq!(count(400.0, f64::INFINITY), 0.0);
+    assert!(
+        (count(0.0, 200.0) / 400.0 - 1.0).abs() < 0.15,
+        "{}",
+        count(0.0, 200.0)
+    );
+    assert!(count(200.0, 300.0) < 0.5);
+    assert!(
+        (count(300.0, 400.0) / 1000.0 - 1.0).abs() < 0.1,
+        "{}",
+        count(300.0, 400.0)
+    );
+    assert!(count(400.0, f64::INFINITY) < 0.5);
     assert_eq!(s.requests.completed, s.requests.arrived);
 }
 
@@ -53,20 +61,25 @@ fn constant_stages_are_exact() {
 }
 
 fn records() -> Vec<RequestRecord> {
-    [(0.0, 100, 5), (1000.0, 50, 3), (500.0, 20, 2), (3000.0, 10, 1)]
-        .iter()
-        .enumerate()
-        .map(|(i, &(a, p, o))| {
-            RequestRecord::new(RequestRecordData {
-                id: i as u64,
-                arrival_ms: a,
-                input_tokens: p,
-                output_tokens: o,
-                ..Default::default()
-            })
-            .unwrap()
+    [
+        (0.0, 100, 5),
+        (1000.0, 50, 3),
+        (500.0, 20, 2),
+        (3000.0, 10, 1),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &(a, p, o))| {
+        RequestRecord::new(RequestRecordData {
+            id: i as u64,
+            arrival_ms: a,
+            input_tokens: p,
+            output_tokens: o,
+            ..Default::default()
         })
-        .collect()
+        .unwrap()
+    })
+    .collect()
 }
 
 fn trace_config(arrival: ArrivalConfig) -> perf_sim::SimConfig {
@@ -165,7 +178,10 @@ fn closed_loop_keeps_at_most_users_in_flight() {
         assert!(live <= users, "{live} in flight");
     }
     // The first `users` requests all arrive at 0.
-    assert_eq!(r.iter().filter(|x| x.arrival_ns == 0).count(), users as usize);
+    assert_eq!(
+        r.iter().filter(|x| x.arrival_ns == 0).count(),
+        users as usize
+    );
 }
 
 #[test]
