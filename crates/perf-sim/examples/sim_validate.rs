@@ -19,6 +19,10 @@
 //! heads, 8 KV heads, FFN 22016, vocabulary 32000). Each run is simulated with `--seeds`
 //! seeds (default 5) and every metric is the median over seeds.
 //!
+//! `--layer-us X`, `--allreduce-us X` and `--mem-eff X` override the roofline's per-layer
+//! overhead, all-reduce latency and memory efficiency: a sensitivity analysis of which
+//! physical effect the default misses, not the default validation.
+//!
 //! `--overheads blis` adds BLIS's fitted H100 front-end overheads (specs/simulator.md §3.5:
 //! 15.563 ms pre-schedule, 0.777 ms post-completion, 45.9 µs per output token) through
 //! `cluster.overheads`.
@@ -60,6 +64,10 @@ struct Options {
     seeds: u64,
     blis_overheads: bool,
     measured_lengths: bool,
+    /// Sensitivity overrides of the roofline (not the default; for diagnosis only).
+    layer_us: Option<f64>,
+    allreduce_us: Option<f64>,
+    mem_eff: Option<f64>,
 }
 
 fn parse_args() -> Res<Options> {
@@ -68,8 +76,16 @@ fn parse_args() -> Res<Options> {
     let mut seeds = 5;
     let mut blis_overheads = false;
     let mut measured_lengths = false;
+    let (mut layer_us, mut allreduce_us, mut mem_eff) = (None, None, None);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--layer-us" => {
+                layer_us = Some(args.next().ok_or("--layer-us needs a value")?.parse()?)
+            }
+            "--allreduce-us" => {
+                allreduce_us = Some(args.next().ok_or("--allreduce-us needs a value")?.parse()?);
+            }
+            "--mem-eff" => mem_eff = Some(args.next().ok_or("--mem-eff needs a value")?.parse()?),
             "--seeds" => seeds = args.next().ok_or("--seeds needs a value")?.parse()?,
             "--overheads" => {
                 blis_overheads = match args.next().as_deref() {
@@ -93,11 +109,15 @@ fn parse_args() -> Res<Options> {
     }
     Ok(Options {
         dir: dir.ok_or(
-            "usage: sim_validate DIR [--seeds N] [--overheads blis|none] [--lengths profile|measured]",
+            "usage: sim_validate DIR [--seeds N] [--overheads blis|none] [--lengths profile|measured] \
+             [--layer-us X] [--allreduce-us X] [--mem-eff X]",
         )?,
         seeds,
         blis_overheads,
         measured_lengths,
+        layer_us,
+        allreduce_us,
+        mem_eff,
     })
 }
 
@@ -211,6 +231,31 @@ fn quantile_samples(dist: &Value) -> Res<Vec<u32>> {
         out.push(v.round().max(1.0) as u32);
     }
     Ok(out)
+}
+
+/// The roofline of `spec` on `gpu`, with the sensitivity overrides of `opts` if any.
+fn roofline(
+    spec: ModelSpec,
+    gpu: Accelerator,
+    dtype: Dtype,
+    tp: u32,
+    opts: &Options,
+) -> Res<Arc<RooflineModel>> {
+    let mut m = RooflineModel::new(spec, gpu, dtype, tp)?;
+    if let Some(us) = opts.layer_us {
+        let mut o = m.overheads();
+        o.layer_us = us;
+        m = m.with_overheads(o)?;
+    }
+    if let Some(us) = opts.allreduce_us {
+        let mut a = m.all_reduce();
+        a.latency_us = us;
+        m = m.with_all_reduce(a)?;
+    }
+    if let Some(eta) = opts.mem_eff {
+        m = m.with_memory_efficiency(eta)?;
+    }
+    Ok(Arc::new(m))
 }
 
 fn run_seeds(
@@ -354,7 +399,7 @@ fn blis_experiment(exp: &Path, opts: &Options) -> Res<Row> {
         16,
         f64::from(1u32 << 30),
     )?;
-    let roofline = Arc::new(RooflineModel::new(spec, h100, Dtype::Fp16, tp)?);
+    let roofline = roofline(spec, h100, Dtype::Fp16, tp, opts)?;
     let (sim, last) = run_seeds(&base, &roofline, blocks, opts.seeds)?;
     let lat = get(succ, "latency")?;
     let ttft = num(lat, "time_to_first_token.mean")? * 1e3;
@@ -449,7 +494,7 @@ fn llmservingsim(run: &Path, opts: &Options) -> Res<Row> {
         16,
         f64::from(1u32 << 30),
     )?;
-    let roofline = Arc::new(RooflineModel::new(spec, gpu, Dtype::Bf16, 1)?);
+    let roofline = roofline(spec, gpu, Dtype::Bf16, 1, opts)?;
     // A replayed trace has no randomness: one seed.
     let (sim, last) = run_seeds(&base, &roofline, blocks, 1)?;
     Ok(Row {
@@ -497,6 +542,12 @@ fn main() -> Res<()> {
         opts.seeds,
         t0.elapsed().as_secs_f64()
     );
+    if opts.layer_us.is_some() || opts.allreduce_us.is_some() || opts.mem_eff.is_some() {
+        println!(
+            "sensitivity overrides: layer_us {:?}, all-reduce latency_us {:?}, memory efficiency {:?}",
+            opts.layer_us, opts.allreduce_us, opts.mem_eff
+        );
+    }
     println!(
         "| experiment | TTFT mean real / sim (ms) | err | TTFT p99 real / sim | err | ITL real / sim | err | E2E mean real / sim | err | notes |"
     );
