@@ -68,6 +68,7 @@ struct Options {
     layer_us: Option<f64>,
     allreduce_us: Option<f64>,
     mem_eff: Option<f64>,
+    prefix_caching: bool,
 }
 
 fn parse_args() -> Res<Options> {
@@ -77,8 +78,10 @@ fn parse_args() -> Res<Options> {
     let mut blis_overheads = false;
     let mut measured_lengths = false;
     let (mut layer_us, mut allreduce_us, mut mem_eff) = (None, None, None);
+    let mut prefix_caching = true;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--no-prefix-caching" => prefix_caching = false,
             "--layer-us" => {
                 layer_us = Some(args.next().ok_or("--layer-us needs a value")?.parse()?)
             }
@@ -110,7 +113,7 @@ fn parse_args() -> Res<Options> {
     Ok(Options {
         dir: dir.ok_or(
             "usage: sim_validate DIR [--seeds N] [--overheads blis|none] [--lengths profile|measured] \
-             [--layer-us X] [--allreduce-us X] [--mem-eff X]",
+             [--no-prefix-caching] [--layer-us X] [--allreduce-us X] [--mem-eff X]",
         )?,
         seeds,
         blis_overheads,
@@ -118,6 +121,7 @@ fn parse_args() -> Res<Options> {
         layer_us,
         allreduce_us,
         mem_eff,
+        prefix_caching,
     })
 }
 
@@ -368,8 +372,29 @@ fn blis_experiment(exp: &Path, opts: &Options) -> Res<Row> {
         json!({ "input": { "kind": "fixed", "value": prompt },
                 "output": { "kind": "fixed", "value": output } })
     };
+    // The prompt set as inference-perf expanded it (results/config.yaml), else the profile's.
+    let expanded = yaml(&exp.join("results").join("config.yaml")).ok();
+    let esp = expanded
+        .as_ref()
+        .and_then(|e| get(e, "data.shared_prefix").ok());
+    let groups = esp
+        .and_then(|e| num(e, "num_groups").ok())
+        .map_or_else(|| num(sp, "num_unique_system_prompts"), Ok)?;
+    let per_group = esp
+        .and_then(|e| num(e, "num_prompts_per_group").ok())
+        .map_or_else(|| num(sp, "num_users_per_system_prompt"), Ok)?;
     let mut client = json!({ "name": "shared_prefix",
         "arrival": { "kind": "stages", "stages": stages } });
+    if !opts.measured_lengths {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let (g, p, s) = (
+            groups as u32,
+            per_group as u32,
+            num(sp, "system_prompt_len")? as u32,
+        );
+        client["shared_prefix"] =
+            json!({ "groups": g, "prompts_per_group": p, "system_prompt_len": s });
+    }
     for (k, v) in lengths.as_object().ok_or("lengths")? {
         client[k] = v.clone();
     }
@@ -381,6 +406,7 @@ fn blis_experiment(exp: &Path, opts: &Options) -> Res<Row> {
                 "max_model_len": int("max_model_len")?,
                 "tensor_parallel": tp,
                 "enable_chunked_prefill": true,
+                "enable_prefix_caching": opts.prefix_caching,
             },
             "cost_model": { "kind": "roofline", "model": model_name, "accelerator": "H100",
                             "dtype": "fp16" },
@@ -416,7 +442,10 @@ fn blis_experiment(exp: &Path, opts: &Options) -> Res<Row> {
         .and_then(|f| f.get("count"))
         .and_then(Value::as_f64)
         .unwrap_or(0.0);
-    let mut note = format!("TP{tp}, {blocks} KV blocks, preempt {}", last.preemptions);
+    let mut note = format!(
+        "TP{tp}, {blocks} KV blocks, preempt {}, prompts {groups}x{per_group}",
+        last.preemptions
+    );
     if inline {
         note.push_str(", inline ModelSpec");
     }
@@ -532,7 +561,8 @@ fn main() -> Res<()> {
         rows.push(llmservingsim(&lss, &opts)?);
     }
     println!(
-        "sim_validate: roofline (default efficiencies), lengths {}, overheads {}, {} seeds (median); wall {:.1} s",
+        "sim_validate: roofline (default efficiencies), prefix caching {}, lengths {}, overheads {}, {} seeds (median); wall {:.1} s",
+        if opts.prefix_caching { "on" } else { "off" },
         if opts.measured_lengths {
             "measured"
         } else {

@@ -217,6 +217,14 @@ pub struct KvCacheConfig {
     /// Memory reserved for activations and non-torch allocations per device, GiB. Default 1.
     #[serde(default = "one_gib")]
     pub reserved_gib: f64,
+    /// With prefix caching, the largest fraction of the blocks that cached prefixes may pin.
+    /// Default 0.5.
+    #[serde(default = "half")]
+    pub prefix_cache_fraction: f64,
+}
+
+fn half() -> f64 {
+    0.5
 }
 
 fn one_gib() -> f64 {
@@ -231,6 +239,7 @@ impl Default for KvCacheConfig {
             accelerator: None,
             dtype: None,
             reserved_gib: 1.0,
+            prefix_cache_fraction: 0.5,
         }
     }
 }
@@ -271,6 +280,26 @@ pub struct ClientConfig {
     /// Cap on output tokens: the actual output is `min(sampled, max_tokens)`.
     #[serde(default)]
     pub max_tokens: Option<u32>,
+    /// Requests reuse a finite set of prompts with shared system prompts (inference-perf's
+    /// `shared_prefix` data), so the engine's prefix cache can hit. Needs `input`/`output`.
+    #[serde(default)]
+    pub shared_prefix: Option<SharedPrefix>,
+}
+
+/// A shared-prefix prompt set (specs/simulator.md §5.4): `groups` system prompts of
+/// `system_prompt_len` tokens, each followed by `prompts_per_group` distinct questions. Each
+/// request picks one of the `groups · prompts_per_group` prompts uniformly; a prompt's length
+/// is drawn once from the client's `input` distribution (and must exceed `system_prompt_len`,
+/// else it is raised to `system_prompt_len + 1`), so repeats of a prompt are identical.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedPrefix {
+    /// Number of system prompts, ≥ 1.
+    pub groups: u32,
+    /// Distinct prompts per system prompt, ≥ 1.
+    pub prompts_per_group: u32,
+    /// Tokens of each system prompt (a prefix of every prompt of its group).
+    pub system_prompt_len: u32,
 }
 
 fn unit() -> f64 {
@@ -719,7 +748,7 @@ impl SimConfig {
     /// # Errors
     /// [`crate::SimError::InvalidConfig`]: zero replicas, no stopping rule (neither
     /// `max_requests` nor `horizon_s`), a rate that is not finite and > 0, σ ≤ 0, an empty
-    /// client list or empirical pairs, unsupported engine features (prefix caching, PP > 1).
+    /// client list or empirical pairs, an unsupported engine feature (PP > 1).
     pub fn validate(&self) -> Result<()> {
         if self.cluster.replicas == 0 {
             return Err(invalid("cluster.replicas", 0, "must be >= 1"));
@@ -742,13 +771,6 @@ impl SimConfig {
             return Err(invalid("drain", false, "drain = false needs horizon_s"));
         }
         let engine = &self.cluster.engine;
-        if engine.enable_prefix_caching() {
-            return Err(invalid(
-                "cluster.engine.enable_prefix_caching",
-                true,
-                "prefix caching is not simulated yet",
-            ));
-        }
         if engine.pipeline_parallel() > 1 {
             return Err(invalid(
                 "cluster.engine.pipeline_parallel",
@@ -773,6 +795,14 @@ impl SimConfig {
             ));
         }
         non_negative("cluster.kv_cache.reserved_gib", kv.reserved_gib)?;
+        let f = kv.prefix_cache_fraction;
+        if !(0.0..=1.0).contains(&f) {
+            return Err(invalid(
+                "cluster.kv_cache.prefix_cache_fraction",
+                f,
+                "must be in [0, 1]",
+            ));
+        }
         self.cluster.overheads.validate()?;
         let w = &self.workload;
         if let Some(r) = w.rate {
@@ -803,6 +833,22 @@ impl SimConfig {
             }
             c.arrival
                 .validate(&format!("{path}.arrival"), self.max_requests)?;
+            if let Some(sp) = c.shared_prefix {
+                if sp.groups == 0 || sp.prompts_per_group == 0 {
+                    return Err(invalid(
+                        format!("{path}.shared_prefix.groups"),
+                        format!("{} x {}", sp.groups, sp.prompts_per_group),
+                        "groups and prompts_per_group must be >= 1",
+                    ));
+                }
+                if c.input.is_none() || matches!(c.arrival, ArrivalConfig::Trace { .. }) {
+                    return Err(invalid(
+                        format!("{path}.shared_prefix"),
+                        "set",
+                        "a shared-prefix client needs input and output distributions",
+                    ));
+                }
+            }
             if c.max_tokens == Some(0) {
                 return Err(invalid(format!("{path}.max_tokens"), 0, "must be >= 1"));
             }

@@ -20,8 +20,8 @@
 //! | `ttft_ms` | t₁ − a |
 //! | `tpot_ms` | (c − t₁)/(O − 1), O ≥ 2 |
 //! | `e2e_latency_ms` | c − a |
-//! | `prefix_cache_event` | `none` (no prefix caching yet) |
-//! | `cached_prefix_length` | 0 |
+//! | `prefix_cache_event` | `hit` (a cached prefix was reused at its last admission), `miss` (a shared-prefix prompt found nothing cached), `none` (no prompt identity) |
+//! | `cached_prefix_length` | prompt tokens reused from the prefix cache at its last admission |
 //! | `tokens_actually_prefilled` | prompt tokens computed, recomputation after preemption included |
 //! | `replica_id` | replica index |
 //! | `turn` | 1 |
@@ -195,8 +195,14 @@ impl<W: Write> CsvSink<W> {
             _ => None,
         })?;
         self.ms(done.map(|c| c - r.arrival_ns))?;
-        self.text("none")?;
-        self.int(0)?;
+        self.text(if r.cached > 0 {
+            "hit"
+        } else if r.prompt_key != 0 {
+            "miss"
+        } else {
+            "none"
+        })?;
+        self.int(u64::from(r.cached))?;
         self.int(r.prefilled)?;
         if status == Status::Rejected || status == Status::Dropped {
             self.text("")?;

@@ -243,8 +243,16 @@ impl<'a> Engine<'a> {
             .map(|(i, cc)| ClientStream::new(i, cc, c.client_rate(i), c.seed))
             .collect::<Result<Vec<_>>>()?;
         let oh = c.cluster.overheads;
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let prefix_cap = e.enable_prefix_caching().then(|| {
+            (sim.num_blocks as f64 * c.cluster.kv_cache.prefix_cache_fraction).floor() as u64
+        });
         let replicas = (0..c.cluster.replicas)
-            .map(|_| Replica::new(sim.num_blocks, e.block_size()))
+            .map(|_| Replica::new(sim.num_blocks, e.block_size(), prefix_cap))
             .collect();
         Ok(Self {
             sim,
@@ -380,6 +388,7 @@ impl<'a> Engine<'a> {
             return Ok(());
         }
         let (prompt, target) = self.clients[client].sample_lengths();
+        let key = self.clients[client].last_key;
         let id = self.counts.arrived;
         self.counts.arrived += 1;
         if self.first_arrival == NEVER {
@@ -395,6 +404,9 @@ impl<'a> Engine<'a> {
             scheduled_ns: NEVER,
             first_token_ns: NEVER,
             last_token_ns: NEVER,
+            group_key: key.group,
+            prompt_key: key.prompt,
+            system_len: key.system_len,
             in_use: true,
             ..Req::default()
         };

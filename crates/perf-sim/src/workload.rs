@@ -266,6 +266,31 @@ fn trace_times(config: &ArrivalConfig) -> (Vec<f64>, Vec<[u32; 2]>) {
     (times, lengths)
 }
 
+/// The prompt set of a shared-prefix client.
+#[derive(Clone, Debug)]
+pub struct PromptSet {
+    /// Prompts per group.
+    pub per_group: u32,
+    /// System prompt tokens.
+    pub system_len: u32,
+    /// Length of each prompt, index `group · per_group + j`.
+    pub lengths: Vec<u32>,
+    /// Stream choosing the prompt.
+    pub rng: Xoshiro256PlusPlus,
+}
+
+/// Identity of a request's prompt for the prefix cache: keys of its group's system prompt and
+/// of the whole prompt (0 = none), and the system prompt's length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PromptKey {
+    /// Key of the shared system prompt.
+    pub group: u64,
+    /// Key of the whole prompt.
+    pub prompt: u64,
+    /// System prompt tokens.
+    pub system_len: u32,
+}
+
 /// One client class with its own arrival and length streams.
 #[derive(Clone, Debug)]
 pub struct ClientStream {
@@ -283,6 +308,12 @@ pub struct ClientStream {
     pub length_rng: Xoshiro256PlusPlus,
     /// Time of the next arrival, seconds (kept in f64 so rounding to ns never accumulates).
     pub next_s: f64,
+    /// Shared-prefix prompt set, if any.
+    pub prompts: Option<PromptSet>,
+    /// Client index (part of the prompt keys).
+    pub index: u32,
+    /// Prompt identity of the request last sampled.
+    pub last_key: PromptKey,
 }
 
 impl ClientStream {
@@ -336,6 +367,26 @@ impl ClientStream {
             }
             a => Source::Open(ArrivalProcess::new(&field, a, rate)?),
         };
+        let prompts = match (config.shared_prefix, &lengths) {
+            (Some(sp), Lengths::Independent(input, _)) => {
+                let mut rng = stream(seed, Purpose::Prompts, idx);
+                let n = u64::from(sp.groups) * u64::from(sp.prompts_per_group);
+                let lengths = (0..n)
+                    .map(|_| {
+                        input
+                            .sample(&mut rng)
+                            .max(sp.system_prompt_len.saturating_add(1))
+                    })
+                    .collect();
+                Some(PromptSet {
+                    per_group: sp.prompts_per_group,
+                    system_len: sp.system_prompt_len,
+                    lengths,
+                    rng,
+                })
+            }
+            _ => None,
+        };
         Ok(Self {
             name: config
                 .name
@@ -347,6 +398,9 @@ impl ClientStream {
             arrival_rng: stream(seed, Purpose::Arrivals, idx),
             length_rng: stream(seed, Purpose::Lengths, idx),
             next_s: 0.0,
+            prompts,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            last_key: PromptKey::default(),
         })
     }
 
@@ -416,6 +470,25 @@ impl ClientStream {
         }
     }
 
+    /// A prompt of the shared-prefix set: its length and key.
+    fn pick_prompt(&mut self) -> (u32, PromptKey) {
+        let Some(ps) = &mut self.prompts else {
+            return (1, PromptKey::default());
+        };
+        let n = ps.lengths.len().max(1);
+        let j = ps.rng.random_range(0..n);
+        let group = j as u64 / u64::from(ps.per_group.max(1));
+        // Keys: client in the top 16 bits, then group or prompt index + 1 (never 0); the
+        // group and prompt key spaces are kept apart by bit 47.
+        let base = u64::from(self.index & 0xFFFF) << 48;
+        let key = PromptKey {
+            group: base | (1 << 47) | (group + 1),
+            prompt: base | (j as u64 + 1),
+            system_len: ps.system_len,
+        };
+        (ps.lengths.get(j).copied().unwrap_or(1), key)
+    }
+
     /// Samples `(prompt, output)` lengths, output capped by `max_tokens`. For a trace client,
     /// the lengths of the request arriving now (and moves to the next).
     pub fn sample_lengths(&mut self) -> (u32, u32) {
@@ -427,7 +500,17 @@ impl ClientStream {
             *cursor += 1;
             return (p.max(1), o.max(1).min(self.max_tokens));
         }
+        let picked = if self.prompts.is_some() {
+            let (p, key) = self.pick_prompt();
+            self.last_key = key;
+            Some(p)
+        } else {
+            None
+        };
         let (p, o) = match &self.lengths {
+            Lengths::Independent(_, o) if picked.is_some() => {
+                (picked.unwrap_or(1), o.sample(&mut self.length_rng))
+            }
             Lengths::Independent(i, o) => {
                 let p = i.sample(&mut self.length_rng);
                 (p, o.sample(&mut self.length_rng))

@@ -6,6 +6,7 @@ mod closed_form;
 mod config_errors;
 mod determinism;
 mod invariants;
+mod prefix;
 mod props;
 mod workloads;
 mod yaml;
