@@ -1,7 +1,8 @@
 //! Fidelity validation against measured vLLM runs (issue #7, specs/simulator.md §9).
 //!
 //! Run: `cargo run --release -p perf-sim --example sim_validate -- DIR [--seeds N]
-//! [--overheads blis] [--lengths profile|measured]`, where `DIR` is the ground-truth folder
+//! [--overheads none|frontend|blis] [--lengths profile|measured] [--no-prefix-caching]
+//! [--layer-us X] [--allreduce-us X] [--mem-eff X]`, where `DIR` is the ground-truth folder
 //! (`shared/data/ground-truth`). The files are read from there and never copied: most carry no
 //! licence.
 //!
@@ -19,13 +20,26 @@
 //! heads, 8 KV heads, FFN 22016, vocabulary 32000). Each run is simulated with `--seeds`
 //! seeds (default 5) and every metric is the median over seeds.
 //!
+//! The runs had prefix caching on, and inference-perf's `shared_prefix` data resolved to
+//! `num_groups × num_prompts_per_group` = 10 × 10 distinct prompts (`results/config.yaml`),
+//! so almost every prompt repeats. The simulation therefore enables prefix caching with a
+//! [`perf_sim::SharedPrefix`] prompt set of that size (`--no-prefix-caching` turns it off; with
+//! `--lengths measured` there is no prompt identity, so nothing is cached). The runs' 8 GiB CPU
+//! KV offloading is not modelled.
+//!
+//! `--lengths measured` is a diagnostic only: the recorded `output_len` has a mean of 195
+//! against 247 for codegen, yet the fastest measured E2E (1.54 s) is far above what a
+//! 0-to-31-token answer takes, which suggests the short counts are a client-side counting
+//! artefact and that `ignore_eos` outputs had their full length.
+//!
 //! `--layer-us X`, `--allreduce-us X` and `--mem-eff X` override the roofline's per-layer
 //! overhead, all-reduce latency and memory efficiency: a sensitivity analysis of which
 //! physical effect the default misses, not the default validation.
 //!
-//! `--overheads blis` adds BLIS's fitted H100 front-end overheads (specs/simulator.md §3.5:
-//! 15.563 ms pre-schedule, 0.777 ms post-completion, 45.9 µs per output token) through
-//! `cluster.overheads`.
+//! `--overheads blis` adds BLIS's fitted H100 overheads (specs/simulator.md §3.5: 15.563 ms
+//! pre-schedule, 0.777 ms post-completion, 45.9 µs per output token) through
+//! `cluster.overheads`; `--overheads frontend` only the first two (the HTTP/tokenisation
+//! path the client sees, outside the engine's steps).
 //!
 //! Measured values come from `results/summary_lifecycle_metrics.json` (seconds): TTFT mean
 //! and p99 (`time_to_first_token`), E2E mean (`request_latency`) and ITL derived as
@@ -62,7 +76,8 @@ struct Figures {
 struct Options {
     dir: PathBuf,
     seeds: u64,
-    blis_overheads: bool,
+    /// `none`, `frontend` or `blis`.
+    overheads: &'static str,
     measured_lengths: bool,
     /// Sensitivity overrides of the roofline (not the default; for diagnosis only).
     layer_us: Option<f64>,
@@ -75,7 +90,7 @@ fn parse_args() -> Res<Options> {
     let mut args = std::env::args().skip(1);
     let mut dir = None;
     let mut seeds = 5;
-    let mut blis_overheads = false;
+    let mut overheads = "none";
     let mut measured_lengths = false;
     let (mut layer_us, mut allreduce_us, mut mem_eff) = (None, None, None);
     let mut prefix_caching = true;
@@ -91,10 +106,13 @@ fn parse_args() -> Res<Options> {
             "--mem-eff" => mem_eff = Some(args.next().ok_or("--mem-eff needs a value")?.parse()?),
             "--seeds" => seeds = args.next().ok_or("--seeds needs a value")?.parse()?,
             "--overheads" => {
-                blis_overheads = match args.next().as_deref() {
-                    Some("blis") => true,
-                    Some("none") => false,
-                    other => return Err(format!("--overheads blis|none, got {other:?}").into()),
+                overheads = match args.next().as_deref() {
+                    Some("blis") => "blis",
+                    Some("frontend") => "frontend",
+                    Some("none") => "none",
+                    other => {
+                        return Err(format!("--overheads none|frontend|blis, got {other:?}").into());
+                    }
                 }
             }
             "--lengths" => {
@@ -112,11 +130,11 @@ fn parse_args() -> Res<Options> {
     }
     Ok(Options {
         dir: dir.ok_or(
-            "usage: sim_validate DIR [--seeds N] [--overheads blis|none] [--lengths profile|measured] \
-             [--no-prefix-caching] [--layer-us X] [--allreduce-us X] [--mem-eff X]",
+            "usage: sim_validate DIR [--seeds N] [--overheads none|frontend|blis] \
+             [--lengths profile|measured] [--no-prefix-caching] [--layer-us X] [--allreduce-us X] [--mem-eff X]",
         )?,
         seeds,
-        blis_overheads,
+        overheads,
         measured_lengths,
         layer_us,
         allreduce_us,
@@ -329,11 +347,11 @@ struct Row {
 }
 
 fn overheads(opts: &Options) -> Value {
-    if opts.blis_overheads {
-        json!({ "pre_schedule_ms": 15.563, "post_completion_ms": 0.777,
-                "per_output_token_us": 45.9 })
-    } else {
-        json!({})
+    match opts.overheads {
+        "blis" => json!({ "pre_schedule_ms": 15.563, "post_completion_ms": 0.777,
+                          "per_output_token_us": 45.9 }),
+        "frontend" => json!({ "pre_schedule_ms": 15.563, "post_completion_ms": 0.777 }),
+        _ => json!({}),
     }
 }
 
@@ -568,7 +586,7 @@ fn main() -> Res<()> {
         } else {
             "profile"
         },
-        if opts.blis_overheads { "blis" } else { "none" },
+        opts.overheads,
         opts.seeds,
         t0.elapsed().as_secs_f64()
     );
