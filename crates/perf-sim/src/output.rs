@@ -300,6 +300,17 @@ pub struct ReplicaSummary {
     pub kv_blocks_total: u64,
     /// Preemptions (recompute evictions).
     pub preemptions: u64,
+    /// Admissions that reused a cached prefix (prefix caching; omitted when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefix_cache_hits: u64,
+    /// Prompt tokens those admissions reused (omitted when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefix_cache_hit_tokens: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 /// The summary of a run: deterministic for a given configuration and seed (no wall-clock).

@@ -565,6 +565,8 @@ impl<'a> Engine<'a> {
                     kv_blocks_max: c.kv_max_used,
                     kv_blocks_total: r.pool.total(),
                     preemptions: c.preemptions,
+                    prefix_cache_hits: r.prefix.as_ref().map_or(0, |p| p.hits),
+                    prefix_cache_hit_tokens: r.prefix.as_ref().map_or(0, |p| p.hit_tokens),
                 }
             })
             .collect();

@@ -59,6 +59,12 @@ fn repeated_prompts_hit_and_skip_prefill() {
         assert_eq!(u64::from(prompt - cached), *prefilled);
     }
     assert!(whole >= 290, "{whole}");
+    assert_eq!(on.replicas[0].prefix_cache_hits, hits.len() as u64);
+    assert_eq!(
+        on.replicas[0].prefix_cache_hit_tokens,
+        hits.iter().map(|h| u64::from(h.1)).sum::<u64>()
+    );
+    assert_eq!(off.replicas[0].prefix_cache_hits, 0);
     // The same prompts repeat with the same lengths.
     let lengths: std::collections::BTreeSet<u32> = rows.iter().map(|r| r.3).collect();
     assert!(lengths.len() <= 6);
