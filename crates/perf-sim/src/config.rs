@@ -306,6 +306,46 @@ fn unit() -> f64 {
     1.0
 }
 
+impl ClientConfig {
+    /// A client replaying `records` (arrival, input and output tokens) as they are; set the
+    /// `time_scale`, `target_rate` or window of its [`ArrivalConfig::Trace`] to rescale.
+    ///
+    /// # Examples
+    /// ```
+    /// use perf_model_core::{RequestRecord, RequestRecordData};
+    /// use perf_sim::{ClientConfig, SimConfig, Simulation};
+    /// let records: Vec<RequestRecord> = (0..20)
+    ///     .map(|i| RequestRecord::new(RequestRecordData {
+    ///         id: i, arrival_ms: 100.0 * i as f64, input_tokens: 64, output_tokens: 8,
+    ///         ..Default::default()
+    ///     }))
+    ///     .collect::<Result<_, _>>()?;
+    /// let mut cfg = SimConfig::from_yaml_str("
+    /// cluster:
+    ///   cost_model: { kind: inferno, alpha: 5.0, beta: 0.02, gamma: 0.0 }
+    ///   kv_cache: { num_gpu_blocks: 1024 }
+    /// workload: { clients: [] }
+    /// ")?;
+    /// cfg.workload.clients.push(ClientConfig::trace(&records));
+    /// let summary = Simulation::new(cfg)?.run(std::io::sink())?;
+    /// assert_eq!(summary.requests.completed, 20);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn trace(records: &[perf_model_core::RequestRecord]) -> Self {
+        Self {
+            name: None,
+            weight: 1.0,
+            arrival: ArrivalConfig::trace(records),
+            input: None,
+            output: None,
+            pairs: None,
+            max_tokens: None,
+            shared_prefix: None,
+        }
+    }
+}
+
 /// Inter-arrival processes (specs/simulator.md §5.1). `rate` in req/s; when absent the client
 /// gets `workload.rate · weight / Σ weight`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
