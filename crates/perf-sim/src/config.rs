@@ -75,6 +75,61 @@ pub struct ClusterConfig {
     /// (vLLM V1 `fcfs`).
     #[serde(default)]
     pub preemption: PreemptionPolicy,
+    /// Engine and front-end overheads outside the step-time model (specs/simulator.md §3.5).
+    /// Default: none.
+    #[serde(default)]
+    pub overheads: EngineOverheads,
+}
+
+/// Time the serving stack spends outside the model's forward passes (specs/simulator.md §3.5).
+/// All default to 0, which reproduces a bare engine.
+///
+/// * `pre_schedule_ms + pre_schedule_us_per_token · P` passes between a request's arrival and
+///   the moment it reaches its replica's waiting queue (HTTP, tokenisation, routing); it counts
+///   in TTFT and E2E. The router picks the replica when the request becomes schedulable.
+/// * `per_step_ms + per_output_token_us · (tokens sampled in the step)` is added to every step's
+///   duration (scheduler, sampling, detokenisation on the CPU).
+/// * `post_completion_ms` passes between the last token and the client seeing completion; it
+///   counts in E2E and TPOT (the CSV's `completion_time` includes it), not in TTFT or ITL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineOverheads {
+    /// Fixed delay from arrival to the waiting queue, ms.
+    #[serde(default)]
+    pub pre_schedule_ms: f64,
+    /// Extra delay to the waiting queue per prompt token, µs.
+    #[serde(default)]
+    pub pre_schedule_us_per_token: f64,
+    /// Added to every step, ms.
+    #[serde(default)]
+    pub per_step_ms: f64,
+    /// Added to a step per token it samples, µs.
+    #[serde(default)]
+    pub per_output_token_us: f64,
+    /// Delay from the last token to the completion the client sees, ms.
+    #[serde(default)]
+    pub post_completion_ms: f64,
+}
+
+impl EngineOverheads {
+    /// True when every overhead is zero.
+    #[must_use]
+    pub fn is_zero(&self) -> bool {
+        *self == Self::default()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let p = "cluster.overheads";
+        non_negative(format!("{p}.pre_schedule_ms"), self.pre_schedule_ms)?;
+        non_negative(
+            format!("{p}.pre_schedule_us_per_token"),
+            self.pre_schedule_us_per_token,
+        )?;
+        non_negative(format!("{p}.per_step_ms"), self.per_step_ms)?;
+        non_negative(format!("{p}.per_output_token_us"), self.per_output_token_us)?;
+        non_negative(format!("{p}.post_completion_ms"), self.post_completion_ms)?;
+        Ok(())
+    }
 }
 
 /// Choice of the request evicted (by recompute) when the KV cache runs out. Only requests not
@@ -162,6 +217,14 @@ pub struct KvCacheConfig {
     /// Memory reserved for activations and non-torch allocations per device, GiB. Default 1.
     #[serde(default = "one_gib")]
     pub reserved_gib: f64,
+    /// With prefix caching, the largest fraction of the blocks that cached prefixes may pin.
+    /// Default 0.5.
+    #[serde(default = "half")]
+    pub prefix_cache_fraction: f64,
+}
+
+fn half() -> f64 {
+    0.5
 }
 
 fn one_gib() -> f64 {
@@ -176,6 +239,7 @@ impl Default for KvCacheConfig {
             accelerator: None,
             dtype: None,
             reserved_gib: 1.0,
+            prefix_cache_fraction: 0.5,
         }
     }
 }
@@ -204,10 +268,10 @@ pub struct ClientConfig {
     pub weight: f64,
     /// Inter-arrival process.
     pub arrival: ArrivalConfig,
-    /// Prompt length distribution (required unless `pairs` is given).
+    /// Prompt length distribution (required unless `pairs` is given or the arrivals are a trace).
     #[serde(default)]
     pub input: Option<LengthDist>,
-    /// Output length distribution (required unless `pairs` is given).
+    /// Output length distribution (required unless `pairs` is given or the arrivals are a trace).
     #[serde(default)]
     pub output: Option<LengthDist>,
     /// Empirical joint `(input, output)` pairs, resampled uniformly; replaces `input`/`output`.
@@ -216,10 +280,70 @@ pub struct ClientConfig {
     /// Cap on output tokens: the actual output is `min(sampled, max_tokens)`.
     #[serde(default)]
     pub max_tokens: Option<u32>,
+    /// Requests reuse a finite set of prompts with shared system prompts (inference-perf's
+    /// `shared_prefix` data), so the engine's prefix cache can hit. Needs `input`/`output`.
+    #[serde(default)]
+    pub shared_prefix: Option<SharedPrefix>,
+}
+
+/// A shared-prefix prompt set (specs/simulator.md §5.4): `groups` system prompts of
+/// `system_prompt_len` tokens, each followed by `prompts_per_group` distinct questions. Each
+/// request picks one of the `groups · prompts_per_group` prompts uniformly; a prompt's length
+/// is drawn once from the client's `input` distribution (and must exceed `system_prompt_len`,
+/// else it is raised to `system_prompt_len + 1`), so repeats of a prompt are identical.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedPrefix {
+    /// Number of system prompts, ≥ 1.
+    pub groups: u32,
+    /// Distinct prompts per system prompt, ≥ 1.
+    pub prompts_per_group: u32,
+    /// Tokens of each system prompt (a prefix of every prompt of its group).
+    pub system_prompt_len: u32,
 }
 
 fn unit() -> f64 {
     1.0
+}
+
+impl ClientConfig {
+    /// A client replaying `records` (arrival, input and output tokens) as they are; set the
+    /// `time_scale`, `target_rate` or window of its [`ArrivalConfig::Trace`] to rescale.
+    ///
+    /// # Examples
+    /// ```
+    /// use perf_model_core::{RequestRecord, RequestRecordData};
+    /// use perf_sim::{ClientConfig, SimConfig, Simulation};
+    /// let records: Vec<RequestRecord> = (0..20)
+    ///     .map(|i| RequestRecord::new(RequestRecordData {
+    ///         id: i, arrival_ms: 100.0 * i as f64, input_tokens: 64, output_tokens: 8,
+    ///         ..Default::default()
+    ///     }))
+    ///     .collect::<Result<_, _>>()?;
+    /// let mut cfg = SimConfig::from_yaml_str("
+    /// cluster:
+    ///   cost_model: { kind: inferno, alpha: 5.0, beta: 0.02, gamma: 0.0 }
+    ///   kv_cache: { num_gpu_blocks: 1024 }
+    /// workload: { clients: [] }
+    /// ")?;
+    /// cfg.workload.clients.push(ClientConfig::trace(&records));
+    /// let summary = Simulation::new(cfg)?.run(std::io::sink())?;
+    /// assert_eq!(summary.requests.completed, 20);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn trace(records: &[perf_model_core::RequestRecord]) -> Self {
+        Self {
+            name: None,
+            weight: 1.0,
+            arrival: ArrivalConfig::trace(records),
+            input: None,
+            output: None,
+            pairs: None,
+            max_tokens: None,
+            shared_prefix: None,
+        }
+    }
 }
 
 /// Inter-arrival processes (specs/simulator.md §5.1). `rate` in req/s; when absent the client
@@ -248,13 +372,242 @@ pub enum ArrivalConfig {
         #[serde(default)]
         rate: Option<f64>,
     },
+    /// Piecewise-constant rate: `stages[0].rate` for `stages[0].duration_s` seconds, then the
+    /// next stage, …; no arrivals after the last stage (the client is finite). Gaps are drawn
+    /// with mean 1 and run on the stage's clock (a time change), so a gap straddling a
+    /// boundary continues at the next stage's rate: with `cv` = 1 this is exactly a
+    /// non-homogeneous Poisson process. A stage may have rate 0 (idle).
+    Stages {
+        /// The stages, in order; at least one with a rate > 0.
+        stages: Vec<RateStage>,
+        /// Coefficient of variation of the gaps: absent or 1 = Poisson, 0 = constant gaps,
+        /// other = Gamma (shape `1/cv²`).
+        #[serde(default)]
+        cv: Option<f64>,
+    },
+    /// Closed loop (specs/simulator.md §5.1): `users` users each send a request at time 0,
+    /// then wait for its completion (or its rejection), think, and send the next.
+    ClosedLoop {
+        /// Number of concurrent users, ≥ 1.
+        users: u32,
+        /// Mean think time after each completion, seconds (≥ 0).
+        think_time_s: f64,
+        /// Distribution of the think time. Default exponential.
+        #[serde(default)]
+        think: ThinkTime,
+    },
+    /// Trace replay: each listed request arrives at its (rescaled) time with its own prompt
+    /// and output lengths; the client then gives neither `input`, `output` nor `pairs`, and is
+    /// finite. Requests are sorted by arrival; the window `[start_s, end_s)` (trace time) is
+    /// kept and shifted so its first request arrives at 0, then times are multiplied by
+    /// `time_scale`, or rescaled so the mean rate is `target_rate` (not both).
+    Trace {
+        /// The requests. Build from `RequestRecord`s with [`ArrivalConfig::trace`].
+        requests: Vec<TraceRequest>,
+        /// Multiplies inter-arrival times (2 = half the rate). Default 1.
+        #[serde(default)]
+        time_scale: Option<f64>,
+        /// Rescale times so the replayed rate, (n − 1)/span, is this many req/s.
+        #[serde(default)]
+        target_rate: Option<f64>,
+        /// Keep requests arriving at or after this trace time, seconds.
+        #[serde(default)]
+        start_s: Option<f64>,
+        /// Keep requests arriving before this trace time, seconds.
+        #[serde(default)]
+        end_s: Option<f64>,
+    },
+}
+
+/// One load stage of [`ArrivalConfig::Stages`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateStage {
+    /// Arrival rate, req/s (≥ 0).
+    pub rate: f64,
+    /// Stage length, seconds (> 0).
+    pub duration_s: f64,
+}
+
+/// Think-time distribution of a closed-loop client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThinkTime {
+    /// Exponential with mean `think_time_s`.
+    #[default]
+    Exponential,
+    /// Always `think_time_s`.
+    Fixed,
+}
+
+/// One request of a replayed trace.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceRequest {
+    /// Arrival time in the trace, ms.
+    pub arrival_ms: f64,
+    /// Prompt tokens (≥ 1).
+    pub input_tokens: u32,
+    /// Output tokens (≥ 1).
+    pub output_tokens: u32,
+}
+
+impl From<&perf_model_core::RequestRecord> for TraceRequest {
+    fn from(r: &perf_model_core::RequestRecord) -> Self {
+        Self {
+            arrival_ms: r.arrival_ms(),
+            input_tokens: r.input_tokens(),
+            output_tokens: r.output_tokens(),
+        }
+    }
 }
 
 impl ArrivalConfig {
+    /// A trace-replay arrival kind replaying `records` as they are (arrival, input and output
+    /// tokens; measured timings are ignored).
+    ///
+    /// # Examples
+    /// ```
+    /// use perf_model_core::{RequestRecord, RequestRecordData};
+    /// use perf_sim::ArrivalConfig;
+    /// let rec = RequestRecord::new(RequestRecordData {
+    ///     id: 0, arrival_ms: 5.0, input_tokens: 100, output_tokens: 20, ..Default::default()
+    /// })?;
+    /// let a = ArrivalConfig::trace(&[rec]);
+    /// assert!(matches!(a, ArrivalConfig::Trace { ref requests, .. } if requests.len() == 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn trace(records: &[perf_model_core::RequestRecord]) -> Self {
+        Self::Trace {
+            requests: records.iter().map(TraceRequest::from).collect(),
+            time_scale: None,
+            target_rate: None,
+            start_s: None,
+            end_s: None,
+        }
+    }
+
     fn rate(&self) -> Option<f64> {
         match self {
             Self::Poisson { rate } | Self::Gamma { rate, .. } | Self::Constant { rate } => *rate,
+            Self::Stages { .. } | Self::ClosedLoop { .. } | Self::Trace { .. } => None,
         }
+    }
+
+    /// True for the open-loop kinds whose rate comes from `rate` or the workload's total.
+    fn takes_rate(&self) -> bool {
+        matches!(
+            self,
+            Self::Poisson { .. } | Self::Gamma { .. } | Self::Constant { .. }
+        )
+    }
+
+    /// True when the client stops by itself (stages, trace).
+    #[must_use]
+    pub fn is_finite(&self) -> bool {
+        matches!(self, Self::Stages { .. } | Self::Trace { .. })
+    }
+
+    fn validate(&self, path: &str, max_requests: Option<u64>) -> Result<()> {
+        match self {
+            Self::Gamma { cv, .. } => {
+                positive(format!("{path}.cv"), *cv)?;
+            }
+            Self::Stages { stages, cv } => {
+                if stages.is_empty() {
+                    return Err(invalid(
+                        format!("{path}.stages"),
+                        "[]",
+                        "need at least one stage",
+                    ));
+                }
+                for (j, st) in stages.iter().enumerate() {
+                    non_negative(format!("{path}.stages[{j}].rate"), st.rate)?;
+                    positive(format!("{path}.stages[{j}].duration_s"), st.duration_s)?;
+                }
+                if stages.iter().all(|st| st.rate == 0.0) {
+                    return Err(invalid(
+                        format!("{path}.stages"),
+                        "all rates 0",
+                        "at least one stage needs a rate > 0",
+                    ));
+                }
+                if let Some(cv) = cv {
+                    non_negative(format!("{path}.cv"), *cv)?;
+                }
+            }
+            Self::ClosedLoop {
+                users,
+                think_time_s,
+                ..
+            } => {
+                if *users == 0 {
+                    return Err(invalid(format!("{path}.users"), 0, "must be >= 1"));
+                }
+                non_negative(format!("{path}.think_time_s"), *think_time_s)?;
+                if *think_time_s == 0.0 && max_requests.is_none() {
+                    return Err(invalid(
+                        format!("{path}.think_time_s"),
+                        0,
+                        "a closed loop without think time needs max_requests to stop",
+                    ));
+                }
+            }
+            Self::Trace {
+                requests,
+                time_scale,
+                target_rate,
+                start_s,
+                end_s,
+            } => {
+                if requests.is_empty() {
+                    return Err(invalid(
+                        format!("{path}.requests"),
+                        "[]",
+                        "must not be empty",
+                    ));
+                }
+                for (j, r) in requests.iter().enumerate() {
+                    if !r.arrival_ms.is_finite() {
+                        return Err(invalid(
+                            format!("{path}.requests[{j}].arrival_ms"),
+                            r.arrival_ms,
+                            "must be finite",
+                        ));
+                    }
+                    if r.input_tokens == 0 || r.output_tokens == 0 {
+                        return Err(invalid(
+                            format!("{path}.requests[{j}]"),
+                            format!("({}, {})", r.input_tokens, r.output_tokens),
+                            "input_tokens and output_tokens must be >= 1",
+                        ));
+                    }
+                }
+                if time_scale.is_some() && target_rate.is_some() {
+                    return Err(invalid(
+                        format!("{path}.time_scale"),
+                        "set",
+                        "give time_scale or target_rate, not both",
+                    ));
+                }
+                if let Some(t) = time_scale {
+                    positive(format!("{path}.time_scale"), *t)?;
+                }
+                if let Some(r) = target_rate {
+                    positive(format!("{path}.target_rate"), *r)?;
+                }
+                for (name, v) in [("start_s", start_s), ("end_s", end_s)] {
+                    if let Some(v) = v
+                        && !v.is_finite()
+                    {
+                        return Err(invalid(format!("{path}.{name}"), v, "must be finite"));
+                    }
+                }
+            }
+            Self::Poisson { .. } | Self::Constant { .. } => {}
+        }
+        Ok(())
     }
 }
 
@@ -435,12 +788,13 @@ impl SimConfig {
     /// # Errors
     /// [`crate::SimError::InvalidConfig`]: zero replicas, no stopping rule (neither
     /// `max_requests` nor `horizon_s`), a rate that is not finite and > 0, σ ≤ 0, an empty
-    /// client list or empirical pairs, unsupported engine features (prefix caching, PP > 1).
+    /// client list or empirical pairs, an unsupported engine feature (PP > 1).
     pub fn validate(&self) -> Result<()> {
         if self.cluster.replicas == 0 {
             return Err(invalid("cluster.replicas", 0, "must be >= 1"));
         }
-        if self.max_requests.is_none() && self.horizon_s.is_none() {
+        let finite = self.workload.clients.iter().all(|c| c.arrival.is_finite());
+        if self.max_requests.is_none() && self.horizon_s.is_none() && !finite {
             return Err(invalid(
                 "max_requests",
                 "null",
@@ -457,13 +811,6 @@ impl SimConfig {
             return Err(invalid("drain", false, "drain = false needs horizon_s"));
         }
         let engine = &self.cluster.engine;
-        if engine.enable_prefix_caching() {
-            return Err(invalid(
-                "cluster.engine.enable_prefix_caching",
-                true,
-                "prefix caching is not simulated yet",
-            ));
-        }
         if engine.pipeline_parallel() > 1 {
             return Err(invalid(
                 "cluster.engine.pipeline_parallel",
@@ -488,6 +835,15 @@ impl SimConfig {
             ));
         }
         non_negative("cluster.kv_cache.reserved_gib", kv.reserved_gib)?;
+        let f = kv.prefix_cache_fraction;
+        if !(0.0..=1.0).contains(&f) {
+            return Err(invalid(
+                "cluster.kv_cache.prefix_cache_fraction",
+                f,
+                "must be in [0, 1]",
+            ));
+        }
+        self.cluster.overheads.validate()?;
         let w = &self.workload;
         if let Some(r) = w.rate {
             positive("workload.rate", r)?;
@@ -506,7 +862,7 @@ impl SimConfig {
                 Some(r) => {
                     positive(format!("{path}.arrival.rate"), r)?;
                 }
-                None if w.rate.is_none() => {
+                None if w.rate.is_none() && c.arrival.takes_rate() => {
                     return Err(invalid(
                         format!("{path}.arrival.rate"),
                         "null",
@@ -515,13 +871,38 @@ impl SimConfig {
                 }
                 None => {}
             }
-            if let ArrivalConfig::Gamma { cv, .. } = c.arrival {
-                positive(format!("{path}.arrival.cv"), cv)?;
+            c.arrival
+                .validate(&format!("{path}.arrival"), self.max_requests)?;
+            if let Some(sp) = c.shared_prefix {
+                if sp.groups == 0 || sp.prompts_per_group == 0 {
+                    return Err(invalid(
+                        format!("{path}.shared_prefix.groups"),
+                        format!("{} x {}", sp.groups, sp.prompts_per_group),
+                        "groups and prompts_per_group must be >= 1",
+                    ));
+                }
+                if c.input.is_none() || matches!(c.arrival, ArrivalConfig::Trace { .. }) {
+                    return Err(invalid(
+                        format!("{path}.shared_prefix"),
+                        "set",
+                        "a shared-prefix client needs input and output distributions",
+                    ));
+                }
             }
             if c.max_tokens == Some(0) {
                 return Err(invalid(format!("{path}.max_tokens"), 0, "must be >= 1"));
             }
+            let trace = matches!(c.arrival, ArrivalConfig::Trace { .. });
             match (&c.pairs, &c.input, &c.output) {
+                (None, None, None) if trace => {}
+                _ if trace => {
+                    return Err(invalid(
+                        format!("{path}.input"),
+                        "set",
+                        "a trace client takes its lengths from the trace: \
+                         give no input, output or pairs",
+                    ));
+                }
                 (Some(pairs), None, None) => {
                     if pairs.is_empty() {
                         return Err(invalid(format!("{path}.pairs"), "[]", "must not be empty"));

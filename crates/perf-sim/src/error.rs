@@ -37,6 +37,31 @@ pub enum SimError {
     /// Reading or writing JSON failed.
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
+    /// A configuration text (YAML or JSON) does not match the schema: an unknown key, a
+    /// missing field, a value of the wrong type, bad syntax.
+    #[error("{origin}: {}{message}", path_prefix(.path.as_deref()))]
+    Parse {
+        /// Where the text came from: a file name, or `<yaml>` / `<json>` for a string.
+        origin: String,
+        /// Path of the offending key in the configuration, e.g. `workload.clients[0].arrival.rat`,
+        /// when known.
+        path: Option<String>,
+        /// The parser's message (with line and column when the parser gives them).
+        message: String,
+    },
+    /// A configuration file could not be read, or its extension is not `.yaml`, `.yml` or
+    /// `.json`.
+    #[error("{file}: {reason}")]
+    File {
+        /// The file.
+        file: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+fn path_prefix(path: Option<&str>) -> String {
+    path.map(|p| format!("{p}: ")).unwrap_or_default()
 }
 
 /// `Result` with this crate's [`SimError`].

@@ -1,4 +1,4 @@
-//! Paged KV cache: capacity derivation and block accounting (no prefix caching yet).
+//! Paged KV cache: capacity derivation and block accounting.
 
 use perf_model_core::{Accelerator, Dtype, ModelSpec};
 
@@ -98,6 +98,13 @@ impl BlockPool {
         } else {
             self.blocks_for(tokens) - held
         }
+    }
+
+    /// Tokens per block.
+    #[must_use]
+    #[inline]
+    pub fn block_size(&self) -> u32 {
+        self.block_size
     }
 
     /// Total blocks.

@@ -2,8 +2,10 @@
 //!
 //! This crate owns the event loop, workload generators, per-replica schedulers (continuous
 //! batching, chunked prefill, paged KV cache, preemption), routers, multi-replica clusters,
-//! metrics, per-request CSV and summary JSON (trace replay and the YAML seed-config loader come
-//! later, issue #7). Step costs come only through `perf_model_core::StepTimeModel`, so any cost
+//! metrics, per-request CSV and summary JSON. Configurations load from YAML or JSON
+//! ([`SimConfig::from_path`], [`load`]); workloads are open-loop (Poisson, Gamma, constant,
+//! piecewise-constant rate stages), closed-loop (N users with think times) or trace replays
+//! ([`ArrivalConfig`]). The seed's own YAML schema is not read yet (issue #7). Step costs come only through `perf_model_core::StepTimeModel`, so any cost
 //! model (roofline, Inferno, learned) plugs in without this crate knowing it.
 //!
 //! ```
@@ -47,6 +49,14 @@
 //! is the cost model's time for the incrementally built [`perf_model_core::BatchShape`]. The
 //! first token comes from the step that completes the prompt.
 //!
+//! With `enable_prefix_caching`, requests of a shared-prefix client
+//! ([`config::SharedPrefix`]) reuse cached prompt prefixes: at admission the longest cached
+//! block-aligned prefix (the whole prompt but its last partial block, else the group's system
+//! prompt) counts as already computed, so only the rest is prefilled (with the cached part as
+//! attention context). The cache is idealised: a prefix's blocks are pinned when first
+//! computed, up to `kv_cache.prefix_cache_fraction` of the pool, with no LRU eviction (pins
+//! are dropped only when they alone keep a waiting request out of an idle replica).
+//!
 //! Requests that could never be served (`P + O` above `max_model_len`, more KV blocks than the
 //! cache holds, or above the token budget without chunked prefill) are `rejected` on arrival;
 //! a full waiting queue (`max_queue_size`) `drops` them.
@@ -89,6 +99,7 @@
 pub mod config;
 pub mod error;
 pub mod kv;
+pub mod load;
 pub mod output;
 pub mod rng;
 pub mod stats;
@@ -100,8 +111,9 @@ mod router;
 mod sim;
 
 pub use config::{
-    ArrivalConfig, ClientConfig, ClusterConfig, CostModelConfig, KvCacheConfig, LengthDist,
-    PreemptionPolicy, RouterKind, SimConfig, WorkloadConfig,
+    ArrivalConfig, ClientConfig, ClusterConfig, CostModelConfig, EngineOverheads, KvCacheConfig,
+    LengthDist, PreemptionPolicy, RateStage, RouterKind, SharedPrefix, SimConfig, ThinkTime,
+    TraceRequest, WorkloadConfig,
 };
 pub use error::{Result, SimError};
 pub use output::{CSV_HEADER, Counts, Latencies, ReplicaSummary, Status, Summary, Throughput};

@@ -15,17 +15,17 @@
 //! | `output_tokens` | tokens generated g |
 //! | `arrival_time` | a |
 //! | `first_token_time` | t₁ |
-//! | `completion_time` | c = t_O |
+//! | `completion_time` | c = t_O (+ `cluster.overheads.post_completion_ms`) |
 //! | `status` | `completed`, `rejected`, `dropped` or `unfinished` |
 //! | `ttft_ms` | t₁ − a |
 //! | `tpot_ms` | (c − t₁)/(O − 1), O ≥ 2 |
 //! | `e2e_latency_ms` | c − a |
-//! | `prefix_cache_event` | `none` (no prefix caching yet) |
-//! | `cached_prefix_length` | 0 |
+//! | `prefix_cache_event` | `hit` (a cached prefix was reused at its last admission), `miss` (a shared-prefix prompt found nothing cached), `none` (no prompt identity) |
+//! | `cached_prefix_length` | prompt tokens reused from the prefix cache at its last admission |
 //! | `tokens_actually_prefilled` | prompt tokens computed, recomputation after preemption included |
 //! | `replica_id` | replica index |
 //! | `turn` | 1 |
-//! | `schedulable_time` | a (no router or network delay yet) |
+//! | `schedulable_time` | when it reached the replica's queue: a + the pre-schedule overhead (`cluster.overheads`) |
 //! | `first_scheduled_time` | s, the first step that computed any of its tokens |
 //! | `scheduling_delay_ms` | s − a |
 //! | `num_preemptions` | times evicted and recomputed |
@@ -195,8 +195,14 @@ impl<W: Write> CsvSink<W> {
             _ => None,
         })?;
         self.ms(done.map(|c| c - r.arrival_ns))?;
-        self.text("none")?;
-        self.int(0)?;
+        self.text(if r.cached > 0 {
+            "hit"
+        } else if r.prompt_key != 0 {
+            "miss"
+        } else {
+            "none"
+        })?;
+        self.int(u64::from(r.cached))?;
         self.int(r.prefilled)?;
         if status == Status::Rejected || status == Status::Dropped {
             self.text("")?;
@@ -204,7 +210,7 @@ impl<W: Write> CsvSink<W> {
             self.int(u64::from(r.replica))?;
         }
         self.int(1)?;
-        self.secs(r.arrival_ns)?;
+        self.secs(r.schedulable_ns)?;
         self.secs(r.scheduled_ns)?;
         self.ms((r.scheduled_ns != NEVER).then(|| r.scheduled_ns - r.arrival_ns))?;
         self.int(u64::from(r.preemptions))?;
@@ -294,6 +300,17 @@ pub struct ReplicaSummary {
     pub kv_blocks_total: u64,
     /// Preemptions (recompute evictions).
     pub preemptions: u64,
+    /// Admissions that reused a cached prefix (prefix caching; omitted when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefix_cache_hits: u64,
+    /// Prompt tokens those admissions reused (omitted when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefix_cache_hit_tokens: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 /// The summary of a run: deterministic for a given configuration and seed (no wall-clock).

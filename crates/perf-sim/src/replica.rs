@@ -1,6 +1,6 @@
 //! One serving replica with a vLLM-V1-style scheduler (specs/simulator.md §3.2).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use perf_model_core::BatchShape;
 
@@ -42,6 +42,19 @@ struct Entry {
     decode: bool,
 }
 
+/// An idealised prefix cache: block-aligned prefixes (whole prompts and system prompts) whose
+/// blocks stay pinned once computed, up to `cap` blocks; no LRU eviction (all pins are
+/// dropped only when they alone keep a waiting request out of an idle replica).
+#[derive(Debug, Default)]
+pub(crate) struct PrefixCache {
+    /// Key → cached tokens (a multiple of the block size).
+    map: HashMap<u64, u32>,
+    pinned: u64,
+    cap: u64,
+    pub hits: u64,
+    pub hit_tokens: u64,
+}
+
 /// A replica: waiting queue, running list, KV pool and the step in flight.
 #[derive(Debug)]
 pub(crate) struct Replica {
@@ -53,11 +66,18 @@ pub(crate) struct Replica {
     pub wake_pending: bool,
     step_start: u64,
     pub counters: ReplicaCounters,
+    pub prefix: Option<PrefixCache>,
 }
 
 impl Replica {
-    pub fn new(blocks: u64, block_size: u32) -> Self {
+    /// A replica of `blocks` KV blocks; with `prefix_cap = Some(n)` a prefix cache pinning at
+    /// most `n` blocks.
+    pub fn new(blocks: u64, block_size: u32, prefix_cap: Option<u64>) -> Self {
         Self {
+            prefix: prefix_cap.map(|cap| PrefixCache {
+                cap,
+                ..PrefixCache::default()
+            }),
             pool: BlockPool::new(blocks, block_size),
             waiting: VecDeque::new(),
             running: Vec::new(),
@@ -95,8 +115,9 @@ impl Replica {
             }
         };
         let r = &mut reqs[v as usize];
-        self.pool.release(r.blocks);
+        self.pool.release(r.blocks - r.shared);
         r.blocks = 0;
+        r.shared = 0;
         r.computed = 0;
         r.preemptions += 1;
         self.waiting.push_front(v);
@@ -113,10 +134,77 @@ impl Replica {
     pub fn schedule(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> BatchShape {
         loop {
             let (shape, preempted) = self.schedule_once(reqs, lim, now);
+            if shape.is_empty()
+                && self.running.is_empty()
+                && !self.waiting.is_empty()
+                && self.flush_prefixes()
+            {
+                continue;
+            }
             if !shape.is_empty() || !preempted {
                 return shape;
             }
         }
+    }
+
+    /// Drops every pinned prefix (only when nothing runs, so no request references them).
+    /// Returns whether any block was freed.
+    fn flush_prefixes(&mut self) -> bool {
+        let Some(pc) = &mut self.prefix else {
+            return false;
+        };
+        if pc.pinned == 0 {
+            return false;
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        self.pool.release(pc.pinned as u32);
+        pc.pinned = 0;
+        pc.map.clear();
+        true
+    }
+
+    /// Block-aligned prompt tokens of `r` found in the prefix cache (at least one prompt
+    /// token is always recomputed, as vLLM does on a full hit).
+    fn cached_prefix(&self, r: &Req) -> u32 {
+        let Some(pc) = &self.prefix else {
+            return 0;
+        };
+        if r.prompt_key == 0 {
+            return 0;
+        }
+        let hit = pc
+            .map
+            .get(&r.prompt_key)
+            .copied()
+            .unwrap_or(0)
+            .max(pc.map.get(&r.group_key).copied().unwrap_or(0));
+        let bs = self.pool.block_size();
+        let limit = (r.prompt.saturating_sub(1) / bs) * bs;
+        hit.min(limit)
+    }
+
+    /// After `r` (in `slot`) computed its whole prompt: pin its prompt's (else its system
+    /// prompt's) full blocks if they are not cached yet and the cap allows.
+    fn pin_prefix(pool: &BlockPool, pc: &mut PrefixCache, r: &mut Req) {
+        if r.prompt_key == 0 {
+            return;
+        }
+        let bs = pool.block_size();
+        let mut pin = |key: u64, tokens: u32, r: &mut Req| {
+            let full = tokens / bs;
+            if full == 0 || pc.map.contains_key(&key) || r.blocks < full {
+                return;
+            }
+            let new = u64::from(full.saturating_sub(r.shared));
+            if pc.pinned + new > pc.cap {
+                return;
+            }
+            pc.pinned += new;
+            r.shared = r.shared.max(full);
+            pc.map.insert(key, full * bs);
+        };
+        pin(r.prompt_key, r.prompt, r);
+        pin(r.group_key, r.system_len, r);
     }
 
     fn schedule_once(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> (BatchShape, bool) {
@@ -162,20 +250,39 @@ impl Replica {
             let mut j = 0;
             while j < self.waiting.len() && budget > 0 && self.running.len() < lim.max_num_seqs {
                 let s = self.waiting[j];
+                let cached = if reqs[s as usize].computed == 0 && reqs[s as usize].blocks == 0 {
+                    self.cached_prefix(&reqs[s as usize])
+                } else {
+                    0
+                };
+                let bs = self.pool.block_size();
                 let r = &mut reqs[s as usize];
                 let num = r.num_tokens();
-                let k = r.computed;
+                let (k, held, shared) = if cached > 0 {
+                    (cached, cached / bs, cached / bs)
+                } else {
+                    (r.computed, r.blocks, r.shared)
+                };
                 let full = num - k;
                 if !lim.chunked_prefill && full > budget {
                     j += 1;
                     continue;
                 }
                 let n = full.min(budget);
-                let need = self.pool.extra_for(k + n, r.blocks);
+                let need = self.pool.extra_for(k + n, held);
                 if !self.pool.try_take(need) {
                     break;
                 }
-                r.blocks += need;
+                if cached > 0 {
+                    r.computed = cached;
+                    r.cached = cached;
+                    if let Some(pc) = &mut self.prefix {
+                        pc.hits += 1;
+                        pc.hit_tokens += u64::from(cached);
+                    }
+                }
+                r.shared = shared;
+                r.blocks = held + need;
                 if r.scheduled_ns == NEVER {
                     r.scheduled_ns = now;
                 }
@@ -224,6 +331,11 @@ impl Replica {
             r.computed += e.n;
             if !e.decode {
                 r.prefilled += u64::from(e.n);
+                if r.computed >= r.prompt
+                    && let Some(pc) = &mut self.prefix
+                {
+                    Self::pin_prefix(&self.pool, pc, r);
+                }
             }
             if r.computed == r.num_tokens() {
                 r.generated += 1;
@@ -240,8 +352,9 @@ impl Replica {
                 }
                 r.last_token_ns = now;
                 if r.generated >= r.target {
-                    self.pool.release(r.blocks);
+                    self.pool.release(r.blocks - r.shared);
                     r.blocks = 0;
+                    r.shared = 0;
                     r.finished = true;
                     any_done = true;
                     self.counters.completed += 1;

@@ -23,10 +23,21 @@ pub(crate) struct Req {
     /// Tokens computed as prefill (recomputation included).
     pub prefilled: u64,
     pub arrival_ns: u64,
+    /// When it reached its replica's waiting queue (arrival + pre-schedule overhead).
+    pub schedulable_ns: u64,
     pub scheduled_ns: u64,
     pub first_token_ns: u64,
     pub last_token_ns: u64,
     pub itl_max_ns: u64,
+    /// Prefix-cache keys of its system prompt and whole prompt (0 = none).
+    pub group_key: u64,
+    pub prompt_key: u64,
+    /// System prompt tokens (with `group_key`).
+    pub system_len: u32,
+    /// Of `blocks`, those that are pinned prefix-cache blocks (not owned, never released).
+    pub shared: u32,
+    /// Prompt tokens found in the prefix cache at its last admission.
+    pub cached: u32,
     pub finished: bool,
     /// Slot holds a live request.
     pub in_use: bool,

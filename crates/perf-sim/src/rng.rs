@@ -17,6 +17,8 @@ pub enum Purpose {
     Lengths = 2,
     /// The random router.
     Router = 3,
+    /// Prompt choice of a shared-prefix client.
+    Prompts = 4,
 }
 
 /// SplitMix64 finaliser (Steele, Lea, Flood 2014).

@@ -23,11 +23,13 @@ use crate::router::Router;
 use crate::stats::Sketch;
 use crate::workload::ClientStream;
 
-/// Event classes: at equal times step ends come first, then arrivals, then scheduling
-/// decisions (so a replica decides its next step after every event of that instant).
+/// Event classes: at equal times step ends come first, then arrivals, then requests reaching
+/// their queue after a pre-schedule delay, then scheduling decisions (so a replica decides its
+/// next step after every event of that instant).
 const STEP_END: u8 = 0;
 const ARRIVAL: u8 = 1;
-const WAKE: u8 = 2;
+const ENQUEUE: u8 = 2;
+const WAKE: u8 = 3;
 
 /// `(time ns, class, sequence number, payload)`; the sequence number makes keys unique.
 type Event = Reverse<(u64, u8, u64, u32)>;
@@ -221,6 +223,12 @@ struct Engine<'a> {
     in_tokens: u64,
     out_tokens: u64,
     events: u64,
+    /// Overheads (`cluster.overheads`) in engine units.
+    pre_fixed_ns: u64,
+    pre_per_token_ns: f64,
+    per_step_ms: f64,
+    per_token_ms: f64,
+    post_ns: u64,
 }
 
 impl<'a> Engine<'a> {
@@ -234,8 +242,17 @@ impl<'a> Engine<'a> {
             .enumerate()
             .map(|(i, cc)| ClientStream::new(i, cc, c.client_rate(i), c.seed))
             .collect::<Result<Vec<_>>>()?;
+        let oh = c.cluster.overheads;
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let prefix_cap = e.enable_prefix_caching().then(|| {
+            (sim.num_blocks as f64 * c.cluster.kv_cache.prefix_cache_fraction).floor() as u64
+        });
         let replicas = (0..c.cluster.replicas)
-            .map(|_| Replica::new(sim.num_blocks, e.block_size()))
+            .map(|_| Replica::new(sim.num_blocks, e.block_size(), prefix_cap))
             .collect();
         Ok(Self {
             sim,
@@ -267,6 +284,11 @@ impl<'a> Engine<'a> {
             in_tokens: 0,
             out_tokens: 0,
             events: 0,
+            pre_fixed_ns: secs_to_ns(oh.pre_schedule_ms * 1e-3),
+            pre_per_token_ns: oh.pre_schedule_us_per_token * 1e3,
+            per_step_ms: oh.per_step_ms,
+            per_token_ms: oh.per_output_token_us * 1e-3,
+            post_ns: secs_to_ns(oh.post_completion_ms * 1e-3),
         })
     }
 
@@ -287,7 +309,24 @@ impl<'a> Engine<'a> {
         if !self.arrivals_open() {
             return;
         }
-        let t = secs_to_ns(self.clients[client].advance());
+        let s = self.clients[client].advance();
+        if !s.is_finite() {
+            return;
+        }
+        let t = secs_to_ns(s);
+        if t <= self.horizon_ns {
+            self.push(t, ARRIVAL, u32::try_from(client).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// A closed-loop client's user, done with a request at `done` (ns), sends its next after
+    /// a think time.
+    fn closed_loop_next(&mut self, client: usize, done: u64) {
+        if self.clients[client].closed_loop_users() == 0 || !self.arrivals_open() {
+            return;
+        }
+        let think = secs_to_ns(self.clients[client].think_time());
+        let t = done.saturating_add(think);
         if t <= self.horizon_ns {
             self.push(t, ARRIVAL, u32::try_from(client).unwrap_or(u32::MAX));
         }
@@ -296,6 +335,9 @@ impl<'a> Engine<'a> {
     fn run<W: Write>(mut self, mut out: CsvSink<W>) -> Result<Summary> {
         for c in 0..self.clients.len() {
             self.schedule_next_arrival(c);
+            for _ in 0..self.clients[c].closed_loop_users() {
+                self.push(0, ARRIVAL, u32::try_from(c).unwrap_or(u32::MAX));
+            }
         }
         let cfg = &self.sim.config;
         let mut stop_ns = cfg.max_simulation_time_s.map_or(u64::MAX, secs_to_ns);
@@ -313,6 +355,7 @@ impl<'a> Engine<'a> {
             match class {
                 STEP_END => self.on_step_end(payload as usize, now, &mut out)?,
                 ARRIVAL => self.on_arrival(payload as usize, now, &mut out)?,
+                ENQUEUE => self.enqueue(payload, now, &mut out)?,
                 _ => self.on_wake(payload as usize, now)?,
             }
         }
@@ -345,6 +388,7 @@ impl<'a> Engine<'a> {
             return Ok(());
         }
         let (prompt, target) = self.clients[client].sample_lengths();
+        let key = self.clients[client].last_key;
         let id = self.counts.arrived;
         self.counts.arrived += 1;
         if self.first_arrival == NEVER {
@@ -356,9 +400,13 @@ impl<'a> Engine<'a> {
             prompt,
             target,
             arrival_ns: now,
+            schedulable_ns: now,
             scheduled_ns: NEVER,
             first_token_ns: NEVER,
             last_token_ns: NEVER,
+            group_key: key.group,
+            prompt_key: key.prompt,
+            system_len: key.system_len,
             in_use: true,
             ..Req::default()
         };
@@ -375,24 +423,47 @@ impl<'a> Engine<'a> {
         if too_long {
             self.counts.rejected += 1;
             out.row(&req, &self.clients[client].name, Status::Rejected)?;
+            self.closed_loop_next(client, now);
+        } else if self.pre_fixed_ns == 0 && self.pre_per_token_ns == 0.0 {
+            let slot = self.slab.insert(req);
+            self.enqueue(slot, now, out)?;
         } else {
-            let r = self.router.pick(&self.replicas);
-            req.replica = u32::try_from(r).unwrap_or(u32::MAX);
-            if self.replicas[r].waiting.len() >= self.limits.max_queue {
-                self.counts.dropped += 1;
-                out.row(&req, &self.clients[client].name, Status::Dropped)?;
-            } else {
-                let slot = self.slab.insert(req);
-                let rep = &mut self.replicas[r];
-                rep.waiting.push_back(slot);
-                rep.counters.routed += 1;
-                if !rep.busy && !rep.wake_pending {
-                    rep.wake_pending = true;
-                    self.push(now, WAKE, u32::try_from(r).unwrap_or(u32::MAX));
-                }
-            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let delay =
+                self.pre_fixed_ns + (self.pre_per_token_ns * f64::from(prompt)).ceil() as u64;
+            req.schedulable_ns = now + delay;
+            let slot = self.slab.insert(req);
+            self.push(now + delay, ENQUEUE, slot);
         }
         self.schedule_next_arrival(client);
+        Ok(())
+    }
+
+    /// Routes the request in `slot` (now schedulable) to a replica's waiting queue, or drops
+    /// it when that queue is full.
+    fn enqueue<W: Write>(&mut self, slot: u32, now: u64, out: &mut CsvSink<W>) -> Result<()> {
+        let r = self.router.pick(&self.replicas);
+        let req = &mut self.slab.reqs[slot as usize];
+        req.replica = u32::try_from(r).unwrap_or(u32::MAX);
+        if self.replicas[r].waiting.len() >= self.limits.max_queue {
+            let req = *req;
+            self.counts.dropped += 1;
+            out.row(
+                &req,
+                &self.clients[req.client as usize].name,
+                Status::Dropped,
+            )?;
+            self.slab.remove(slot);
+            self.closed_loop_next(req.client as usize, now);
+        } else {
+            let rep = &mut self.replicas[r];
+            rep.waiting.push_back(slot);
+            rep.counters.routed += 1;
+            if !rep.busy && !rep.wake_pending {
+                rep.wake_pending = true;
+                self.push(now, WAKE, u32::try_from(r).unwrap_or(u32::MAX));
+            }
+        }
         Ok(())
     }
 
@@ -410,7 +481,9 @@ impl<'a> Engine<'a> {
         if shape.is_empty() {
             return Ok(());
         }
-        let ms = self.sim.model.step_time(&shape);
+        let ms = self.sim.model.step_time(&shape)
+            + self.per_step_ms
+            + self.per_token_ms * f64::from(shape.logits);
         if !(ms.is_finite() && ms >= 0.0) {
             return Err(SimError::InvalidStepTime {
                 value: ms,
@@ -436,14 +509,16 @@ impl<'a> Engine<'a> {
         if wake {
             rep.wake_pending = true;
         }
+        let seen = now + self.post_ns;
         for &s in &done {
-            let req = self.slab.reqs[s as usize];
+            let mut req = self.slab.reqs[s as usize];
+            req.last_token_ns = seen;
             self.ttft.add(req.first_token_ns - req.arrival_ns);
-            self.e2e.add(now - req.arrival_ns);
+            self.e2e.add(seen - req.arrival_ns);
             self.sched.add(req.scheduled_ns - req.arrival_ns);
             if req.generated >= 2 {
                 self.tpot
-                    .add(rounded_div(now - req.first_token_ns, req.generated - 1));
+                    .add(rounded_div(seen - req.first_token_ns, req.generated - 1));
             }
             self.in_tokens += u64::from(req.prompt);
             self.out_tokens += u64::from(req.generated);
@@ -455,6 +530,7 @@ impl<'a> Engine<'a> {
                 Status::Completed,
             )?;
             self.slab.remove(s);
+            self.closed_loop_next(req.client as usize, seen);
         }
         self.done = done;
         if wake {
@@ -489,6 +565,8 @@ impl<'a> Engine<'a> {
                     kv_blocks_max: c.kv_max_used,
                     kv_blocks_total: r.pool.total(),
                     preemptions: c.preemptions,
+                    prefix_cache_hits: r.prefix.as_ref().map_or(0, |p| p.hits),
+                    prefix_cache_hit_tokens: r.prefix.as_ref().map_or(0, |p| p.hit_tokens),
                 }
             })
             .collect();

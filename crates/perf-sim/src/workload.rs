@@ -4,7 +4,7 @@ use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::{Distribution, Exp, Gamma, LogNormal, Normal};
 
-use crate::config::{ArrivalConfig, ClientConfig, LengthDist};
+use crate::config::{ArrivalConfig, ClientConfig, LengthDist, RateStage, ThinkTime};
 use crate::error::{Result, invalid};
 use crate::rng::{Purpose, stream};
 
@@ -53,6 +53,40 @@ impl ArrivalProcess {
                 )
             }
             ArrivalConfig::Constant { .. } => Self::Constant(1.0 / rate),
+            ArrivalConfig::Stages { .. }
+            | ArrivalConfig::ClosedLoop { .. }
+            | ArrivalConfig::Trace { .. } => {
+                return Err(invalid(
+                    format!("{field}.kind"),
+                    "not open-loop",
+                    "only poisson, gamma and constant have a gap process",
+                ));
+            }
+        })
+    }
+
+    /// Gaps of mean 1 with coefficient of variation `cv` (absent or 1: exponential; 0:
+    /// constant; else Gamma).
+    ///
+    /// # Errors
+    /// [`crate::SimError::InvalidConfig`] naming `field` for a negative or non-finite `cv`.
+    pub fn unit(field: &str, cv: Option<f64>) -> Result<Self> {
+        Ok(match cv {
+            None => Self::Poisson(Exp::new(1.0).map_err(|e| invalid(field, 1, e.to_string()))?),
+            Some(cv) if !(cv.is_finite() && cv >= 0.0) => {
+                return Err(invalid(field, cv, "must be a finite number >= 0"));
+            }
+            Some(0.0) => Self::Constant(1.0),
+            Some(cv) if (cv - 1.0).abs() < 1e-12 => {
+                Self::Poisson(Exp::new(1.0).map_err(|e| invalid(field, cv, e.to_string()))?)
+            }
+            Some(cv) => {
+                let shape = 1.0 / (cv * cv);
+                Self::Gamma(
+                    Gamma::new(shape, 1.0 / shape)
+                        .map_err(|e| invalid(field, cv, e.to_string()))?,
+                )
+            }
         })
     }
 
@@ -156,13 +190,114 @@ pub enum Lengths {
     Empirical(Vec<[u32; 2]>),
 }
 
+/// Where a client's arrivals come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// An open-loop renewal process.
+    Open(ArrivalProcess),
+    /// Piecewise-constant rate stages driven by a unit-mean gap process (time change).
+    Stages {
+        /// Unit-mean gaps.
+        unit: ArrivalProcess,
+        /// The stages.
+        stages: Vec<RateStage>,
+        /// Current stage.
+        index: usize,
+        /// Start of the current stage, seconds.
+        stage_start_s: f64,
+    },
+    /// Closed loop: the engine asks for a think time after each completion.
+    ClosedLoop {
+        /// Concurrent users.
+        users: u32,
+        /// Mean think time, seconds.
+        mean_s: f64,
+        /// Its distribution.
+        think: ThinkTime,
+    },
+    /// Trace replay: arrival times (seconds, sorted) and their lengths.
+    Trace {
+        /// Arrival times, seconds from the start.
+        times: Vec<f64>,
+        /// `(input, output)` of each.
+        lengths: Vec<[u32; 2]>,
+        /// Index of the next request to arrive.
+        cursor: usize,
+    },
+}
+
+/// Sorted, windowed and rescaled `(time s, [input, output])` pairs of a trace configuration.
+fn trace_times(config: &ArrivalConfig) -> (Vec<f64>, Vec<[u32; 2]>) {
+    let ArrivalConfig::Trace {
+        requests,
+        time_scale,
+        target_rate,
+        start_s,
+        end_s,
+    } = config
+    else {
+        return (Vec::new(), Vec::new());
+    };
+    let lo = start_s.map_or(f64::NEG_INFINITY, |s| s * 1e3);
+    let hi = end_s.map_or(f64::INFINITY, |s| s * 1e3);
+    let mut kept: Vec<_> = requests
+        .iter()
+        .filter(|r| r.arrival_ms >= lo && r.arrival_ms < hi)
+        .collect();
+    kept.sort_by(|a, b| a.arrival_ms.total_cmp(&b.arrival_ms));
+    let t0 = kept.first().map_or(0.0, |r| r.arrival_ms);
+    let span_s = kept.last().map_or(0.0, |r| (r.arrival_ms - t0) * 1e-3);
+    #[allow(clippy::cast_precision_loss)]
+    let scale = match (time_scale, target_rate) {
+        (Some(t), _) => *t,
+        (None, Some(rate)) if span_s > 0.0 && kept.len() > 1 => {
+            ((kept.len() - 1) as f64 / span_s) / rate
+        }
+        _ => 1.0,
+    };
+    let times = kept
+        .iter()
+        .map(|r| (r.arrival_ms - t0) * 1e-3 * scale)
+        .collect();
+    let lengths = kept
+        .iter()
+        .map(|r| [r.input_tokens, r.output_tokens])
+        .collect();
+    (times, lengths)
+}
+
+/// The prompt set of a shared-prefix client.
+#[derive(Clone, Debug)]
+pub struct PromptSet {
+    /// Prompts per group.
+    pub per_group: u32,
+    /// System prompt tokens.
+    pub system_len: u32,
+    /// Length of each prompt, index `group · per_group + j`.
+    pub lengths: Vec<u32>,
+    /// Stream choosing the prompt.
+    pub rng: Xoshiro256PlusPlus,
+}
+
+/// Identity of a request's prompt for the prefix cache: keys of its group's system prompt and
+/// of the whole prompt (0 = none), and the system prompt's length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PromptKey {
+    /// Key of the shared system prompt.
+    pub group: u64,
+    /// Key of the whole prompt.
+    pub prompt: u64,
+    /// System prompt tokens.
+    pub system_len: u32,
+}
+
 /// One client class with its own arrival and length streams.
 #[derive(Clone, Debug)]
 pub struct ClientStream {
     /// Display name.
     pub name: String,
-    /// Gap sampler.
-    pub arrivals: ArrivalProcess,
+    /// Arrival source.
+    pub source: Source,
     /// Length sampler.
     pub lengths: Lengths,
     /// Output cap.
@@ -173,6 +308,12 @@ pub struct ClientStream {
     pub length_rng: Xoshiro256PlusPlus,
     /// Time of the next arrival, seconds (kept in f64 so rounding to ns never accumulates).
     pub next_s: f64,
+    /// Shared-prefix prompt set, if any.
+    pub prompts: Option<PromptSet>,
+    /// Client index (part of the prompt keys).
+    pub index: u32,
+    /// Prompt identity of the request last sampled.
+    pub last_key: PromptKey,
 }
 
 impl ClientStream {
@@ -182,7 +323,9 @@ impl ClientStream {
     /// As [`ArrivalProcess::new`] and [`LengthSampler::new`].
     pub fn new(index: usize, config: &ClientConfig, rate: f64, seed: u64) -> Result<Self> {
         let path = format!("workload.clients[{index}]");
+        let is_trace = matches!(config.arrival, ArrivalConfig::Trace { .. });
         let lengths = match (&config.pairs, &config.input, &config.output) {
+            (None, None, None) if is_trace => Lengths::Empirical(Vec::new()),
             (Some(pairs), _, _) => Lengths::Empirical(pairs.clone()),
             (None, Some(i), Some(o)) => Lengths::Independent(
                 LengthSampler::new(&format!("{path}.input"), i)?,
@@ -197,29 +340,177 @@ impl ClientStream {
             }
         };
         let idx = index as u64;
+        let field = format!("{path}.arrival");
+        let source = match &config.arrival {
+            ArrivalConfig::Stages { stages, cv } => Source::Stages {
+                unit: ArrivalProcess::unit(&format!("{field}.cv"), *cv)?,
+                stages: stages.clone(),
+                index: 0,
+                stage_start_s: 0.0,
+            },
+            ArrivalConfig::ClosedLoop {
+                users,
+                think_time_s,
+                think,
+            } => Source::ClosedLoop {
+                users: *users,
+                mean_s: *think_time_s,
+                think: *think,
+            },
+            a @ ArrivalConfig::Trace { .. } => {
+                let (times, lengths) = trace_times(a);
+                Source::Trace {
+                    times,
+                    lengths,
+                    cursor: 0,
+                }
+            }
+            a => Source::Open(ArrivalProcess::new(&field, a, rate)?),
+        };
+        let prompts = match (config.shared_prefix, &lengths) {
+            (Some(sp), Lengths::Independent(input, _)) => {
+                let mut rng = stream(seed, Purpose::Prompts, idx);
+                let n = u64::from(sp.groups) * u64::from(sp.prompts_per_group);
+                let lengths = (0..n)
+                    .map(|_| {
+                        input
+                            .sample(&mut rng)
+                            .max(sp.system_prompt_len.saturating_add(1))
+                    })
+                    .collect();
+                Some(PromptSet {
+                    per_group: sp.prompts_per_group,
+                    system_len: sp.system_prompt_len,
+                    lengths,
+                    rng,
+                })
+            }
+            _ => None,
+        };
         Ok(Self {
             name: config
                 .name
                 .clone()
                 .unwrap_or_else(|| format!("client{index}")),
-            arrivals: ArrivalProcess::new(&format!("{path}.arrival"), &config.arrival, rate)?,
+            source,
             lengths,
             max_tokens: config.max_tokens.unwrap_or(u32::MAX),
             arrival_rng: stream(seed, Purpose::Arrivals, idx),
             length_rng: stream(seed, Purpose::Lengths, idx),
             next_s: 0.0,
+            prompts,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            last_key: PromptKey::default(),
         })
     }
 
-    /// Advances to the next arrival and returns its time, seconds.
+    /// Advances to the next arrival and returns its time, seconds; `+∞` when a finite client
+    /// (stages, trace) has no more, and for a closed-loop client (whose arrivals the engine
+    /// schedules after completions).
     pub fn advance(&mut self) -> f64 {
-        self.next_s += self.arrivals.gap(&mut self.arrival_rng);
-        self.next_s
+        match &mut self.source {
+            Source::Open(p) => {
+                self.next_s += p.gap(&mut self.arrival_rng);
+                self.next_s
+            }
+            Source::Stages {
+                unit,
+                stages,
+                index,
+                stage_start_s,
+            } => {
+                // Unit-mean work, spent at each stage's rate until it fits in a stage.
+                let mut work = unit.gap(&mut self.arrival_rng);
+                let mut t = self.next_s;
+                while let Some(st) = stages.get(*index) {
+                    let end = *stage_start_s + st.duration_s;
+                    if st.rate > 0.0 && t + work / st.rate <= end {
+                        t += work / st.rate;
+                        self.next_s = t;
+                        return t;
+                    }
+                    work -= (end - t) * st.rate;
+                    work = work.max(0.0);
+                    t = end;
+                    *stage_start_s = end;
+                    *index += 1;
+                }
+                self.next_s = f64::INFINITY;
+                f64::INFINITY
+            }
+            Source::ClosedLoop { .. } => f64::INFINITY,
+            Source::Trace { times, cursor, .. } => {
+                times.get(*cursor).copied().unwrap_or(f64::INFINITY)
+            }
+        }
     }
 
-    /// Samples `(prompt, output)` lengths, output capped by `max_tokens`.
+    /// Users of a closed-loop client (0 otherwise).
+    #[must_use]
+    pub fn closed_loop_users(&self) -> u32 {
+        match self.source {
+            Source::ClosedLoop { users, .. } => users,
+            _ => 0,
+        }
+    }
+
+    /// A think time, seconds (closed loop; 0 for other clients).
+    pub fn think_time(&mut self) -> f64 {
+        match self.source {
+            Source::ClosedLoop {
+                mean_s,
+                think: ThinkTime::Exponential,
+                ..
+            } if mean_s > 0.0 => {
+                let e: f64 = rand_distr::Exp1.sample(&mut self.arrival_rng);
+                e * mean_s
+            }
+            Source::ClosedLoop { mean_s, .. } => mean_s,
+            _ => 0.0,
+        }
+    }
+
+    /// A prompt of the shared-prefix set: its length and key.
+    fn pick_prompt(&mut self) -> (u32, PromptKey) {
+        let Some(ps) = &mut self.prompts else {
+            return (1, PromptKey::default());
+        };
+        let n = ps.lengths.len().max(1);
+        let j = ps.rng.random_range(0..n);
+        let group = j as u64 / u64::from(ps.per_group.max(1));
+        // Keys: client in the top 16 bits, then group or prompt index + 1 (never 0); the
+        // group and prompt key spaces are kept apart by bit 47.
+        let base = u64::from(self.index & 0xFFFF) << 48;
+        let key = PromptKey {
+            group: base | (1 << 47) | (group + 1),
+            prompt: base | (j as u64 + 1),
+            system_len: ps.system_len,
+        };
+        (ps.lengths.get(j).copied().unwrap_or(1), key)
+    }
+
+    /// Samples `(prompt, output)` lengths, output capped by `max_tokens`. For a trace client,
+    /// the lengths of the request arriving now (and moves to the next).
     pub fn sample_lengths(&mut self) -> (u32, u32) {
+        if let Source::Trace {
+            lengths, cursor, ..
+        } = &mut self.source
+        {
+            let [p, o] = lengths.get(*cursor).copied().unwrap_or([1, 1]);
+            *cursor += 1;
+            return (p.max(1), o.max(1).min(self.max_tokens));
+        }
+        let picked = if self.prompts.is_some() {
+            let (p, key) = self.pick_prompt();
+            self.last_key = key;
+            Some(p)
+        } else {
+            None
+        };
         let (p, o) = match &self.lengths {
+            Lengths::Independent(_, o) if picked.is_some() => {
+                (picked.unwrap_or(1), o.sample(&mut self.length_rng))
+            }
             Lengths::Independent(i, o) => {
                 let p = i.sample(&mut self.length_rng);
                 (p, o.sample(&mut self.length_rng))

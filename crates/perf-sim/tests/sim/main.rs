@@ -6,7 +6,10 @@ mod closed_form;
 mod config_errors;
 mod determinism;
 mod invariants;
+mod prefix;
 mod props;
+mod workloads;
+mod yaml;
 
 use perf_sim::{SimConfig, Simulation, Summary};
 
