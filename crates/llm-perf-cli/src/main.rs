@@ -50,7 +50,7 @@ enum Command {
     Size(queue_cmd::SizeArgs),
     /// Smallest max batch size reaching near-peak throughput under the targets (`/optimize`).
     Optimize(queue_cmd::OptimizeArgs),
-    /// Simulate serving (continuous batching, paged KV, preemption, replicas) from a JSON config.
+    /// Simulate serving (continuous batching, paged KV, preemption, replicas) from a YAML/JSON config.
     Simulate(simulate_cmd::SimulateArgs),
     /// List catalogued models, or show one with derived sizes.
     Models(catalog_cmd::ModelsArgs),

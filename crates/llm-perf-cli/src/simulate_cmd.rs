@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use clap::Args;
 use llm_perf::sim::{SimConfig, Simulation, Stats, Summary};
 
@@ -13,7 +13,8 @@ use crate::table::{Table, key_values, num};
 /// Arguments of `llm-perf simulate`.
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
-    /// Simulation config (JSON; see `perf_sim::SimConfig` for the schema).
+    /// Simulation config, YAML (`.yaml`/`.yml`) or JSON (see `perf_sim::SimConfig` for the
+    /// schema; unknown keys are errors naming their path).
     pub config: PathBuf,
     /// Directory for `requests.csv` (one row per request) and `summary.json`; created if missing.
     #[arg(long, value_name = "DIR")]
@@ -29,16 +30,7 @@ pub struct SimulateArgs {
 /// Runs `llm-perf simulate`.
 pub fn simulate(args: &SimulateArgs) -> Result<String> {
     let path = &args.config;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut config: SimConfig = serde_json::from_str(&text).map_err(|e| {
-        anyhow!(
-            "{}: line {} column {}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
+    let mut config = SimConfig::from_path(path)?;
     if let Some(seed) = args.seed {
         config.seed = seed;
     }

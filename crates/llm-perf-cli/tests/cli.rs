@@ -621,3 +621,19 @@ fn estimate_on_benchmark_csv() {
         "no/such",
     );
 }
+
+#[test]
+fn simulate_reads_yaml_like_json() {
+    let from_json = stdout(&run(&[
+        "simulate",
+        &samples("sim/llama31-8b-h100.json"),
+        "--json",
+    ]));
+    let from_yaml = stdout(&run(&[
+        "simulate",
+        &samples("sim/llama31-8b-h100.yaml"),
+        "--json",
+    ]));
+    assert!(from_json.contains("\"arrived\": 2000"), "{from_json}");
+    assert_eq!(from_json, from_yaml);
+}
