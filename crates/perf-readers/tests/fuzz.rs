@@ -262,7 +262,7 @@ fn fuzz_trace(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: TraceReader)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(850))]
+    #![proptest_config(ProptestConfig::with_cases(10_000))]
 
     #[test]
     fn inferno_never_panics(pick in 0usize..8, m in mutation()) {
