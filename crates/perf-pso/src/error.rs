@@ -105,10 +105,17 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 
 /// Maps a TOML parse error to [`PsoError::Toml`] with its line.
 pub(crate) fn toml_error(file: &str, text: &str, err: &toml::de::Error) -> PsoError {
+    let mut message = err.message().trim().to_owned();
+    if let Some(snippet) = err.span().and_then(|s| text.get(s)) {
+        let snippet = snippet.trim();
+        if !snippet.is_empty() && snippet.len() <= 60 && !snippet.contains('\n') {
+            message = format!("{message} `{snippet}`");
+        }
+    }
     PsoError::Toml {
         file: file.to_owned(),
         line: err.span().map_or(0, |s| line_of(text, s.start)),
-        message: err.message().trim().to_owned(),
+        message,
     }
 }
 
