@@ -76,6 +76,11 @@ pub struct TuneReport {
     pub finished: bool,
     /// `true` when `ftol` stopped the run.
     pub converged: bool,
+    /// `true` when the evaluation budget stopped the run.
+    pub budget_exhausted: bool,
+    /// Evaluations over the whole run (resumed ones included; cached and constraint-violating
+    /// candidates excluded).
+    pub total_evaluations: usize,
     /// Every record of the run (from the results file on resume).
     pub records: Vec<Record>,
     /// The final swarm.
@@ -190,6 +195,7 @@ pub struct Tuner {
     record_timing: bool,
     memoise: bool,
     stop_after: Option<usize>,
+    max_evaluations: Option<usize>,
 }
 
 impl Tuner {
@@ -206,7 +212,15 @@ impl Tuner {
             record_timing: true,
             memoise: true,
             stop_after: None,
+            max_evaluations: None,
         }
+    }
+    /// Evaluation budget: stop before an iteration whose new (non-cached) evaluations would
+    /// take the run's total above `max` (resumed evaluations included).
+    #[must_use]
+    pub fn max_evaluations(mut self, max: usize) -> Self {
+        self.max_evaluations = Some(max);
+        self
     }
     /// Appends every evaluation to this JSONL file (truncated at the start of a fresh run).
     #[must_use]
@@ -311,6 +325,14 @@ impl Tuner {
                 }
             }
         }
+        let evaluated = |r: &Record| {
+            !r.cached
+                && r.error
+                    .as_deref()
+                    .is_none_or(|e| !e.starts_with("constraint"))
+        };
+        let mut total_evaluations = records.iter().filter(|r| evaluated(r)).count();
+        let mut budget_exhausted = false;
         let mut evaluations = 0;
         let mut done_here = 0;
         let mut finished = true;
@@ -398,6 +420,19 @@ impl Tuner {
                 }
                 to_eval.push(i);
             }
+            let pending_here = pending
+                .iter()
+                .filter(|r| r.iteration == it && evaluated(r))
+                .count();
+            let needed = to_eval.len() + pending_here;
+            if self
+                .max_evaluations
+                .is_some_and(|max| total_evaluations + needed > max)
+            {
+                budget_exhausted = true;
+                break;
+            }
+            total_evaluations += needed;
             let batch: Vec<Candidate> = to_eval
                 .iter()
                 .map(|&i| Candidate {
@@ -504,6 +539,8 @@ impl Tuner {
             evaluations,
             finished,
             converged: state.converged,
+            budget_exhausted,
+            total_evaluations,
             records,
             state,
         })
