@@ -64,9 +64,9 @@ pub enum InertiaSchedule {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum VelocityInit {
-    /// U[0, 1) per dimension (the seed's).
+    /// `U[0, 1)` per dimension (the seed's).
     Seed,
-    /// U[−s, s] (the range is 1 on the unit cube).
+    /// `U[−s, s]` (the range is 1 on the unit cube).
     #[default]
     Scaled,
 }
@@ -129,7 +129,7 @@ impl Default for PsoParams {
 
 impl PsoParams {
     /// The seed's defaults: 5 particles, 10 iterations, c1 = c2 = 2, w = 1.8, periodic
-    /// boundaries, U[0,1) velocities, global best.
+    /// boundaries, `U[0, 1)` velocities, global best.
     #[must_use]
     pub fn seed_defaults() -> Self {
         Self {
@@ -279,7 +279,7 @@ pub struct SwarmState {
 }
 
 impl SwarmState {
-    /// Initial swarm: positions U[0,1], then velocities, drawn in that order.
+    /// Initial swarm: positions `U[0, 1]`, then velocities, drawn in that order.
     #[must_use]
     pub fn init(params: &PsoParams, dims: usize) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
