@@ -42,7 +42,7 @@
 //! * [`pso`]: the swarm, its options and RNG discipline (§2).
 //! * [`evaluator`]: the `Evaluator` trait, parallel evaluation with scoped threads.
 //! * [`tuner`]: the loop, de-duplication, results file, exact resume (§7).
-//! * [`seed_config`]: the seed's `config.toml` (§8).
+//! * [`seed_config`]: the seed's `config.toml` (§8); [`tune_config`]: our own tuning TOML.
 //! * `sim` (feature `sim`): [`SimEvaluator`] over `perf-sim`.
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 #![forbid(unsafe_code)]
@@ -55,6 +55,7 @@ pub mod seed_config;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod space;
+pub mod tune_config;
 pub mod tuner;
 
 pub use error::{PsoError, Result};
@@ -68,4 +69,5 @@ pub use space::{
     ConfigEntry, Constraint, ConstraintMode, DecodedConfig, Field, FieldKind, FieldSpec, Placement,
     SearchSpace, SeedCompat,
 };
+pub use tune_config::{RunOptions, TuneConfig};
 pub use tuner::{IterationSummary, Record, TuneReport, Tuner, pareto_front};

@@ -497,3 +497,29 @@ mod sim {
         );
     }
 }
+
+#[cfg(feature = "sim")]
+#[test]
+fn own_tune_file_runs_on_the_simulator() {
+    let cfg = perf_pso::TuneConfig::from_path(&sample("sim_tune.toml")).unwrap();
+    let space = cfg.search_space().unwrap();
+    assert_eq!(space.dimensions(), 3);
+    let mut ev = perf_pso::SimEvaluator::new(&cfg.sim_config().unwrap())
+        .unwrap()
+        .jobs(cfg.run.jobs.unwrap_or(1));
+    let r = Tuner::new(space, cfg.pso.clone(), cfg.fitness.clone())
+        .max_evaluations(cfg.run.max_evaluations.unwrap())
+        .memoise(!cfg.run.reevaluate_duplicates)
+        .run(&mut ev)
+        .unwrap();
+    assert!(r.total_evaluations <= 40);
+    assert!(r.best_cost.is_finite());
+    let bad = "[pso]\nn_particles = 4\ncolour = 1\n";
+    let e = perf_pso::TuneConfig::parse(bad, "bad.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("bad.toml:3:") || e.starts_with("bad.toml:2:"),
+        "{e}"
+    );
+}
