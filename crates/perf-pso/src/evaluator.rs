@@ -206,3 +206,126 @@ where
         evaluate_parallel(batch, self.jobs, &self.f, done)
     }
 }
+
+type SharedFn = dyn Fn(&Candidate) -> Result<PerformanceIndex, String> + Send + Sync;
+
+/// A closure evaluator with a wall-clock limit per evaluation, for evaluators that may hang
+/// (benchmarks, external processes).
+///
+/// Each evaluation runs on its own detached thread (at most `jobs` at once); one that has not
+/// finished after `timeout` is recorded as failed (`timed out after … s`) and the batch goes on.
+/// The abandoned thread is not killed (Rust threads cannot be): its late result is discarded,
+/// and it no longer counts against `jobs`. Results are in candidate order and, when nothing times
+/// out, identical to [`FnEvaluator`]'s.
+pub struct TimeoutEvaluator {
+    f: std::sync::Arc<SharedFn>,
+    jobs: usize,
+    timeout: std::time::Duration,
+}
+
+impl TimeoutEvaluator {
+    /// Wraps `f` with a limit of `timeout` per evaluation; one job at a time.
+    pub fn new<F>(f: F, timeout: std::time::Duration) -> Self
+    where
+        F: Fn(&Candidate) -> Result<PerformanceIndex, String> + Send + Sync + 'static,
+    {
+        Self {
+            f: std::sync::Arc::new(f),
+            jobs: 1,
+            timeout,
+        }
+    }
+    /// Runs up to `jobs` evaluations at once.
+    #[must_use]
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
+    }
+}
+
+impl Evaluator for TimeoutEvaluator {
+    fn evaluate(&mut self, batch: &[Candidate]) -> Vec<Evaluation> {
+        self.evaluate_streaming(batch, &mut |_, _| {})
+    }
+
+    fn evaluate_streaming(
+        &mut self,
+        batch: &[Candidate],
+        done: &mut dyn FnMut(usize, &Evaluation),
+    ) -> Vec<Evaluation> {
+        let (tx, rx) = mpsc::channel::<(usize, Evaluation)>();
+        let mut slots: Vec<Option<Evaluation>> = vec![None; batch.len()];
+        let mut running: Vec<(usize, Instant)> = Vec::new();
+        let mut next_start = 0;
+        let mut next_report = 0;
+        while next_report < batch.len() {
+            while running.len() < self.jobs && next_start < batch.len() {
+                let (i, c, f, tx) = (
+                    next_start,
+                    batch[next_start].clone(),
+                    self.f.clone(),
+                    tx.clone(),
+                );
+                let started = Instant::now();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("pso-eval-{i}"))
+                    .spawn(move || {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&c)));
+                        let dt = started.elapsed().as_secs_f64();
+                        let e = match r {
+                            Ok(Ok(idx)) => Evaluation::ok(idx, dt),
+                            Ok(Err(e)) => Evaluation::failed(e, dt),
+                            Err(_) => Evaluation::failed("evaluator panicked", dt),
+                        };
+                        let _ = tx.send((i, e));
+                    });
+                match spawned {
+                    Ok(_) => running.push((i, started)),
+                    Err(e) => {
+                        slots[i] = Some(Evaluation::failed(
+                            format!("cannot start evaluation thread: {e}"),
+                            0.0,
+                        ))
+                    }
+                }
+                next_start += 1;
+            }
+            let now = Instant::now();
+            let wait = running
+                .iter()
+                .map(|(_, t)| (*t + self.timeout).saturating_duration_since(now))
+                .min()
+                .unwrap_or(std::time::Duration::ZERO);
+            match rx.recv_timeout(wait) {
+                Ok((i, e)) => {
+                    if let Some(k) = running.iter().position(|(j, _)| *j == i) {
+                        running.swap_remove(k);
+                        slots[i] = Some(e);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {}
+            }
+            let now = Instant::now();
+            running.retain(|(i, t)| {
+                let expired = now.duration_since(*t) >= self.timeout;
+                if expired {
+                    let secs = self.timeout.as_secs_f64();
+                    slots[*i] = Some(Evaluation::failed(
+                        format!("timed out after {secs} s"),
+                        secs,
+                    ));
+                }
+                !expired
+            });
+            while next_report < batch.len() {
+                let Some(e) = &slots[next_report] else { break };
+                done(next_report, e);
+                next_report += 1;
+            }
+        }
+        slots
+            .into_iter()
+            .map(|s| s.unwrap_or_else(|| Evaluation::failed("evaluation lost", 0.0)))
+            .collect()
+    }
+}

@@ -59,7 +59,9 @@ pub mod tune_config;
 pub mod tuner;
 
 pub use error::{PsoError, Result};
-pub use evaluator::{Candidate, Evaluation, Evaluator, FnEvaluator, evaluate_parallel};
+pub use evaluator::{
+    Candidate, Evaluation, Evaluator, FnEvaluator, TimeoutEvaluator, evaluate_parallel,
+};
 pub use fitness::Fitness;
 pub use pso::{Boundary, InertiaSchedule, Particle, PsoParams, SwarmState, Topology, VelocityInit};
 pub use seed_config::SeedConfig;

@@ -523,3 +523,42 @@ fn own_tune_file_runs_on_the_simulator() {
         "{e}"
     );
 }
+
+#[test]
+fn hanging_evaluations_time_out_and_the_run_goes_on() {
+    let dir = tmp_dir("timeout");
+    let mut ev = perf_pso::TimeoutEvaluator::new(
+        |c: &Candidate| {
+            if c.config.get_f64("batch").is_some_and(|b| b > 150.0) {
+                std::thread::sleep(std::time::Duration::from_secs(3));
+            }
+            toy(c)
+        },
+        std::time::Duration::from_millis(100),
+    )
+    .jobs(2);
+    let params = PsoParams {
+        n_particles: 6,
+        iters: 2,
+        seed: 2,
+        ..PsoParams::default()
+    };
+    let r = Tuner::new(toy_space(), params, Fitness::default())
+        .results_file(dir.join("results.jsonl"))
+        .run(&mut ev)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        12
+    );
+    let timed_out = r
+        .records
+        .iter()
+        .filter(|x| x.error.as_deref().is_some_and(|e| e.contains("timed out")))
+        .count();
+    assert!(timed_out > 0);
+    assert!(r.records.iter().any(|x| x.fitness.is_finite()));
+}
