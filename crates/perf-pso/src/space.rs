@@ -621,8 +621,6 @@ impl SearchSpace {
                     }
                 }
             }
-            let is_dim =
-                constant.is_none() && !matches!(kind, FieldKind::Factories { .. } | FieldKind::Str);
             fields.push(Field {
                 name,
                 placement: Placement::parse(&s.config_position),
@@ -633,7 +631,6 @@ impl SearchSpace {
                 constant,
                 dimension: None,
             });
-            let _ = is_dim;
         }
         let mut dims = Vec::new();
         for (i, f) in fields.iter_mut().enumerate() {

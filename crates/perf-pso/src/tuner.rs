@@ -265,8 +265,14 @@ impl Tuner {
     }
 
     fn fingerprint(&self) -> Fingerprint {
+        // the iteration limit may grow on resume, unless the inertia schedule depends on it
+        let iters = if self.params.inertia == crate::pso::InertiaSchedule::Constant {
+            0
+        } else {
+            self.params.iters
+        };
         let pso = PsoParams {
-            iters: 0,
+            iters,
             ..self.params.clone()
         };
         Fingerprint {
