@@ -156,6 +156,16 @@ impl Fitness {
         }
     }
 
+    /// The seed's rule for MindIE engines: G* := 10 × the default run's output tok/s (when
+    /// known and positive); vLLM keeps the configured target.
+    #[must_use]
+    pub fn with_default_run_speed(mut self, default_run_output_tps: Option<f64>) -> Self {
+        if let Some(g) = default_run_output_tps.filter(|g| g.is_finite() && *g > 0.0) {
+            self.generate_speed_target = 10.0 * g;
+        }
+        self
+    }
+
     /// The cost of an evaluation outcome: +∞ for a failure.
     #[must_use]
     pub fn cost_of(&self, index: Option<&PerformanceIndex>) -> f64 {

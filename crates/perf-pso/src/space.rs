@@ -932,7 +932,15 @@ impl SearchSpace {
                 FieldKind::Int => {
                     let x = value_f64(v).ok_or_else(|| err(format!("not a number: {v}")))?;
                     match self.compat {
-                        SeedCompat::Seed => to_u(x),
+                        // the middle of [x, x + 1) truncates back to x despite rounding
+                        SeedCompat::Seed => {
+                            let mid = if x < 0.0 {
+                                x.trunc() - 0.5
+                            } else {
+                                x.trunc() + 0.5
+                            };
+                            to_u(mid.clamp(f.min, f.max))
+                        }
                         SeedCompat::Fixed => {
                             let (lo, hi) = (f.min.trunc(), f.max.trunc());
                             let k = (x.trunc() - lo).clamp(0.0, hi - lo);
@@ -941,7 +949,8 @@ impl SearchSpace {
                     }
                 }
                 FieldKind::Float => {
-                    to_u(value_f64(v).ok_or_else(|| err(format!("not a number: {v}")))?)
+                    let x = value_f64(v).ok_or_else(|| err(format!("not a number: {v}")))?;
+                    exact_u(to_u(x), x, f.min, f.max)
                 }
                 FieldKind::Bool => {
                     let b = value_f64(v).ok_or_else(|| err(format!("not a bool: {v}")))? > 0.5;
@@ -981,6 +990,23 @@ impl SearchSpace {
         }
         Ok(pos)
     }
+}
+
+/// Nudges `u` by a few ulps so that `min + u·(max − min)` is exactly `x` when possible.
+fn exact_u(u: f64, x: f64, min: f64, max: f64) -> f64 {
+    let at = |u: f64| min + u * (max - min);
+    let (mut up, mut down) = (u, u);
+    for _ in 0..8 {
+        if at(up).to_bits() == x.to_bits() {
+            return up;
+        }
+        if at(down).to_bits() == x.to_bits() {
+            return down;
+        }
+        up = up.next_up().min(1.0);
+        down = down.next_down().max(0.0);
+    }
+    u
 }
 
 fn value_is_str_enum(kind: &FieldKind) -> bool {
