@@ -907,7 +907,7 @@ impl SearchSpace {
     ///
     /// # Errors
     /// [`PsoError::Encode`] for a value of the wrong type, an unknown enum value, or a ratio
-    /// whose target is 0.
+    /// whose target is missing.
     pub fn encode(&self, config: &serde_json::Map<String, Value>) -> Result<Vec<f64>> {
         let mut pos = Vec::with_capacity(self.dims.len());
         for f in self.dimension_fields() {
@@ -976,11 +976,20 @@ impl SearchSpace {
                         .and_then(value_f64)
                         .ok_or_else(|| err(format!("target `{target}` missing")))?;
                     if t == 0.0 {
-                        return Err(err(format!("target `{target}` is 0")));
+                        // every fraction decodes to the same value
+                        pos.push(0.0);
+                        continue;
                     }
                     let x = value_f64(v).ok_or_else(|| err(format!("not a number: {v}")))?;
                     // middle of the fraction interval that truncates to x
-                    let frac = ((x + 0.5) / t).clamp(f.min, f.max);
+                    let product = if x > 0.0 {
+                        x.trunc() + 0.5
+                    } else if x < 0.0 {
+                        x.trunc() - 0.5
+                    } else {
+                        f.min * t
+                    };
+                    let frac = (product / t).clamp(f.min, f.max);
                     to_u(frac)
                 }
                 FieldKind::Share { .. } => 0.5,

@@ -562,3 +562,45 @@ fn hanging_evaluations_time_out_and_the_run_goes_on() {
     assert!(timed_out > 0);
     assert!(r.records.iter().any(|x| x.fitness.is_finite()));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// Random bounds for every kind (share included): decode(encode(decode(u))) == decode(u),
+    /// values within their bounds.
+    #[test]
+    fn random_bounds_round_trip(
+        lo in -1000i64..1000, span in 1i64..5000, step in 1i64..300,
+        flo in -1e6f64..1e6, fspan in 1e-3f64..1e6, rlo in 0.0f64..0.5, rspan in 0.01f64..0.5,
+        u in proptest::collection::vec(0.0f64..=1.0, 7), seed_compat in any::<bool>(),
+    ) {
+        let compat = if seed_compat { SeedCompat::Seed } else { SeedCompat::Fixed };
+        let mut share = FieldSpec::int("rest", "p.rest", 0, 0);
+        share.dtype = "share".into();
+        share.dtype_param = Some(json!("n"));
+        let space = SearchSpace::new(
+            &[
+                FieldSpec::int("n", "p.n", lo, lo + span).with_value(json!(lo)),
+                FieldSpec::float("x", "env", flo, flo + fspan),
+                FieldSpec::bool("b", "p.b"),
+                FieldSpec::range("r", "p.r", lo, lo + span, step),
+                FieldSpec::ratio("q", "p.q", "n", rlo, rlo + rspan),
+                share,
+                FieldSpec::choice("e", "p.e", vec![json!(0.5), json!("x"), json!(7)]),
+            ],
+            compat,
+        )
+        .unwrap();
+        prop_assert_eq!(space.dimensions(), 7);
+        let c1 = space.decode(&u).unwrap();
+        let n = c1.get_f64("n").unwrap();
+        prop_assert!(n >= lo as f64 && n <= (lo + span) as f64);
+        let x = c1.get_f64("x").unwrap();
+        prop_assert!(x >= flo && x <= flo + fspan);
+        let r = c1.get_f64("r").unwrap();
+        let slack = if seed_compat { (step - 1) as f64 } else { 0.0 };
+        prop_assert!(r >= lo as f64 && r <= (lo + span) as f64 + slack, "range value {}", r);
+        prop_assert!(((r - lo as f64) % step as f64).abs() < 1e-9, "range step {}", r);
+        let c2 = space.decode(&space.encode(&c1.to_map()).unwrap()).unwrap();
+        prop_assert_eq!(c1, c2);
+    }
+}
