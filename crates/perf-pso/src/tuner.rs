@@ -1,7 +1,7 @@
 //! The tuning loop: decode, de-duplicate, evaluate, score, move; with a JSONL results journal
 //! and an exact checkpoint after every iteration (specs/tuning.md §7).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -148,7 +148,23 @@ struct CheckpointFile {
     version: u32,
     fingerprint: Fingerprint,
     journal_lines: usize,
+    /// Evaluations so far (for the budget).
+    #[serde(default)]
+    evaluations: usize,
+    /// Memoised outcomes by configuration key.
+    #[serde(default)]
+    cache: Cache,
     state: SwarmState,
+}
+
+type Cache = BTreeMap<String, (Option<PerformanceIndex>, Option<String>)>;
+
+struct Start {
+    state: SwarmState,
+    records: Vec<Record>,
+    pending: Vec<Record>,
+    cache: Cache,
+    evaluations: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,7 +323,13 @@ impl Tuner {
         self.fitness.check()?;
         let dims = self.space.dimensions();
         let fp = self.fingerprint();
-        let (mut state, mut records, pending) = self.start(&fp, dims)?;
+        let Start {
+            mut state,
+            mut records,
+            pending,
+            mut cache,
+            evaluations: mut total_evaluations,
+        } = self.start(&fp, dims)?;
         let mut journal = match &self.results {
             Some(p) => Some(
                 OpenOptions::new()
@@ -318,26 +340,20 @@ impl Tuner {
             ),
             None => None,
         };
-        let mut cache: HashMap<String, (Option<PerformanceIndex>, Option<String>)> = HashMap::new();
-        if self.memoise {
-            for r in records.iter().chain(pending.iter()).filter(|r| {
-                !r.cached
-                    && r.error
-                        .as_deref()
-                        .is_none_or(|e| !e.starts_with("constraint"))
-            }) {
-                if let Ok(cfg) = self.space.decode(&r.position) {
-                    cache.entry(cfg.key()).or_insert((r.index, r.error.clone()));
-                }
-            }
-        }
         let evaluated = |r: &Record| {
             !r.cached
                 && r.error
                     .as_deref()
                     .is_none_or(|e| !e.starts_with("constraint"))
         };
-        let mut total_evaluations = records.iter().filter(|r| evaluated(r)).count();
+        // outcomes journaled in the interrupted iteration join the cache as they did then
+        if self.memoise {
+            for r in pending.iter().filter(|r| evaluated(r)) {
+                if let Ok(cfg) = self.space.decode(&r.position) {
+                    cache.entry(cfg.key()).or_insert((r.index, r.error.clone()));
+                }
+            }
+        }
         let mut budget_exhausted = false;
         let mut evaluations = 0;
         let mut done_here = 0;
@@ -520,6 +536,8 @@ impl Tuner {
                         version: CHECKPOINT_VERSION,
                         fingerprint: fp.clone(),
                         journal_lines: records.len(),
+                        evaluations: total_evaluations,
+                        cache: cache.clone(),
                         state: state.clone(),
                     },
                 )?;
@@ -554,16 +572,18 @@ impl Tuner {
 
     /// Fresh state, or the checkpoint's with the committed records and the journaled records of
     /// the interrupted iteration.
-    fn start(
-        &self,
-        fp: &Fingerprint,
-        dims: usize,
-    ) -> Result<(SwarmState, Vec<Record>, Vec<Record>)> {
-        let fresh = || -> Result<(SwarmState, Vec<Record>, Vec<Record>)> {
+    fn start(&self, fp: &Fingerprint, dims: usize) -> Result<Start> {
+        let fresh = || -> Result<Start> {
             if let Some(p) = &self.results {
                 File::create(p).map_err(io_err(p))?;
             }
-            Ok((SwarmState::init(&self.params, dims), Vec::new(), Vec::new()))
+            Ok(Start {
+                state: SwarmState::init(&self.params, dims),
+                records: Vec::new(),
+                pending: Vec::new(),
+                cache: Cache::new(),
+                evaluations: 0,
+            })
         };
         let Some(cp) = self
             .checkpoint
@@ -633,7 +653,13 @@ impl Tuner {
                 .map_err(io_err(rp))?;
             f.set_len(keep_bytes as u64).map_err(io_err(rp))?;
         }
-        Ok((file.state, records, pending))
+        Ok(Start {
+            state: file.state,
+            records,
+            pending,
+            cache: file.cache,
+            evaluations: file.evaluations,
+        })
     }
 }
 

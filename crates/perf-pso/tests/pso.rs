@@ -343,6 +343,25 @@ fn resume_equals_uninterrupted_run() {
     assert_eq!(killed.best_cost.to_bits(), full.best_cost.to_bits());
     assert!(calls.load(Ordering::Relaxed) <= 4 * 6 - 2);
 
+    // (d) checkpoint only, no results file: the cache and budget count live in the checkpoint
+    let dir = tmp_dir("nojournal");
+    let only_cp = |iters: usize| {
+        let params = PsoParams {
+            n_particles: 6,
+            iters,
+            seed: 11,
+            ..PsoParams::default()
+        };
+        Tuner::new(toy_space(), params, Fitness::default())
+            .checkpoint_file(dir.join("checkpoint.json"))
+            .record_timing(false)
+    };
+    only_cp(8).stop_after(3).run(&mut ev).unwrap();
+    let r = only_cp(8).resume(true).run(&mut ev).unwrap();
+    assert_eq!(r.best_cost.to_bits(), full.best_cost.to_bits());
+    assert_eq!(r.total_evaluations, full.total_evaluations);
+    assert_eq!(r.records[..], full.records[18..]);
+
     // a different seed is refused, naming what differs
     let err = toy_tuner(&dir, 8, 12)
         .resume(true)
