@@ -1,8 +1,9 @@
 //! Optimisation quality: PSO against an exhaustive grid search on a simulator-backed space.
 //!
 //! Run: `cargo run --release -p perf-pso --example pso_quality [SEEDS] [REQUESTS] [RATE]
-//! [TTFT_SLO_MS] [TPOT_SLO_MS] [PARTICLES] [RING_K]` (defaults 10 500 150 200 12 10 1;
-//! `RING_K = 0` is the global-best topology).
+//! [TTFT_SLO_MS] [TPOT_SLO_MS] [PARTICLES] [RING_K] [ours|seed]` (defaults 10 500 150 200 12
+//! 10 1 ours; `RING_K = 0` is the global-best topology; `seed` uses the seed's coefficients
+//! w 1.8, c1 = c2 = 2, periodic bounds and U[0,1) initial velocities).
 //!
 //! ```text
 //! 4 knobs ──decode──► SimConfig (2 replicas, Llama-3.1-8B on H100, roofline step times)
@@ -108,6 +109,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let tpot_slo: f64 = args.next().map_or(Ok(12.0), |s| s.parse())?;
     let particles: usize = args.next().map_or(Ok(10), |s| s.parse())?;
     let ring: usize = args.next().map_or(Ok(1), |s| s.parse())?;
+    let seed_coefficients = args.next().as_deref() == Some("seed");
     let jobs = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let space = space()?;
     let fit = fitness(ttft_slo, tpot_slo);
@@ -208,12 +210,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         } else {
             Topology::Global
         };
+        let defaults = if seed_coefficients {
+            PsoParams::seed_defaults()
+        } else {
+            PsoParams::default()
+        };
         let params = PsoParams {
             n_particles: particles,
             iters: 200,
             seed,
             topology,
-            ..PsoParams::default()
+            ..defaults
         };
         let report = Tuner::new(space.clone(), params, fit.clone())
             .record_timing(false)
