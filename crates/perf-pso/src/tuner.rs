@@ -112,6 +112,62 @@ impl TuneReport {
     }
 }
 
+impl TuneReport {
+    /// The seed's top-k for fine-tuning (specs/tuning.md §6): among non-cached records with a
+    /// finite cost and TTFT, TPOT and output tok/s > 0, the union of the `k` lowest costs and
+    /// the `k` highest output tok/s within the SLO slack `c` (TTFT ≤ T1_slo·(1 + c) and
+    /// TPOT ≤ T2_slo·(1 + c) when both penalties are non-zero; only the TPOT test when only the
+    /// TPOT penalty is; no test otherwise). Lowest-cost picks first.
+    #[must_use]
+    pub fn seed_top_k(&self, k: usize, fitness: &Fitness, slo_coefficient: f64) -> Vec<&Record> {
+        let pos = |v: Option<f64>| v.is_some_and(|v| v > 0.0);
+        let rows: Vec<&Record> = self
+            .records
+            .iter()
+            .filter(|r| !r.cached && r.fitness.is_finite())
+            .filter(|r| {
+                r.index.as_ref().is_some_and(|i| {
+                    pos(i.ttft_ms()) && pos(i.tpot_ms()) && pos(i.output_throughput())
+                })
+            })
+            .collect();
+        let mut by_cost = rows.clone();
+        by_cost.sort_by(|a, b| a.fitness.total_cmp(&b.fitness));
+        by_cost.truncate(k);
+        let (k1, k2) = (fitness.ttft_penalty != 0.0, fitness.tpot_penalty != 0.0);
+        let within = |r: &&Record| {
+            let Some(i) = r.index.as_ref() else {
+                return false;
+            };
+            let ttft_ok = i.ttft_ms().unwrap_or(f64::INFINITY)
+                <= fitness.ttft_slo_ms * (1.0 + slo_coefficient);
+            let tpot_ok = i.tpot_ms().unwrap_or(f64::INFINITY)
+                <= fitness.tpot_slo_ms * (1.0 + slo_coefficient);
+            match (k1, k2) {
+                (true, true) => ttft_ok && tpot_ok,
+                (false, true) => tpot_ok,
+                _ => true,
+            }
+        };
+        let mut by_speed: Vec<&Record> = rows.iter().copied().filter(within).collect();
+        let g = |r: &Record| {
+            r.index
+                .as_ref()
+                .and_then(PerformanceIndex::output_throughput)
+                .unwrap_or(0.0)
+        };
+        by_speed.sort_by(|a, b| g(b).total_cmp(&g(a)));
+        by_speed.truncate(k);
+        let mut out = by_cost;
+        for r in by_speed {
+            if !out.iter().any(|o| std::ptr::eq(*o, r)) {
+                out.push(r);
+            }
+        }
+        out
+    }
+}
+
 /// Indices of the records on the Pareto front of (max output tok/s, min TTFT, min TPOT) among
 /// successful, non-cached records; missing latencies count as +∞.
 #[must_use]

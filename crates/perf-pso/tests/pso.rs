@@ -430,6 +430,12 @@ fn failing_and_panicking_evaluations_are_recorded() {
     assert!(r.best_cost.is_finite());
     assert!(!perf_pso::pareto_front(&r.records).is_empty());
     assert!(r.top_k(3).len() <= 3);
+    let seed_top = r.seed_top_k(3, &Fitness::default(), 0.1);
+    assert!(!seed_top.is_empty() && seed_top.len() <= 6);
+    assert_eq!(
+        seed_top[0].fitness.to_bits(),
+        r.top_k(1)[0].fitness.to_bits()
+    );
 }
 
 #[cfg(feature = "sim")]
