@@ -19,6 +19,7 @@ mod serve_cmd;
 mod server;
 mod simulate_cmd;
 mod table;
+mod tune_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -52,6 +53,8 @@ enum Command {
     Optimize(queue_cmd::OptimizeArgs),
     /// Simulate serving (continuous batching, paged KV, preemption, replicas) from a YAML/JSON config.
     Simulate(simulate_cmd::SimulateArgs),
+    /// Tune serving knobs with particle swarm optimisation, evaluated by the simulator.
+    Tune(tune_cmd::TuneArgs),
     /// List catalogued models, or show one with derived sizes.
     Models(catalog_cmd::ModelsArgs),
     /// List catalogued accelerators (GPUs and Ascend NPUs), or show one.
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Size(args) => queue_cmd::size(&args),
         Command::Optimize(args) => queue_cmd::optimize(&args),
         Command::Simulate(args) => simulate_cmd::simulate(&args),
+        Command::Tune(args) => tune_cmd::tune(&args),
         Command::Models(args) => catalog_cmd::models(&args),
         Command::Accelerators(args) => catalog_cmd::accelerators(&args),
         Command::Serve(args) => serve_cmd::serve(&args),

@@ -637,3 +637,47 @@ fn simulate_reads_yaml_like_json() {
     assert!(from_json.contains("\"arrived\": 2000"), "{from_json}");
     assert_eq!(from_json, from_yaml);
 }
+
+#[test]
+fn tune_resume_and_jobs_give_identical_results() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-tune-{}", std::process::id()));
+    let config = samples("pso/sim_tune.toml");
+    let tune_into = |sub: &str, extra: &[&str]| {
+        let out_dir = dir.join(sub);
+        let mut args = vec!["tune", config.as_str(), "--out", out_dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        (
+            stdout(&out),
+            std::fs::read(out_dir.join("results.jsonl")).unwrap(),
+            std::fs::read(out_dir.join("checkpoint.json")).unwrap(),
+        )
+    };
+    let (table, results, checkpoint) = tune_into("whole", &["--jobs", "1"]);
+    assert!(
+        table.contains("rank") && table.contains("MAX_NUM_SEQS"),
+        "{table}"
+    );
+    let (_, par_results, par_checkpoint) = tune_into("parallel", &["--jobs", "2"]);
+    assert_eq!(results, par_results);
+    assert_eq!(checkpoint, par_checkpoint);
+    let (stopped, _, _) = tune_into("resumed", &["--stop-after", "2"]);
+    assert!(stopped.contains("stopped early"), "{stopped}");
+    let (_, res_results, res_checkpoint) = tune_into("resumed", &["--resume"]);
+    assert_eq!(results, res_results);
+    assert_eq!(checkpoint, res_checkpoint);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tune_rejects_bad_configs() {
+    fails_naming(
+        &["tune", &samples("pso/bad_fields.toml")],
+        "bad_fields.toml",
+    );
+    fails_naming(
+        &["tune", &samples("pso/duplicate_key.toml")],
+        "duplicate key",
+    );
+}

@@ -38,7 +38,7 @@
 //! | [`fit`] | `perf-fit` | fitting the Inferno model's α, β, γ (Nelder–Mead, multistart, bootstrap) |
 //! | [`predict`] | `perf-predict` | step-time predictors (min-norm linear, GBDT, forest, Vidur per-op) and benchmark regression |
 //! | [`sim`] | `perf-sim` | discrete-event serving simulator (vLLM-V1 replicas, routers) |
-//! | [`pso`] | `perf-pso` | particle swarm tuning (planned) |
+//! | [`pso`] | `perf-pso` | particle swarm tuning of serving knobs (search spaces, fitness, resume) |
 //! | [`npu`] | `npu-backends` | engines and benchmark runners (planned) |
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
@@ -66,6 +66,9 @@ pub enum Error {
     /// From `perf-predict`: bad training data, model files, feature mismatches.
     #[error(transparent)]
     Predict(#[from] perf_predict::PredictError),
+    /// From `perf-pso`: invalid search spaces, tuning configs, checkpoints.
+    #[error(transparent)]
+    Pso(#[from] perf_pso::PsoError),
     /// From `perf-readers`: unreadable, malformed or unrecognised input files.
     #[error(transparent)]
     Read(#[from] perf_readers::ReadError),
