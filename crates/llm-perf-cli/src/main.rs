@@ -10,6 +10,7 @@
 //! queue-analysis `/solve`, `/target`, `/optimize`) and logs each request at `info`.
 
 mod catalog_cmd;
+mod convert_cmd;
 mod fit_cmd;
 mod predict_cmd;
 mod problem;
@@ -39,6 +40,8 @@ struct Cli {
 enum Command {
     /// Read benchmark reports or traces (format detected from content) and show their points.
     Read(read_cmd::ReadArgs),
+    /// Convert benchmark files to the Inferno trainer's DataSet JSON or a flat CSV.
+    Convert(convert_cmd::ConvertArgs),
     /// Fit the Inferno model's α, β, γ to benchmark files (model-trainer compatible).
     Fit(fit_cmd::FitArgs),
     /// Train, query or show step-time predictors (llm-profiler sweeps → prefill/decode models).
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         .init();
     let output = match cli.command {
         Command::Read(args) => read_cmd::read(&args),
+        Command::Convert(args) => convert_cmd::convert(&args),
         Command::Fit(args) => fit_cmd::fit(&args),
         Command::Predict(args) => predict_cmd::predict(&args),
         Command::Estimate(args) => predict_cmd::estimate(&args),

@@ -681,3 +681,43 @@ fn tune_rejects_bad_configs() {
         "duplicate key",
     );
 }
+
+#[test]
+fn convert_to_inferno_json_round_trips_through_the_reader_and_fit() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-convert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = samples("readers/inferno/guidellm-csv.json");
+    let converted = dir.join("dataset.json");
+    let out = run(&[
+        "convert",
+        &source,
+        "--to",
+        "inferno-json",
+        "-o",
+        converted.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let back = json(&run(&["read", converted.to_str().unwrap(), "--json"]));
+    let orig = json(&run(&["read", &source, "--json"]));
+    let (b, o) = (&back[0]["points"], &orig[0]["points"]);
+    assert_eq!(b.as_array().map(Vec::len), Some(7));
+    for i in 0..7 {
+        assert_eq!(b[i]["request_rate"], o[i]["request_rate"]);
+        assert_eq!(b[i]["ttft"]["mean"], o[i]["ttft"]["median"]);
+        assert_eq!(b[i]["itl"]["mean"], o[i]["itl"]["mean"]);
+    }
+    // The trainer sees the same observations either way, so the fit is identical.
+    let fit =
+        |f: &str| json(&run(&["fit", f, "--seed-compatible", "--json"]))["AnalysisResults"].clone();
+    assert_eq!(fit(&source), fit(converted.to_str().unwrap()));
+    let csv = stdout(&run(&["convert", &source, "--to", "csv"]));
+    assert_eq!(csv.lines().count(), 8, "{csv}");
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("guidellm-csv,synchronous,2.2577"),
+        "{csv}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
