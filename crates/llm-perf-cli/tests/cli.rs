@@ -513,9 +513,18 @@ fn read_bad_files_are_one_line_errors() {
     std::fs::write(&empty, "").unwrap();
     let binary = dir.join("blob.bin");
     std::fs::write(&binary, [0u8, 159, 146, 150, 0, 1, 2]).unwrap();
+    let utf16 = dir.join("utf16.json");
+    let mut wide = vec![0xFFu8, 0xFE];
+    wide.extend(
+        "{\"name\": \"x\", \"data\": []}"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes),
+    );
+    std::fs::write(&utf16, wide).unwrap();
     for path in [
         empty.to_str().unwrap(),
         binary.to_str().unwrap(),
+        utf16.to_str().unwrap(),
         dir.to_str().unwrap(),
         "/nonexistent/file.json",
     ] {
