@@ -106,19 +106,8 @@ struct CsvStats {
 }
 
 fn csv_stats(text: &str, path: &str) -> Result<CsvStats> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let csv_err = |e: &csv::Error| ReadError::Field {
-        path: path.to_owned(),
-        location: Location::Line {
-            line: text::csv_line(text, e.position()),
-            column: 0,
-        },
-        value: "CSV record".to_owned(),
-        message: shorten(&e.to_string()),
-    };
+    let mut reader = text::csv_reader(text);
+    let csv_err = |e: &csv::Error| text::csv_error(path, text, e);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| csv_err(&e))?

@@ -674,15 +674,7 @@ pub fn read_guidellm_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result
         .from_reader(text.as_bytes());
     let mut records = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| ReadError::Field {
-            path: path.to_owned(),
-            location: crate::Location::Line {
-                line: text::csv_line(text, e.position()),
-                column: 0,
-            },
-            value: "CSV record".to_owned(),
-            message: crate::error::shorten(&e.to_string()),
-        })?;
+        let record = record.map_err(|e| text::csv_error(path, text, &e))?;
         records.push(record);
     }
     let three_rows = records

@@ -15,19 +15,8 @@ impl<'a> Table<'a> {
     /// Decodes and parses `bytes` (flexible row widths, cells trimmed).
     pub(crate) fn read(bytes: &'a [u8], path: &'a str) -> Result<Self> {
         let text = text::decode(bytes, path)?;
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let csv_err = |e: &csv::Error| ReadError::Field {
-            path: path.to_owned(),
-            location: Location::Line {
-                line: text::csv_line(text, e.position()),
-                column: 0,
-            },
-            value: "CSV record".to_owned(),
-            message: shorten(&e.to_string()),
-        };
+        let mut reader = text::csv_reader(text);
+        let csv_err = |e: &csv::Error| text::csv_error(path, text, e);
         let headers = reader
             .headers()
             .map_err(|e| csv_err(&e))?

@@ -123,6 +123,28 @@ pub(crate) fn csv_line(text: &str, pos: Option<&csv::Position>) -> usize {
     1 + bytes[..end].iter().filter(|&&b| b == b'\n').count()
 }
 
+/// A CSV reader over `text` as every reader here wants it: rows of any width (checked by the
+/// caller, with a message naming both widths), cells trimmed.
+pub(crate) fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes())
+}
+
+/// A CSV syntax error of `path` as a [`ReadError::Field`] with the line it happened on.
+pub(crate) fn csv_error(path: &str, text: &str, e: &csv::Error) -> crate::error::ReadError {
+    crate::error::ReadError::Field {
+        path: path.to_owned(),
+        location: crate::error::Location::Line {
+            line: csv_line(text, e.position()),
+            column: 0,
+        },
+        value: "CSV record".to_owned(),
+        message: crate::error::shorten(&e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod csv_line_tests {
     #[test]

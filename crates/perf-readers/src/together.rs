@@ -29,19 +29,8 @@ use crate::text;
 /// column; CSV syntax errors with their line.
 pub fn read_together_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
     let text = text::decode(bytes, path)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let csv_err = |e: &csv::Error| ReadError::Field {
-        path: path.to_owned(),
-        location: Location::Line {
-            line: text::csv_line(text, e.position()),
-            column: 0,
-        },
-        value: "CSV record".to_owned(),
-        message: shorten(&e.to_string()),
-    };
+    let mut reader = text::csv_reader(text);
+    let csv_err = |e: &csv::Error| text::csv_error(path, text, e);
     let headers = reader.headers().map_err(|e| csv_err(&e))?.clone();
     let index: HashMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
     for required in ["traffic_level", "summary_actual_qps", "input_avg_len"] {
