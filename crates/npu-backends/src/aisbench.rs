@@ -157,6 +157,35 @@ pub fn replace_assignment(
     )))
 }
 
+/// Best client concurrency after a MindIE default run (`npu.md` §3.1): c = `coefficient` ×
+/// `Concurrency`; below `threshold` → `threshold`, else floor(min(c, `Max Concurrency`)).
+/// Seed defaults: coefficient 3, threshold 200.
+///
+/// # Examples
+/// ```
+/// use npu_backends::aisbench::best_concurrency;
+/// assert_eq!(best_concurrency(0.9999, 1.0, 3.0, 200.0), 200);
+/// assert_eq!(best_concurrency(95.2, 128.0, 3.0, 200.0), 128);
+/// assert_eq!(best_concurrency(80.0, 1000.0, 3.0, 200.0), 240);
+/// ```
+#[must_use]
+pub fn best_concurrency(
+    concurrency: f64,
+    max_concurrency: f64,
+    coefficient: f64,
+    threshold: f64,
+) -> u32 {
+    let c = coefficient * concurrency;
+    let v = if c < threshold {
+        threshold
+    } else {
+        c.min(max_concurrency).floor()
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = v.clamp(1.0, f64::from(u32::MAX)) as u32;
+    n
+}
+
 /// The single `<dataset>.csv` under `W/<timestamp>/performance[s]/<model abbr>/`.
 ///
 /// # Errors
