@@ -32,6 +32,28 @@ pub enum Health {
     Failed(String),
 }
 
+/// The default [`Engine::start`]: port check, files, spawn.
+///
+/// # Errors
+/// As [`Engine::start`].
+pub fn start_plan(plan: &Plan, runner: &dyn ProcessRunner) -> Result<Running> {
+    if let Some((host, port)) = &plan.listen
+        && runner.port_in_use(host, *port)
+    {
+        return Err(NpuError::PortInUse {
+            host: host.clone(),
+            port: *port,
+        });
+    }
+    plan.write_files()?;
+    let child = runner.spawn(plan)?;
+    Ok(Running {
+        child,
+        plan: plan.clone(),
+        started_at: runner.now(),
+    })
+}
+
 /// A serving engine (MindIE, vLLM, …). Only [`Engine::prepare`] is engine-specific; the
 /// lifecycle methods have defaults driven by the plan.
 pub trait Engine: Send {
@@ -51,21 +73,7 @@ pub trait Engine: Send {
     /// # Errors
     /// [`NpuError::PortInUse`], file or spawn errors.
     fn start(&self, plan: &Plan, runner: &dyn ProcessRunner) -> Result<Running> {
-        if let Some((host, port)) = &plan.listen
-            && runner.port_in_use(host, *port)
-        {
-            return Err(NpuError::PortInUse {
-                host: host.clone(),
-                port: *port,
-            });
-        }
-        plan.write_files()?;
-        let child = runner.spawn(plan)?;
-        Ok(Running {
-            child,
-            plan: plan.clone(),
-            started_at: runner.now(),
-        })
+        start_plan(plan, runner)
     }
 
     /// One probe: process alive, then every probe of the plan.

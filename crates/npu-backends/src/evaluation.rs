@@ -6,17 +6,16 @@
 //! including errors and panics.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use perf_model_core::{BenchmarkPoint, PerformanceIndex};
 use serde::{Deserialize, Serialize};
 
 use crate::benchmark::{Benchmark, Pass};
 use crate::config::DecodedConfig;
-use crate::engine::Engine;
+use crate::engine::{Engine, Running};
 use crate::error::{NpuError, Result};
 use crate::plan::Plan;
-use crate::runner::{ChildId, ProcessRunner};
+use crate::runner::ProcessRunner;
 
 /// Protocol settings.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,22 +100,29 @@ impl std::fmt::Debug for BenchmarkEvaluation {
 /// Stops the engine and restores files when dropped (errors and panics included).
 struct Guard<'a> {
     runner: &'a dyn ProcessRunner,
-    engine: Option<(ChildId, Duration)>,
-    plans: Vec<Plan>,
+    engine: &'a dyn Engine,
+    running: Option<Running>,
+    engine_plan: Option<Plan>,
+    bench_plans: Vec<Plan>,
 }
 
 impl Guard<'_> {
     fn finish(&mut self) -> Result<()> {
         let mut first = None;
-        if let Some((child, grace)) = self.engine.take()
-            && let Err(e) = self.runner.stop(child, grace)
+        if let Some(running) = self.running.take()
+            && let Err(e) = self.engine.stop(&running, self.runner)
         {
             first.get_or_insert(e);
         }
-        for p in std::mem::take(&mut self.plans).iter().rev() {
+        for p in std::mem::take(&mut self.bench_plans).iter().rev() {
             if let Err(e) = p.restore_files() {
                 first.get_or_insert(e);
             }
+        }
+        if let Some(p) = self.engine_plan.take()
+            && let Err(e) = self.engine.restore(&p)
+        {
+            first.get_or_insert(e);
         }
         first.map_or(Ok(()), Err)
     }
@@ -220,19 +226,18 @@ impl BenchmarkEvaluation {
         let runner = self.runner.as_ref();
         let mut guard = Guard {
             runner,
-            engine: None,
-            plans: Vec::new(),
+            engine: self.engine.as_ref(),
+            running: None,
+            engine_plan: None,
+            bench_plans: Vec::new(),
         };
         let eplan = self.engine.prepare(cfg)?;
         for w in &eplan.warnings {
             tracing::warn!(engine = self.engine.name(), "{w}");
         }
-        guard.plans.push(eplan.clone());
+        guard.engine_plan = Some(eplan.clone());
         let running = self.engine.start(&eplan, runner)?;
-        guard.engine = Some((
-            running.child,
-            Duration::from_secs_f64(eplan.timeouts.stop_grace_s.max(0.0)),
-        ));
+        guard.running = Some(running.clone());
         self.engine.wait_ready(&running, runner)?;
         let mut pass = Pass {
             rate: None,
@@ -257,7 +262,7 @@ impl BenchmarkEvaluation {
                 pass.rate = Some(r);
             }
             let bplan = self.bench.prepare(cfg, &pass)?;
-            guard.plans.push(bplan.clone());
+            guard.bench_plans.push(bplan.clone());
             self.bench
                 .run(&bplan, runner, Some((running.child, &running.plan)))?;
             let (index, point) = self.bench.collect(&bplan)?;

@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::LaunchSettings;
 use crate::config::DecodedConfig;
-use crate::engine::Engine;
+use crate::engine::{Engine, Running, start_plan};
 use crate::error::{NpuError, Result};
 use crate::jsondoc::Doc;
 use crate::plan::{ConfigChange, FileWrite, HealthProbe, HttpProbe, Plan, read_text};
+use crate::runner::ProcessRunner;
 
 /// The line MindIE prints when ready.
 pub const READY_LINE: &str = "Daemon start success!";
@@ -41,6 +42,11 @@ pub struct MindieConfig {
     pub devices: Option<String>,
     /// Readiness test.
     pub health: HealthMode,
+    /// Copy of the original config kept while a candidate is live (default
+    /// `<log_dir>/mindie-config.orig.json`); found at start-up it means a crashed run.
+    pub backup_path: Option<PathBuf>,
+    /// Put a stale backup back instead of refusing to start.
+    pub restore_stale_backup: bool,
     /// Env, logs, timeouts.
     #[serde(flatten)]
     pub launch: LaunchSettings,
@@ -56,6 +62,8 @@ impl Default for MindieConfig {
             binary: None,
             devices: None,
             health: HealthMode::Log,
+            backup_path: None,
+            restore_stale_backup: false,
             launch: LaunchSettings::default(),
         }
     }
@@ -69,13 +77,42 @@ pub struct Mindie {
     original: String,
 }
 
+impl MindieConfig {
+    /// Where the original is kept while a candidate is live.
+    #[must_use]
+    pub fn backup_path(&self) -> PathBuf {
+        self.backup_path
+            .clone()
+            .unwrap_or_else(|| self.launch.log_dir.join("mindie-config.orig.json"))
+    }
+}
+
 impl Mindie {
     /// Reads the original config file.
     ///
     /// # Errors
     /// [`NpuError::Io`]; [`NpuError::InvalidConfig`] when it is not JSON or outside
     /// (0, 10 MB].
+    ///
+    /// A backup left by a crashed run is an error unless `restore_stale_backup` is set, in
+    /// which case it is written back over the config file first.
     pub fn new(cfg: MindieConfig) -> Result<Self> {
+        let backup = cfg.backup_path();
+        if backup.exists() {
+            if !cfg.restore_stale_backup {
+                return Err(NpuError::InvalidConfig(format!(
+                    "stale backup {} from an interrupted run: {} may still hold a candidate; \
+                     set `restore_stale_backup = true` to put the backup back, or delete it",
+                    backup.display(),
+                    cfg.config_path.display()
+                )));
+            }
+            let text = read_text(&backup)?;
+            std::fs::write(&cfg.config_path, &text)
+                .map_err(|e| NpuError::io(&cfg.config_path, e))?;
+            std::fs::remove_file(&backup).map_err(|e| NpuError::io(&backup, e))?;
+            tracing::warn!(path = %cfg.config_path.display(), "restored a stale backup");
+        }
         let original = read_text(&cfg.config_path)?;
         Self::with_original(cfg, original)
     }
@@ -130,6 +167,24 @@ fn port_at(doc: &Doc, path: &str) -> Option<u16> {
 impl Engine for Mindie {
     fn name(&self) -> &str {
         "mindie"
+    }
+
+    fn start(&self, plan: &Plan, runner: &dyn ProcessRunner) -> Result<Running> {
+        let backup = self.cfg.backup_path();
+        if let Some(dir) = backup.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| NpuError::io(dir, e))?;
+        }
+        std::fs::write(&backup, &self.original).map_err(|e| NpuError::io(&backup, e))?;
+        start_plan(plan, runner)
+    }
+
+    fn restore(&self, plan: &Plan) -> Result<()> {
+        plan.restore_files()?;
+        let backup = self.cfg.backup_path();
+        match std::fs::remove_file(&backup) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(NpuError::io(&backup, e)),
+            _ => Ok(()),
+        }
     }
 
     fn prepare(&self, cfg: &DecodedConfig) -> Result<Plan> {

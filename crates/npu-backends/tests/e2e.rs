@@ -121,6 +121,7 @@ fn mindie_eval(
         devices: Some("0,1,2,3".to_owned()),
         health: HealthMode::Both,
         launch: launch(dir, &[("FAKE_READY_DELAY_MS", "150")], run_s),
+        ..MindieConfig::default()
     })
     .unwrap();
     let model_py = dir.join("vllm_api_stream_chat.py");
@@ -192,6 +193,7 @@ fn mindie_with_aisbench_end_to_end() {
         // Original files are back after each evaluation.
         assert_eq!(std::fs::read_to_string(&config_path).unwrap(), original);
         assert_eq!(std::fs::read_to_string(&model_py).unwrap(), model_original);
+        assert!(!dir.join("logs/mindie-config.orig.json").exists());
     }
     let best = results.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
     assert_eq!(best.0, 300, "{results:?}");

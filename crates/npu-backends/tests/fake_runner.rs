@@ -254,3 +254,38 @@ fn dry_run_writes_the_files_of_the_spec_and_starts_nothing() {
         d.render()
     );
 }
+
+#[test]
+fn stale_backup_blocks_start_unless_restored() {
+    let dir = tmp("stale");
+    let runner = FakeRunner::new();
+    runner.script(
+        "mindieservice_daemon",
+        FakeBehaviour {
+            log: "Daemon start success!\n".to_owned(),
+            ..FakeBehaviour::default()
+        },
+    );
+    let engine = mindie(&dir, 60.0);
+    let backup = engine.config().backup_path();
+    let plan = engine
+        .prepare(&DecodedConfig::new().with_path("BackendConfig.ScheduleConfig.maxBatchSize", 9))
+        .unwrap();
+    let running = engine.start(&plan, &runner).unwrap();
+    assert!(backup.exists());
+    // Simulate a crash: the candidate stays in config.json, the backup stays behind.
+    drop(running);
+    let mut cfg = engine.config().clone();
+    let err = Mindie::new(cfg.clone()).unwrap_err();
+    assert!(err.to_string().contains("stale backup"), "{err}");
+    cfg.restore_stale_backup = true;
+    let again = Mindie::new(cfg).unwrap();
+    assert_eq!(std::fs::read_to_string(eval_config(&dir)).unwrap(), SAMPLE);
+    assert!(!backup.exists());
+    // A normal start / restore cycle leaves no backup.
+    let plan = again.prepare(&DecodedConfig::new()).unwrap();
+    let running = again.start(&plan, &runner).unwrap();
+    again.stop(&running, &runner).unwrap();
+    again.restore(&plan).unwrap();
+    assert!(!backup.exists());
+}
