@@ -100,6 +100,18 @@ pub enum NpuError {
     /// A parsed figure failed validation.
     #[error(transparent)]
     Core(#[from] perf_model_core::Error),
+    /// A failure whose logs matched a `[health_check]` pattern.
+    #[error("{source} [{class} {name}: {snippet}]")]
+    Classified {
+        /// `fatal` or `retryable`.
+        class: &'static str,
+        /// The pattern table entry.
+        name: String,
+        /// Log context around the match.
+        snippet: String,
+        /// The underlying failure.
+        source: Box<NpuError>,
+    },
     /// Registry misuse: duplicate or unknown name.
     #[error("registry: {0}")]
     Registry(String),
@@ -121,6 +133,9 @@ impl NpuError {
     /// failures); configuration errors are permanent.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
+        if let Self::Classified { class, .. } = self {
+            return *class == "retryable";
+        }
         matches!(
             self,
             Self::Spawn { .. }
@@ -131,6 +146,22 @@ impl NpuError {
                 | Self::Output(_)
                 | Self::Parse(_)
                 | Self::Io { .. }
+        )
+    }
+}
+
+impl NpuError {
+    /// Whether the candidate itself is wrong (bad path, type, config, port taken): such
+    /// failures are neither retried nor reclassified by log patterns.
+    #[must_use]
+    pub fn is_config_error(&self) -> bool {
+        matches!(
+            self,
+            Self::ConfigPathNotFound { .. }
+                | Self::TypeMismatch { .. }
+                | Self::InvalidConfig(_)
+                | Self::PortInUse { .. }
+                | Self::Registry(_)
         )
     }
 }

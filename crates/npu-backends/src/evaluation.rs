@@ -5,6 +5,7 @@
 //! failures. A guard stops the engine and restores every written file on every exit path,
 //! including errors and panics.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use perf_model_core::{BenchmarkPoint, PerformanceIndex};
@@ -14,6 +15,7 @@ use crate::benchmark::{Benchmark, Pass};
 use crate::config::DecodedConfig;
 use crate::engine::{Engine, Running};
 use crate::error::{NpuError, Result};
+use crate::logscan::{LogClass, LogPatterns};
 use crate::plan::Plan;
 use crate::runner::ProcessRunner;
 
@@ -84,6 +86,8 @@ pub struct BenchmarkEvaluation {
     bench: Box<dyn Benchmark>,
     runner: Arc<dyn ProcessRunner>,
     opts: EvaluationOptions,
+    service_patterns: LogPatterns,
+    benchmark_patterns: LogPatterns,
     setup_done: bool,
 }
 
@@ -149,6 +153,8 @@ impl BenchmarkEvaluation {
             bench,
             runner,
             opts: EvaluationOptions::default(),
+            service_patterns: LogPatterns::default(),
+            benchmark_patterns: LogPatterns::default(),
             setup_done: false,
         }
     }
@@ -157,6 +163,16 @@ impl BenchmarkEvaluation {
     #[must_use]
     pub fn with_options(mut self, opts: EvaluationOptions) -> Self {
         self.opts = opts;
+        self
+    }
+
+    /// Sets the log patterns that classify failures (`[health_check] service_errors` and
+    /// `benchmark_errors`): a fatal match is never retried, a retryable one always is (within
+    /// `attempts`).
+    #[must_use]
+    pub fn with_log_patterns(mut self, service: LogPatterns, benchmark: LogPatterns) -> Self {
+        self.service_patterns = service;
+        self.benchmark_patterns = benchmark;
         self
     }
 
@@ -223,6 +239,54 @@ impl BenchmarkEvaluation {
         &self,
         cfg: &DecodedConfig,
     ) -> Result<(PerformanceIndex, BenchmarkPoint, Vec<PassResult>)> {
+        let mut logs = Vec::new();
+        self.attempt_inner(cfg, &mut logs)
+            .map_err(|e| self.classify(e, &logs))
+    }
+
+    /// Wraps a failure in [`NpuError::Classified`] when its logs match a pattern.
+    fn classify(&self, e: NpuError, logs: &[(bool, PathBuf)]) -> NpuError {
+        if e.is_config_error() {
+            return e;
+        }
+        let mut retryable = None;
+        for (is_engine, path) in logs {
+            let patterns = if *is_engine {
+                &self.service_patterns
+            } else {
+                &self.benchmark_patterns
+            };
+            match patterns.classify(&crate::runner::read_log(path)) {
+                LogClass::Fatal { name, snippet } => {
+                    return NpuError::Classified {
+                        class: "fatal",
+                        name,
+                        snippet,
+                        source: Box::new(e),
+                    };
+                }
+                LogClass::Retryable { name, snippet } => {
+                    retryable.get_or_insert((name, snippet));
+                }
+                LogClass::Unknown => {}
+            }
+        }
+        match retryable {
+            Some((name, snippet)) => NpuError::Classified {
+                class: "retryable",
+                name,
+                snippet,
+                source: Box::new(e),
+            },
+            None => e,
+        }
+    }
+
+    fn attempt_inner(
+        &self,
+        cfg: &DecodedConfig,
+        logs: &mut Vec<(bool, PathBuf)>,
+    ) -> Result<(PerformanceIndex, BenchmarkPoint, Vec<PassResult>)> {
         let runner = self.runner.as_ref();
         let mut guard = Guard {
             runner,
@@ -236,6 +300,7 @@ impl BenchmarkEvaluation {
             tracing::warn!(engine = self.engine.name(), "{w}");
         }
         guard.engine_plan = Some(eplan.clone());
+        logs.push((true, eplan.log_path.clone()));
         let running = self.engine.start(&eplan, runner)?;
         guard.running = Some(running.clone());
         self.engine.wait_ready(&running, runner)?;
@@ -263,6 +328,7 @@ impl BenchmarkEvaluation {
             }
             let bplan = self.bench.prepare(cfg, &pass)?;
             guard.bench_plans.push(bplan.clone());
+            logs.push((false, bplan.log_path.clone()));
             self.bench
                 .run(&bplan, runner, Some((running.child, &running.plan)))?;
             let (index, point) = self.bench.collect(&bplan)?;

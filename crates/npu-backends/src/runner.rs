@@ -86,6 +86,7 @@ pub struct SystemRunner {
     next: AtomicU64,
     children: Mutex<HashMap<u64, Proc>>,
     pids: Mutex<Vec<u32>>,
+    shut_down: std::sync::atomic::AtomicBool,
 }
 
 impl Default for SystemRunner {
@@ -128,6 +129,20 @@ impl SystemRunner {
             next: AtomicU64::new(1),
             children: Mutex::new(HashMap::new()),
             pids: Mutex::new(Vec::new()),
+            shut_down: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Stops every child (SIGTERM, `grace`, SIGKILL) and refuses further spawns. For a
+    /// Ctrl-C handler: an evaluation in flight then fails (its engine is gone) and its guard
+    /// restores the config files before the error returns.
+    pub fn shutdown(&self, grace: Duration) {
+        self.shut_down.store(true, Ordering::SeqCst);
+        let mut children = lock(&self.children);
+        for p in children.values_mut() {
+            if let Err(e) = Self::stop_proc(p, grace) {
+                tracing::warn!(pid = p.pid, error = %e, "stopping child at shutdown");
+            }
         }
     }
 
@@ -179,6 +194,15 @@ impl ProcessRunner for SystemRunner {
             .argv
             .first()
             .ok_or_else(|| NpuError::InvalidConfig(format!("`{}`: empty command", plan.name)))?;
+        if self.shut_down.load(Ordering::SeqCst) {
+            return Err(NpuError::Spawn {
+                program: program.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::Interrupted,
+                    "the runner was shut down",
+                ),
+            });
+        }
         if let Some(dir) = plan.log_path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| NpuError::io(dir, e))?;
         }

@@ -401,3 +401,34 @@ fn http_probe_is_loopback_only() {
         .unwrap_err();
     assert!(err.to_string().contains("loopback"), "{err}");
 }
+
+#[test]
+fn shutdown_stops_children_and_refuses_new_ones() {
+    let dir = tmp("shutdown");
+    let runner = SystemRunner::new();
+    let port = free_port();
+    let plan = npu_backends::Plan {
+        name: "fake".to_owned(),
+        argv: vec![
+            FAKE_ENGINE.to_owned(),
+            "serve".to_owned(),
+            "m".to_owned(),
+            "--port".to_owned(),
+            port.to_string(),
+        ],
+        log_path: dir.join("fake.log"),
+        ..npu_backends::Plan::default()
+    };
+    let child = runner.spawn(&plan).unwrap();
+    assert_eq!(
+        runner.status(child).unwrap(),
+        npu_backends::ChildStatus::Running
+    );
+    runner.shutdown(std::time::Duration::from_secs(2));
+    assert!(matches!(
+        runner.status(child).unwrap(),
+        npu_backends::ChildStatus::Exited { success: false, .. }
+    ));
+    assert!(matches!(runner.spawn(&plan), Err(NpuError::Spawn { .. })));
+    assert_no_strays(&runner);
+}

@@ -289,3 +289,40 @@ fn stale_backup_blocks_start_unless_restored() {
     again.restore(&plan).unwrap();
     assert!(!backup.exists());
 }
+
+#[test]
+fn fatal_log_pattern_stops_retries() {
+    let dir = tmp("fatal");
+    let runner = Arc::new(FakeRunner::new());
+    runner.script(
+        "mindieservice_daemon",
+        FakeBehaviour {
+            log: "loading weights\nRuntimeError: NPU out of memory. Tried to allocate 2 GiB\n"
+                .to_owned(),
+            ..FakeBehaviour::default()
+        },
+    );
+    let mut eval = BenchmarkEvaluation::new(
+        Box::new(mindie(&dir, 30.0)),
+        Box::new(vllm_bench(&dir)),
+        Arc::clone(&runner) as Arc<dyn ProcessRunner>,
+    )
+    .with_log_patterns(
+        npu_backends::LogPatterns::upstream_example(),
+        npu_backends::LogPatterns::upstream_example(),
+    );
+    let err = eval.run(&DecodedConfig::new()).unwrap_err();
+    assert!(
+        matches!(&err, NpuError::Classified { class: "fatal", name, .. } if name == "out_of_memory"),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("NPU out of memory"), "{err}");
+    assert_eq!(runner.spawned().len(), 1, "a fatal failure is not retried");
+    assert_eq!(runner.alive(), 0);
+    // Config errors are reported as they are.
+    let err = eval
+        .run(&DecodedConfig::new().with_path("BackendConfig.ModelDeployConfig.ModelConfig.7.tp", 1))
+        .unwrap_err();
+    assert!(matches!(err, NpuError::ConfigPathNotFound { .. }), "{err}");
+}
