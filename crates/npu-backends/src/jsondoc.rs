@@ -424,6 +424,49 @@ mod tests {
         assert!(d.to_pretty().contains("\"maxBatchSize\": 256,"));
     }
 
+    const LAYOUT: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../samples/npu/fixture_mindie-llm-layout_config.json"
+    ));
+
+    #[test]
+    fn round_trip_second_layout_and_non_ascii() {
+        let d = Doc::parse(LAYOUT, "layout").unwrap();
+        assert_eq!(
+            keys(&d),
+            [
+                "Version",
+                "ServerConfig",
+                "BackendConfig",
+                "LogConfig",
+                "EnableDynamicAdjustTimeoutConfig"
+            ]
+        );
+        let text = d.to_pretty();
+        assert!(text.contains("\"modelName\": \"qwen3_示例\""), "{text}");
+        assert_eq!(Doc::parse(&text, "again").unwrap(), d);
+        let orig: Value = serde_json::from_str(LAYOUT).unwrap();
+        assert_eq!(d.to_value(), orig);
+        let mut d2 = d.clone();
+        d2.set_path(
+            "BackendConfig.ScheduleConfig.maxFirstTokenWaitTime",
+            &json!(3000),
+        )
+        .unwrap();
+        d2.set_path("BackendConfig.ModelDeployConfig.truncation", &json!(true))
+            .unwrap();
+        let e = d2
+            .set_path("BackendConfig.ModelDeployConfig.truncation", &json!(0))
+            .unwrap_err();
+        assert!(matches!(e, NpuError::TypeMismatch { .. }));
+        // A float field accepts integers.
+        d2.set_path(
+            "BackendConfig.ModelDeployConfig.ModelConfig.0.models.nested.depth",
+            &json!(2),
+        )
+        .unwrap();
+    }
+
     #[test]
     fn type_checks() {
         let mut d = Doc::parse(DS, "ds").unwrap();

@@ -31,7 +31,7 @@
 //!
 //! * [`Engine::prepare`] and [`Benchmark::prepare`] turn a [`DecodedConfig`] into a [`Plan`]
 //!   (files with new and original text, env, argv, health probe, log path, timeouts), which
-//!   is plain serde data; [`dry_run`] stops there.
+//!   is plain serde data; [`dry_run()`] stops there.
 //! * A [`ProcessRunner`] is the only thing that spawns processes and opens sockets:
 //!   [`SystemRunner`] (process groups, logs to files, SIGTERM then SIGKILL) or [`FakeRunner`].
 //! * [`BenchmarkEvaluation::run`] is the per-candidate entry point (start, wait ready, two

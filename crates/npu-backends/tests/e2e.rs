@@ -31,11 +31,27 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn tmp(name: &str) -> PathBuf {
+/// A scratch directory removed when dropped.
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp(name: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("npu-e2e-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TmpDir(d)
 }
 
 fn launch(dir: &Path, env: &[(&str, &str)], run_s: f64) -> LaunchSettings {

@@ -18,11 +18,27 @@ const SAMPLE: &str = include_str!(concat!(
     "/../../samples/npu/deepseekr1-w8a8_2node_800I-A2_config.json"
 ));
 
-fn tmp(name: &str) -> PathBuf {
+/// A scratch directory removed when dropped.
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp(name: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("npu-fake-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TmpDir(d)
 }
 
 fn mindie(dir: &Path, run_s: f64) -> Mindie {
