@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod mindie;
 pub mod plan;
 pub mod registry;
+pub mod residual;
 pub mod runner;
 pub mod vllm;
 pub mod vllm_bench;

@@ -243,6 +243,22 @@ mod tests {
     }
 
     #[test]
+    fn real_llm_d_result() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../samples/readers/vllm-bench/H100_vllm-2replicas_Llama-3.1-8B_benchmark_2025-05-13_04-55-27.json"
+        ));
+        let (idx, point) = read_result(path, Some(3.6)).unwrap();
+        assert_relative_eq!(idx.output_throughput().unwrap(), 696.6005267659943);
+        assert_relative_eq!(idx.ttft_ms().unwrap(), 243.57119981985306);
+        assert_relative_eq!(idx.tpot_ms().unwrap(), 16.170790800581987);
+        assert_relative_eq!(idx.request_throughput().unwrap(), 3.483002633829972);
+        assert_relative_eq!(idx.success_rate().unwrap(), 1.0);
+        assert_eq!(idx.request_rate(), Some(3.6));
+        assert_eq!(point.successful(), Some(200));
+    }
+
+    #[test]
     fn spec_acceptance_values() {
         let tmp = std::env::temp_dir().join(format!("npu-vb-{}.json", std::process::id()));
         std::fs::write(

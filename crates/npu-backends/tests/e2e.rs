@@ -448,3 +448,34 @@ fn shutdown_stops_children_and_refuses_new_ones() {
     assert!(matches!(runner.spawn(&plan), Err(NpuError::Spawn { .. })));
     assert_no_strays(&runner);
 }
+
+#[test]
+fn residual_processes_are_found_by_name_and_stopped_by_pid() {
+    let dir = tmp("residual");
+    // A copy of the fake engine under a name no other process has.
+    let name = format!("npu-resid-{}", std::process::id() % 100_000);
+    let exe = dir.join(&name);
+    std::fs::copy(FAKE_ENGINE, &exe).unwrap();
+    let port = free_port();
+    let mut child = std::process::Command::new(&exe)
+        .args(["serve", "m", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // /proc shows the new name once exec has happened.
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = npu_backends::residual::find_residual(&[name.as_str()]);
+        if !found.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].pid, child.id());
+    let killed = npu_backends::residual::kill_residual(&found, std::time::Duration::from_secs(2));
+    assert!(killed.is_empty(), "SIGTERM was enough");
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(npu_backends::residual::find_residual(&[name.as_str()]).is_empty());
+}
