@@ -374,6 +374,19 @@ mod tests {
         assert!(err.to_string().contains("$NOPE"), "{err}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn join_then_split_is_identity(words in proptest::collection::vec("\\PC{0,12}", 0..6)) {
+            let joined = shell_join(&words);
+            proptest::prop_assert_eq!(shell_split(&joined).unwrap(), words);
+        }
+
+        #[test]
+        fn split_never_panics(s in "\\PC{0,60}") {
+            let _ = shell_split(&s);
+        }
+    }
+
     #[test]
     fn shell_words_and_quoting() {
         assert_eq!(

@@ -467,6 +467,16 @@ mod tests {
         .unwrap();
     }
 
+    proptest::proptest! {
+        #[test]
+        fn set_path_never_panics(path in "[a-zA-Z0-9.]{0,40}", v in 0i64..1000) {
+            let mut d = Doc::parse(DS, "ds").unwrap();
+            if d.set_path(&path, &json!(v)).is_ok() {
+                proptest::prop_assert_eq!(d.get_path(&path).map(Doc::to_value), Some(json!(v)));
+            }
+        }
+    }
+
     #[test]
     fn type_checks() {
         let mut d = Doc::parse(DS, "ds").unwrap();

@@ -6,12 +6,18 @@
 //! for `perf-pso`. Accelerator facts (including Ascend NPUs) live in `perf_model_core::catalog`.
 //!
 //! ```
-//! use npu_backends::{DecodedConfig, Engine, Pass, Registry};
-//! // A candidate: one MindIE config.json position and one env field.
+//! use npu_backends::mindie::{Mindie, MindieConfig};
+//! use npu_backends::{DecodedConfig, Engine, Registry};
+//! // A candidate: dotted paths into MindIE's config.json (and env fields).
 //! let cfg = DecodedConfig::new()
-//!     .with_path("BackendConfig.ScheduleConfig.maxBatchSize", 256)
-//!     .with_env("MAX_NUM_SEQS", 128);
-//! // Engines and benchmarks come from a registry of named factories.
+//!     .with_path("BackendConfig.ScheduleConfig.maxBatchSize", 256.0)
+//!     .with_env("ASCEND_LAUNCH_BLOCKING", 0);
+//! let original = r#"{"BackendConfig": {"ScheduleConfig": {"maxBatchSize": 200}}}"#;
+//! let mindie = Mindie::with_original(MindieConfig::default(), original.to_string())?;
+//! let plan = mindie.prepare(&cfg)?;                 // integers stay integers
+//! assert!(plan.files[0].new_text.contains(r#""maxBatchSize": 256"#));
+//! assert_eq!(plan.env["ASCEND_LAUNCH_BLOCKING"], "0");
+//! // Engines and benchmarks also come from a registry of named factories.
 //! let reg = Registry::with_builtins();
 //! let section: toml::Value = toml::from_str(r#"
 //!     model = "Qwen3-8B"
@@ -23,7 +29,6 @@
 //! let plan = vllm.prepare(&DecodedConfig::new().with_env("MAX_NUM_SEQS", 128))?;
 //! assert_eq!(plan.command_text(),
 //!     "vllm serve Qwen3-8B --host 127.0.0.1 --port 8010 --max-num-seqs 128");
-//! let _ = (cfg, Pass::default());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -37,6 +42,8 @@
 //! * [`BenchmarkEvaluation::run`] is the per-candidate entry point (start, wait ready, two
 //!   benchmark passes, stop, restore); a `perf_pso::Evaluator` adapter wraps it.
 //! * [`Registry`] maps names to factories; downstream crates add their own at run time.
+//! * [`logscan`] classifies failures by log patterns (fatal ones are not retried);
+//!   [`residual`] is the opt-in clean-up of leftover engine processes of the current user.
 //! * The `fake-engine` and `fake-bench` binaries of this crate stand in for MindIE / vLLM and
 //!   AisBench / `vllm bench serve` in tests.
 #![forbid(unsafe_code)]
