@@ -128,11 +128,13 @@ impl DryRun {
                 s.push_str(&format!("file: {}\n", f.path.display()));
             }
             for c in &plan.changes {
+                let same = c.old.as_ref() == Some(&c.new);
                 s.push_str(&format!(
-                    "  {}: {} -> {}\n",
+                    "  {}: {} -> {}{}\n",
                     c.path,
                     show(c.old.as_ref()),
-                    c.new
+                    c.new,
+                    if same { " (unchanged)" } else { "" }
                 ));
             }
             if !plan.env.is_empty() {
