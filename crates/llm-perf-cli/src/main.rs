@@ -11,6 +11,7 @@
 
 mod catalog_cmd;
 mod convert_cmd;
+mod engines_cmd;
 mod fit_cmd;
 mod predict_cmd;
 mod problem;
@@ -58,6 +59,8 @@ enum Command {
     Simulate(simulate_cmd::SimulateArgs),
     /// Tune serving knobs with particle swarm optimisation, evaluated by the simulator.
     Tune(tune_cmd::TuneArgs),
+    /// List the serving engines and benchmark runners for real-benchmark tuning.
+    Engines(engines_cmd::EnginesArgs),
     /// List catalogued models, or show one with derived sizes.
     Models(catalog_cmd::ModelsArgs),
     /// List catalogued accelerators (GPUs and Ascend NPUs), or show one.
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Optimize(args) => queue_cmd::optimize(&args),
         Command::Simulate(args) => simulate_cmd::simulate(&args),
         Command::Tune(args) => tune_cmd::tune(&args),
+        Command::Engines(args) => engines_cmd::engines(&args),
         Command::Models(args) => catalog_cmd::models(&args),
         Command::Accelerators(args) => catalog_cmd::accelerators(&args),
         Command::Serve(args) => serve_cmd::serve(&args),

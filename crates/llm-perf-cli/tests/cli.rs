@@ -328,6 +328,7 @@ fn every_subcommand_has_help() {
         "size",
         "optimize",
         "simulate",
+        "engines",
         "models",
         "accelerators",
     ] {
@@ -729,4 +730,14 @@ fn convert_to_inferno_json_round_trips_through_the_reader_and_fit() {
         "{csv}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn engines_lists_builtins_with_aliases() {
+    let text = stdout(&run(&["engines"]));
+    for name in ["mindie", "vllm-ascend", "ais_bench", "vllm_benchmark"] {
+        assert!(text.contains(name), "{text}");
+    }
+    let list = json(&run(&["engines", "--json"]));
+    assert!(list.as_array().is_some_and(|l| l.len() == 5), "{list}");
 }

@@ -39,7 +39,7 @@
 //! | [`predict`] | `perf-predict` | step-time predictors (min-norm linear, GBDT, forest, Vidur per-op) and benchmark regression |
 //! | [`sim`] | `perf-sim` | discrete-event serving simulator (vLLM-V1 replicas, routers) |
 //! | [`pso`] | `perf-pso` | particle swarm tuning of serving knobs (search spaces, fitness, resume) |
-//! | [`npu`] | `npu-backends` | engines and benchmark runners (planned) |
+//! | [`npu`] | `npu-backends` | MindIE / vLLM / vLLM-Ascend engines, AisBench / vLLM bench runners, plug-in registry |
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 pub use npu_backends as npu;
@@ -66,6 +66,9 @@ pub enum Error {
     /// From `perf-predict`: bad training data, model files, feature mismatches.
     #[error(transparent)]
     Predict(#[from] perf_predict::PredictError),
+    /// From `npu-backends`: engine and benchmark processes, config rewrites, result parsing.
+    #[error(transparent)]
+    Npu(#[from] npu_backends::NpuError),
     /// From `perf-pso`: invalid search spaces, tuning configs, checkpoints.
     #[error(transparent)]
     Pso(#[from] perf_pso::PsoError),

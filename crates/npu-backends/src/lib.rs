@@ -62,6 +62,7 @@ pub mod logscan;
 pub mod metrics;
 pub mod mindie;
 pub mod plan;
+pub mod pso_evaluator;
 pub mod registry;
 pub mod residual;
 pub mod runner;
@@ -78,5 +79,6 @@ pub use evaluation::{BenchmarkEvaluation, Evaluated, EvaluationOptions, PassResu
 pub use jsondoc::Doc;
 pub use logscan::{LogClass, LogPatterns};
 pub use plan::{ConfigChange, FileWrite, HealthProbe, HttpProbe, Plan, Timeouts};
+pub use pso_evaluator::{BenchmarkEvaluator, backend_config};
 pub use registry::{BenchmarkFactory, EngineFactory, Registry};
 pub use runner::{ChildId, ChildStatus, FakeBehaviour, FakeRunner, ProcessRunner, SystemRunner};

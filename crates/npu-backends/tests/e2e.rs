@@ -479,3 +479,122 @@ fn residual_processes_are_found_by_name_and_stopped_by_pid() {
     assert!(!status.success());
     assert!(npu_backends::residual::find_residual(&[name.as_str()]).is_empty());
 }
+
+/// A short PSO run (3 particles × 2 iterations) where every candidate is a real start of the
+/// fake service and a real benchmark: issue #9's end-to-end acceptance.
+fn tune(
+    eval: BenchmarkEvaluation,
+    fields: &[perf_pso::FieldSpec],
+    seed: u64,
+) -> perf_pso::TuneReport {
+    let space = perf_pso::SearchSpace::new(fields, perf_pso::SeedCompat::Fixed).unwrap();
+    let params = perf_pso::PsoParams {
+        n_particles: 3,
+        iters: 2,
+        seed,
+        ..perf_pso::PsoParams::default()
+    };
+    let mut evaluator = npu_backends::BenchmarkEvaluator::new(eval);
+    perf_pso::Tuner::new(space, params, perf_pso::Fitness::default())
+        .run(&mut evaluator)
+        .unwrap()
+}
+
+#[test]
+fn swarm_over_fake_mindie_and_aisbench() {
+    let dir = tmp("swarm-mindie");
+    let runner = Arc::new(SystemRunner::new());
+    let (eval, config_path, _) = mindie_eval(&dir, Arc::clone(&runner), 10.0);
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    let report = tune(
+        eval,
+        &[perf_pso::FieldSpec::int(
+            "maxBatchSize",
+            "BackendConfig.ScheduleConfig.maxBatchSize",
+            50,
+            600,
+        )],
+        3,
+    );
+    assert_eq!(report.records.len(), 6);
+    // Every candidate was benchmarked for real and succeeded.
+    assert!(
+        report
+            .records
+            .iter()
+            .all(|r| r.index.is_some() && r.error.is_none()),
+        "{:?}",
+        report.records
+    );
+    assert!(report.best_cost.is_finite());
+    let best = report.best_config.get_f64("maxBatchSize").unwrap();
+    assert!(
+        (50.0..=600.0).contains(&best) && best.fract() == 0.0,
+        "{best}"
+    );
+    // The daemon of the last candidate read its integer at the right path (the log holds the
+    // last start), and the original file is back.
+    let last = report.records.last().unwrap().config["maxBatchSize"].clone();
+    let log = std::fs::read_to_string(dir.join("logs/mindie.log")).unwrap();
+    assert!(
+        log.contains(&format!("maxBatchSize {last},")),
+        "{last}: {log}"
+    );
+    assert_eq!(std::fs::read_to_string(&config_path).unwrap(), original);
+    assert_no_strays(&runner);
+}
+
+#[test]
+fn swarm_over_fake_vllm_and_vllm_bench() {
+    let dir = tmp("swarm-vllm");
+    let runner = Arc::new(SystemRunner::new());
+    let (eval, _) = vllm_eval(&dir, Arc::clone(&runner), 3.0);
+    let report = tune(
+        eval,
+        &[
+            perf_pso::FieldSpec::int("MAX_NUM_SEQS", "env", 16, 512),
+            perf_pso::FieldSpec::int("MAX_NUM_BATCHED_TOKENS", "env", 8192, 16384),
+        ],
+        5,
+    );
+    assert_eq!(report.records.len(), 6);
+    assert!(report.best_cost.is_finite());
+    assert!(
+        report.records.iter().all(|r| r.index.is_some()),
+        "{:?}",
+        report.records
+    );
+    assert_no_strays(&runner);
+}
+
+#[test]
+fn a_failing_service_becomes_a_failed_evaluation_and_the_swarm_goes_on() {
+    let dir = tmp("swarm-fail");
+    let runner = Arc::new(SystemRunner::new());
+    let (eval, _) = vllm_eval(&dir, Arc::clone(&runner), 1.0);
+    // Every other candidate asks the fake engine never to become ready.
+    let report = tune(
+        eval,
+        &[
+            perf_pso::FieldSpec::int("MAX_NUM_SEQS", "env", 16, 512),
+            perf_pso::FieldSpec::int("MAX_NUM_BATCHED_TOKENS", "env", 8192, 16384),
+            perf_pso::FieldSpec::choice(
+                "FAKE_FAIL",
+                "env",
+                vec![serde_json::json!("never-ready"), serde_json::json!("slow")],
+            ),
+        ],
+        11,
+    );
+    let failed = report.records.iter().filter(|r| r.error.is_some()).count();
+    assert!(failed > 0, "{:?}", report.records);
+    for r in report.records.iter().filter(|r| r.error.is_some()) {
+        assert!(r.fitness.is_infinite());
+        assert!(
+            r.error.as_deref().unwrap_or("").contains("health"),
+            "{:?}",
+            r.error
+        );
+    }
+    assert_no_strays(&runner);
+}
