@@ -5,15 +5,27 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use llm_perf::pso::{IterationSummary, Record, SimEvaluator, TuneConfig, TuneReport, Tuner};
+use std::sync::Arc;
+
+use llm_perf::npu::{
+    BenchmarkEvaluation, BenchmarkEvaluator, Pass, Registry, SystemRunner, backend_config, dry_run,
+};
+use llm_perf::pso::{
+    Evaluator, IterationSummary, Record, SearchSpace, SeedCompat, SeedConfig, SimEvaluator,
+    TuneConfig, TuneReport, Tuner,
+};
 
 use crate::table::{Table, num};
 
 /// Where candidate configurations are evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EvaluatorKind {
-    /// The discrete-event simulator (`[simulator]` section of the config).
+    /// The discrete-event simulator (`[simulator]` section of our tuning TOML).
     Sim,
+    /// Real benchmarks: restart the engine with each candidate and run the benchmark
+    /// (the seed's `config.toml`: `[mindie]`/`[vllm]`/`[vllm_ascend]` and
+    /// `[ais_bench]`/`[vllm_benchmark]` sections).
+    Benchmark,
 }
 
 /// Arguments of `llm-perf tune`.
@@ -42,6 +54,26 @@ pub struct TuneArgs {
     /// seed gives a byte-identical results file).
     #[arg(long)]
     timing: bool,
+    /// Engine section of the seed config to tune (`mindie`, `vllm`, `vllm_ascend`); default: the
+    /// `[optimizer_engine]` choice, else the first section present.
+    #[arg(long)]
+    engine: Option<String>,
+    /// Benchmark section (`ais_bench`, `vllm_benchmark`); default as for `--engine`.
+    #[arg(long)]
+    benchmark: Option<String>,
+    /// The engine's own configuration file (MindIE `config.json`), overriding `config_path`.
+    #[arg(long, value_name = "FILE")]
+    engine_config: Option<PathBuf>,
+    /// AISBench's model task file (`model_config`, normally found with `ais_bench --search`).
+    #[arg(long, value_name = "FILE")]
+    benchmark_config: Option<PathBuf>,
+    /// Print the config diff and command lines of the first candidate (the fields' default
+    /// values) without launching anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Seed of the swarm (the seed's config files carry none).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// How many of the best configurations to list.
     #[arg(long, default_value_t = 5)]
     top: usize,
@@ -55,18 +87,58 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
     if args.resume && args.out.is_none() {
         bail!("--resume needs --out DIR, the directory of the run to continue");
     }
-    let config = TuneConfig::from_path(&args.config)?;
-    let space = config.search_space()?;
-    let EvaluatorKind::Sim = args.evaluator;
-    let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
-    let mut evaluator = SimEvaluator::new(&config.sim_config()?)?.jobs(jobs);
-    let mut tuner = Tuner::new(space, config.pso.clone(), config.fitness.clone())
-        .memoise(!config.run.reevaluate_duplicates)
-        .record_timing(args.timing)
-        .resume(args.resume);
-    if let Some(max) = config.run.max_evaluations {
-        tuner = tuner.max_evaluations(max);
-    }
+    let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) = match args
+        .evaluator
+    {
+        EvaluatorKind::Sim => {
+            let config = TuneConfig::from_path(&args.config)?;
+            let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
+            let evaluator = SimEvaluator::new(&config.sim_config()?)?.jobs(jobs);
+            let mut tuner = Tuner::new(
+                config.search_space()?,
+                config.pso.clone(),
+                config.fitness.clone(),
+            )
+            .memoise(!config.run.reevaluate_duplicates);
+            if let Some(max) = config.run.max_evaluations {
+                tuner = tuner.max_evaluations(max);
+            }
+            (tuner, Box::new(evaluator), config.pso.iters)
+        }
+        EvaluatorKind::Benchmark => {
+            let seed = SeedConfig::from_path(&args.config)?;
+            let (engine, bench) = choose_sections(&seed, args)?;
+            let space = seed.search_space(&engine, Some(&bench), true, SeedCompat::Seed)?;
+            let registry = Registry::with_builtins();
+            let engine_section =
+                section(&seed, &engine, "config_path", args.engine_config.as_deref());
+            let bench_section = section(
+                &seed,
+                &bench,
+                "model_config",
+                args.benchmark_config.as_deref(),
+            );
+            let engine_impl = registry.engine(&engine, &engine_section)?;
+            let bench_impl = registry.benchmark(&bench, &bench_section)?;
+            if args.dry_run {
+                let first = first_candidate(&space)?;
+                let plan = dry_run(
+                    engine_impl.as_ref(),
+                    bench_impl.as_ref(),
+                    &backend_config(&first),
+                    &Pass::default(),
+                )?;
+                return Ok(plan.render());
+            }
+            let evaluation =
+                BenchmarkEvaluation::new(engine_impl, bench_impl, Arc::new(SystemRunner::new()));
+            let params = seed.pso_params(args.seed)?;
+            let iters = params.iters;
+            let tuner = Tuner::new(space, params, seed.fitness()?);
+            (tuner, Box::new(BenchmarkEvaluator::new(evaluation)), iters)
+        }
+    };
+    let mut tuner = tuner.record_timing(args.timing).resume(args.resume);
     if let Some(n) = args.stop_after {
         tuner = tuner.stop_after(n);
     }
@@ -76,7 +148,7 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             .results_file(dir.join("results.jsonl"))
             .checkpoint_file(dir.join("checkpoint.json"));
     }
-    let iterations = config.pso.iters;
+
     // Progress on stderr, one line per iteration, so stdout stays the report.
     let mut progress = |s: &IterationSummary| {
         let _ = writeln!(
@@ -88,7 +160,7 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             s.cached
         );
     };
-    let report = tuner.run_observed(&mut evaluator, &mut progress)?;
+    let report = tuner.run_observed(evaluator.as_mut(), &mut progress)?;
     if args.json {
         return Ok(serde_json::to_string_pretty(&report_json(&report, args.top))? + "\n");
     }
@@ -145,4 +217,75 @@ fn render(report: &TuneReport, top: usize) -> String {
     }
     out.push_str(&t.render());
     out
+}
+
+/// The engine and benchmark sections to use: the flags, else `[optimizer_engine]`, else the first
+/// section present.
+fn choose_sections(seed: &SeedConfig, args: &TuneArgs) -> Result<(String, String)> {
+    let (engine_default, bench_default) = seed.optimizer_engine();
+    let present = |names: &[&str]| {
+        names
+            .iter()
+            .find(|n| seed.raw.contains_key(**n))
+            .map(|n| (*n).to_owned())
+    };
+    let engine = args
+        .engine
+        .clone()
+        .or(engine_default)
+        .or_else(|| present(&["mindie", "vllm_ascend", "vllm"]));
+    let bench = args
+        .benchmark
+        .clone()
+        .or(bench_default)
+        .or_else(|| present(&["ais_bench", "vllm_benchmark"]));
+    match (engine, bench) {
+        (Some(e), Some(b)) => Ok((e, b)),
+        (None, _) => bail!("no engine section in the config: give --engine"),
+        (_, None) => bail!("no benchmark section in the config: give --benchmark"),
+    }
+}
+
+/// An engine or benchmark section as the registry reads it: the section's keys and those of
+/// its `command` table (the seed's layout), without the tuned `target_field`s; a file given on
+/// the command line (`file_key`: the engine's `config_path`, AISBench's `model_config`) wins.
+fn section(
+    seed: &SeedConfig,
+    name: &str,
+    file_key: &str,
+    file: Option<&std::path::Path>,
+) -> toml::Value {
+    let mut table = seed
+        .raw
+        .get(name)
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .unwrap_or_default();
+    table.remove("target_field");
+    if let Some(toml::Value::Table(command)) = table.remove("command") {
+        table.extend(command);
+    }
+    if let Some(path) = file {
+        table.insert(
+            file_key.to_owned(),
+            toml::Value::String(path.display().to_string()),
+        );
+    }
+    toml::Value::Table(table)
+}
+
+/// The first candidate of a dry run: every field at its configured default (`value`), or at the
+/// middle of its range when it has none.
+fn first_candidate(space: &SearchSpace) -> Result<llm_perf::pso::DecodedConfig> {
+    let middle = vec![0.5; space.dimensions()];
+    let defaults: serde_json::Map<String, serde_json::Value> = space
+        .dimension_fields()
+        .filter_map(|f| f.value.clone().map(|v| (f.name.clone(), v)))
+        .collect();
+    let position = if defaults.len() == space.dimensions() {
+        space.encode(&defaults).unwrap_or(middle)
+    } else {
+        middle
+    };
+    Ok(space.decode(&position)?)
 }

@@ -741,3 +741,55 @@ fn engines_lists_builtins_with_aliases() {
     let list = json(&run(&["engines", "--json"]));
     assert!(list.as_array().is_some_and(|l| l.len() == 5), "{list}");
 }
+
+#[test]
+fn tune_benchmark_dry_run_prints_the_diff_and_commands() {
+    let out = run(&[
+        "tune",
+        &samples("pso/seed_layout.toml"),
+        "--evaluator",
+        "benchmark",
+        "--dry-run",
+        "--benchmark",
+        "ais_bench",
+        "--engine-config",
+        &samples("npu/fixture_mindie-llm-layout_config.json"),
+        "--benchmark-config",
+        &samples("npu/vllm_api_stream_chat.py"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("== mindie =="), "{text}");
+    assert!(
+        text.contains("BackendConfig.ScheduleConfig.maxBatchSize: 200 -> "),
+        "{text}"
+    );
+    assert!(
+        text.contains("command: ais_bench --models vllm_api_stream_chat"),
+        "{text}"
+    );
+    let vllm = stdout(&run(&[
+        "tune",
+        &samples("pso/seed_layout.toml"),
+        "--evaluator",
+        "benchmark",
+        "--dry-run",
+        "--engine",
+        "vllm",
+        "--benchmark",
+        "vllm_benchmark",
+    ]));
+    assert!(vllm.contains("command: vllm serve /models/demo"), "{vllm}");
+    assert!(vllm.contains("command: vllm bench serve"), "{vllm}");
+    // The seed's default MindIE path does not exist here: a clear error, exit 2.
+    fails_naming(
+        &[
+            "tune",
+            &samples("pso/seed_layout.toml"),
+            "--evaluator",
+            "benchmark",
+            "--dry-run",
+        ],
+        "config.json",
+    );
+}
