@@ -87,57 +87,57 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
     if args.resume && args.out.is_none() {
         bail!("--resume needs --out DIR, the directory of the run to continue");
     }
-    let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) = match args
-        .evaluator
-    {
-        EvaluatorKind::Sim => {
-            let config = TuneConfig::from_path(&args.config)?;
-            let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
-            let evaluator = SimEvaluator::new(&config.sim_config()?)?.jobs(jobs);
-            let mut tuner = Tuner::new(
-                config.search_space()?,
-                config.pso.clone(),
-                config.fitness.clone(),
-            )
-            .memoise(!config.run.reevaluate_duplicates);
-            if let Some(max) = config.run.max_evaluations {
-                tuner = tuner.max_evaluations(max);
+    let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) =
+        match args.evaluator {
+            EvaluatorKind::Sim => {
+                let config = TuneConfig::from_path(&args.config)?;
+                let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
+                let evaluator = SimEvaluator::new(&config.sim_config()?)?.jobs(jobs);
+                let mut tuner = Tuner::new(
+                    config.search_space()?,
+                    config.pso.clone(),
+                    config.fitness.clone(),
+                )
+                .memoise(!config.run.reevaluate_duplicates);
+                if let Some(max) = config.run.max_evaluations {
+                    tuner = tuner.max_evaluations(max);
+                }
+                (tuner, Box::new(evaluator), config.pso.iters)
             }
-            (tuner, Box::new(evaluator), config.pso.iters)
-        }
-        EvaluatorKind::Benchmark => {
-            let seed = SeedConfig::from_path(&args.config)?;
-            let (engine, bench) = choose_sections(&seed, args)?;
-            let space = seed.search_space(&engine, Some(&bench), true, SeedCompat::Seed)?;
-            let registry = Registry::with_builtins();
-            let engine_section =
-                section(&seed, &engine, "config_path", args.engine_config.as_deref());
-            let bench_section = section(
-                &seed,
-                &bench,
-                "model_config",
-                args.benchmark_config.as_deref(),
-            );
-            let engine_impl = registry.engine(&engine, &engine_section)?;
-            let bench_impl = registry.benchmark(&bench, &bench_section)?;
-            if args.dry_run {
-                let first = first_candidate(&space)?;
-                let plan = dry_run(
-                    engine_impl.as_ref(),
-                    bench_impl.as_ref(),
-                    &backend_config(&first),
-                    &Pass::default(),
-                )?;
-                return Ok(plan.render());
+            EvaluatorKind::Benchmark => {
+                let seed = SeedConfig::from_path(&args.config)?;
+                let (engine, bench) = choose_sections(&seed, args)?;
+                let space = seed.search_space(&engine, Some(&bench), true, SeedCompat::Seed)?;
+                let registry = Registry::with_builtins();
+                let engine_section =
+                    section(&seed, &engine, "config_path", args.engine_config.as_deref());
+                let bench_section = section(
+                    &seed,
+                    &bench,
+                    "model_config",
+                    args.benchmark_config.as_deref(),
+                );
+                let engine_impl = registry.engine(&engine, &engine_section)?;
+                let bench_impl = registry.benchmark(&bench, &bench_section)?;
+                if args.dry_run {
+                    let first = first_candidate(&space)?;
+                    let plan = dry_run(
+                        engine_impl.as_ref(),
+                        bench_impl.as_ref(),
+                        &backend_config(&first),
+                        &Pass::default(),
+                    )?;
+                    return Ok(plan.render());
+                }
+                let runner = Arc::new(SystemRunner::new());
+                stop_services_on_ctrl_c(Arc::clone(&runner));
+                let evaluation = BenchmarkEvaluation::new(engine_impl, bench_impl, runner);
+                let params = seed.pso_params(args.seed)?;
+                let iters = params.iters;
+                let tuner = Tuner::new(space, params, seed.fitness()?);
+                (tuner, Box::new(BenchmarkEvaluator::new(evaluation)), iters)
             }
-            let evaluation =
-                BenchmarkEvaluation::new(engine_impl, bench_impl, Arc::new(SystemRunner::new()));
-            let params = seed.pso_params(args.seed)?;
-            let iters = params.iters;
-            let tuner = Tuner::new(space, params, seed.fitness()?);
-            (tuner, Box::new(BenchmarkEvaluator::new(evaluation)), iters)
-        }
-    };
+        };
     let mut tuner = tuner.record_timing(args.timing).resume(args.resume);
     if let Some(n) = args.stop_after {
         tuner = tuner.stop_after(n);
@@ -288,4 +288,26 @@ fn first_candidate(space: &SearchSpace) -> Result<llm_perf::pso::DecodedConfig> 
         middle
     };
     Ok(space.decode(&position)?)
+}
+
+/// On Ctrl-C, stops every engine and benchmark process (they run in their own process groups,
+/// so they would otherwise outlive us) and refuses new ones: the evaluation in flight fails, its
+/// guard restores the engine's files, and the remaining candidates fail at once, so the run ends
+/// with everything recorded in the results file.
+fn stop_services_on_ctrl_c(runner: Arc<SystemRunner>) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "interrupted: stopping the service; the remaining candidates are recorded as failed"
+            );
+            runner.shutdown(std::time::Duration::from_secs(5));
+        }
+    });
 }
