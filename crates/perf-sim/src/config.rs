@@ -150,6 +150,14 @@ fn one() -> u32 {
     1
 }
 
+/// Largest accepted `cluster.replicas`: each replica holds its own state up front.
+pub const MAX_REPLICAS: u32 = 1 << 16;
+/// Largest accepted closed-loop `users`: each user is an event from time 0.
+pub const MAX_CLOSED_LOOP_USERS: u32 = 10_000_000;
+/// Largest accepted `groups × prompts_per_group` of a shared-prefix prompt set (their lengths
+/// are drawn up front).
+pub const MAX_SHARED_PREFIX_PROMPTS: u64 = 10_000_000;
+
 /// Router policies (specs/simulator.md §6). Ties rotate among the tied replicas.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -542,8 +550,12 @@ impl ArrivalConfig {
                 think_time_s,
                 ..
             } => {
-                if *users == 0 {
-                    return Err(invalid(format!("{path}.users"), 0, "must be >= 1"));
+                if *users == 0 || *users > MAX_CLOSED_LOOP_USERS {
+                    return Err(invalid(
+                        format!("{path}.users"),
+                        users,
+                        "must be within [1, 10000000]",
+                    ));
                 }
                 non_negative(format!("{path}.think_time_s"), *think_time_s)?;
                 if *think_time_s == 0.0 && max_requests.is_none() {
@@ -603,6 +615,26 @@ impl ArrivalConfig {
                     {
                         return Err(invalid(format!("{path}.{name}"), v, "must be finite"));
                     }
+                }
+                if let (Some(a), Some(b)) = (start_s, end_s)
+                    && a >= b
+                {
+                    return Err(invalid(
+                        format!("{path}.end_s"),
+                        b,
+                        "must be after start_s (the window would be empty)",
+                    ));
+                }
+                // The last arrival, rescaled, must stay a finite time.
+                let last = requests.iter().map(|r| r.arrival_ms).fold(0.0, f64::max);
+                if let Some(t) = time_scale
+                    && !(last * t).is_finite()
+                {
+                    return Err(invalid(
+                        format!("{path}.time_scale"),
+                        t,
+                        "scales the trace's arrival times beyond a finite time",
+                    ));
                 }
             }
             Self::Poisson { .. } | Self::Constant { .. } => {}
@@ -790,8 +822,12 @@ impl SimConfig {
     /// `max_requests` nor `horizon_s`), a rate that is not finite and > 0, σ ≤ 0, an empty
     /// client list or empirical pairs, an unsupported engine feature (PP > 1).
     pub fn validate(&self) -> Result<()> {
-        if self.cluster.replicas == 0 {
-            return Err(invalid("cluster.replicas", 0, "must be >= 1"));
+        if self.cluster.replicas == 0 || self.cluster.replicas > MAX_REPLICAS {
+            return Err(invalid(
+                "cluster.replicas",
+                self.cluster.replicas,
+                "must be within [1, 65536]",
+            ));
         }
         let finite = self.workload.clients.iter().all(|c| c.arrival.is_finite());
         if self.max_requests.is_none() && self.horizon_s.is_none() && !finite {
@@ -874,11 +910,12 @@ impl SimConfig {
             c.arrival
                 .validate(&format!("{path}.arrival"), self.max_requests)?;
             if let Some(sp) = c.shared_prefix {
-                if sp.groups == 0 || sp.prompts_per_group == 0 {
+                let prompts = u64::from(sp.groups) * u64::from(sp.prompts_per_group);
+                if prompts == 0 || prompts > MAX_SHARED_PREFIX_PROMPTS {
                     return Err(invalid(
                         format!("{path}.shared_prefix.groups"),
                         format!("{} x {}", sp.groups, sp.prompts_per_group),
-                        "groups and prompts_per_group must be >= 1",
+                        "groups and prompts_per_group must be >= 1, with at most 10000000 prompts",
                     ));
                 }
                 if c.input.is_none() || matches!(c.arrival, ArrivalConfig::Trace { .. }) {

@@ -307,7 +307,7 @@ impl Replica {
     pub fn account(&mut self, shape: &BatchShape, dt: u64) {
         let c = &mut self.counters;
         c.steps += 1;
-        c.busy_ns += dt;
+        c.busy_ns = c.busy_ns.saturating_add(dt);
         c.batch_sum += u64::from(shape.num_seqs());
         c.tokens_sum += shape.total_tokens();
         c.kv_block_ns += u128::from(self.pool.used()) * u128::from(dt);

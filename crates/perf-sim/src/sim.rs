@@ -192,6 +192,8 @@ fn secs_to_ns(s: f64) -> u64 {
         ns.max(0.0) as u64
     }
 }
+// Every `now + delay` below saturates: an absurd but valid config (a rate of 1e-300 req/s, a
+// step of 1e308 ms) pins times at the end of the clock instead of overflowing it.
 
 #[allow(clippy::cast_precision_loss)]
 fn ns_to_s(ns: u64) -> f64 {
@@ -429,11 +431,12 @@ impl<'a> Engine<'a> {
             self.enqueue(slot, now, out)?;
         } else {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let delay =
-                self.pre_fixed_ns + (self.pre_per_token_ns * f64::from(prompt)).ceil() as u64;
-            req.schedulable_ns = now + delay;
+            let delay = self
+                .pre_fixed_ns
+                .saturating_add((self.pre_per_token_ns * f64::from(prompt)).ceil() as u64);
+            req.schedulable_ns = now.saturating_add(delay);
             let slot = self.slab.insert(req);
-            self.push(now + delay, ENQUEUE, slot);
+            self.push(now.saturating_add(delay), ENQUEUE, slot);
         }
         self.schedule_next_arrival(client);
         Ok(())
@@ -495,7 +498,11 @@ impl<'a> Engine<'a> {
         let dt = ((ms * 1e6).ceil() as u64).max(1);
         rep.account(&shape, dt);
         rep.busy = true;
-        self.push(now + dt, STEP_END, u32::try_from(r).unwrap_or(u32::MAX));
+        self.push(
+            now.saturating_add(dt),
+            STEP_END,
+            u32::try_from(r).unwrap_or(u32::MAX),
+        );
         Ok(())
     }
 
@@ -509,7 +516,7 @@ impl<'a> Engine<'a> {
         if wake {
             rep.wake_pending = true;
         }
-        let seen = now + self.post_ns;
+        let seen = now.saturating_add(self.post_ns);
         for &s in &done {
             let mut req = self.slab.reqs[s as usize];
             req.last_token_ns = seen;

@@ -110,3 +110,43 @@ fn lognormal_mu_given_as_linear_mean() {
         "workload.clients[0].output"
     );
 }
+
+#[test]
+fn absurd_sizes_are_errors_before_anything_is_allocated() {
+    let mut c = base();
+    c.cluster.replicas = 4_000_000_000;
+    assert_eq!(
+        field_of(Simulation::new(c).unwrap_err()),
+        "cluster.replicas"
+    );
+    let mut c = base();
+    c.workload.clients[0].arrival = serde_json::from_value(json!(
+        { "kind": "closed_loop", "users": 4_000_000_000u32, "think_time_s": 1.0 }
+    ))
+    .unwrap();
+    assert_eq!(
+        field_of(Simulation::new(c).unwrap_err()),
+        "workload.clients[0].arrival.users"
+    );
+}
+
+#[test]
+fn extreme_times_saturate_instead_of_overflowing() {
+    // A rate of 1e-300 req/s puts the next arrival beyond the clock; the run still ends.
+    let mut c = base();
+    c.max_requests = Some(3);
+    c.workload.clients[0].arrival = ArrivalConfig::Poisson { rate: Some(1e-300) };
+    let summary = Simulation::new(c).unwrap().run(std::io::sink()).unwrap();
+    assert!(summary.requests.arrived <= 3);
+    // A step of 1e308 ms likewise.
+    let mut c = base();
+    c.cluster.cost_model = serde_json::from_value(json!(
+        { "kind": "inferno", "alpha": 1e308, "beta": 0.0, "gamma": 0.0 }
+    ))
+    .unwrap();
+    assert!(
+        Simulation::new(c)
+            .and_then(|s| s.run(std::io::sink()))
+            .is_ok()
+    );
+}
