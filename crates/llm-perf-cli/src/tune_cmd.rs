@@ -161,6 +161,17 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
         );
     };
     let report = tuner.run_observed(evaluator.as_mut(), &mut progress)?;
+    if !report.records.is_empty() && report.records.iter().all(|r| !r.fitness.is_finite()) {
+        let first = report
+            .records
+            .iter()
+            .find_map(|r| r.error.clone())
+            .unwrap_or_else(|| "every candidate missed a required figure".to_owned());
+        bail!(
+            "none of the {} evaluations succeeded (all are in the results file); the first error: {first}",
+            report.records.len()
+        );
+    }
     if args.json {
         return Ok(serde_json::to_string_pretty(&report_json(&report, args.top))? + "\n");
     }

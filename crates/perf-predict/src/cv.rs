@@ -169,11 +169,21 @@ pub fn cross_validate(
         }
     }
     tracing::debug!(model = trainer.name(), k, "cross-validation done");
+    let metrics = Metrics::score(y, &pred);
+    if ![metrics.mape, metrics.rmse, metrics.r2]
+        .iter()
+        .all(|v| v.is_finite())
+    {
+        return Err(PredictError::Degenerate(format!(
+            "cross-validation scores are not finite (MAPE {}, RMSE {}, R² {}): the latencies are out of range",
+            metrics.mape, metrics.rmse, metrics.r2
+        )));
+    }
     Ok(CvReport {
         model: trainer.name().to_owned(),
         folds: k,
         seed,
-        metrics: Metrics::score(y, &pred),
+        metrics,
     })
 }
 

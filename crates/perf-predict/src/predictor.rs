@@ -182,8 +182,26 @@ impl StepPredictor {
     /// requests of `input_len` tokens (model output × 1000, not clamped, as the seed prints it).
     ///
     /// # Errors
-    /// [`PredictError::NonFinite`](crate::PredictError::NonFinite) if an argument is not finite.
+    /// [`PredictError::NonFinite`](crate::PredictError::NonFinite) if an argument is not finite;
+    /// [`PredictError::InvalidParam`](crate::PredictError::InvalidParam) for a batch size below
+    /// 1 or a negative input length.
     pub fn predict_ms(&self, stage: Stage, batch_size: f64, input_len: f64) -> Result<f64> {
+        for (name, value, least) in [
+            ("batch_size", batch_size, 1.0),
+            ("input_len", input_len, 0.0),
+        ] {
+            if value < least {
+                return Err(crate::PredictError::InvalidParam {
+                    name,
+                    value: value.to_string(),
+                    reason: if least > 0.0 {
+                        "must be >= 1"
+                    } else {
+                        "must be >= 0"
+                    },
+                });
+            }
+        }
         Ok(self
             .stage(stage)
             .predict_seconds(&stage.features(batch_size, input_len))?

@@ -479,8 +479,10 @@ impl Fit {
     }
 }
 
+/// Clamps a prediction at 0 (as the seed does); NaN stays NaN so that [`BenchmarkStore::estimate`]
+/// reports it instead of passing it off as 0.
 fn clamp0(v: f64) -> f64 {
-    if v.is_nan() { 0.0 } else { v.max(0.0) }
+    if v.is_nan() { v } else { v.max(0.0) }
 }
 
 /// In-memory store of benchmark rows keyed by model (the seed keeps them in SQLite).
@@ -696,6 +698,23 @@ impl BenchmarkStore {
         };
         if method == Method::Average || (query.method == Method::Polynomial && n < 3) {
             confidence = Confidence::Low;
+        }
+        // A traffic level outside the measured ones is an extrapolation too (the seed's rule
+        // looks at the token shape only).
+        if let Some(t) = query.traffic_level {
+            let (lo, hi) = pts
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                    (lo.min(p.x3), hi.max(p.x3))
+                });
+            if t < lo || t > hi {
+                confidence = Confidence::Low;
+            }
+        }
+        if let Some((metric, value)) = predictions.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(PredictError::Degenerate(format!(
+                "the fit gives {metric} = {value} at input {q1}, output {q2}: the query is out of the range this data can answer"
+            )));
         }
         Ok(Estimate {
             model: model.to_owned(),

@@ -9,6 +9,11 @@ use serde_json::Value;
 
 use crate::error::{PsoError, Result, config_err};
 
+/// Largest number of values a `range` field may enumerate (each becomes an enum item).
+pub const MAX_RANGE_VALUES: f64 = 10_000_000.0;
+/// How far past the end of a list a `config_position` index may reach (new items are `null`).
+pub const MAX_LIST_GROWTH: usize = 1024;
+
 /// Which of the seed's codec quirks to reproduce (specs/tuning.md §1.3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -373,6 +378,17 @@ pub fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<()> {
         }
         node = match (node, idx) {
             (Value::Array(list), Some(k)) => {
+                // Growing a list by a few entries is how a new item is added; an index far
+                // past the end is a typo that would allocate without bound.
+                if k > list.len().saturating_add(MAX_LIST_GROWTH) {
+                    return Err(config_err(
+                        path,
+                        format!(
+                            "index {k} is far past the end of a list of {} items",
+                            list.len()
+                        ),
+                    ));
+                }
                 if list.len() <= k {
                     list.resize(k + 1, Value::Null);
                 }
@@ -536,9 +552,18 @@ impl SearchSpace {
                         }
                         SeedCompat::Seed => max + step - 1.0,
                     };
+                    let count = ((stop - min) / step).floor() + 1.0;
+                    if !(count <= MAX_RANGE_VALUES) {
+                        return Err(config_err(
+                            at("dtype_param"),
+                            format!(
+                                "range from {min} to {max} by {step} has {count} values; at most {MAX_RANGE_VALUES} are searched: use a larger step or an int field"
+                            ),
+                        ));
+                    }
                     let mut values = Vec::new();
                     let mut v = min;
-                    while v <= stop && values.len() < 10_000_000 {
+                    while v <= stop {
                         values.push(num_value(v, min.fract() == 0.0));
                         v += step;
                     }

@@ -629,3 +629,36 @@ proptest! {
         prop_assert_eq!(c1, c2);
     }
 }
+
+#[test]
+fn oversized_ranges_and_list_indices_are_config_errors() {
+    let e = perf_pso::SearchSpace::new(
+        &[perf_pso::FieldSpec::range(
+            "tokens",
+            "engine.tokens",
+            1,
+            1_000_000_000_000_000,
+            1,
+        )],
+        perf_pso::SeedCompat::Fixed,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("dtype_param") && e.contains("larger step"),
+        "{e}"
+    );
+    let mut tree = serde_json::json!({ "workload": { "clients": [ {} ] } });
+    let e = perf_pso::space::set_path(
+        &mut tree,
+        "workload.clients.100000000000.weight",
+        serde_json::json!(1),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("far past the end"), "{e}");
+    // A new item right after the end is fine.
+    perf_pso::space::set_path(&mut tree, "workload.clients.1.weight", serde_json::json!(2))
+        .unwrap();
+    assert_eq!(tree["workload"]["clients"][1]["weight"], 2);
+}

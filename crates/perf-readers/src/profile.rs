@@ -241,7 +241,8 @@ fn sweep_document(value: &serde_json::Value, cx: &Cx<'_>) -> Result<ProfilerSwee
 fn sweep_row(r: &Node<'_>, cx: &Cx<'_>) -> Result<SweepRow> {
     let ms = |key: &str| -> Result<Option<f64>> {
         match r.opt_num(&[key], cx)? {
-            Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x * 1000.0)),
+            // Checked after the conversion: 1e307 s is finite, its ms are not.
+            Some(x) if (x * 1000.0).is_finite() && x >= 0.0 => Ok(Some(x * 1000.0)),
             Some(_) => Err(cx.field_err(
                 &format!("{}.{key}", r.path),
                 r.v.get(key),
