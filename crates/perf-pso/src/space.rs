@@ -553,7 +553,7 @@ impl SearchSpace {
                         SeedCompat::Seed => max + step - 1.0,
                     };
                     let count = ((stop - min) / step).floor() + 1.0;
-                    if !(count <= MAX_RANGE_VALUES) {
+                    if count.is_nan() || count > MAX_RANGE_VALUES {
                         return Err(config_err(
                             at("dtype_param"),
                             format!(
