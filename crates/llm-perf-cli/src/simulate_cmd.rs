@@ -10,12 +10,19 @@ use llm_perf::sim::{SimConfig, Simulation, Stats, Summary};
 
 use crate::table::{Table, key_values, num};
 
+/// The commented starter config printed by `--example-config` (tested to run as it is).
+const EXAMPLE_CONFIG: &str = include_str!("example_config.yaml");
+
 /// Arguments of `llm-perf simulate`.
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
     /// Simulation config, YAML (`.yaml`/`.yml`) or JSON (see `perf_sim::SimConfig` for the
     /// schema; unknown keys are errors naming their path).
-    pub config: PathBuf,
+    #[arg(required_unless_present = "example_config")]
+    pub config: Option<PathBuf>,
+    /// Print a commented starter config (YAML) and exit.
+    #[arg(long)]
+    pub example_config: bool,
     /// Directory for `requests.csv` (one row per request) and `summary.json`; created if missing.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -29,7 +36,12 @@ pub struct SimulateArgs {
 
 /// Runs `llm-perf simulate`.
 pub fn simulate(args: &SimulateArgs) -> Result<String> {
-    let path = &args.config;
+    if args.example_config {
+        return Ok(EXAMPLE_CONFIG.to_owned());
+    }
+    let Some(path) = &args.config else {
+        anyhow::bail!("give a config file, or --example-config for a starter one");
+    };
     let mut config = SimConfig::from_path(path)?;
     if let Some(seed) = args.seed {
         config.seed = seed;

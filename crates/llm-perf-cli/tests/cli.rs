@@ -793,3 +793,17 @@ fn tune_benchmark_dry_run_prints_the_diff_and_commands() {
         "config.json",
     );
 }
+
+#[test]
+fn simulate_example_config_runs_as_printed() {
+    let out = run(&["simulate", "--example-config"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = std::env::temp_dir().join(format!("llm-perf-starter-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("starter.yaml");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let summary = json(&run(&["simulate", path.to_str().unwrap(), "--json"]));
+    assert_eq!(summary["requests"]["arrived"], 5000);
+    fails_naming(&["simulate"], "CONFIG");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
