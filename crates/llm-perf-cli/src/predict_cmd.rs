@@ -5,9 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use llm_perf::model::{Accelerator, BatchShape, Dtype, ModelSpec, RooflineModel, StepTimeModel};
 use llm_perf::predict::together::{BenchmarkStore, EstimateQuery, Method};
+use llm_perf::predict::vidur::{read_vidur_all_reduce_csv, read_vidur_mlp_csv};
 use llm_perf::predict::{
-    ForestParams, GbdtParams, PredictorFile, ProfileData, Stage, StageModel, StepPredictor, Trainer,
+    ForestParams, GbdtParams, PredictorFile, ProfileData, RooflineAttention, Stage, StageModel,
+    StepPredictor, Trainer, VidurFile, VidurPredictor,
 };
 
 use crate::table::{Table, key_values, num};
@@ -21,6 +24,9 @@ pub enum Kind {
     Gbdt,
     /// Random forest on ln(time).
     Forest,
+    /// Vidur-style per-operator curves from a Vidur `mlp.csv` (plus `--all-reduce`), with the
+    /// roofline attention term of `--model` on `--accelerator`.
+    Vidur,
 }
 
 /// Arguments of `llm-perf predict`.
@@ -43,9 +49,22 @@ enum PredictCommand {
 /// Arguments of `llm-perf predict train`.
 #[derive(Args, Debug)]
 struct TrainArgs {
-    /// Profiling sweep (llm-profiler benchmark JSON: batch size × input length → latencies).
+    /// Profiling data: an llm-profiler sweep JSON (linear, gbdt, forest) or a Vidur `mlp.csv`
+    /// (vidur).
     #[arg(long, value_name = "FILE")]
     profile: PathBuf,
+    /// Vidur only: the `all_reduce.csv` of the same device, for TP > 1.
+    #[arg(long, value_name = "FILE")]
+    all_reduce: Option<PathBuf>,
+    /// Vidur only: the catalogue model (layers, attention shape), e.g. `Llama-2-7B`.
+    #[arg(long)]
+    model: Option<String>,
+    /// Vidur only: the catalogue accelerator for the attention term, e.g. `H100`.
+    #[arg(long)]
+    accelerator: Option<String>,
+    /// Vidur only: tensor-parallel degree (rows of the profile with this TP).
+    #[arg(long, default_value_t = 1)]
+    tp: u32,
     /// Name of the configuration in the predictors file (e.g. `qwen3-4b-a100-tp1`).
     #[arg(long)]
     config: String,
@@ -139,7 +158,6 @@ pub fn predict(args: &PredictArgs) -> Result<String> {
 }
 
 fn train(a: &TrainArgs) -> Result<String> {
-    let data = ProfileData::read(&a.profile)?;
     let trainer = match a.kind {
         Kind::Linear => Trainer::Linear,
         Kind::Gbdt => Trainer::Gbdt(GbdtParams::default()),
@@ -147,7 +165,9 @@ fn train(a: &TrainArgs) -> Result<String> {
             seed: a.seed,
             ..ForestParams::default()
         }),
+        Kind::Vidur => return train_vidur(a),
     };
+    let data = ProfileData::read(&a.profile)?;
     if a.seed_format && a.kind != Kind::Linear {
         bail!("--seed-format holds linear models only; drop it or use --kind linear");
     }
@@ -178,18 +198,139 @@ fn train(a: &TrainArgs) -> Result<String> {
     Ok(out)
 }
 
+/// A predictors file of either kind.
+enum Loaded {
+    Step(PredictorFile),
+    Vidur(VidurFile),
+}
+
+fn load(path: &std::path::Path) -> Result<Loaded> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let is_vidur = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_owned))
+        .is_some_and(|f| f == VidurFile::FORMAT);
+    Ok(if is_vidur {
+        Loaded::Vidur(VidurFile::from_json_str(&text, path)?)
+    } else {
+        Loaded::Step(PredictorFile::from_json_str(&text, path)?)
+    })
+}
+
 fn query(a: &QueryArgs) -> Result<String> {
-    let file = PredictorFile::read(&a.file)?;
     let stage = match a.mode {
         Mode::Prefill => Stage::Prefill,
         Mode::Decode => Stage::Decode,
     };
-    let ms = file.get(&a.config)?.predict_ms(stage, a.bs, a.input_len)?;
+    let ms = match load(&a.file)? {
+        Loaded::Step(file) => file.get(&a.config)?.predict_ms(stage, a.bs, a.input_len)?,
+        Loaded::Vidur(file) => {
+            let predictor = file.get(&a.config)?;
+            predictor.step_time(&uniform_batch(stage, a.bs, a.input_len)?)
+        }
+    };
     Ok(format!("{} ms\n", num(ms, 6)))
 }
 
+/// The step of `bs` identical requests: whole prompts of `len` tokens, or decodes over `len`
+/// cached tokens.
+fn uniform_batch(stage: Stage, bs: f64, len: f64) -> Result<BatchShape> {
+    let whole = |name: &str, v: f64, least: f64| -> Result<u32> {
+        if v.fract() != 0.0 || !(least..=f64::from(u32::MAX)).contains(&v) {
+            bail!("--{name} must be a whole number >= {least} for a Vidur predictor, got {v}");
+        }
+        Ok(v as u32)
+    };
+    let (bs, len) = (whole("bs", bs, 1.0)?, whole("input-len", len, 0.0)?);
+    Ok(match stage {
+        Stage::Prefill => {
+            let mut b = BatchShape::default();
+            for _ in 0..bs {
+                b.add_prefill(len, 0, true);
+            }
+            b
+        }
+        Stage::Decode => BatchShape::decode(bs, len),
+    })
+}
+
+fn train_vidur(a: &TrainArgs) -> Result<String> {
+    let (Some(model_name), Some(gpu_name)) = (&a.model, &a.accelerator) else {
+        bail!(
+            "--kind vidur needs --model (layers, attention shape) and --accelerator (attention term)"
+        );
+    };
+    let model = ModelSpec::lookup(model_name)?;
+    let gpu = Accelerator::lookup(gpu_name)?;
+    let open = |p: &PathBuf| {
+        std::fs::File::open(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+    };
+    let rows = read_vidur_mlp_csv(open(&a.profile)?, &a.profile)?;
+    if !rows.iter().any(|r| r.tp == a.tp) {
+        let mut found: Vec<u32> = rows.iter().map(|r| r.tp).collect();
+        found.sort_unstable();
+        found.dedup();
+        bail!(
+            "{} has no rows for TP {} (it has TP {:?}); choose --tp accordingly",
+            a.profile.display(),
+            a.tp,
+            found
+        );
+    }
+    let roofline = RooflineModel::new(model.clone(), gpu, Dtype::Bf16, a.tp)?;
+    let mut predictor = VidurPredictor::train(&rows, a.tp, model.layers)?
+        .with_roofline_attention(RooflineAttention::from_roofline(&roofline)?);
+    if let Some(path) = &a.all_reduce {
+        predictor = predictor.with_all_reduce(read_vidur_all_reduce_csv(
+            open(path)?,
+            path,
+            a.tp,
+            model.hidden,
+        )?);
+    }
+    let mut file = if a.out.exists() {
+        VidurFile::read(&a.out)?
+    } else {
+        VidurFile::new()
+    };
+    file.configs.insert(a.config.clone(), predictor);
+    file.write(&a.out)?;
+    let p = file.get(&a.config)?;
+    Ok(format!(
+        "trained a Vidur predictor for `{}` ({} layers, TP {}, ops: {}; roofline attention) and wrote {}\n",
+        a.config,
+        p.num_layers(),
+        p.tp(),
+        p.ops().collect::<Vec<_>>().join(", "),
+        a.out.display()
+    ))
+}
+
 fn show(a: &ShowArgs) -> Result<String> {
-    let file = PredictorFile::read(&a.file)?;
+    let file = match load(&a.file)? {
+        Loaded::Step(file) => file,
+        Loaded::Vidur(file) => {
+            if a.json {
+                return Ok(serde_json::to_string_pretty(&file)? + "\n");
+            }
+            let mut out = String::new();
+            for (name, p) in &file.configs {
+                out.push_str(&format!(
+                    "config `{name}` (vidur): {} layers, TP {}, ops {}{}\n",
+                    p.num_layers(),
+                    p.tp(),
+                    p.ops().collect::<Vec<_>>().join(", "),
+                    if p.attention().is_some() {
+                        ", roofline attention"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            return Ok(out);
+        }
+    };
     if a.json {
         return Ok(file.to_json_string()? + "\n");
     }

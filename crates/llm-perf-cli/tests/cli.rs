@@ -807,3 +807,90 @@ fn simulate_example_config_runs_as_printed() {
     fails_naming(&["simulate"], "CONFIG");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn predict_vidur_kind_trains_queries_and_shows() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-vidur-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("vidur.json");
+    let out_path = out_file.to_str().unwrap();
+    let mlp = samples("readers/profiles/vidur/h100_Llama-2-7b-hf_mlp_head20.csv");
+    let trained = run(&[
+        "predict",
+        "train",
+        "--kind",
+        "vidur",
+        "--profile",
+        &mlp,
+        "--model",
+        "Llama-2-7B",
+        "--accelerator",
+        "H100",
+        "--config",
+        "l2",
+        "--out",
+        out_path,
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    // The excerpt covers 3 520–4 096 tokens per step: query inside it.
+    let ms = |len: &str| -> f64 {
+        let out = run(&[
+            "predict",
+            "query",
+            out_path,
+            "l2",
+            "--mode",
+            "prefill",
+            "--bs",
+            "1",
+            "--input-len",
+            len,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().trim_end_matches(" ms").parse().unwrap()
+    };
+    let (short, long) = (ms("3600"), ms("4000"));
+    // Never below the compute bound: 2·6.5e9 FLOPs per token at 989.4 TFLOPS ≈ 52.5 ms at 4000.
+    assert!(long > 52.5 && long > short, "{short} {long}");
+    let shown = stdout(&run(&["predict", "show", out_path]));
+    assert!(
+        shown.contains("config `l2` (vidur): 32 layers") && shown.contains("roofline attention")
+    );
+    fails_naming(
+        &[
+            "predict",
+            "train",
+            "--kind",
+            "vidur",
+            "--profile",
+            &mlp,
+            "--config",
+            "x",
+            "--out",
+            out_path,
+        ],
+        "--model",
+    );
+    fails_naming(
+        &[
+            "predict",
+            "train",
+            "--kind",
+            "vidur",
+            "--profile",
+            &mlp,
+            "--model",
+            "Llama-2-7B",
+            "--accelerator",
+            "H100",
+            "--tp",
+            "2",
+            "--config",
+            "x",
+            "--out",
+            out_path,
+        ],
+        "no rows for TP 2",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

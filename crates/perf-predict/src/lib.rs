@@ -41,4 +41,4 @@ pub use file::PredictorFile;
 pub use linear::{FEATURE_NAMES, LinearModel, NUM_FEATURES, ProfileData, ProfileRow, Stage};
 pub use predictor::{StageModel, StepPredictor, decode_features, prefill_features};
 pub use trees::{ForestModel, ForestParams, GbdtLoss, GbdtModel, GbdtParams};
-pub use vidur::VidurPredictor;
+pub use vidur::{RooflineAttention, VidurFile, VidurPredictor};

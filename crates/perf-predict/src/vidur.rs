@@ -8,8 +8,15 @@
 //! ```
 //! with `L` layers and the all-reduce term only when a table is given (tensor parallel > 1,
 //! Megatron-style: one all-reduce after attention and one after the MLP).
-//! **Attention is not included**: Vidur's public profiles have no attention tables, so this
-//! predictor covers the token-proportional (GEMM, norm, activation) part of a step.
+//!
+//! Vidur's public profiles have no attention tables, so attention comes from the roofline
+//! (specs/simulator.md §4.3: "then attention uses the roofline term") once
+//! [`VidurPredictor::with_roofline_attention`] is called; without it the predictor covers the
+//! token-proportional (GEMM, norm, activation) part of a step only:
+//! ```text
+//! attention(batch) = max( F_attn / (t·P_peak·η_attn),  KV / (t_kv·BW·η_m) )
+//! F_attn = 4·L·h_q·d_h·[ Σ_prefill (n·k + n(n+1)/2) + Σ_decode (k + 1) ],  KV = kv_bytes/token · Σ(k + n)
+//! ```
 //!
 //! Curves interpolate linearly between measured token counts and extrapolate along the last
 //! (first) segment, clamped at ≥ 0.
@@ -236,6 +243,63 @@ pub struct VidurPredictor {
     num_layers: u32,
     ops: BTreeMap<String, OpCurve>,
     all_reduce: Option<OpCurve>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attention: Option<RooflineAttention>,
+}
+
+/// The roofline attention term of a [`VidurPredictor`] ([module docs](self)): the constants a
+/// [`perf_model_core::RooflineModel`] of the same model, device, dtype and TP gives.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RooflineAttention {
+    /// Attention FLOPs per (query token, context token) pair, all layers: `4·L·h_q·d_h`.
+    pub flops_per_pair: f64,
+    /// Effective attention FLOP/s of the TP group: `t·P_peak·η_attn`.
+    pub flops_per_s: f64,
+    /// KV-cache bytes per token and layer stack, per KV shard.
+    pub kv_bytes_per_token: f64,
+    /// Effective memory bandwidth, bytes/s: `BW·η_m`.
+    pub bytes_per_s: f64,
+}
+
+impl RooflineAttention {
+    /// From a roofline model (its efficiencies, peaks, KV dtype and sharding).
+    ///
+    /// # Errors
+    /// [`PredictError::InvalidParam`] when the device has no peak for the compute dtype or no
+    /// bandwidth (the roofline model checks this already, so only a hand-built one fails).
+    pub fn from_roofline(r: &perf_model_core::RooflineModel) -> Result<Self> {
+        let missing = |name: &'static str| PredictError::InvalidParam {
+            name,
+            value: r.accelerator().name.clone(),
+            reason: "the accelerator has no such figure",
+        };
+        let peak = r
+            .accelerator()
+            .peak_flops(r.compute_dtype())
+            .ok_or_else(|| missing("peak_flops"))?;
+        let bw = r
+            .accelerator()
+            .memory_bandwidth_bytes_per_s()
+            .ok_or_else(|| missing("memory_bandwidth"))?;
+        Ok(Self {
+            flops_per_pair: r.model().attention_flops_per_pair(),
+            flops_per_s: f64::from(r.tp()) * peak * r.attention_efficiency(),
+            kv_bytes_per_token: r.model().kv_bytes_per_token(r.kv_dtype()) / r.kv_shards(),
+            bytes_per_s: bw * r.memory_efficiency(),
+        })
+    }
+
+    /// Attention time of `batch`, ms.
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn time_ms(&self, b: &BatchShape) -> f64 {
+        let prefill_pairs =
+            b.prefill_cross as f64 + (b.prefill_tokens_sq as f64 + b.prefill_tokens as f64) / 2.0;
+        let decode_pairs = b.decode_context as f64 + f64::from(b.decode_seqs);
+        let compute = self.flops_per_pair * (prefill_pairs + decode_pairs) / self.flops_per_s;
+        let memory = self.kv_bytes_per_token * b.kv_tokens() as f64 / self.bytes_per_s;
+        compute.max(memory) * 1e3
+    }
 }
 
 impl VidurPredictor {
@@ -263,6 +327,7 @@ impl VidurPredictor {
             num_layers,
             ops,
             all_reduce: None,
+            attention: None,
         })
     }
 
@@ -271,6 +336,30 @@ impl VidurPredictor {
     pub fn with_all_reduce(mut self, curve: OpCurve) -> Self {
         self.all_reduce = Some(curve);
         self
+    }
+
+    /// Adds the roofline attention term ([module docs](self)).
+    #[must_use]
+    pub fn with_roofline_attention(mut self, attention: RooflineAttention) -> Self {
+        self.attention = Some(attention);
+        self
+    }
+
+    /// The attention term, if any.
+    #[must_use]
+    pub fn attention(&self) -> Option<&RooflineAttention> {
+        self.attention.as_ref()
+    }
+
+    /// Names of the operators with a table.
+    pub fn ops(&self) -> impl Iterator<Item = &str> {
+        self.ops.keys().map(String::as_str)
+    }
+
+    /// Number of layers the per-layer times are multiplied by.
+    #[must_use]
+    pub fn num_layers(&self) -> u32 {
+        self.num_layers
     }
 
     /// Time of one op at `tokens`, ms.
@@ -320,10 +409,107 @@ impl VidurPredictor {
     }
 }
 
-/// Step time = [`VidurPredictor::step_ms`] at `batch.total_tokens()` (no attention term).
+/// Step time = [`VidurPredictor::step_ms`] at `batch.total_tokens()`, plus the roofline
+/// attention term when one was added.
 impl StepTimeModel for VidurPredictor {
     fn step_time(&self, batch: &BatchShape) -> f64 {
-        self.step_ms(batch.total_tokens() as f64)
+        if batch.is_empty() {
+            return 0.0;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let tokens = batch.total_tokens() as f64;
+        self.step_ms(tokens) + self.attention.map_or(0.0, |a| a.time_ms(batch))
+    }
+}
+
+/// Vidur predictors by configuration name, saved in llm-perf's envelope
+/// `{"format": "llm-perf/vidur-predictor", "version": 1, "configs": {…}}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VidurFile {
+    format: String,
+    version: u32,
+    /// Predictors by configuration name.
+    pub configs: BTreeMap<String, VidurPredictor>,
+}
+
+impl VidurFile {
+    /// The envelope's `format` value.
+    pub const FORMAT: &'static str = "llm-perf/vidur-predictor";
+
+    /// An empty file.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            format: Self::FORMAT.to_owned(),
+            version: 1,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    /// Parses a file's text.
+    ///
+    /// # Errors
+    /// [`PredictError::Json`] for malformed JSON, [`PredictError::Format`] for another
+    /// envelope or version.
+    pub fn from_json_str(text: &str, path: &Path) -> Result<Self> {
+        let file: Self = serde_json::from_str(text).map_err(|source| PredictError::Json {
+            path: path.to_owned(),
+            source,
+        })?;
+        if file.format != Self::FORMAT || file.version != 1 {
+            return Err(PredictError::Format {
+                path: path.to_owned(),
+                message: format!(
+                    "expected format `{}` version 1, found `{}` version {}",
+                    Self::FORMAT,
+                    file.format,
+                    file.version
+                ),
+            });
+        }
+        Ok(file)
+    }
+
+    /// Reads a file.
+    ///
+    /// # Errors
+    /// [`PredictError::Io`], then as [`VidurFile::from_json_str`].
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| PredictError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_json_str(&text, path)
+    }
+
+    /// Writes the file (pretty JSON).
+    ///
+    /// # Errors
+    /// [`PredictError::Json`] or [`PredictError::Io`].
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(|source| PredictError::Json {
+            path: path.to_owned(),
+            source,
+        })?;
+        std::fs::write(path, text + "\n").map_err(|source| PredictError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The predictor of configuration `name`.
+    ///
+    /// # Errors
+    /// [`PredictError::UnknownName`] listing the configurations.
+    pub fn get(&self, name: &str) -> Result<&VidurPredictor> {
+        self.configs
+            .get(name)
+            .ok_or_else(|| PredictError::UnknownName {
+                kind: "config",
+                name: name.to_owned(),
+                known: self.configs.keys().cloned().collect(),
+            })
     }
 }
 
@@ -378,6 +564,68 @@ pub fn holdout_per_op(
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
+
+    #[test]
+    fn vidur_file_round_trips_bit_exactly() {
+        let rows: Vec<VidurRow> = (0..6)
+            .map(|i| {
+                let t = f64::from(1u32 << (i + 3));
+                VidurRow {
+                    tp: 1,
+                    num_tokens: t,
+                    ops: VIDUR_OPS
+                        .iter()
+                        .map(|op| ((*op).to_owned(), 0.01 + 1e-4 * t))
+                        .collect(),
+                }
+            })
+            .collect();
+        let p = VidurPredictor::train(&rows, 1, 32).unwrap();
+        let mut file = VidurFile::new();
+        file.configs.insert("toy".into(), p.clone());
+        let dir = std::env::temp_dir().join(format!("vidur-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v.json");
+        file.write(&path).unwrap();
+        let back = VidurFile::read(&path).unwrap();
+        let shape = BatchShape::decode(16, 512);
+        assert_eq!(
+            back.get("toy").unwrap().step_time(&shape).to_bits(),
+            p.step_time(&shape).to_bits()
+        );
+        assert!(back.get("nope").is_err());
+        let wrong = r#"{"format":"llm-perf/predictor","version":1,"configs":{}}"#;
+        assert!(VidurFile::from_json_str(wrong, &path).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn roofline_attention_matches_its_formula() {
+        use perf_model_core::{Accelerator, Dtype, ModelSpec, RooflineModel};
+        let r = RooflineModel::new(
+            ModelSpec::lookup("Llama-2-7B").unwrap(),
+            Accelerator::lookup("H100").unwrap(),
+            Dtype::Bf16,
+            1,
+        )
+        .unwrap();
+        let a = RooflineAttention::from_roofline(&r).unwrap();
+        // 8 decodes over 1024 cached tokens: memory-bound (KV read).
+        let b = BatchShape::decode(8, 1024);
+        let flops = 4.0 * 32.0 * 32.0 * 128.0 * 8.0 * 1025.0;
+        let kv = 524_288.0 * 8.0 * 1025.0;
+        let want = (flops / (989.4e12 * r.attention_efficiency()))
+            .max(kv / (3350e9 * r.memory_efficiency()))
+            * 1e3;
+        assert_relative_eq!(a.time_ms(&b), want, max_relative = 1e-9);
+        // One 2048-token prompt: compute-bound (quadratic attention).
+        let p = BatchShape::prefill(2048);
+        let pairs = 2048.0 * 2049.0 / 2.0;
+        let want = (4.0 * 32.0 * 32.0 * 128.0 * pairs / (989.4e12 * r.attention_efficiency()))
+            .max(524_288.0 * 2048.0 / (3350e9 * r.memory_efficiency()))
+            * 1e3;
+        assert_relative_eq!(a.time_ms(&p), want, max_relative = 1e-9);
+    }
 
     /// Hand-written rows in Vidur's layout (two ops, TP 1 and 2); mlp_up_proj = 0.01 + 1e-3·n.
     const FIXTURE: &str = "time_stats.emb.median,time_stats.mlp_up_proj.median,n_embd,num_tokens,num_tensor_parallel_workers\n\
