@@ -14,7 +14,7 @@ use perf_predict::{ForestParams, GbdtParams, ProfileData, StepPredictor, Trainer
 
 const SWEEP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../samples/predict/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json"
+    "/../../samples/readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json"
 );
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
