@@ -199,12 +199,13 @@ fn train(a: &TrainArgs) -> Result<String> {
 }
 
 /// A predictors file of either kind.
-enum Loaded {
+pub(crate) enum Loaded {
     Step(PredictorFile),
     Vidur(VidurFile),
 }
 
-fn load(path: &std::path::Path) -> Result<Loaded> {
+/// Reads a predictors file, telling the two envelopes apart by their `format`.
+pub(crate) fn load(path: &std::path::Path) -> Result<Loaded> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let is_vidur = serde_json::from_str::<serde_json::Value>(&text)
@@ -413,4 +414,15 @@ pub fn estimate(a: &EstimateArgs) -> Result<String> {
     }
     out.push_str(&t.render());
     Ok(out)
+}
+
+/// The step-time model of configuration `config` of a predictors file, for the simulator.
+pub(crate) fn step_model(
+    path: &std::path::Path,
+    config: &str,
+) -> Result<std::sync::Arc<dyn StepTimeModel>> {
+    Ok(match load(path)? {
+        Loaded::Step(file) => std::sync::Arc::new(file.get(config)?.clone()),
+        Loaded::Vidur(file) => std::sync::Arc::new(file.get(config)?.clone()),
+    })
 }

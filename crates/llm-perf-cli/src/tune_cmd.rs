@@ -22,6 +22,9 @@ use crate::table::{Table, num};
 pub enum EvaluatorKind {
     /// The discrete-event simulator (`[simulator]` section of our tuning TOML).
     Sim,
+    /// The simulator with a learned step-time model (`--predictor FILE --predictor-config NAME`,
+    /// from `llm-perf predict train`) instead of the config's cost model.
+    Model,
     /// Real benchmarks: restart the engine with each candidate and run the benchmark
     /// (the seed's `config.toml`: `[mindie]`/`[vllm]`/`[vllm_ascend]` and
     /// `[ais_bench]`/`[vllm_benchmark]` sections).
@@ -54,6 +57,12 @@ pub struct TuneArgs {
     /// seed gives a byte-identical results file).
     #[arg(long)]
     timing: bool,
+    /// `--evaluator model`: the predictors file (`llm-perf predict train --out`).
+    #[arg(long, value_name = "FILE")]
+    predictor: Option<PathBuf>,
+    /// `--evaluator model`: the configuration in the predictors file.
+    #[arg(long, value_name = "NAME")]
+    predictor_config: Option<String>,
     /// Engine section of the seed config to tune (`mindie`, `vllm`, `vllm_ascend`); default: the
     /// `[optimizer_engine]` choice, else the first section present.
     #[arg(long)]
@@ -87,57 +96,64 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
     if args.resume && args.out.is_none() {
         bail!("--resume needs --out DIR, the directory of the run to continue");
     }
-    let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) =
-        match args.evaluator {
-            EvaluatorKind::Sim => {
-                let config = TuneConfig::from_path(&args.config)?;
-                let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
-                let evaluator = SimEvaluator::new(&config.sim_config()?)?.jobs(jobs);
-                let mut tuner = Tuner::new(
-                    config.search_space()?,
-                    config.pso.clone(),
-                    config.fitness.clone(),
-                )
-                .memoise(!config.run.reevaluate_duplicates);
-                if let Some(max) = config.run.max_evaluations {
-                    tuner = tuner.max_evaluations(max);
-                }
-                (tuner, Box::new(evaluator), config.pso.iters)
+    let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) = match args
+        .evaluator
+    {
+        EvaluatorKind::Sim | EvaluatorKind::Model => {
+            let config = TuneConfig::from_path(&args.config)?;
+            let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
+            let mut evaluator = SimEvaluator::new(&config.sim_config()?)?.jobs(jobs);
+            if args.evaluator == EvaluatorKind::Model {
+                let (Some(file), Some(name)) = (&args.predictor, &args.predictor_config) else {
+                    bail!("--evaluator model needs --predictor FILE and --predictor-config NAME");
+                };
+                evaluator = evaluator.with_cost_model(crate::predict_cmd::step_model(file, name)?);
             }
-            EvaluatorKind::Benchmark => {
-                let seed = SeedConfig::from_path(&args.config)?;
-                let (engine, bench) = choose_sections(&seed, args)?;
-                let space = seed.search_space(&engine, Some(&bench), true, SeedCompat::Seed)?;
-                let registry = Registry::with_builtins();
-                let engine_section =
-                    section(&seed, &engine, "config_path", args.engine_config.as_deref());
-                let bench_section = section(
-                    &seed,
-                    &bench,
-                    "model_config",
-                    args.benchmark_config.as_deref(),
-                );
-                let engine_impl = registry.engine(&engine, &engine_section)?;
-                let bench_impl = registry.benchmark(&bench, &bench_section)?;
-                if args.dry_run {
-                    let first = first_candidate(&space)?;
-                    let plan = dry_run(
-                        engine_impl.as_ref(),
-                        bench_impl.as_ref(),
-                        &backend_config(&first),
-                        &Pass::default(),
-                    )?;
-                    return Ok(plan.render());
-                }
-                let runner = Arc::new(SystemRunner::new());
-                stop_services_on_ctrl_c(Arc::clone(&runner));
-                let evaluation = BenchmarkEvaluation::new(engine_impl, bench_impl, runner);
-                let params = seed.pso_params(args.seed)?;
-                let iters = params.iters;
-                let tuner = Tuner::new(space, params, seed.fitness()?);
-                (tuner, Box::new(BenchmarkEvaluator::new(evaluation)), iters)
+            let mut tuner = Tuner::new(
+                config.search_space()?,
+                config.pso.clone(),
+                config.fitness.clone(),
+            )
+            .memoise(!config.run.reevaluate_duplicates);
+            if let Some(max) = config.run.max_evaluations {
+                tuner = tuner.max_evaluations(max);
             }
-        };
+            (tuner, Box::new(evaluator), config.pso.iters)
+        }
+        EvaluatorKind::Benchmark => {
+            let seed = SeedConfig::from_path(&args.config)?;
+            let (engine, bench) = choose_sections(&seed, args)?;
+            let space = seed.search_space(&engine, Some(&bench), true, SeedCompat::Seed)?;
+            let registry = Registry::with_builtins();
+            let engine_section =
+                section(&seed, &engine, "config_path", args.engine_config.as_deref());
+            let bench_section = section(
+                &seed,
+                &bench,
+                "model_config",
+                args.benchmark_config.as_deref(),
+            );
+            let engine_impl = registry.engine(&engine, &engine_section)?;
+            let bench_impl = registry.benchmark(&bench, &bench_section)?;
+            if args.dry_run {
+                let first = first_candidate(&space)?;
+                let plan = dry_run(
+                    engine_impl.as_ref(),
+                    bench_impl.as_ref(),
+                    &backend_config(&first),
+                    &Pass::default(),
+                )?;
+                return Ok(plan.render());
+            }
+            let runner = Arc::new(SystemRunner::new());
+            stop_services_on_ctrl_c(Arc::clone(&runner));
+            let evaluation = BenchmarkEvaluation::new(engine_impl, bench_impl, runner);
+            let params = seed.pso_params(args.seed)?;
+            let iters = params.iters;
+            let tuner = Tuner::new(space, params, seed.fitness()?);
+            (tuner, Box::new(BenchmarkEvaluator::new(evaluation)), iters)
+        }
+    };
     let mut tuner = tuner.record_timing(args.timing).resume(args.resume);
     if let Some(n) = args.stop_after {
         tuner = tuner.stop_after(n);

@@ -894,3 +894,47 @@ fn predict_vidur_kind_trains_queries_and_shows() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn tune_with_a_learned_step_model() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-tune-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let predictors = dir.join("p.json");
+    let profile = samples(
+        "readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
+    );
+    let trained = run(&[
+        "predict",
+        "train",
+        "--profile",
+        &profile,
+        "--config",
+        "q",
+        "--cv",
+        "0",
+        "--out",
+        predictors.to_str().unwrap(),
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let config = samples("pso/sim_tune.toml");
+    let learned = json(&run(&[
+        "tune",
+        &config,
+        "--evaluator",
+        "model",
+        "--predictor",
+        predictors.to_str().unwrap(),
+        "--predictor-config",
+        "q",
+        "--json",
+    ]));
+    let simulated = json(&run(&["tune", &config, "--json"]));
+    assert!(
+        learned["best_cost"].as_f64().is_some_and(f64::is_finite),
+        "{learned}"
+    );
+    // The learned Qwen3-4B/A100 steps differ from the config's Inferno cost model.
+    assert_ne!(learned["top"][0]["index"], simulated["top"][0]["index"]);
+    fails_naming(&["tune", &config, "--evaluator", "model"], "--predictor");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

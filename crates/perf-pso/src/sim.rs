@@ -2,8 +2,9 @@
 //! performance from the run's summary (specs/tuning.md §4).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use perf_model_core::{PerformanceIndex, PerformanceIndexData};
+use perf_model_core::{PerformanceIndex, PerformanceIndexData, StepTimeModel};
 use perf_sim::{SimConfig, Simulation, Summary};
 use serde_json::Value;
 
@@ -62,11 +63,23 @@ pub fn default_sim_mapping() -> BTreeMap<String, String> {
 /// with ≥ 2 output tokens), success rate = completed / arrived (rejected, dropped and unfinished
 /// requests fail), request throughput = completed / window. A configuration the simulator
 /// rejects (e.g. a token budget below the batch size) is a failed evaluation.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SimEvaluator {
     base: Value,
     mapping: BTreeMap<String, String>,
     jobs: usize,
+    cost_model: Option<Arc<dyn StepTimeModel>>,
+}
+
+impl std::fmt::Debug for SimEvaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimEvaluator")
+            .field("base", &self.base)
+            .field("mapping", &self.mapping)
+            .field("jobs", &self.jobs)
+            .field("cost_model", &self.cost_model.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl SimEvaluator {
@@ -85,7 +98,15 @@ impl SimEvaluator {
             base,
             mapping: default_sim_mapping(),
             jobs: 1,
+            cost_model: None,
         })
+    }
+    /// Uses `model` for every step instead of the config's `cost_model` (e.g. a learned
+    /// `perf-predict` predictor: the tuner's "learned model" evaluator).
+    #[must_use]
+    pub fn with_cost_model(mut self, model: Arc<dyn StepTimeModel>) -> Self {
+        self.cost_model = Some(model);
+        self
     }
     /// Threads for a batch (results identical to one thread).
     #[must_use]
@@ -149,7 +170,11 @@ impl SimEvaluator {
         config: &DecodedConfig,
     ) -> std::result::Result<PerformanceIndex, String> {
         let cfg = self.sim_config(config)?;
-        let summary = Simulation::new(cfg)
+        let simulation = match &self.cost_model {
+            Some(model) => Simulation::with_cost_model(cfg, Arc::clone(model)),
+            None => Simulation::new(cfg),
+        };
+        let summary = simulation
             .and_then(|s| s.run(std::io::sink()))
             .map_err(|e| e.to_string())?;
         index_from_summary(&summary).map_err(|e| e.to_string())
