@@ -182,7 +182,11 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
                 hint_bench(path_hint)
             } else if lower_has("\"request throughput\"") || lower_has("\"benchmark duration\"") {
                 Format::AisbenchJson
-            } else if lower_has("\"requestrate\"") && lower_has("\"data\"") {
+            } else if (lower_has("\"requestrate\"") && lower_has("\"data\""))
+                || is_empty_inferno(head)
+            {
+                // An empty `data` list is still an Inferno DataSet (the reader then says it
+                // has no points), not an unknown format.
                 Format::InfernoDataSet
             } else if has("\"benchmarks\"") {
                 Format::GuidellmJson
@@ -296,4 +300,10 @@ fn hint_bench(path_hint: Option<&Path>) -> Format {
         Some("jsonl") => Format::SglangBench,
         _ => Format::VllmBench,
     }
+}
+
+/// `{"name": …, "data": []}`: an Inferno DataSet without points.
+fn is_empty_inferno(text: &str) -> bool {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    compact.starts_with('{') && compact.contains("\"data\":[]") && compact.contains("\"name\":")
 }

@@ -983,3 +983,18 @@ fn guidellm_json_streams_from_a_reader() {
     .unwrap_err();
     assert!(matches!(err, ReadError::Json { line: 2, .. }), "{err}");
 }
+
+#[test]
+fn an_inferno_dataset_without_points_says_so() {
+    let err = perf_readers::read_bytes(
+        br#"{"name": "x", "data": []}"#,
+        "empty.json",
+        &perf_readers::ReadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no benchmark points"), "{err}");
+    assert_eq!(
+        perf_readers::detect(br#"{ "name": "x", "data": [ ] }"#, None),
+        perf_readers::Format::InfernoDataSet
+    );
+}
