@@ -55,13 +55,7 @@ impl Default for AisBenchConfig {
             summarizer: None,
             debug: false,
             others: String::new(),
-            launch: LaunchSettings {
-                timeouts: crate::plan::Timeouts {
-                    run_s: 3600.0,
-                    ..crate::plan::Timeouts::default()
-                },
-                ..LaunchSettings::default()
-            },
+            launch: LaunchSettings::for_benchmark(),
         }
     }
 }

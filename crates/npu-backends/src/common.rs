@@ -48,6 +48,19 @@ impl Default for LaunchSettings {
 }
 
 impl LaunchSettings {
+    /// The defaults of a benchmark runner: a one-hour limit on the run (a benchmark of
+    /// thousands of prompts takes minutes; an engine start, seconds).
+    #[must_use]
+    pub fn for_benchmark() -> Self {
+        Self {
+            timeouts: Timeouts {
+                run_s: 3600.0,
+                ..Timeouts::default()
+            },
+            ..Self::default()
+        }
+    }
+
     /// Base env plus the candidate's set env fields (texts).
     pub(crate) fn env_with(&self, cfg: &DecodedConfig) -> BTreeMap<String, String> {
         let mut env = self.env.clone();

@@ -66,13 +66,7 @@ impl Default for VllmBenchConfig {
             result_dir: PathBuf::from("vllm_bench_results"),
             result_filename: "result.json".to_owned(),
             others: String::new(),
-            launch: LaunchSettings {
-                timeouts: crate::plan::Timeouts {
-                    run_s: 3600.0,
-                    ..crate::plan::Timeouts::default()
-                },
-                ..LaunchSettings::default()
-            },
+            launch: LaunchSettings::for_benchmark(),
         }
     }
 }
