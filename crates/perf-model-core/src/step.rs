@@ -91,6 +91,14 @@ impl BatchShape {
         self.logits = self.logits.saturating_add(1);
     }
 
+    /// Adds `count` decodes whose cached contexts sum to `context_sum` (the same as `count`
+    /// calls of [`BatchShape::add_decode`]).
+    pub fn add_decodes(&mut self, count: u32, context_sum: u64) {
+        self.decode_seqs = self.decode_seqs.saturating_add(count);
+        self.decode_context = self.decode_context.saturating_add(context_sum);
+        self.logits = self.logits.saturating_add(count);
+    }
+
     /// Requests scheduled this step.
     #[must_use]
     pub fn num_seqs(&self) -> u32 {

@@ -175,7 +175,7 @@ impl SimEvaluator {
             None => Simulation::new(cfg),
         };
         let summary = simulation
-            .and_then(|s| s.run(std::io::sink()))
+            .and_then(|s| s.run_summary())
             .map_err(|e| e.to_string())?;
         index_from_summary(&summary).map_err(|e| e.to_string())
     }

@@ -105,6 +105,7 @@ pub mod rng;
 pub mod stats;
 pub mod workload;
 
+mod decoders;
 mod replica;
 mod request;
 mod router;

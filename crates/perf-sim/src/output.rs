@@ -97,7 +97,9 @@ impl Status {
 
 /// Streams rows to any writer, formatting with integer arithmetic only.
 pub(crate) struct CsvSink<W: Write> {
-    wtr: csv::Writer<W>,
+    /// `None` when no per-request output is wanted (the summary alone, e.g. inside a tuner):
+    /// rows are then not even formatted.
+    wtr: Option<csv::Writer<W>>,
     buf: Vec<u8>,
 }
 
@@ -136,16 +138,31 @@ impl<W: Write> CsvSink<W> {
         let mut wtr = csv::WriterBuilder::new().from_writer(out);
         wtr.write_record(CSV_HEADER)?;
         Ok(Self {
-            wtr,
+            wtr: Some(wtr),
             buf: Vec::with_capacity(32),
         })
+    }
+
+    /// A sink that writes nothing.
+    pub fn disabled() -> Self {
+        Self {
+            wtr: None,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Writes the formatted `buf` as the next field.
+    fn put_buf(&mut self) -> Result<()> {
+        if let Some(w) = &mut self.wtr {
+            w.write_field(&self.buf)?;
+        }
+        Ok(())
     }
 
     fn int(&mut self, v: u64) -> Result<()> {
         self.buf.clear();
         push_u64(&mut self.buf, v);
-        self.wtr.write_field(&self.buf)?;
-        Ok(())
+        self.put_buf()
     }
 
     fn secs(&mut self, ns: u64) -> Result<()> {
@@ -153,8 +170,7 @@ impl<W: Write> CsvSink<W> {
         if ns != NEVER {
             push_fixed(&mut self.buf, ns, 9);
         }
-        self.wtr.write_field(&self.buf)?;
-        Ok(())
+        self.put_buf()
     }
 
     fn ms(&mut self, ns: Option<u64>) -> Result<()> {
@@ -162,17 +178,21 @@ impl<W: Write> CsvSink<W> {
         if let Some(ns) = ns {
             push_fixed(&mut self.buf, ns, 6);
         }
-        self.wtr.write_field(&self.buf)?;
-        Ok(())
+        self.put_buf()
     }
 
     fn text(&mut self, s: &str) -> Result<()> {
-        self.wtr.write_field(s)?;
+        if let Some(w) = &mut self.wtr {
+            w.write_field(s)?;
+        }
         Ok(())
     }
 
     /// Writes one request's row.
     pub fn row(&mut self, r: &Req, client: &str, status: Status) -> Result<()> {
+        if self.wtr.is_none() {
+            return Ok(());
+        }
         let first = (r.first_token_ns != NEVER).then_some(r.first_token_ns);
         let done = if status == Status::Completed {
             Some(r.last_token_ns)
@@ -217,12 +237,16 @@ impl<W: Write> CsvSink<W> {
         self.ms((r.generated >= 2).then_some(r.itl_max_ns))?;
         self.ms(done.map(|c| rounded_div(c - r.arrival_ns, r.generated.max(1))))?;
         self.text("")?;
-        self.wtr.write_record(None::<&[u8]>)?;
+        if let Some(w) = &mut self.wtr {
+            w.write_record(None::<&[u8]>)?;
+        }
         Ok(())
     }
 
     pub fn flush(&mut self) -> Result<()> {
-        self.wtr.flush()?;
+        if let Some(w) = &mut self.wtr {
+            w.flush()?;
+        }
         Ok(())
     }
 }

@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use perf_model_core::BatchShape;
 
 use crate::config::PreemptionPolicy;
+use crate::decoders::LazyDecoders;
 use crate::kv::BlockPool;
 use crate::request::{NEVER, Req};
 use crate::stats::Sketch;
@@ -17,6 +18,8 @@ pub(crate) struct Limits {
     pub chunked_prefill: bool,
     pub max_queue: usize,
     pub preemption: PreemptionPolicy,
+    /// Keep decoding requests in aggregate ([`LazyDecoders`]); off only to cross-check.
+    pub lazy_decode: bool,
 }
 
 /// Per-replica counters for the summary.
@@ -56,12 +59,23 @@ pub(crate) struct PrefixCache {
 }
 
 /// A replica: waiting queue, running list, KV pool and the step in flight.
+///
+/// The running requests are `running` (those handled one by one, in running order) plus the
+/// lazy decoders of `lazy`; `run_seq` orders the union.
 #[derive(Debug)]
 pub(crate) struct Replica {
     pub pool: BlockPool,
     pub waiting: VecDeque<u32>,
-    pub running: Vec<u32>,
+    running: Vec<u32>,
+    lazy: LazyDecoders,
+    next_run_seq: u64,
+    /// Finished steps; the step in flight (if any) has this index.
+    steps_done: u64,
+    /// When the last finished step ended, ns.
+    last_end: u64,
     scheduled: Vec<Entry>,
+    /// Scratch for the fast path's plan: (index into `running`, tokens, new blocks).
+    plan: Vec<(usize, u32, u32)>,
     pub busy: bool,
     pub wake_pending: bool,
     step_start: u64,
@@ -81,7 +95,12 @@ impl Replica {
             pool: BlockPool::new(blocks, block_size),
             waiting: VecDeque::new(),
             running: Vec::new(),
+            lazy: LazyDecoders::new(block_size),
+            next_run_seq: 0,
+            steps_done: 0,
+            last_end: 0,
             scheduled: Vec::new(),
+            plan: Vec::new(),
             busy: false,
             wake_pending: false,
             step_start: 0,
@@ -89,14 +108,38 @@ impl Replica {
         }
     }
 
+    /// Running requests (one by one and lazy).
+    #[inline]
+    fn running_count(&self) -> usize {
+        self.running.len() + self.lazy.count() as usize
+    }
+
     /// Waiting + running.
     pub fn outstanding(&self) -> usize {
-        self.waiting.len() + self.running.len()
+        self.waiting.len() + self.running_count()
     }
 
     /// True when something could be scheduled.
     pub fn has_work(&self) -> bool {
-        !self.running.is_empty() || !self.waiting.is_empty()
+        self.running_count() > 0 || !self.waiting.is_empty()
+    }
+
+    /// Brings every lazy decoder up to date and back into `running`, in running order.
+    pub fn materialise_all(&mut self, reqs: &mut [Req]) {
+        if self.lazy.count() == 0 {
+            return;
+        }
+        self.lazy
+            .materialise_all(reqs, self.steps_done, self.last_end, &mut self.running);
+        self.running
+            .sort_unstable_by_key(|&s| reqs[s as usize].run_seq);
+    }
+
+    /// Appends `s` to the running order.
+    fn push_running(&mut self, reqs: &mut [Req], s: u32) {
+        reqs[s as usize].run_seq = self.next_run_seq;
+        self.next_run_seq += 1;
+        self.running.push(s);
     }
 
     /// Evicts a victim among the not-yet-scheduled running requests `running[from..]`: the
@@ -132,10 +175,16 @@ impl Replica {
     /// is retried at once, as vLLM's engine loop would on its next iteration; each retry moves
     /// a request from running to waiting, so this ends, and an empty batch means no work.
     pub fn schedule(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> BatchShape {
+        if lim.lazy_decode
+            && let Some(shape) = self.schedule_fast(reqs, lim, now)
+        {
+            return shape;
+        }
+        self.materialise_all(reqs);
         loop {
             let (shape, preempted) = self.schedule_once(reqs, lim, now);
             if shape.is_empty()
-                && self.running.is_empty()
+                && self.running_count() == 0
                 && !self.waiting.is_empty()
                 && self.flush_prefixes()
             {
@@ -247,60 +296,141 @@ impl Replica {
             i += 1;
         }
         if !preempted {
-            let mut j = 0;
-            while j < self.waiting.len() && budget > 0 && self.running.len() < lim.max_num_seqs {
-                let s = self.waiting[j];
-                let cached = if reqs[s as usize].computed == 0 && reqs[s as usize].blocks == 0 {
-                    self.cached_prefix(&reqs[s as usize])
-                } else {
-                    0
-                };
-                let bs = self.pool.block_size();
-                let r = &mut reqs[s as usize];
-                let num = r.num_tokens();
-                let (k, held, shared) = if cached > 0 {
-                    (cached, cached / bs, cached / bs)
-                } else {
-                    (r.computed, r.blocks, r.shared)
-                };
-                let full = num - k;
-                if !lim.chunked_prefill && full > budget {
-                    j += 1;
-                    continue;
-                }
-                let n = full.min(budget);
-                let need = self.pool.extra_for(k + n, held);
-                if !self.pool.try_take(need) {
-                    break;
-                }
-                if cached > 0 {
-                    r.computed = cached;
-                    r.cached = cached;
-                    if let Some(pc) = &mut self.prefix {
-                        pc.hits += 1;
-                        pc.hit_tokens += u64::from(cached);
-                    }
-                }
-                r.shared = shared;
-                r.blocks = held + need;
-                if r.scheduled_ns == NEVER {
-                    r.scheduled_ns = now;
-                }
-                let _ = self.waiting.remove(j);
-                self.running.push(s);
-                shape.add_prefill(n, k, k + n == num);
-                self.scheduled.push(Entry {
-                    slot: s,
-                    n,
-                    decode: false,
-                });
-                budget -= n;
-            }
+            self.admit(reqs, lim, now, budget, &mut shape);
         }
-        debug_assert!(self.running.len() <= lim.max_num_seqs);
+        debug_assert!(self.running_count() <= lim.max_num_seqs);
         debug_assert!(self.pool.used() <= self.pool.total());
         self.step_start = now;
         (shape, preempted)
+    }
+
+    /// FCFS admissions from the waiting queue with the `budget` left this step.
+    fn admit(
+        &mut self,
+        reqs: &mut [Req],
+        lim: &Limits,
+        now: u64,
+        mut budget: u32,
+        shape: &mut BatchShape,
+    ) {
+        let mut j = 0;
+        while j < self.waiting.len() && budget > 0 && self.running_count() < lim.max_num_seqs {
+            let s = self.waiting[j];
+            let cached = if reqs[s as usize].computed == 0 && reqs[s as usize].blocks == 0 {
+                self.cached_prefix(&reqs[s as usize])
+            } else {
+                0
+            };
+            let bs = self.pool.block_size();
+            let r = &mut reqs[s as usize];
+            let num = r.num_tokens();
+            let (k, held, shared) = if cached > 0 {
+                (cached, cached / bs, cached / bs)
+            } else {
+                (r.computed, r.blocks, r.shared)
+            };
+            let full = num - k;
+            if !lim.chunked_prefill && full > budget {
+                j += 1;
+                continue;
+            }
+            let n = full.min(budget);
+            let need = self.pool.extra_for(k + n, held);
+            if !self.pool.try_take(need) {
+                break;
+            }
+            if cached > 0 {
+                r.computed = cached;
+                r.cached = cached;
+                if let Some(pc) = &mut self.prefix {
+                    pc.hits += 1;
+                    pc.hit_tokens += u64::from(cached);
+                }
+            }
+            r.shared = shared;
+            r.blocks = held + need;
+            if r.scheduled_ns == NEVER {
+                r.scheduled_ns = now;
+            }
+            let _ = self.waiting.remove(j);
+            self.push_running(reqs, s);
+            shape.add_prefill(n, k, k + n == num);
+            self.scheduled.push(Entry {
+                slot: s,
+                n,
+                decode: false,
+            });
+            budget -= n;
+        }
+    }
+
+    /// One step built without touching the lazy decoders one by one, when that gives exactly
+    /// what [`Replica::schedule_once`] would: no KV shortage (so no preemption), and either the
+    /// whole demand fits the token budget or every request handled one by one comes after every
+    /// lazy decoder in running order (so a truncating budget cuts the same requests). `None`
+    /// (nothing changed) otherwise, or when the step would be empty.
+    fn schedule_fast(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> Option<BatchShape> {
+        let t = self.steps_done;
+        let lazy = self.lazy.count();
+        let mut budget = lim.max_num_batched_tokens.checked_sub(lazy)?;
+        if lazy > 0 {
+            let mut demand = u64::from(lazy);
+            let mut interleaved = false;
+            for &s in &self.running {
+                let r = &reqs[s as usize];
+                demand += u64::from(r.num_tokens() - r.computed);
+                interleaved |= r.run_seq < self.lazy.seq_bound();
+            }
+            if interleaved && demand > u64::from(lim.max_num_batched_tokens) {
+                return None;
+            }
+        }
+        let lazy_blocks = self.lazy.blocks_needed(t);
+        let mut free = self.pool.free().checked_sub(u64::from(lazy_blocks))?;
+        self.plan.clear();
+        for (i, &s) in self.running.iter().enumerate() {
+            if budget == 0 {
+                break;
+            }
+            let r = &reqs[s as usize];
+            let (k, num) = (r.computed, r.num_tokens());
+            let n = (num - k).min(budget);
+            if n == 0 {
+                continue;
+            }
+            let need = self.pool.extra_for(k + n, r.blocks);
+            free = free.checked_sub(u64::from(need))?;
+            self.plan.push((i, n, need));
+            budget -= n;
+        }
+        if lazy == 0 && self.plan.is_empty() && self.waiting.is_empty() {
+            return None;
+        }
+        let mut shape = BatchShape::default();
+        self.scheduled.clear();
+        self.pool.try_take(lazy_blocks);
+        shape.add_decodes(lazy, self.lazy.context_sum(t));
+        for &(i, n, need) in &self.plan {
+            let s = self.running[i];
+            self.pool.try_take(need);
+            let r = &mut reqs[s as usize];
+            r.blocks += need;
+            let (k, num) = (r.computed, r.num_tokens());
+            let decode = r.generated >= 1 && n == 1 && k + 1 == num;
+            if decode {
+                shape.add_decode(k);
+            } else {
+                shape.add_prefill(n, k, k + n == num);
+            }
+            self.scheduled.push(Entry { slot: s, n, decode });
+        }
+        self.admit(reqs, lim, now, budget, &mut shape);
+        if shape.is_empty() {
+            return None;
+        }
+        debug_assert!(self.running_count() <= lim.max_num_seqs);
+        self.step_start = now;
+        Some(shape)
     }
 
     /// Accounts the step `[step_start, now)` that computed `shape`.
@@ -314,17 +444,22 @@ impl Replica {
         c.kv_max_used = c.kv_max_used.max(self.pool.used());
     }
 
-    /// Ends the step at `now`: advances every scheduled request, samples tokens, records ITL
-    /// gaps and pushes finished slots onto `done` (their blocks released).
+    /// Ends the step at `now`: advances every scheduled request and lazy decoder, samples
+    /// tokens, records ITL gaps and pushes finished slots onto `done` in running order (their
+    /// blocks released); decoding requests become lazy decoders.
     pub fn finish_step(
         &mut self,
         reqs: &mut [Req],
         now: u64,
         itl: &mut Sketch,
         done: &mut Vec<u32>,
+        lazy_decode: bool,
     ) {
         let start = self.step_start;
-        let mut same_gap = 0u64;
+        let t = self.steps_done;
+        self.lazy.record_step(t, now - start);
+        // Every lazy decoder emitted a token after one that ended when this step started.
+        let mut same_gap = u64::from(self.lazy.count());
         let mut any_done = false;
         for e in &self.scheduled {
             let r = &mut reqs[e.slot as usize];
@@ -362,9 +497,42 @@ impl Replica {
                 }
             }
         }
+        let eager_done = done.len();
+        while let Some(slot) = self.lazy.pop_completion(t) {
+            let r = &mut reqs[slot as usize];
+            self.lazy.materialise(r, t + 1, now);
+            debug_assert_eq!(r.generated, r.target);
+            self.pool.release(r.blocks - r.shared);
+            r.blocks = 0;
+            r.shared = 0;
+            r.finished = true;
+            self.counters.completed += 1;
+            done.push(slot);
+        }
+        if done.len() > eager_done && eager_done > 0 {
+            done.sort_unstable_by_key(|&s| reqs[s as usize].run_seq);
+        }
         itl.add_n(now - start, same_gap);
         if any_done {
             self.running.retain(|&s| !reqs[s as usize].finished);
+        }
+        self.steps_done = t + 1;
+        self.last_end = now;
+        if lazy_decode {
+            let mut became_lazy = false;
+            for e in &self.scheduled {
+                let r = &mut reqs[e.slot as usize];
+                // Only a request that sampled a token now: one that stopped a recomputation
+                // a token short has a longer gap ahead than the step's.
+                if !r.finished && r.last_token_ns == now && r.computed + 1 == r.num_tokens() {
+                    self.lazy.add(r, e.slot, t + 1);
+                    became_lazy = true;
+                }
+            }
+            if became_lazy {
+                self.running.retain(|&s| !reqs[s as usize].lazy);
+            }
+            self.lazy.prune_gaps(reqs);
         }
         self.scheduled.clear();
     }

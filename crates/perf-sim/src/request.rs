@@ -39,6 +39,12 @@ pub(crate) struct Req {
     /// Prompt tokens found in the prefix cache at its last admission.
     pub cached: u32,
     pub finished: bool,
+    /// A lazy decoder (crate::decoders): `computed`, `generated`, `blocks`, `last_token_ns`
+    /// and `itl_max_ns` are as of step `sync_step`.
+    pub lazy: bool,
+    pub sync_step: u64,
+    /// Position in its replica's running order (increases with each admission).
+    pub run_seq: u64,
     /// Slot holds a live request.
     pub in_use: bool,
 }

@@ -56,6 +56,8 @@ pub struct Simulation {
     config: SimConfig,
     model: Arc<dyn StepTimeModel>,
     num_blocks: u64,
+    /// Decoding requests kept in aggregate (crate::decoders); off only in the cross-check test.
+    lazy_decode: bool,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -106,6 +108,7 @@ impl Simulation {
             config,
             model,
             num_blocks,
+            lazy_decode: true,
         })
     }
 
@@ -135,6 +138,23 @@ impl Simulation {
             "simulation start"
         );
         let summary = Engine::new(self)?.run(CsvSink::new(csv_out)?)?;
+        Self::log_end(&summary);
+        Ok(summary)
+    }
+
+    /// Runs the simulation for its summary only, without formatting per-request rows (what a
+    /// tuner evaluating thousands of configurations wants). The summary is identical to
+    /// [`Simulation::run`]'s.
+    ///
+    /// # Errors
+    /// [`SimError::InvalidStepTime`] when the cost model returns a negative or non-finite time.
+    pub fn run_summary(&self) -> Result<Summary> {
+        let summary = Engine::new(self)?.run(CsvSink::<std::io::Sink>::disabled())?;
+        Self::log_end(&summary);
+        Ok(summary)
+    }
+
+    fn log_end(summary: &Summary) {
         tracing::debug!(
             arrived = summary.requests.arrived,
             completed = summary.requests.completed,
@@ -142,7 +162,6 @@ impl Simulation {
             simulated_s = summary.simulated_time_s,
             "simulation end"
         );
-        Ok(summary)
     }
 }
 
@@ -264,6 +283,7 @@ impl<'a> Engine<'a> {
                 chunked_prefill: e.enable_chunked_prefill(),
                 max_queue: e.max_queue_size().map_or(usize::MAX, |q| q as usize),
                 preemption: c.cluster.preemption,
+                lazy_decode: sim.lazy_decode,
             },
             max_model_len: e.max_model_len(),
             reject_above_blocks: sim.num_blocks,
@@ -362,6 +382,9 @@ impl<'a> Engine<'a> {
             }
         }
         // Whatever is still live is unfinished, reported in id order.
+        for rep in &mut self.replicas {
+            rep.materialise_all(&mut self.slab.reqs);
+        }
         let mut live: Vec<u32> = (0..self.slab.reqs.len())
             .filter(|&s| self.slab.reqs[s].in_use)
             .filter_map(|s| u32::try_from(s).ok())
@@ -511,7 +534,13 @@ impl<'a> Engine<'a> {
         done.clear();
         let rep = &mut self.replicas[r];
         rep.busy = false;
-        rep.finish_step(&mut self.slab.reqs, now, &mut self.itl, &mut done);
+        rep.finish_step(
+            &mut self.slab.reqs,
+            now,
+            &mut self.itl,
+            &mut done,
+            self.limits.lazy_decode,
+        );
         let wake = rep.has_work();
         if wake {
             rep.wake_pending = true;
@@ -606,6 +635,96 @@ impl<'a> Engine<'a> {
             output_tokens: self.out_tokens,
             events: self.events,
             replicas,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The aggregate handling of decoders (crate::decoders) against touching every request
+    //! every step: the same CSV and summary, byte for byte, over configurations that exercise
+    //! preemption (both policies), chunked and unchunked prefill, truncating token budgets,
+    //! prefix caching, routers and several replicas.
+
+    use super::*;
+
+    fn outputs(json: &serde_json::Value, lazy: bool) -> (Vec<u8>, String) {
+        let cfg: SimConfig = serde_json::from_value(json.clone()).unwrap();
+        let mut sim = Simulation::new(cfg).unwrap();
+        sim.lazy_decode = lazy;
+        let mut csv = Vec::new();
+        let summary = sim.run(&mut csv).unwrap();
+        (csv, summary.to_json().unwrap())
+    }
+
+    fn check(json: &serde_json::Value) {
+        let (csv_lazy, sum_lazy) = outputs(json, true);
+        let (csv_eager, sum_eager) = outputs(json, false);
+        let lines_lazy: Vec<&[u8]> = csv_lazy.split(|&b| b == b'\n').collect();
+        let lines_eager: Vec<&[u8]> = csv_eager.split(|&b| b == b'\n').collect();
+        for (a, b) in lines_lazy.iter().zip(&lines_eager) {
+            assert_eq!(
+                String::from_utf8_lossy(a),
+                String::from_utf8_lossy(b),
+                "config {json}"
+            );
+        }
+        assert_eq!(lines_lazy.len(), lines_eager.len());
+        assert_eq!(sum_lazy, sum_eager, "config {json}");
+    }
+
+    fn config(
+        engine: serde_json::Value,
+        replicas: u32,
+        router: &str,
+        blocks: u64,
+        preemption: &str,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "seed": 11, "max_requests": 1500,
+            "cluster": { "replicas": replicas, "router": router, "engine": engine,
+                "cost_model": { "kind": "roofline", "model": "Llama-3.1-8B", "accelerator": "H100" },
+                "kv_cache": { "num_gpu_blocks": blocks }, "preemption": preemption },
+            "workload": { "clients": [
+                { "arrival": { "kind": "gamma", "rate": 30.0, "cv": 2.0 },
+                  "input": { "kind": "lognormal", "mean": 600, "std": 400 },
+                  "output": { "kind": "lognormal", "mean": 150, "std": 100 } },
+                { "arrival": { "kind": "poisson", "rate": 3.0 },
+                  "input": { "kind": "uniform", "low": 1500, "high": 3000 },
+                  "output": { "kind": "fixed", "value": 64 } } ] }
+        })
+    }
+
+    #[test]
+    fn lazy_decoders_match_per_request_stepping() {
+        use serde_json::json;
+        let engines = [
+            json!({ "max_batch_size": 64, "max_num_batched_tokens": 2048 }),
+            json!({ "max_batch_size": 256, "max_num_batched_tokens": 512, "block_size": 8 }),
+            json!({ "max_batch_size": 32, "max_num_batched_tokens": 4096,
+                    "enable_chunked_prefill": false }),
+            json!({ "max_batch_size": 128, "max_num_batched_tokens": 1024,
+                    "enable_prefix_caching": true }),
+        ];
+        for (i, engine) in engines.iter().enumerate() {
+            for (blocks, preemption) in [
+                (100_000, "last_admitted"),
+                (700, "latest_arrival"),
+                (500, "last_admitted"),
+            ] {
+                let (replicas, router) = if i % 2 == 0 {
+                    (1, "round_robin")
+                } else {
+                    (3, "least_kv_usage")
+                };
+                check(&config(
+                    engine.clone(),
+                    replicas,
+                    router,
+                    blocks,
+                    preemption,
+                ));
+            }
         }
     }
 }

@@ -88,6 +88,14 @@ use crate::validate::{
 #[serde(try_from = "Vec<(f64, f64)>", into = "Vec<(f64, f64)>")]
 pub struct ComputeEfficiency {
     points: Vec<(f64, f64)>,
+    /// Precomputed from `points` (the simulator asks for η every step, so the logarithms and
+    /// the envelope's candidate minima are computed once): log₂ of each point's tokens.
+    log_tokens: Vec<f64>,
+    /// Token counts where `T/η` may reach its minimum over `T' ≥ T` (segment ends and the
+    /// interior turning points), sorted, with `T/η` there.
+    candidates: Vec<(f64, f64)>,
+    /// `suffix_min[i]` = smallest `T/η` among `candidates[i..]` (`+∞` past the end).
+    suffix_min: Vec<f64>,
 }
 
 impl TryFrom<Vec<(f64, f64)>> for ComputeEfficiency {
@@ -139,39 +147,68 @@ impl ComputeEfficiency {
                 ));
             }
         }
-        Ok(Self {
-            points: points.to_vec(),
-        })
+        Ok(Self::from_points(points.to_vec()))
+    }
+
+    /// Builds the curve and its precomputed envelope from validated points.
+    fn from_points(points: Vec<(f64, f64)>) -> Self {
+        let log_tokens: Vec<f64> = points.iter().map(|p| p.0.log2()).collect();
+        let mut curve = Self {
+            points,
+            log_tokens,
+            candidates: Vec::new(),
+            suffix_min: Vec::new(),
+        };
+        let g = |c: &Self, x: f64| x / c.at(x);
+        let mut candidates = Vec::new();
+        for (i, w) in curve.points.windows(2).enumerate() {
+            let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+            let (l0, l1) = (curve.log_tokens[i], curve.log_tokens[i + 1]);
+            candidates.push((x1, g(&curve, x1)));
+            // Inside a segment T/η is quasi-convex; its minimum is where η = slope/ln 2.
+            let slope = (y1 - y0) / (l1 - l0);
+            if slope > 0.0 {
+                let turn = l0 + (slope / std::f64::consts::LN_2 - y0) / slope;
+                let t_turn = turn.exp2();
+                if t_turn > x0 && t_turn < x1 {
+                    candidates.push((t_turn, g(&curve, t_turn)));
+                }
+            }
+        }
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut suffix_min = vec![f64::INFINITY; candidates.len() + 1];
+        for i in (0..candidates.len()).rev() {
+            suffix_min[i] = suffix_min[i + 1].min(candidates[i].1);
+        }
+        curve.candidates = candidates;
+        curve.suffix_min = suffix_min;
+        curve
     }
 
     /// H100 SXM, Llama-2-7B, TP1 (Vidur profiles, specs/simulator.md §4.2), of 989 TFLOPS.
     #[must_use]
     pub fn h100() -> Self {
-        Self {
-            points: vec![
-                (1.0, 0.003),
-                (64.0, 0.16),
-                (256.0, 0.40),
-                (512.0, 0.64),
-                (2048.0, 0.77),
-                (4096.0, 0.76),
-            ],
-        }
+        Self::from_points(vec![
+            (1.0, 0.003),
+            (64.0, 0.16),
+            (256.0, 0.40),
+            (512.0, 0.64),
+            (2048.0, 0.77),
+            (4096.0, 0.76),
+        ])
     }
 
     /// A100 80GB, Llama-3-8B, TP1 (Vidur profiles, specs/simulator.md §4.2), of 312 TFLOPS.
     #[must_use]
     pub fn a100() -> Self {
-        Self {
-            points: vec![
-                (1.0, 0.005),
-                (64.0, 0.28),
-                (256.0, 0.65),
-                (512.0, 0.72),
-                (2048.0, 0.70),
-                (4096.0, 0.73),
-            ],
-        }
+        Self::from_points(vec![
+            (1.0, 0.005),
+            (64.0, 0.28),
+            (256.0, 0.65),
+            (512.0, 0.72),
+            (2048.0, 0.70),
+            (4096.0, 0.73),
+        ])
     }
 
     /// Default for unprofiled devices: the pointwise minimum of [`Self::h100`] and
@@ -179,14 +216,14 @@ impl ComputeEfficiency {
     #[must_use]
     pub fn generic() -> Self {
         let a = Self::a100();
-        Self {
-            points: Self::h100()
+        Self::from_points(
+            Self::h100()
                 .points
                 .iter()
                 .zip(&a.points)
                 .map(|(&(n, x), &(_, y))| (n, x.min(y)))
                 .collect(),
-        }
+        )
     }
 
     /// The `(tokens, η)` points.
@@ -214,9 +251,9 @@ impl ComputeEfficiency {
             return last.1;
         }
         let i = pts.partition_point(|p| p.0 <= tokens);
-        let (x0, y0) = pts[i - 1];
-        let (x1, y1) = pts[i];
-        let f = (tokens.log2() - x0.log2()) / (x1.log2() - x0.log2());
+        let (y0, y1) = (pts[i - 1].1, pts[i].1);
+        let (l0, l1) = (self.log_tokens[i - 1], self.log_tokens[i]);
+        let f = (tokens.log2() - l0) / (l1 - l0);
         y0 + f * (y1 - y0)
     }
 
@@ -227,23 +264,9 @@ impl ComputeEfficiency {
         if tokens.is_nan() || tokens <= 0.0 {
             return self.points[0].1;
         }
-        let g = |x: f64| x / self.at(x);
-        let mut best = g(tokens);
-        for w in self.points.windows(2) {
-            let ((x0, y0), (x1, y1)) = (w[0], w[1]);
-            if x1 > tokens {
-                best = best.min(g(x1));
-            }
-            // Inside a segment T/η is quasi-convex; its minimum is where η = slope/ln 2.
-            let slope = (y1 - y0) / (x1.log2() - x0.log2());
-            if slope > 0.0 {
-                let turn = x0.log2() + (slope / std::f64::consts::LN_2 - y0) / slope;
-                let t_turn = turn.exp2();
-                if t_turn > x0 && t_turn < x1 && t_turn > tokens {
-                    best = best.min(g(t_turn));
-                }
-            }
-        }
+        // Candidates strictly beyond `tokens` (the suffix after the last one at or below it).
+        let from = self.candidates.partition_point(|c| c.0 <= tokens);
+        let best = (tokens / self.at(tokens)).min(self.suffix_min[from]);
         tokens / best
     }
 }
