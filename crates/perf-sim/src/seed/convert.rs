@@ -291,6 +291,13 @@ fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
         });
     }
     if out.len() > 1 {
+        let exact = out.iter().all(|c| c.arrival == out[0].arrival)
+            && matches!(out[0].arrival, crate::config::ArrivalConfig::Poisson { .. });
+        let how = if exact {
+            "exact: all profiles have the same exponential gaps"
+        } else {
+            "same mean rates, different gap distribution"
+        };
         let total_w: f64 = out.iter().map(|c| c.weight).sum();
         let rate = total_w / mean_gaps.iter().sum::<f64>();
         for (i, c) in out.iter_mut().enumerate() {
@@ -299,8 +306,8 @@ fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
             log.mapped(
                 format!("workload.client_profiles[{i}]"),
                 format!(
-                    "independent stream at {r:.6} req/s ({:.3} of the seed's single stream of \
-                     {rate:.6} req/s, whose gaps are drawn from the profile picked by weight)",
+                    "independent stream at {r:.6} req/s, {:.3} of the seed's single stream of \
+                     {rate:.6} req/s whose gaps come from the profile picked by weight ({how})",
                     c.weight / total_w
                 ),
             );
