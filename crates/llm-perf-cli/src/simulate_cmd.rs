@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use llm_perf::sim::{SimConfig, Simulation, Stats, Summary};
+use llm_perf::sim::{SimConfig, SimError, Simulation, Stats, Summary};
 
 use crate::table::{Table, key_values, num};
 
@@ -51,7 +51,13 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
     let Some(path) = &args.config else {
         anyhow::bail!("give a config file, or --example-config for a starter one");
     };
-    let loaded = SimConfig::load_path(path)?;
+    let loaded = SimConfig::load_path(path).map_err(|e| match e {
+        // Parse and file errors name the file already.
+        SimError::InvalidConfig { .. } => {
+            anyhow::Error::new(e).context(format!("in {}", path.display()))
+        }
+        other => other.into(),
+    })?;
     let mut stderr = std::io::stderr().lock();
     for d in &loaded.decisions {
         // A closed stderr is no reason to stop the run.

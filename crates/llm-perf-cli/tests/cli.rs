@@ -1075,6 +1075,38 @@ fn simulate_with_a_learned_cost_model() {
         ],
         "unknown config `nope`",
     );
+    // A Vidur per-operator file works the same way.
+    let vidur = dir.join("vidur.json");
+    let mlp = samples("readers/profiles/vidur/h100_Llama-2-7b-hf_mlp_head20.csv");
+    let trained = run(&[
+        "predict",
+        "train",
+        "--kind",
+        "vidur",
+        "--profile",
+        &mlp,
+        "--model",
+        "Llama-2-7B",
+        "--accelerator",
+        "H100",
+        "--config",
+        "l2",
+        "--out",
+        vidur.to_str().unwrap(),
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let per_op = json(&run(&[
+        "simulate",
+        config,
+        "--cost-model",
+        vidur.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(per_op["requests"]["completed"], 2000);
+    assert_ne!(
+        per_op["latency"]["itl_ms"]["mean"],
+        learned["latency"]["itl_ms"]["mean"]
+    );
     fails_naming(
         &[
             "simulate",

@@ -200,7 +200,8 @@ fn error<T: DeserializeOwned>(origin: &str, message: &str, tree: Option<&Value>)
     };
     let path = unknown_key(msg)
         .zip(tree)
-        .and_then(|(key, tree)| locate::<T>(tree, key, prefix));
+        .and_then(|(key, tree)| locate::<T>(tree, key, prefix))
+        .or_else(|| string_value_key(msg, tree?, prefix?));
     match path {
         Some(path) => SimError::Parse {
             origin: origin.to_owned(),
@@ -212,6 +213,37 @@ fn error<T: DeserializeOwned>(origin: &str, message: &str, tree: Option<&Value>)
             path: prefix.map(str::to_owned),
             message: msg.to_owned(),
         },
+    }
+}
+
+/// For an `invalid type: string "v"` or `invalid value: v,` message whose path stops at an
+/// object (serde_norway does so for errors raised inside a field's own deserializer), the path
+/// of the only key of that object holding `v`.
+fn string_value_key(msg: &str, tree: &Value, prefix: &str) -> Option<String> {
+    let value = if let Some((_, rest)) = msg.split_once("invalid type: string \"") {
+        rest.rsplit_once("\", expected")?.0
+    } else {
+        msg.split_once("invalid value: ")?
+            .1
+            .split_once(", expected")?
+            .0
+    };
+    let number = value.parse::<f64>().ok();
+    let mut at = tree;
+    for part in prefix.split('.') {
+        let (name, idx) = part.split_once('[').unwrap_or((part, ""));
+        at = at.get(name)?;
+        for i in idx.split('[').filter(|i| !i.is_empty()) {
+            at = at.get(i.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    let mut keys = at.as_object()?.iter().filter(|(_, v)| {
+        v.as_str() == Some(value)
+            || number.is_some_and(|n| v.as_f64().is_some_and(|x| x.to_bits() == n.to_bits()))
+    });
+    match (keys.next(), keys.next()) {
+        (Some((k, _)), None) => Some(join(prefix, k)),
+        _ => None,
     }
 }
 

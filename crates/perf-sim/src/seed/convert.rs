@@ -343,6 +343,12 @@ fn metrics(m: Option<&SeedMetrics>, log: &mut Log) -> Result<SeedOutputs> {
             );
         }
     }
+    if m.log_level.is_some() {
+        log.ignored(
+            format!("{p}.log_level"),
+            "RUST_LOG filters llm-perf's log events",
+        );
+    }
     let outputs = SeedOutputs {
         summary_json: m.output_summary_json_path.clone().map(Into::into),
         requests_csv: m.output_requests_csv_path.clone().map(Into::into),

@@ -304,6 +304,38 @@ fn engine(c: &SeedEngine, path: &str, tp: u32, log: &mut Log) -> Result<ServingC
             "prefill chunks are bounded by max_num_batched_tokens only",
         );
     }
+    if c.bytes_per_token_estimate_for_network.is_some() {
+        log.ignored(
+            format!("{path}.bytes_per_token_estimate_for_network"),
+            "network transfers are not simulated",
+        );
+    }
+    match c.scheduling_policy.as_deref() {
+        None => {}
+        Some("fcfs") => log.mapped(
+            format!("{path}.scheduling_policy"),
+            "fcfs: vLLM V1's first come, first served",
+        ),
+        Some(other) => {
+            return Err(invalid(
+                format!("{path}.scheduling_policy"),
+                other,
+                "only fcfs is simulated",
+            ));
+        }
+    }
+    for (key, set) in [
+        ("data_parallel_group", c.data_parallel_group.is_some()),
+        ("data_parallel_size", c.data_parallel_size.is_some()),
+        ("data_parallel_rank", c.data_parallel_rank.is_some()),
+    ] {
+        if set {
+            log.ignored(
+                format!("{path}.{key}"),
+                "each framework entry is already one data-parallel replica",
+            );
+        }
+    }
     for (key, set) in [
         (
             "enable_cross_request_caching",

@@ -22,13 +22,15 @@
 //! Distributions without an equivalent (Pareto, Weibull, Mixture; Exponential or Gamma
 //! lengths; Uniform, Normal or LogNormal gaps) and pipeline parallelism are errors naming the
 //! path. Semantics follow the simulator (KV blocks after the weights, vLLM V1 scheduling), not
-//! the seed's shortcuts.
+//! the seed's shortcuts. Numbers are read as the seed's PyYAML reads them (`80_000_000_000`
+//! included).
 
 mod convert;
 mod decision;
 mod dist;
 mod framework;
 mod hardware;
+mod lenient;
 mod schema;
 
 use std::path::PathBuf;

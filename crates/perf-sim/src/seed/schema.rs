@@ -35,10 +35,10 @@ pub struct SeedFile {
 #[serde(deny_unknown_fields)]
 pub struct SeedSimulation {
     /// Hard cap on simulated time, s.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub max_simulation_time: Option<f64>,
     /// Master seed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     pub random_seed: Option<u64>,
     /// Level of detail (`high`/`medium`): accepted and ignored.
     #[serde(default)]
@@ -70,13 +70,13 @@ pub struct SeedDevice {
     #[serde(default)]
     pub peak_tflops: Option<SeedPeak>,
     /// Device memory, bytes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub memory_capacity_bytes: Option<f64>,
     /// Memory bandwidth, GB/s.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub memory_gbps: Option<f64>,
     /// SM / core count (informational).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub processing_units: Option<f64>,
 }
 
@@ -85,10 +85,10 @@ pub struct SeedDevice {
 #[serde(deny_unknown_fields)]
 pub struct SeedPeak {
     /// FP16 TFLOPS.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub fp16: Option<f64>,
     /// INT8 TOPS.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub int8: Option<f64>,
 }
 
@@ -104,10 +104,10 @@ pub struct SeedLink {
     /// Destination node.
     pub dest_id: String,
     /// Bandwidth, bits/s.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub bandwidth_bps: Option<f64>,
     /// Latency, s.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub latency_s: Option<f64>,
     /// Whether the link works both ways.
     #[serde(default)]
@@ -119,16 +119,16 @@ pub struct SeedLink {
 #[serde(deny_unknown_fields)]
 pub struct SeedWorkload {
     /// Arrivals stop after this time, s.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub total_duration: Option<f64>,
     /// Arrivals stop after this many requests.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     pub total_requests_to_generate: Option<u64>,
     /// Workload seed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u64")]
     pub random_seed: Option<u64>,
     /// Conversation length cap.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub max_turns_per_session: Option<u32>,
     /// Router: round_robin, random, least_loaded, weighted_random, session_affinity.
     #[serde(default)]
@@ -146,7 +146,7 @@ pub struct SeedWorkload {
     #[serde(default)]
     pub accumulate_conversational_tokens: Option<bool>,
     /// Bytes per token sent over the client link.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub bytes_per_token_estimate_for_network: Option<f64>,
     /// Client classes.
     #[serde(default)]
@@ -161,7 +161,7 @@ pub struct SeedProfile {
     #[serde(default)]
     pub profile_name: Option<String>,
     /// Share of the arrivals.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub weight: Option<f64>,
     /// Gaps between arrivals, s.
     pub inter_arrival_time_dist_config: SeedDist,
@@ -170,10 +170,10 @@ pub struct SeedProfile {
     /// Output tokens.
     pub max_output_tokens_dist_config: SeedDist,
     /// Probability that a request opens a conversation.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub conversational_probability: Option<f64>,
     /// Probability of a streamed response.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub streaming_response_probability: Option<f64>,
     /// Gaps between conversation turns, s.
     #[serde(default)]
@@ -198,31 +198,31 @@ pub struct SeedDist {
     #[serde(default)]
     pub params: Option<DistParams>,
     /// Constant value.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub value: Option<f64>,
     /// Exponential rate, 1/s.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub rate: Option<f64>,
     /// Uniform lower bound.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub low: Option<f64>,
     /// Uniform upper bound.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub high: Option<f64>,
     /// Normal mean, or LogNormal μ (log space).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub mean: Option<f64>,
     /// Normal standard deviation.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub std: Option<f64>,
     /// LogNormal σ (log space); Normal std alias.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub sigma: Option<f64>,
     /// Pareto / Weibull / Gamma shape.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub shape: Option<f64>,
     /// Pareto / Weibull / Gamma scale.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub scale: Option<f64>,
     /// Mixture components.
     #[serde(default)]
@@ -237,31 +237,31 @@ pub struct SeedDist {
 #[serde(deny_unknown_fields)]
 pub struct DistParams {
     /// Constant value.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub value: Option<f64>,
     /// Exponential rate.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub rate: Option<f64>,
     /// Uniform lower bound.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub low: Option<f64>,
     /// Uniform upper bound.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub high: Option<f64>,
     /// Mean (LogNormal: log space).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub mean: Option<f64>,
     /// Standard deviation.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub std: Option<f64>,
     /// LogNormal σ.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub sigma: Option<f64>,
     /// Shape.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub shape: Option<f64>,
     /// Scale.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub scale: Option<f64>,
     /// Mixture components.
     #[serde(default)]
@@ -297,22 +297,22 @@ pub struct SeedEngine {
     #[serde(default)]
     pub gpu_id: Option<String>,
     /// KV block size, tokens.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub block_size: Option<u32>,
     /// Max running sequences.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub max_num_seqs: Option<u32>,
     /// Token budget per step.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub max_num_batched_tokens: Option<u32>,
     /// Idle polling delay, s (ignored).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub scheduler_iteration_delay_s: Option<f64>,
     /// Chunked prefill.
     #[serde(default)]
     pub enable_chunked_prefill: Option<bool>,
     /// Max prefill chunk per request.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub prefill_chunk_size: Option<u32>,
     /// Prefix caching.
     #[serde(default)]
@@ -321,10 +321,10 @@ pub struct SeedEngine {
     #[serde(default)]
     pub enable_cross_request_caching: Option<bool>,
     /// Shortest cached prefix.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub min_prefix_cache_length: Option<u32>,
     /// Max cached prefixes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub max_prefix_cache_size: Option<u32>,
     /// Prefix eviction policy.
     #[serde(default)]
@@ -332,6 +332,21 @@ pub struct SeedEngine {
     /// Model parallelism.
     #[serde(default)]
     pub parallelism: Option<SeedParallelism>,
+    /// Bytes per token sent over the network (ignored).
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
+    pub bytes_per_token_estimate_for_network: Option<f64>,
+    /// Waiting-queue order (`fcfs`).
+    #[serde(default)]
+    pub scheduling_policy: Option<String>,
+    /// Data-parallel group name (informational: each framework entry is a replica).
+    #[serde(default)]
+    pub data_parallel_group: Option<String>,
+    /// Data-parallel group size (informational).
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
+    pub data_parallel_size: Option<u32>,
+    /// Rank in the data-parallel group (informational).
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
+    pub data_parallel_rank: Option<u32>,
 }
 
 /// `frameworks_to_test[i].config.parallelism`.
@@ -342,16 +357,16 @@ pub struct SeedParallelism {
     #[serde(default)]
     pub strategy: Option<String>,
     /// Tensor-parallel degree.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub tp_degree: Option<u32>,
     /// Pipeline stages.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub pp_stages: Option<u32>,
     /// Devices, stage-major.
     #[serde(default)]
     pub gpu_ids: Option<Vec<String>>,
     /// PP micro-batches per request.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_u32")]
     pub num_microbatches_per_request: Option<u32>,
 }
 
@@ -363,7 +378,7 @@ pub struct SeedMetrics {
     #[serde(default)]
     pub percentiles_to_calculate: Option<Vec<f64>>,
     /// Requests arriving before this time are left out of the metrics, s.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_f64")]
     pub warm_up_duration_s: Option<f64>,
     /// Where the summary JSON goes.
     #[serde(default)]
@@ -371,4 +386,7 @@ pub struct SeedMetrics {
     /// Where the per-request CSV goes.
     #[serde(default)]
     pub output_requests_csv_path: Option<String>,
+    /// Python logging level (ignored: `RUST_LOG` filters llm-perf's logs).
+    #[serde(default)]
+    pub log_level: Option<String>,
 }

@@ -323,3 +323,51 @@ fn native_configs_are_not_seed_configs() {
     assert!(!l.seed && l.decisions.is_empty());
     let _: fn() -> Option<SimError> = || None;
 }
+
+#[test]
+fn pyyaml_numbers_and_real_seed_keys_are_read() {
+    // PyYAML (YAML 1.1) reads `80_000_000_000` as a number; the seed's configs use it.
+    let text = edit("85899345920", "85_899_345_920").replacen(
+        "      enable_prefix_caching: false\n",
+        "      enable_prefix_caching: false\n      scheduling_policy: fcfs\n      \
+         data_parallel_group: dp\n      data_parallel_size: 1\n      data_parallel_rank: 0\n      \
+         bytes_per_token_estimate_for_network: 2\n",
+        1,
+    );
+    let l = load(&text.replacen(
+        "metrics_config:\n",
+        "metrics_config:\n  log_level: INFO\n",
+        1,
+    ));
+    let crate::CostModelConfig::Roofline {
+        device: Some(d), ..
+    } = &l.config.cluster.cost_model
+    else {
+        panic!("roofline with an inline device");
+    };
+    assert!((d.memory_gb - 80.0).abs() < 1e-12);
+    assert!(has(
+        &l,
+        DecisionKind::Ignored,
+        "frameworks_to_test[0].config.data_parallel_size"
+    ));
+    assert!(has(&l, DecisionKind::Ignored, "metrics_config.log_level"));
+    let e = err(&edit("85899345920", "85__899"));
+    assert!(
+        e.contains("hardware_profile.compute_devices[0].memory_capacity_bytes"),
+        "{e}"
+    );
+    let e = err(&edit("max_num_seqs: 128", "max_num_seqs: 12.5"));
+    assert!(
+        e.contains("frameworks_to_test[0].config.max_num_seqs"),
+        "{e}"
+    );
+    let e = err(&edit(
+        "      enable_prefix_caching: false\n",
+        "      enable_prefix_caching: false\n      scheduling_policy: priority\n",
+    ));
+    assert!(
+        e.contains("frameworks_to_test[0].config.scheduling_policy = priority"),
+        "{e}"
+    );
+}
