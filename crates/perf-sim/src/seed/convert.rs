@@ -268,6 +268,9 @@ fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
                 "token times are the same whether streamed or not",
             );
         }
+        if p.turn_type_dist_config.is_some() {
+            log.ignored(format!("{path}.turn_type_dist_config"), conversation);
+        }
         if p.user_priority_dist_config.is_some() {
             log.ignored(
                 format!("{path}.user_priority_dist_config"),
@@ -328,10 +331,24 @@ fn metrics(m: Option<&SeedMetrics>, log: &mut Log) -> Result<SeedOutputs> {
         return Ok(SeedOutputs::default());
     };
     let p = "metrics_config";
-    if m.percentiles_to_calculate.is_some() {
+    for (key, set) in [
+        (
+            "percentiles_to_calculate",
+            m.percentiles_to_calculate.is_some(),
+        ),
+        ("compute_percentiles", m.compute_percentiles.is_some()),
+    ] {
+        if set {
+            log.ignored(
+                format!("{p}.{key}"),
+                "the summary reports p50, p90, p95 and p99",
+            );
+        }
+    }
+    if m.compute_token_stats.is_some() {
         log.ignored(
-            format!("{p}.percentiles_to_calculate"),
-            "the summary reports p50, p90, p95 and p99",
+            format!("{p}.compute_token_stats"),
+            "token throughputs are always in the summary",
         );
     }
     if let Some(w) = m.warm_up_duration_s {

@@ -173,22 +173,18 @@ pub(crate) fn links(hw: &SeedHardware, log: &mut Log) -> Result<Vec<Link>> {
     Ok(out)
 }
 
-/// The slowest link between any two of `gpus` in one direction, as the interconnect figure
-/// of [`Accelerator::interconnect_gbs`] (GB/s, both directions: twice the one-way rate).
-/// `None` when some pair has no link.
+/// The interconnect of a TP group for [`Accelerator::interconnect_gbs`] (GB/s, both
+/// directions: twice the one-way rate): the slowest link joining two devices of the group
+/// (a ring or a full mesh), or `None` when some device of the group has no such link.
 pub(crate) fn interconnect_gbs(gpus: &[String], links: &[Link]) -> Option<f64> {
-    let one_way = |a: &str, b: &str| -> Option<f64> {
-        links
-            .iter()
-            .filter(|(s, d, _, bi)| (s == a && d == b) || (*bi && s == b && d == a))
-            .map(|l| l.2)
-            .reduce(f64::max)
-    };
-    let mut slowest = f64::INFINITY;
-    for (i, a) in gpus.iter().enumerate() {
-        for b in &gpus[i + 1..] {
-            slowest = slowest.min(one_way(a, b)?.min(one_way(b, a)?));
-        }
+    let inside: Vec<&Link> = links
+        .iter()
+        .filter(|(s, d, _, _)| s != d && gpus.contains(s) && gpus.contains(d))
+        .collect();
+    let joined = |g: &String| inside.iter().any(|(s, d, _, _)| s == g || d == g);
+    if !gpus.iter().all(joined) {
+        return None;
     }
+    let slowest = inside.iter().map(|l| l.2).fold(f64::INFINITY, f64::min);
     slowest.is_finite().then(|| 2.0 * slowest / 8e9)
 }

@@ -181,6 +181,9 @@ pub struct SeedProfile {
     /// Request priority.
     #[serde(default)]
     pub user_priority_dist_config: Option<SeedDist>,
+    /// Kind of turn (e.g. `{type: Fixed, value: new_conversation}`; ignored).
+    #[serde(default)]
+    pub turn_type_dist_config: Option<Value>,
 }
 
 /// A distribution: `{type, is_int, params…}` with the parameters given flat (as the seed's
@@ -389,4 +392,10 @@ pub struct SeedMetrics {
     /// Python logging level (ignored: `RUST_LOG` filters llm-perf's logs).
     #[serde(default)]
     pub log_level: Option<String>,
+    /// Token statistics in the summary (always computed).
+    #[serde(default)]
+    pub compute_token_stats: Option<bool>,
+    /// Percentiles in the summary, in percent (as `percentiles_to_calculate`).
+    #[serde(default)]
+    pub compute_percentiles: Option<Vec<f64>>,
 }

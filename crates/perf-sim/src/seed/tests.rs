@@ -334,10 +334,24 @@ fn pyyaml_numbers_and_real_seed_keys_are_read() {
          bytes_per_token_estimate_for_network: 2\n",
         1,
     );
-    let l = load(&text.replacen(
-        "metrics_config:\n",
-        "metrics_config:\n  log_level: INFO\n",
-        1,
+    let text = text
+        .replacen(
+            "metrics_config:\n",
+            "metrics_config:\n  log_level: INFO\n  compute_token_stats: true\n  \
+             compute_percentiles: [50, 90]\n",
+            1,
+        )
+        .replacen(
+            "      streaming_response_probability: 0.0\n",
+            "      streaming_response_probability: 0.0\n      \
+             turn_type_dist_config: { type: Fixed, value: new_conversation }\n",
+            1,
+        );
+    let l = load(&text);
+    assert!(has(
+        &l,
+        DecisionKind::Ignored,
+        "workload.client_profiles[1].turn_type_dist_config"
     ));
     let crate::CostModelConfig::Roofline {
         device: Some(d), ..
@@ -370,4 +384,22 @@ fn pyyaml_numbers_and_real_seed_keys_are_read() {
         e.contains("frameworks_to_test[0].config.scheduling_policy = priority"),
         "{e}"
     );
+}
+
+#[test]
+fn tp_interconnect_is_the_slowest_link_of_the_group() {
+    use super::hardware::interconnect_gbs;
+    let gpus: Vec<String> = (0..4).map(|i| format!("gpu{i}")).collect();
+    let link = |a: usize, b: usize, bps: f64| (format!("gpu{a}"), format!("gpu{b}"), bps, true);
+    // A ring of 600 Gbit/s links, one of them 400: 400e9 / 8 = 50 GB/s each way.
+    let ring = [
+        link(0, 1, 600e9),
+        link(1, 2, 600e9),
+        link(2, 3, 400e9),
+        link(3, 0, 600e9),
+        ("client_node_0".to_owned(), "gpu0".to_owned(), 1e9, true),
+    ];
+    assert_eq!(interconnect_gbs(&gpus, &ring), Some(100.0));
+    // gpu3 joined to nobody in the group: no interconnect figure.
+    assert_eq!(interconnect_gbs(&gpus, &ring[..2]), None);
 }
