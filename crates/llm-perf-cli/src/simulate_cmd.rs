@@ -1,12 +1,13 @@
-//! `llm-perf simulate`: run the discrete-event serving simulator on a JSON config.
+//! `llm-perf simulate`: run the discrete-event serving simulator on a YAML or JSON config,
+//! native or the seed's (LLMPerfOracle), optionally with a learned step-time model.
 
 use std::fs::File;
-use std::io::BufWriter;
-use std::path::PathBuf;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use llm_perf::sim::{SimConfig, Simulation, Stats, Summary};
+use llm_perf::sim::{SimConfig, SimError, Simulation, Stats, Summary};
 
 use crate::table::{Table, key_values, num};
 
@@ -17,7 +18,8 @@ const EXAMPLE_CONFIG: &str = include_str!("example_config.yaml");
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
     /// Simulation config, YAML (`.yaml`/`.yml`) or JSON (see `perf_sim::SimConfig` for the
-    /// schema; unknown keys are errors naming their path).
+    /// schema; unknown keys are errors naming their path). A seed (LLMPerfOracle) config runs
+    /// unchanged; what was done with each of its keys is printed to stderr.
     #[arg(required_unless_present = "example_config")]
     pub config: Option<PathBuf>,
     /// Print a commented starter config (YAML) and exit.
@@ -32,6 +34,13 @@ pub struct SimulateArgs {
     /// Print the summary JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// A learned step-time model (`llm-perf predict train` output: linear, gbdt, forest or
+    /// vidur) used by every replica instead of the config's cost model.
+    #[arg(long, value_name = "MODEL.json")]
+    pub cost_model: Option<PathBuf>,
+    /// The configuration of the `--cost-model` file to use (needed when it holds several).
+    #[arg(long, value_name = "NAME", requires = "cost_model")]
+    pub cost_model_config: Option<String>,
 }
 
 /// Runs `llm-perf simulate`.
@@ -42,30 +51,93 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
     let Some(path) = &args.config else {
         anyhow::bail!("give a config file, or --example-config for a starter one");
     };
-    let mut config = SimConfig::from_path(path)?;
+    let loaded = SimConfig::load_path(path).map_err(|e| match e {
+        // Parse and file errors name the file already.
+        SimError::InvalidConfig { .. } => {
+            anyhow::Error::new(e).context(format!("in {}", path.display()))
+        }
+        other => other.into(),
+    })?;
+    let mut stderr = std::io::stderr().lock();
+    for d in &loaded.decisions {
+        // A closed stderr is no reason to stop the run.
+        let _ = writeln!(stderr, "{d}");
+    }
+    drop(stderr);
+    let mut config = loaded.config;
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
-    let sim = Simulation::new(config).with_context(|| format!("in {}", path.display()))?;
-    let summary = match &args.out {
+    let sim = match &args.cost_model {
+        Some(file) => {
+            let name = model_config_name(file, args.cost_model_config.as_deref())?;
+            let model = crate::predict_cmd::step_model(file, &name)
+                .with_context(|| format!("--cost-model {}", file.display()))?;
+            Simulation::with_cost_model(config, model)
+        }
+        None => Simulation::new(config),
+    }
+    .with_context(|| format!("in {}", path.display()))?;
+    // `--out DIR` takes precedence over a seed config's output paths.
+    let (csv_path, json_path) = match &args.out {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            let csv_path = dir.join("requests.csv");
-            let csv = File::create(&csv_path)
+            (
+                Some(dir.join("requests.csv")),
+                Some(dir.join("summary.json")),
+            )
+        }
+        None => (
+            loaded.outputs.requests_csv.clone(),
+            loaded.outputs.summary_json.clone(),
+        ),
+    };
+    let summary = match &csv_path {
+        Some(csv_path) => {
+            let csv = File::create(parent_made(csv_path)?)
                 .with_context(|| format!("cannot create {}", csv_path.display()))?;
-            let summary = sim.run(BufWriter::new(csv))?;
-            let json_path = dir.join("summary.json");
-            std::fs::write(&json_path, summary.to_json()? + "\n")
-                .with_context(|| format!("cannot write {}", json_path.display()))?;
-            summary
+            sim.run(BufWriter::new(csv))?
         }
         None => sim.run(std::io::sink())?,
     };
+    if let Some(json_path) = &json_path {
+        std::fs::write(parent_made(json_path)?, summary.to_json()? + "\n")
+            .with_context(|| format!("cannot write {}", json_path.display()))?;
+    }
     if args.json {
         return Ok(summary.to_json()? + "\n");
     }
     Ok(render(&summary))
+}
+
+/// `path`, once its parent directory exists.
+fn parent_made(path: &Path) -> Result<&Path> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    Ok(path)
+}
+
+/// The configuration to use from a predictors file: the one named, else its only one.
+fn model_config_name(file: &Path, name: Option<&str>) -> Result<String> {
+    if let Some(name) = name {
+        return Ok(name.to_owned());
+    }
+    let names: Vec<String> = match crate::predict_cmd::load(file)? {
+        crate::predict_cmd::Loaded::Step(f) => f.configs.keys().cloned().collect(),
+        crate::predict_cmd::Loaded::Vidur(f) => f.configs.keys().cloned().collect(),
+    };
+    match names.as_slice() {
+        [only] => Ok(only.clone()),
+        _ => anyhow::bail!(
+            "--cost-model {} holds {} configurations ({}): choose one with --cost-model-config",
+            file.display(),
+            names.len(),
+            names.join(", ")
+        ),
+    }
 }
 
 fn render(s: &Summary) -> String {

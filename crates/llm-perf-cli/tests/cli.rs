@@ -938,3 +938,183 @@ fn tune_with_a_learned_step_model() {
     fails_naming(&["tune", &config, "--evaluator", "model"], "--predictor");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn seed_sim_config() -> String {
+    samples("sim/llmperforacle-example.yaml")
+}
+
+/// Runs `llm-perf` in `dir` (the seed config writes its outputs relative to it).
+fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_llm-perf"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the llm-perf binary runs")
+}
+
+#[test]
+fn simulate_runs_a_seed_config_unchanged() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-seedcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run_in(&dir, &["simulate", &seed_sim_config(), "--json"]);
+    let summary = json(&out);
+    assert_eq!(summary["requests"]["arrived"], 300);
+    assert_eq!(summary["requests"]["completed"], 300);
+    // One decision per line on stderr.
+    let err = stderr(&out);
+    for needle in [
+        "seed config: ignored: simulation.lod",
+        "seed config: ignored: frameworks_to_test[0].config.scheduler_iteration_delay_s",
+        "seed config: unit converted: hardware_profile.compute_devices[0].memory_capacity_bytes",
+        "seed config: mapped: workload.load_balancing_strategy: least_outstanding_requests",
+    ] {
+        assert!(
+            err.lines().any(|l| l.starts_with(needle)),
+            "{needle} in {err}"
+        );
+    }
+    // metrics_config's output paths, relative to the working directory.
+    let saved = std::fs::read_to_string(dir.join("llmperforacle_summary.json")).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&saved).unwrap(),
+        summary
+    );
+    let csv = std::fs::read_to_string(dir.join("llmperforacle_requests.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 301, "header + one row per request");
+    // A key the seed does not have: an error naming its path.
+    let text = std::fs::read_to_string(seed_sim_config()).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, text.replace("max_num_seqs: 128", "max_num_seq: 128")).unwrap();
+    fails_naming(
+        &["simulate", bad.to_str().unwrap()],
+        "frameworks_to_test[0].config.max_num_seq",
+    );
+    std::fs::write(&bad, text.replace("rate: 6.0 }", "rate: -1.0 }")).unwrap();
+    fails_naming(
+        &["simulate", bad.to_str().unwrap()],
+        "workload.client_profiles[0].inter_arrival_time_dist_config.rate = -1",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn simulate_with_a_learned_cost_model() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-simcost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("linear.json");
+    let model_path = model.to_str().unwrap();
+    let profile = samples(
+        "readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
+    );
+    let trained = run(&[
+        "predict",
+        "train",
+        "--profile",
+        &profile,
+        "--config",
+        "qwen3-4b",
+        "--cv",
+        "0",
+        "--out",
+        model_path,
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let config = sim_config();
+    let config = config.to_str().unwrap();
+    let roofline = json(&run(&["simulate", config, "--json"]));
+    let learned = json(&run(&[
+        "simulate",
+        config,
+        "--cost-model",
+        model_path,
+        "--json",
+    ]));
+    let named = json(&run(&[
+        "simulate",
+        config,
+        "--cost-model",
+        model_path,
+        "--cost-model-config",
+        "qwen3-4b",
+        "--json",
+    ]));
+    assert_eq!(
+        learned, named,
+        "the file's only configuration is the default"
+    );
+    assert_eq!(learned["requests"]["completed"], 2000);
+    assert_ne!(
+        learned["latency"]["itl_ms"]["mean"],
+        roofline["latency"]["itl_ms"]["mean"]
+    );
+    // Steps priced by the linear model (Qwen3-4B on an A100, measured) are slower than the
+    // H100 roofline's for Llama-3.1-8B: mean ITL ≈ 15.5 ms against ≈ 8.9 ms.
+    let itl = learned["latency"]["itl_ms"]["mean"].as_f64().unwrap();
+    let itl_roofline = roofline["latency"]["itl_ms"]["mean"].as_f64().unwrap();
+    assert!(itl > itl_roofline && itl < 40.0, "{itl} vs {itl_roofline}");
+    // The seed config with the learned model.
+    let seed = json(&run_in(
+        &dir,
+        &[
+            "simulate",
+            &seed_sim_config(),
+            "--cost-model",
+            model_path,
+            "--json",
+        ],
+    ));
+    assert_eq!(seed["requests"]["completed"], 300);
+    fails_naming(
+        &[
+            "simulate",
+            config,
+            "--cost-model",
+            model_path,
+            "--cost-model-config",
+            "nope",
+        ],
+        "unknown config `nope`",
+    );
+    // A Vidur per-operator file works the same way.
+    let vidur = dir.join("vidur.json");
+    let mlp = samples("readers/profiles/vidur/h100_Llama-2-7b-hf_mlp_head20.csv");
+    let trained = run(&[
+        "predict",
+        "train",
+        "--kind",
+        "vidur",
+        "--profile",
+        &mlp,
+        "--model",
+        "Llama-2-7B",
+        "--accelerator",
+        "H100",
+        "--config",
+        "l2",
+        "--out",
+        vidur.to_str().unwrap(),
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let per_op = json(&run(&[
+        "simulate",
+        config,
+        "--cost-model",
+        vidur.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(per_op["requests"]["completed"], 2000);
+    assert_ne!(
+        per_op["latency"]["itl_ms"]["mean"],
+        learned["latency"]["itl_ms"]["mean"]
+    );
+    fails_naming(
+        &[
+            "simulate",
+            config,
+            "--cost-model",
+            "/nonexistent/model.json",
+        ],
+        "/nonexistent/model.json",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use perf_model_core::{Dtype, ServingConfig};
+use perf_model_core::{Accelerator, Dtype, ServingConfig};
 
 use crate::error::{Result, invalid, non_negative, positive};
 
@@ -196,7 +196,23 @@ pub enum CostModelConfig {
         /// Weight (and KV) dtype. Default bf16.
         #[serde(default = "bf16")]
         dtype: Dtype,
+        /// An inline accelerator (e.g. a seed config's parametric device) used instead of
+        /// looking `accelerator` up in the catalogue; `accelerator` then only names it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<Box<Accelerator>>,
     },
+}
+
+/// The accelerator of a roofline cost model: its inline `device`, else the catalogue entry
+/// named `accelerator`.
+pub(crate) fn roofline_accelerator(
+    accelerator: &str,
+    device: Option<&Accelerator>,
+) -> Result<Accelerator> {
+    match device {
+        Some(d) => Ok(d.clone()),
+        None => Ok(Accelerator::lookup(accelerator)?),
+    }
 }
 
 fn bf16() -> Dtype {
@@ -860,7 +876,11 @@ impl SimConfig {
                 non_negative("cluster.cost_model.beta", *beta)?;
                 non_negative("cluster.cost_model.gamma", *gamma)?;
             }
-            CostModelConfig::Roofline { .. } => {}
+            CostModelConfig::Roofline { device, .. } => {
+                if let Some(d) = device {
+                    d.validate()?;
+                }
+            }
         }
         let kv = &self.cluster.kv_cache;
         if kv.num_gpu_blocks == Some(0) {

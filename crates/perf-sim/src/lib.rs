@@ -5,7 +5,8 @@
 //! metrics, per-request CSV and summary JSON. Configurations load from YAML or JSON
 //! ([`SimConfig::from_path`], [`load`]); workloads are open-loop (Poisson, Gamma, constant,
 //! piecewise-constant rate stages), closed-loop (N users with think times) or trace replays
-//! ([`ArrivalConfig`]). The seed's own YAML schema is not read yet (issue #7). Step costs come only through `perf_model_core::StepTimeModel`, so any cost
+//! ([`ArrivalConfig`]). A seed (LLMPerfOracle) YAML configuration loads unchanged through the [`seed`]
+//! compatibility loader, which reports each decision it takes. Step costs come only through `perf_model_core::StepTimeModel`, so any cost
 //! model (roofline, Inferno, learned) plugs in without this crate knowing it.
 //!
 //! ```
@@ -102,6 +103,7 @@ pub mod kv;
 pub mod load;
 pub mod output;
 pub mod rng;
+pub mod seed;
 pub mod stats;
 pub mod workload;
 
@@ -118,5 +120,6 @@ pub use config::{
 };
 pub use error::{Result, SimError};
 pub use output::{CSV_HEADER, Counts, Latencies, ReplicaSummary, Status, Summary, Throughput};
+pub use seed::{Decision, DecisionKind, LoadedConfig, SeedOutputs};
 pub use sim::Simulation;
 pub use stats::Stats;

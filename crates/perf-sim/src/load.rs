@@ -4,13 +4,19 @@
 //! names the key by its path in the configuration, e.g. `workload.clients[0].arrival.rat`.
 //! Loading only parses: [`SimConfig::validate`] (run by [`crate::Simulation::new`]) checks the
 //! values.
+//!
+//! A seed (LLMPerfOracle) configuration — one with a top-level `frameworks_to_test` or
+//! `hardware_profile` key — goes through the seed loader ([`crate::seed`]);
+//! [`SimConfig::load_path`] returns its decisions too.
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::SimConfig;
 use crate::error::{Result, SimError};
+use crate::seed::{self, LoadedConfig, SeedFile, SeedOutputs};
 
 impl SimConfig {
     /// Parses a YAML configuration.
@@ -42,6 +48,53 @@ impl SimConfig {
         parse_yaml(text, "<yaml>")
     }
 
+    /// Parses a YAML configuration, native or seed (LLMPerfOracle), with the seed loader's
+    /// decisions.
+    ///
+    /// # Examples
+    /// ```
+    /// use perf_sim::SimConfig;
+    /// let loaded = SimConfig::load_yaml_str("
+    /// simulation: { max_simulation_time: 60, random_seed: 1, lod: medium }
+    /// hardware_profile:
+    ///   compute_devices: [ { device_id: gpu0, peak_tflops: { fp16: 990 },
+    ///                        memory_capacity_bytes: 80.0e9, memory_gbps: 3350 } ]
+    /// workload:
+    ///   total_duration: 10
+    ///   client_profiles:
+    ///     - profile_name: chat
+    ///       inter_arrival_time_dist_config: { type: Exponential, rate: 2.0 }
+    ///       prompt_tokens_dist_config: { type: Constant, value: 128, is_int: true }
+    ///       max_output_tokens_dist_config: { type: Uniform, low: 16, high: 64, is_int: true }
+    /// frameworks_to_test:
+    ///   - { name: vllm0, type: VLLM,
+    ///       config: { model_profile_id: Llama3-8B, gpu_id: gpu0, max_num_seqs: 64 } }
+    /// ")?;
+    /// assert!(loaded.seed);
+    /// assert_eq!(loaded.config.horizon_s, Some(10.0));
+    /// assert!(loaded.decisions.iter().any(|d| d.path == "simulation.lod"));
+    /// # Ok::<(), perf_sim::SimError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`SimError::Parse`] naming the key path (an unknown key included);
+    /// [`SimError::InvalidConfig`] naming the seed path of a value the seed loader rejects.
+    pub fn load_yaml_str(text: &str) -> Result<LoadedConfig> {
+        load_text(text, "<yaml>", true)
+    }
+
+    /// Reads a configuration file (as [`SimConfig::from_path`]), native or seed, with the seed
+    /// loader's decisions and output paths.
+    ///
+    /// # Errors
+    /// As [`SimConfig::from_path`], plus [`SimError::InvalidConfig`] naming the seed path of a
+    /// value the seed loader rejects.
+    pub fn load_path(path: impl AsRef<Path>) -> Result<LoadedConfig> {
+        let path = path.as_ref();
+        let (text, name, yaml) = read(path)?;
+        load_text(&text, &name, yaml)
+    }
+
     /// Parses a JSON configuration.
     ///
     /// # Errors
@@ -56,50 +109,90 @@ impl SimConfig {
     /// [`SimError::File`] naming the file when it cannot be read or has another extension;
     /// [`SimError::Parse`] with the file as origin when its content does not parse.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        let yaml = match ext.as_deref() {
-            Some("yaml" | "yml") => true,
-            Some("json") => false,
-            _ => {
-                return Err(SimError::File {
-                    file: name,
-                    reason: "unknown extension: use .yaml, .yml or .json".into(),
-                });
-            }
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| SimError::File {
-            file: name.clone(),
-            reason: e.to_string(),
-        })?;
-        if yaml {
-            parse_yaml(&text, &name)
-        } else {
-            parse_json(&text, &name)
+        let loaded = Self::load_path(path)?;
+        for d in &loaded.decisions {
+            tracing::info!("{d}");
         }
+        Ok(loaded.config)
     }
+}
+
+/// The text of a configuration file, its name and whether it is YAML.
+fn read(path: &Path) -> Result<(String, String, bool)> {
+    let name = path.display().to_string();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let yaml = match ext.as_deref() {
+        Some("yaml" | "yml") => true,
+        Some("json") => false,
+        _ => {
+            return Err(SimError::File {
+                file: name,
+                reason: "unknown extension: use .yaml, .yml or .json".into(),
+            });
+        }
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| SimError::File {
+        file: name.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok((text, name, yaml))
+}
+
+/// Parses `text`, through the seed loader when it is a seed configuration.
+fn load_text(text: &str, origin: &str, yaml: bool) -> Result<LoadedConfig> {
+    let tree = if yaml {
+        serde_norway::from_str::<Value>(text).ok()
+    } else {
+        serde_json::from_str::<Value>(text).ok()
+    };
+    if !tree.as_ref().is_some_and(seed::is_seed_config) {
+        let config = if yaml {
+            parse_yaml(text, origin)?
+        } else {
+            parse_json(text, origin)?
+        };
+        return Ok(LoadedConfig {
+            config,
+            seed: false,
+            decisions: Vec::new(),
+            outputs: SeedOutputs::default(),
+        });
+    }
+    let file: SeedFile = if yaml {
+        serde_norway::from_str(text)
+            .map_err(|e| error::<SeedFile>(origin, &e.to_string(), tree.as_ref()))?
+    } else {
+        serde_json::from_str(text)
+            .map_err(|e| error::<SeedFile>(origin, &e.to_string(), tree.as_ref()))?
+    };
+    let (config, decisions, outputs) = seed::convert(&file)?;
+    Ok(LoadedConfig {
+        config,
+        seed: true,
+        decisions,
+        outputs,
+    })
 }
 
 fn parse_yaml(text: &str, origin: &str) -> Result<SimConfig> {
     serde_norway::from_str::<SimConfig>(text).map_err(|e| {
         let tree = serde_norway::from_str::<Value>(text).ok();
-        error(origin, &e.to_string(), tree.as_ref())
+        error::<SimConfig>(origin, &e.to_string(), tree.as_ref())
     })
 }
 
 fn parse_json(text: &str, origin: &str) -> Result<SimConfig> {
     serde_json::from_str::<SimConfig>(text).map_err(|e| {
         let tree = serde_json::from_str::<Value>(text).ok();
-        error(origin, &e.to_string(), tree.as_ref())
+        error::<SimConfig>(origin, &e.to_string(), tree.as_ref())
     })
 }
 
 /// Builds the parse error; for an unknown key, finds its full path in `tree`.
-fn error(origin: &str, message: &str, tree: Option<&Value>) -> SimError {
+fn error<T: DeserializeOwned>(origin: &str, message: &str, tree: Option<&Value>) -> SimError {
     // serde_norway prefixes `path: ` (up to the nearest tagged enum); split it off.
     let (prefix, msg) = match message.split_once(": ") {
         Some((p, m)) if !p.contains(' ') && !p.is_empty() => (Some(p), m),
@@ -107,7 +200,8 @@ fn error(origin: &str, message: &str, tree: Option<&Value>) -> SimError {
     };
     let path = unknown_key(msg)
         .zip(tree)
-        .and_then(|(key, tree)| locate(tree, key, prefix));
+        .and_then(|(key, tree)| locate::<T>(tree, key, prefix))
+        .or_else(|| string_value_key(msg, tree?, prefix?));
     match path {
         Some(path) => SimError::Parse {
             origin: origin.to_owned(),
@@ -122,6 +216,37 @@ fn error(origin: &str, message: &str, tree: Option<&Value>) -> SimError {
     }
 }
 
+/// For an `invalid type: string "v"` or `invalid value: v,` message whose path stops at an
+/// object (serde_norway does so for errors raised inside a field's own deserializer), the path
+/// of the only key of that object holding `v`.
+fn string_value_key(msg: &str, tree: &Value, prefix: &str) -> Option<String> {
+    let value = if let Some((_, rest)) = msg.split_once("invalid type: string \"") {
+        rest.rsplit_once("\", expected")?.0
+    } else {
+        msg.split_once("invalid value: ")?
+            .1
+            .split_once(", expected")?
+            .0
+    };
+    let number = value.parse::<f64>().ok();
+    let mut at = tree;
+    for part in prefix.split('.') {
+        let (name, idx) = part.split_once('[').unwrap_or((part, ""));
+        at = at.get(name)?;
+        for i in idx.split('[').filter(|i| !i.is_empty()) {
+            at = at.get(i.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    let mut keys = at.as_object()?.iter().filter(|(_, v)| {
+        v.as_str() == Some(value)
+            || number.is_some_and(|n| v.as_f64().is_some_and(|x| x.to_bits() == n.to_bits()))
+    });
+    match (keys.next(), keys.next()) {
+        (Some((k, _)), None) => Some(join(prefix, k)),
+        _ => None,
+    }
+}
+
 /// The key of an "unknown field `key`" message.
 fn unknown_key(msg: &str) -> Option<&str> {
     let rest = msg.split_once("unknown field `")?.1;
@@ -130,7 +255,7 @@ fn unknown_key(msg: &str) -> Option<&str> {
 
 /// Full path of the object key `key` in `tree`: the only occurrence, else the only one under
 /// `prefix`, else the one whose removal makes the configuration parse past it.
-fn locate(tree: &Value, key: &str, prefix: Option<&str>) -> Option<String> {
+fn locate<T: DeserializeOwned>(tree: &Value, key: &str, prefix: Option<&str>) -> Option<String> {
     let mut found = Vec::new();
     walk(tree, String::new(), key, &mut found);
     if let Some(p) = prefix {
@@ -145,7 +270,7 @@ fn locate(tree: &Value, key: &str, prefix: Option<&str>) -> Option<String> {
     found.into_iter().find_map(|p| {
         let mut t = tree.clone();
         remove(&mut t, &p, key);
-        let still = serde_json::from_value::<SimConfig>(t)
+        let still = serde_json::from_value::<T>(t)
             .err()
             .is_some_and(|e| unknown_key(&e.to_string()) == Some(key));
         (!still).then(|| join(&p, key))

@@ -1,0 +1,386 @@
+//! The whole seed configuration onto a [`SimConfig`].
+
+use crate::config::{ClientConfig, ClusterConfig, KvCacheConfig, RouterKind, SimConfig};
+use crate::config::{EngineOverheads, PreemptionPolicy, WorkloadConfig};
+use crate::error::{Result, invalid, non_negative, positive};
+
+use super::SeedOutputs;
+use super::decision::Log;
+use super::dist;
+use super::framework::replicas;
+use super::hardware::{devices, links};
+use super::schema::{SeedFile, SeedMetrics, SeedWorkload};
+
+/// Converts `file`, logging every decision.
+///
+/// # Errors
+/// [`crate::SimError::InvalidConfig`] naming the seed path of the first bad value.
+pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, SeedOutputs)> {
+    let sim = file.simulation.clone().unwrap_or_default();
+    let w = &file.workload;
+    let seed = match (sim.random_seed, w.random_seed) {
+        (Some(s), other) => {
+            if other.is_some_and(|o| o != s) {
+                log.ignored(
+                    "workload.random_seed",
+                    format!("simulation.random_seed ({s}) seeds every random stream"),
+                );
+            }
+            s
+        }
+        (None, Some(s)) => {
+            log.mapped("workload.random_seed", format!("master seed {s}"));
+            s
+        }
+        (None, None) => {
+            log.default_applied("simulation.random_seed", "0");
+            0
+        }
+    };
+    let max_simulation_time_s = sim
+        .max_simulation_time
+        .map(|t| positive("simulation.max_simulation_time", t))
+        .transpose()?;
+    if sim.lod.is_some() {
+        log.ignored(
+            "simulation.lod",
+            "steps are always simulated whole (one event per batch step)",
+        );
+    }
+    if let Some(p) = &file.model_characteristics_db_path {
+        log.ignored(
+            "model_characteristics_db_path",
+            format!("{p}: model figures come from the built-in catalogue"),
+        );
+    }
+    let hw = file.hardware_profile.clone().unwrap_or_default();
+    let devices = devices(&hw, log)?;
+    let links = links(&hw, log)?;
+    let reps = replicas(&file.frameworks_to_test, &devices, &links, log)?;
+    let (first_index, first) = &reps[0];
+    for (i, r) in &reps[1..] {
+        if !r.alike(first) {
+            return Err(invalid(
+                format!("frameworks_to_test[{i}].config"),
+                &file.frameworks_to_test[*i].name,
+                format!(
+                    "differs from frameworks_to_test[{first_index}] (model, engine limits or \
+                     device figures): the simulator runs identical replicas only"
+                ),
+            ));
+        }
+    }
+    let names: Vec<&str> = reps
+        .iter()
+        .map(|(i, _)| file.frameworks_to_test[*i].name.as_str())
+        .collect();
+    let router = router(w, &names, log)?;
+    let (horizon_s, max_requests) = limits(w)?;
+    let clients = clients(w, log)?;
+    let outputs = metrics(file.metrics_config.as_ref(), log)?;
+    #[allow(clippy::cast_possible_truncation)]
+    let count = reps.len() as u32;
+    let config = SimConfig {
+        seed,
+        max_requests,
+        horizon_s,
+        drain: true,
+        max_simulation_time_s,
+        cluster: ClusterConfig {
+            replicas: count,
+            router,
+            engine: first.engine.clone(),
+            cost_model: first.cost_model.clone(),
+            kv_cache: KvCacheConfig::default(),
+            preemption: PreemptionPolicy::default(),
+            overheads: EngineOverheads::default(),
+        },
+        workload: WorkloadConfig {
+            rate: None,
+            clients,
+        },
+    };
+    Ok((config, outputs))
+}
+
+fn limits(w: &SeedWorkload) -> Result<(Option<f64>, Option<u64>)> {
+    let horizon = w
+        .total_duration
+        .map(|t| positive("workload.total_duration", t))
+        .transpose()?;
+    if horizon.is_none() && w.total_requests_to_generate.is_none() {
+        return Err(invalid(
+            "workload.total_duration",
+            "null",
+            "give total_duration or total_requests_to_generate (or both)",
+        ));
+    }
+    Ok((horizon, w.total_requests_to_generate))
+}
+
+fn router(w: &SeedWorkload, names: &[&str], log: &mut Log) -> Result<RouterKind> {
+    let path = "workload.load_balancing_strategy";
+    if let Some(weights) = &w.framework_weights {
+        for (name, v) in weights {
+            if !names.contains(&name.as_str()) {
+                return Err(invalid(
+                    format!("workload.framework_weights.{name}"),
+                    v,
+                    format!("not a target framework (targets: {})", names.join(", ")),
+                ));
+            }
+            non_negative(format!("workload.framework_weights.{name}"), *v)?;
+        }
+    }
+    let strategy = w.load_balancing_strategy.as_deref().unwrap_or_else(|| {
+        log.default_applied(path, "round_robin");
+        "round_robin"
+    });
+    Ok(match strategy {
+        "round_robin" => RouterKind::RoundRobin,
+        "random" => RouterKind::Random,
+        "least_loaded" => {
+            log.mapped(path, "least_outstanding_requests (waiting + running)");
+            RouterKind::LeastOutstandingRequests
+        }
+        "weighted_random" => {
+            let weights = w.framework_weights.clone().unwrap_or_default();
+            let of = |n: &str| weights.get(n).copied().unwrap_or(1.0);
+            let first = of(names[0]);
+            if let Some(n) = names.iter().find(|n| of(n).to_bits() != first.to_bits()) {
+                return Err(invalid(
+                    format!("workload.framework_weights.{n}"),
+                    of(n),
+                    "unequal framework weights are not supported yet (the router picks \
+                     replicas uniformly)",
+                ));
+            }
+            log.mapped(path, "random (all framework weights are equal)");
+            RouterKind::Random
+        }
+        "session_affinity" => {
+            log.mapped(
+                path,
+                "round_robin (conversations are not simulated, so no request continues a \
+                 session; the seed routes those round robin too)",
+            );
+            RouterKind::RoundRobin
+        }
+        other => {
+            return Err(invalid(
+                path,
+                other,
+                "unknown strategy (the seed's are round_robin, random, least_loaded, \
+                 weighted_random, session_affinity)",
+            ));
+        }
+    })
+}
+
+fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
+    if w.client_profiles.is_empty() {
+        return Err(invalid(
+            "workload.client_profiles",
+            "[]",
+            "need at least one client profile",
+        ));
+    }
+    let conversation = "conversations are not simulated: every request is independent";
+    if w.max_turns_per_session.is_some() {
+        log.ignored("workload.max_turns_per_session", conversation);
+    }
+    if w.accumulate_conversational_tokens.is_some() {
+        log.ignored("workload.accumulate_conversational_tokens", conversation);
+    }
+    if w.generate_prompt_tokens.is_some() {
+        log.ignored(
+            "workload.generate_prompt_tokens",
+            "requests carry token counts, not token ids",
+        );
+    }
+    if w.prefix_patterns.is_some() {
+        log.ignored(
+            "workload.prefix_patterns",
+            "prompts share no prefixes (shared-prefix workloads are a native-config feature)",
+        );
+    }
+    if w.bytes_per_token_estimate_for_network.is_some() {
+        log.ignored(
+            "workload.bytes_per_token_estimate_for_network",
+            "network transfers are not simulated",
+        );
+    }
+    // The seed draws one arrival stream: each gap comes from the profile picked (by weight)
+    // for the next request. Independent streams with the same mean rate shares replace it
+    // (exact when all profiles have the same exponential gaps: a thinned Poisson process).
+    let mut out = Vec::new();
+    let mut mean_gaps = Vec::new();
+    for (i, p) in w.client_profiles.iter().enumerate() {
+        let path = format!("workload.client_profiles[{i}]");
+        let weight = match p.weight {
+            Some(v) => positive(format!("{path}.weight"), v)?,
+            None => {
+                log.default_applied(format!("{path}.weight"), "1");
+                1.0
+            }
+        };
+        let (arrival, gap) = dist::arrival(
+            &p.inter_arrival_time_dist_config,
+            &format!("{path}.inter_arrival_time_dist_config"),
+            log,
+        )?;
+        let input = dist::length(
+            &p.prompt_tokens_dist_config,
+            &format!("{path}.prompt_tokens_dist_config"),
+            log,
+        )?;
+        let output = dist::length(
+            &p.max_output_tokens_dist_config,
+            &format!("{path}.max_output_tokens_dist_config"),
+            log,
+        )?;
+        if let Some(c) = p.conversational_probability {
+            if !(0.0..=1.0).contains(&c) {
+                return Err(invalid(
+                    format!("{path}.conversational_probability"),
+                    c,
+                    "must be in [0, 1]",
+                ));
+            }
+            log.ignored(format!("{path}.conversational_probability"), conversation);
+        }
+        if p.follow_up_inter_arrival_time_dist_config.is_some() {
+            log.ignored(
+                format!("{path}.follow_up_inter_arrival_time_dist_config"),
+                conversation,
+            );
+        }
+        if let Some(s) = p.streaming_response_probability {
+            if !(0.0..=1.0).contains(&s) {
+                return Err(invalid(
+                    format!("{path}.streaming_response_probability"),
+                    s,
+                    "must be in [0, 1]",
+                ));
+            }
+            log.ignored(
+                format!("{path}.streaming_response_probability"),
+                "token times are the same whether streamed or not",
+            );
+        }
+        if p.turn_type_dist_config.is_some() {
+            log.ignored(format!("{path}.turn_type_dist_config"), conversation);
+        }
+        if p.user_priority_dist_config.is_some() {
+            log.ignored(
+                format!("{path}.user_priority_dist_config"),
+                "scheduling is first come, first served",
+            );
+        }
+        let name = p.profile_name.clone().unwrap_or_else(|| {
+            log.default_applied(format!("{path}.profile_name"), format!("profile{i}"));
+            format!("profile{i}")
+        });
+        mean_gaps.push(weight * gap);
+        out.push(ClientConfig {
+            name: Some(name),
+            weight,
+            arrival,
+            input: Some(input),
+            output: Some(output),
+            pairs: None,
+            max_tokens: None,
+            shared_prefix: None,
+        });
+    }
+    if out.len() > 1 {
+        let exact = out.iter().all(|c| c.arrival == out[0].arrival)
+            && matches!(out[0].arrival, crate::config::ArrivalConfig::Poisson { .. });
+        let how = if exact {
+            "exact: all profiles have the same exponential gaps"
+        } else {
+            "same mean rates, different gap distribution"
+        };
+        let total_w: f64 = out.iter().map(|c| c.weight).sum();
+        let rate = total_w / mean_gaps.iter().sum::<f64>();
+        for (i, c) in out.iter_mut().enumerate() {
+            let r = rate * c.weight / total_w;
+            set_rate(&mut c.arrival, r);
+            log.mapped(
+                format!("workload.client_profiles[{i}]"),
+                format!(
+                    "independent stream at {r:.6} req/s, {:.3} of the seed's single stream of \
+                     {rate:.6} req/s whose gaps come from the profile picked by weight ({how})",
+                    c.weight / total_w
+                ),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn set_rate(a: &mut crate::config::ArrivalConfig, r: f64) {
+    use crate::config::ArrivalConfig as A;
+    if let A::Poisson { rate } | A::Constant { rate } | A::Gamma { rate, .. } = a {
+        *rate = Some(r);
+    }
+}
+
+fn metrics(m: Option<&SeedMetrics>, log: &mut Log) -> Result<SeedOutputs> {
+    let Some(m) = m else {
+        return Ok(SeedOutputs::default());
+    };
+    let p = "metrics_config";
+    for (key, set) in [
+        (
+            "percentiles_to_calculate",
+            m.percentiles_to_calculate.is_some(),
+        ),
+        ("compute_percentiles", m.compute_percentiles.is_some()),
+    ] {
+        if set {
+            log.ignored(
+                format!("{p}.{key}"),
+                "the summary reports p50, p90, p95 and p99",
+            );
+        }
+    }
+    if m.compute_token_stats.is_some() {
+        log.ignored(
+            format!("{p}.compute_token_stats"),
+            "token throughputs are always in the summary",
+        );
+    }
+    if let Some(w) = m.warm_up_duration_s {
+        non_negative(format!("{p}.warm_up_duration_s"), w)?;
+        if w > 0.0 {
+            log.ignored(
+                format!("{p}.warm_up_duration_s"),
+                "not supported yet: requests of the warm-up are included in the metrics",
+            );
+        }
+    }
+    if m.log_level.is_some() {
+        log.ignored(
+            format!("{p}.log_level"),
+            "RUST_LOG filters llm-perf's log events",
+        );
+    }
+    let outputs = SeedOutputs {
+        summary_json: m.output_summary_json_path.clone().map(Into::into),
+        requests_csv: m.output_requests_csv_path.clone().map(Into::into),
+    };
+    if let Some(s) = &m.output_summary_json_path {
+        log.mapped(
+            format!("{p}.output_summary_json_path"),
+            format!("the summary JSON is written to {s} (llm-perf's summary fields)"),
+        );
+    }
+    if let Some(s) = &m.output_requests_csv_path {
+        log.mapped(
+            format!("{p}.output_requests_csv_path"),
+            format!("one CSV row per request is written to {s} (llm-perf's columns)"),
+        );
+    }
+    Ok(outputs)
+}

@@ -1,0 +1,394 @@
+//! `frameworks_to_test` onto the cluster: every target framework becomes one replica running
+//! the roofline of its catalogue model on its (inline) device.
+
+use std::collections::BTreeMap;
+
+use perf_model_core::{Dtype, ModelSpec, ServingConfig, ServingConfigData};
+
+use crate::config::{CostModelConfig, KvCacheConfig};
+use crate::error::{Result, invalid};
+use crate::kv::derive_num_blocks;
+
+use super::decision::Log;
+use super::hardware::{Device, Link, interconnect_gbs};
+use super::schema::{SeedEngine, SeedFramework};
+
+/// What one target framework runs: identical for every replica of the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Replica {
+    pub(crate) engine: ServingConfig,
+    pub(crate) cost_model: CostModelConfig,
+}
+
+/// The replica of every target framework, with its index in `frameworks_to_test`.
+///
+/// # Errors
+/// [`crate::SimError::InvalidConfig`] naming the path: no target, an unknown type, model or
+/// device, an inconsistent parallelism, pipeline parallelism, a model that does not fit in
+/// device memory, engine limits the engine rejects.
+pub(crate) fn replicas(
+    frameworks: &[SeedFramework],
+    devices: &BTreeMap<String, Device>,
+    links: &[Link],
+    log: &mut Log,
+) -> Result<Vec<(usize, Replica)>> {
+    let mut out = Vec::new();
+    for (i, f) in frameworks.iter().enumerate() {
+        let path = format!("frameworks_to_test[{i}]");
+        if !matches!(f.kind.as_str(), "VLLM" | "ParallelVLLM") {
+            return Err(invalid(
+                format!("{path}.type"),
+                &f.kind,
+                "unknown framework type (the seed's are VLLM and ParallelVLLM)",
+            ));
+        }
+        if f.is_target_for_workload == Some(false) {
+            log.ignored(
+                &path,
+                format!("`{}` is not a target for the workload: no replica", f.name),
+            );
+            continue;
+        }
+        let replica = replica(&f.config, &format!("{path}.config"), devices, links, log)?;
+        log.mapped(
+            &path,
+            format!("`{}` ({}) is replica {}", f.name, f.kind, out.len()),
+        );
+        out.push((i, replica));
+    }
+    if out.is_empty() {
+        return Err(invalid(
+            "frameworks_to_test",
+            "[]",
+            "need at least one framework with is_target_for_workload: true",
+        ));
+    }
+    Ok(out)
+}
+
+fn replica(
+    c: &SeedEngine,
+    path: &str,
+    devices: &BTreeMap<String, Device>,
+    links: &[Link],
+    log: &mut Log,
+) -> Result<Replica> {
+    let model = ModelSpec::lookup(&c.model_profile_id).map_err(|e| {
+        invalid(
+            format!("{path}.model_profile_id"),
+            &c.model_profile_id,
+            e.to_string(),
+        )
+    })?;
+    log.mapped(
+        format!("{path}.model_profile_id"),
+        format!(
+            "catalogue model {} (costs derived from its architecture, fp16)",
+            model.name
+        ),
+    );
+    let (gpus, tp) = parallelism(c, path, log)?;
+    let mut device = None;
+    for (j, id) in gpus.iter().enumerate() {
+        let at = if c.parallelism.is_some() {
+            format!("{path}.parallelism.gpu_ids[{j}]")
+        } else {
+            format!("{path}.gpu_id")
+        };
+        let Some(d) = devices.get(id) else {
+            let known: Vec<&str> = devices.keys().map(String::as_str).collect();
+            return Err(invalid(
+                at,
+                id,
+                format!(
+                    "no such device in hardware_profile.compute_devices (known: {})",
+                    known.join(", ")
+                ),
+            ));
+        };
+        match &device {
+            None => device = Some(d.clone()),
+            Some(first) if !same_figures(&first.accelerator, &d.accelerator) => {
+                return Err(invalid(
+                    at,
+                    id,
+                    format!(
+                        "its figures differ from {} ({}): all devices of a framework must be alike",
+                        first.accelerator.name, first.path
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let Some(device) = device else {
+        return Err(invalid(
+            format!("{path}.parallelism.gpu_ids"),
+            "[]",
+            "no device",
+        ));
+    };
+    let mut accelerator = device.accelerator;
+    if tp > 1 {
+        accelerator.interconnect_gbs = interconnect_gbs(&gpus, links);
+        match accelerator.interconnect_gbs {
+            Some(g) => log.converted(
+                format!("{path}.parallelism.gpu_ids"),
+                format!("slowest link between the TP devices = {g} GB/s interconnect (both ways)"),
+            ),
+            None => log.default_applied(
+                format!("{path}.parallelism.gpu_ids"),
+                "no link between every pair of TP devices: PCIe-class all-reduce",
+            ),
+        }
+    }
+    let engine = engine(c, path, tp, log)?;
+    let blocks = derive_num_blocks(
+        &model,
+        &accelerator,
+        Dtype::Fp16,
+        tp,
+        engine.gpu_memory_utilization(),
+        engine.block_size(),
+        KvCacheConfig::default().reserved_gib * f64::from(1u32 << 30),
+    )
+    .map_err(|e| {
+        let reason = match e {
+            crate::SimError::InvalidConfig { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        invalid(
+            format!("{path}.model_profile_id"),
+            &c.model_profile_id,
+            format!(
+                "{} does not fit on {} ({}, tp {tp}): {reason}",
+                model.name, accelerator.name, device.path
+            ),
+        )
+    })?;
+    log.mapped(
+        path,
+        format!(
+            "{blocks} KV blocks of {} tokens per replica (90% of device memory, minus weights \
+             and 1 GiB reserved)",
+            engine.block_size()
+        ),
+    );
+    Ok(Replica {
+        engine,
+        cost_model: CostModelConfig::Roofline {
+            model: model.name.clone(),
+            accelerator: accelerator.name.clone(),
+            dtype: Dtype::Fp16,
+            device: Some(Box::new(accelerator)),
+        },
+    })
+}
+
+/// Whether two devices have the same figures (names and sources aside).
+fn same_figures(a: &perf_model_core::Accelerator, b: &perf_model_core::Accelerator) -> bool {
+    a.memory_gb.to_bits() == b.memory_gb.to_bits()
+        && a.memory_bandwidth_gbs.map(f64::to_bits) == b.memory_bandwidth_gbs.map(f64::to_bits)
+        && a.fp16_tflops.to_bits() == b.fp16_tflops.to_bits()
+        && a.int8_tops.map(f64::to_bits) == b.int8_tops.map(f64::to_bits)
+}
+
+/// The devices of a framework and its TP degree.
+fn parallelism(c: &SeedEngine, path: &str, log: &mut Log) -> Result<(Vec<String>, u32)> {
+    let Some(p) = &c.parallelism else {
+        let gpu = match &c.gpu_id {
+            Some(g) => g.clone(),
+            None => {
+                log.default_applied(format!("{path}.gpu_id"), "gpu0");
+                "gpu0".to_owned()
+            }
+        };
+        return Ok((vec![gpu], 1));
+    };
+    let pp = format!("{path}.parallelism");
+    if c.gpu_id.is_some() {
+        log.ignored(
+            format!("{path}.gpu_id"),
+            "parallelism.gpu_ids names the devices",
+        );
+    }
+    let strategy = p.strategy.as_deref().unwrap_or("None");
+    let tp = p.tp_degree.unwrap_or(1);
+    let stages = p.pp_stages.unwrap_or(1);
+    if tp == 0 {
+        return Err(invalid(format!("{pp}.tp_degree"), 0, "must be >= 1"));
+    }
+    if stages != 1 {
+        return Err(invalid(
+            format!("{pp}.pp_stages"),
+            stages,
+            "pipeline parallelism is not simulated yet (only pp_stages: 1)",
+        ));
+    }
+    if p.num_microbatches_per_request.is_some() {
+        log.ignored(
+            format!("{pp}.num_microbatches_per_request"),
+            "no pipeline parallelism",
+        );
+    }
+    let gpus = p.gpu_ids.clone().unwrap_or_default();
+    let tp = match strategy {
+        "None" => {
+            if tp > 1 {
+                return Err(invalid(
+                    format!("{pp}.tp_degree"),
+                    tp,
+                    "strategy None runs on one device: set strategy: TP",
+                ));
+            }
+            1
+        }
+        "TP" | "PP" | "TP_PP" => tp,
+        other => {
+            return Err(invalid(
+                format!("{pp}.strategy"),
+                other,
+                "unknown strategy (the seed's are None, TP, PP, TP_PP)",
+            ));
+        }
+    };
+    let needed = if strategy == "None" { 1 } else { tp as usize };
+    if gpus.len() < needed || (strategy != "None" && gpus.len() != needed) {
+        return Err(invalid(
+            format!("{pp}.gpu_ids"),
+            format!("{gpus:?}"),
+            format!("strategy {strategy} with tp_degree {tp} needs {needed} device(s)"),
+        ));
+    }
+    Ok((gpus.into_iter().take(needed).collect(), tp))
+}
+
+/// The engine limits (the seed's defaults where absent).
+fn engine(c: &SeedEngine, path: &str, tp: u32, log: &mut Log) -> Result<ServingConfig> {
+    let d = ServingConfigData::default();
+    let mut pick = |key: &str, v: Option<u32>, default: u32, note: &str| -> u32 {
+        v.unwrap_or_else(|| {
+            log.default_applied(format!("{path}.{key}"), format!("{default}{note}"));
+            default
+        })
+    };
+    let block_size = pick("block_size", c.block_size, 16, "");
+    let max_batch_size = pick("max_num_seqs", c.max_num_seqs, 256, "");
+    let max_num_batched_tokens = pick(
+        "max_num_batched_tokens",
+        c.max_num_batched_tokens,
+        d.max_num_batched_tokens,
+        " (vLLM's default; the seed derives a hardware-dependent value)",
+    );
+    let enable_chunked_prefill = c.enable_chunked_prefill.unwrap_or(true);
+    let enable_prefix_caching = c.enable_prefix_caching.unwrap_or(true);
+    if c.enable_prefix_caching.is_none() {
+        log.default_applied(format!("{path}.enable_prefix_caching"), "true");
+    }
+    if enable_prefix_caching {
+        log.mapped(
+            format!("{path}.enable_prefix_caching"),
+            "on; without shared-prefix clients (the seed's prefix_patterns are not modelled) \
+             no request hits the prefix cache",
+        );
+    }
+    if c.scheduler_iteration_delay_s.is_some() {
+        log.ignored(
+            format!("{path}.scheduler_iteration_delay_s"),
+            "the simulator never polls: an idle replica wakes when a request arrives",
+        );
+    }
+    if c.prefill_chunk_size.is_some() {
+        log.ignored(
+            format!("{path}.prefill_chunk_size"),
+            "prefill chunks are bounded by max_num_batched_tokens only",
+        );
+    }
+    if c.bytes_per_token_estimate_for_network.is_some() {
+        log.ignored(
+            format!("{path}.bytes_per_token_estimate_for_network"),
+            "network transfers are not simulated",
+        );
+    }
+    match c.scheduling_policy.as_deref() {
+        None => {}
+        Some("fcfs") => log.mapped(
+            format!("{path}.scheduling_policy"),
+            "fcfs: vLLM V1's first come, first served",
+        ),
+        Some(other) => {
+            return Err(invalid(
+                format!("{path}.scheduling_policy"),
+                other,
+                "only fcfs is simulated",
+            ));
+        }
+    }
+    for (key, set) in [
+        ("data_parallel_group", c.data_parallel_group.is_some()),
+        ("data_parallel_size", c.data_parallel_size.is_some()),
+        ("data_parallel_rank", c.data_parallel_rank.is_some()),
+    ] {
+        if set {
+            log.ignored(
+                format!("{path}.{key}"),
+                "each framework entry is already one data-parallel replica",
+            );
+        }
+    }
+    for (key, set) in [
+        (
+            "enable_cross_request_caching",
+            c.enable_cross_request_caching.is_some(),
+        ),
+        (
+            "min_prefix_cache_length",
+            c.min_prefix_cache_length.is_some(),
+        ),
+        ("max_prefix_cache_size", c.max_prefix_cache_size.is_some()),
+        ("prefix_eviction_policy", c.prefix_eviction_policy.is_some()),
+    ] {
+        if set {
+            log.ignored(
+                format!("{path}.{key}"),
+                "the prefix cache pins block-aligned prefixes up to half the KV blocks",
+            );
+        }
+    }
+    ServingConfig::new(ServingConfigData {
+        max_batch_size,
+        max_num_batched_tokens,
+        block_size,
+        tensor_parallel: tp,
+        enable_chunked_prefill,
+        enable_prefix_caching,
+        ..d
+    })
+    .map_err(|e| invalid(path, "engine limits", e.to_string()))
+}
+
+impl Replica {
+    /// Whether `self` and `other` run the same model with the same limits on devices with the
+    /// same figures (device names aside), so they can be replicas of one cluster.
+    pub(crate) fn alike(&self, other: &Self) -> bool {
+        let parts = |r: &Self| match &r.cost_model {
+            CostModelConfig::Roofline {
+                model,
+                dtype,
+                device,
+                ..
+            } => Some((model.clone(), *dtype, device.clone())),
+            CostModelConfig::Inferno { .. } => None,
+        };
+        match (parts(self), parts(other)) {
+            (Some((m1, d1, Some(a))), Some((m2, d2, Some(b)))) => {
+                self.engine == other.engine
+                    && m1 == m2
+                    && d1 == d2
+                    && same_figures(&a, &b)
+                    && a.interconnect_gbs.map(f64::to_bits) == b.interconnect_gbs.map(f64::to_bits)
+            }
+            _ => self == other,
+        }
+    }
+}

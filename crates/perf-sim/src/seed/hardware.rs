@@ -1,0 +1,190 @@
+//! `hardware_profile` onto inline accelerators: each compute device becomes an
+//! [`Accelerator`] with the seed's figures (its defaults fill the gaps); links are checked.
+
+use std::collections::BTreeMap;
+
+use perf_model_core::Accelerator;
+
+use crate::error::{Result, invalid, non_negative, positive};
+
+use super::decision::Log;
+use super::schema::{SeedHardware, SeedLink};
+
+/// The seed's defaults for a device without figures.
+const DEFAULT_TFLOPS: f64 = 100.0;
+const DEFAULT_MEMORY_BYTES: f64 = 80e9;
+const DEFAULT_MEMORY_GBPS: f64 = 1000.0;
+/// The seed's defaults for a link.
+const DEFAULT_LINK_BPS: f64 = 10e9;
+const DEFAULT_LINK_LATENCY_S: f64 = 1e-4;
+
+/// A device: its accelerator and its path in the seed configuration.
+#[derive(Clone, Debug)]
+pub(crate) struct Device {
+    pub(crate) accelerator: Accelerator,
+    pub(crate) path: String,
+}
+
+/// The devices by `device_id`.
+///
+/// # Errors
+/// [`crate::SimError::InvalidConfig`] naming the path: a duplicate or empty id, a figure that
+/// is not finite and > 0.
+pub(crate) fn devices(hw: &SeedHardware, log: &mut Log) -> Result<BTreeMap<String, Device>> {
+    let mut out = BTreeMap::new();
+    for (i, d) in hw.compute_devices.iter().enumerate() {
+        let path = format!("hardware_profile.compute_devices[{i}]");
+        if d.device_id.trim().is_empty() {
+            return Err(invalid(
+                format!("{path}.device_id"),
+                "\"\"",
+                "must not be empty",
+            ));
+        }
+        if out.contains_key(&d.device_id) {
+            return Err(invalid(
+                format!("{path}.device_id"),
+                &d.device_id,
+                "duplicate device id",
+            ));
+        }
+        let peak = d.peak_tflops.clone().unwrap_or_default();
+        let fp16 = match peak.fp16 {
+            Some(v) => positive(format!("{path}.peak_tflops.fp16"), v)?,
+            None => {
+                log.default_applied(
+                    format!("{path}.peak_tflops.fp16"),
+                    format!("{DEFAULT_TFLOPS} TFLOPS"),
+                );
+                DEFAULT_TFLOPS
+            }
+        };
+        let int8 = peak
+            .int8
+            .map(|v| positive(format!("{path}.peak_tflops.int8"), v))
+            .transpose()?;
+        let bytes = match d.memory_capacity_bytes {
+            Some(v) => positive(format!("{path}.memory_capacity_bytes"), v)?,
+            None => {
+                log.default_applied(
+                    format!("{path}.memory_capacity_bytes"),
+                    format!("{DEFAULT_MEMORY_BYTES:e} bytes"),
+                );
+                DEFAULT_MEMORY_BYTES
+            }
+        };
+        let gbps = match d.memory_gbps {
+            Some(v) => positive(format!("{path}.memory_gbps"), v)?,
+            None => {
+                log.default_applied(
+                    format!("{path}.memory_gbps"),
+                    format!("{DEFAULT_MEMORY_GBPS} GB/s"),
+                );
+                DEFAULT_MEMORY_GBPS
+            }
+        };
+        let memory_gb = bytes / f64::from(1u32 << 30);
+        log.converted(
+            format!("{path}.memory_capacity_bytes"),
+            format!("{bytes:e} bytes = {memory_gb:.3} GiB of device memory"),
+        );
+        if d.processing_units.is_some() {
+            log.ignored(
+                format!("{path}.processing_units"),
+                "the roofline uses peak FLOPS and bandwidth only",
+            );
+        }
+        let accelerator = Accelerator {
+            name: d.device_id.clone(),
+            vendor: d.device_type.clone().unwrap_or_default(),
+            memory_gb,
+            memory_bandwidth_gbs: Some(gbps),
+            fp16_tflops: fp16,
+            bf16_tflops: fp16,
+            int8_tops: int8,
+            source: format!("seed config {path}"),
+            ..Accelerator::default()
+        };
+        accelerator.validate()?;
+        out.insert(d.device_id.clone(), Device { accelerator, path });
+    }
+    Ok(out)
+}
+
+/// A checked link: `(source, dest, bandwidth bits/s, bidirectional)`.
+pub(crate) type Link = (String, String, f64, bool);
+
+/// Checks the links (the seed's defaults fill gaps) and reports that transfers are not
+/// simulated.
+///
+/// # Errors
+/// [`crate::SimError::InvalidConfig`] naming the path: a bandwidth not finite and > 0, a
+/// negative latency.
+pub(crate) fn links(hw: &SeedHardware, log: &mut Log) -> Result<Vec<Link>> {
+    let mut out = Vec::new();
+    for (i, l) in hw.network_links.iter().enumerate() {
+        let path = format!("hardware_profile.network_links[{i}]");
+        let SeedLink {
+            link_id,
+            source_id,
+            dest_id,
+            bandwidth_bps,
+            latency_s,
+            bidirectional,
+            ..
+        } = l;
+        let bps = match bandwidth_bps {
+            Some(v) => positive(format!("{path}.bandwidth_bps"), *v)?,
+            None => {
+                log.default_applied(
+                    format!("{path}.bandwidth_bps"),
+                    format!("{DEFAULT_LINK_BPS:e} bit/s"),
+                );
+                DEFAULT_LINK_BPS
+            }
+        };
+        match latency_s {
+            Some(v) => {
+                non_negative(format!("{path}.latency_s"), *v)?;
+            }
+            None => log.default_applied(
+                format!("{path}.latency_s"),
+                format!("{DEFAULT_LINK_LATENCY_S} s"),
+            ),
+        }
+        log.ignored(
+            path,
+            format!(
+                "{}{source_id} -> {dest_id}: request and response transfers are not simulated \
+                 (device-to-device links only set the TP interconnect)",
+                link_id
+                    .as_deref()
+                    .map(|l| format!("{l}: "))
+                    .unwrap_or_default()
+            ),
+        );
+        out.push((
+            source_id.clone(),
+            dest_id.clone(),
+            bps,
+            bidirectional.unwrap_or(false),
+        ));
+    }
+    Ok(out)
+}
+
+/// The interconnect of a TP group for [`Accelerator::interconnect_gbs`] (GB/s, both
+/// directions: twice the one-way rate): the slowest link joining two devices of the group
+/// (a ring or a full mesh), or `None` when some device of the group has no such link.
+pub(crate) fn interconnect_gbs(gpus: &[String], links: &[Link]) -> Option<f64> {
+    let inside: Vec<&Link> = links
+        .iter()
+        .filter(|(s, d, _, _)| s != d && gpus.contains(s) && gpus.contains(d))
+        .collect();
+    let joined = |g: &String| inside.iter().any(|(s, d, _, _)| s == g || d == g);
+    if !gpus.iter().all(joined) {
+        return None;
+    }
+    let slowest = inside.iter().map(|l| l.2).fold(f64::INFINITY, f64::min);
+    slowest.is_finite().then(|| 2.0 * slowest / 8e9)
+}

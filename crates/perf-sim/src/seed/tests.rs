@@ -1,0 +1,405 @@
+//! Tests of the seed loader on the sample seed configuration and its variations.
+
+use crate::{DecisionKind, LoadedConfig, RouterKind, SimConfig, SimError, Simulation};
+
+const EXAMPLE: &str = include_str!("../../../../samples/sim/llmperforacle-example.yaml");
+
+fn load(text: &str) -> LoadedConfig {
+    SimConfig::load_yaml_str(text).unwrap()
+}
+
+fn err(text: &str) -> String {
+    SimConfig::load_yaml_str(text)
+        .and_then(|l| Simulation::new(l.config).map(|_| ()))
+        .unwrap_err()
+        .to_string()
+}
+
+/// The example with `from` replaced by `to` (which must occur).
+fn edit(from: &str, to: &str) -> String {
+    assert!(EXAMPLE.contains(from), "{from}");
+    EXAMPLE.replacen(from, to, 1)
+}
+
+fn has(l: &LoadedConfig, kind: DecisionKind, path: &str) -> bool {
+    l.decisions.iter().any(|d| d.kind == kind && d.path == path)
+}
+
+#[test]
+fn example_loads_and_runs() {
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../samples/sim/llmperforacle-example.yaml"
+    );
+    let l = SimConfig::load_path(sample).unwrap();
+    assert!(l.seed);
+    let c = &l.config;
+    assert_eq!(c.seed, 2024);
+    assert_eq!(c.max_requests, Some(300));
+    assert_eq!(c.horizon_s, Some(60.0));
+    assert_eq!(c.max_simulation_time_s, Some(300.0));
+    assert_eq!(c.cluster.replicas, 1);
+    assert_eq!(c.cluster.router, RouterKind::LeastOutstandingRequests);
+    assert_eq!(c.cluster.engine.max_batch_size(), 128);
+    assert_eq!(c.cluster.engine.max_num_batched_tokens(), 4096);
+    assert_eq!(c.workload.clients.len(), 2);
+    // One stream of 6 req/s split 0.8 / 0.2.
+    assert!(
+        (c.client_rate(0) - 4.8).abs() < 1e-9,
+        "{}",
+        c.client_rate(0)
+    );
+    assert!((c.client_rate(1) - 1.2).abs() < 1e-9);
+    assert_eq!(
+        l.outputs.summary_json.as_deref(),
+        Some(std::path::Path::new("llmperforacle_summary.json"))
+    );
+    let summary = Simulation::new(l.config.clone())
+        .unwrap()
+        .run(std::io::sink())
+        .unwrap();
+    let r = summary.requests;
+    assert_eq!(r.arrived, 300);
+    assert_eq!(r.completed, 300);
+    assert!(summary.latency.ttft_ms.mean > 0.0);
+    // Same seed, same bits.
+    let again = Simulation::new(l.config)
+        .unwrap()
+        .run(std::io::sink())
+        .unwrap();
+    assert_eq!(summary.to_json().unwrap(), again.to_json().unwrap());
+}
+
+#[test]
+fn decisions_are_reported() {
+    let l = load(EXAMPLE);
+    use DecisionKind::{DefaultApplied, Ignored, Mapped, UnitConverted};
+    assert!(has(&l, Ignored, "simulation.lod"));
+    assert!(has(&l, Ignored, "model_characteristics_db_path"));
+    assert!(has(
+        &l,
+        Ignored,
+        "frameworks_to_test[0].config.scheduler_iteration_delay_s"
+    ));
+    assert!(has(
+        &l,
+        UnitConverted,
+        "hardware_profile.compute_devices[0].memory_capacity_bytes"
+    ));
+    assert!(has(&l, Mapped, "workload.load_balancing_strategy"));
+    assert!(has(
+        &l,
+        Ignored,
+        "workload.client_profiles[0].conversational_probability"
+    ));
+    assert!(has(&l, Ignored, "hardware_profile.network_links[0]"));
+    // Every line is one line and says what it is.
+    for d in &l.decisions {
+        let s = d.to_string();
+        assert!(s.starts_with("seed config: ") && !s.contains('\n'), "{s}");
+    }
+    // A device without figures gets the seed's defaults, each reported.
+    let bare = edit(
+        "      peak_tflops: { fp16: 989.0, int8: 1979.0 }\n      memory_capacity_bytes: 85899345920    # 80 GiB\n      memory_gbps: 3350\n",
+        "",
+    );
+    let l = load(&bare);
+    for key in ["peak_tflops.fp16", "memory_capacity_bytes", "memory_gbps"] {
+        let path = format!("hardware_profile.compute_devices[0].{key}");
+        assert!(has(&l, DefaultApplied, &path), "{path}");
+    }
+    let crate::CostModelConfig::Roofline {
+        device: Some(d), ..
+    } = &l.config.cluster.cost_model
+    else {
+        panic!("roofline with an inline device");
+    };
+    assert!((d.fp16_tflops - 100.0).abs() < 1e-12);
+    assert!((d.memory_bytes() - 80e9).abs() < 1.0);
+    assert_eq!(d.memory_bandwidth_gbs, Some(1000.0));
+    Simulation::new(l.config).unwrap();
+}
+
+#[test]
+fn unknown_key_is_an_error_naming_its_path() {
+    let e = err(&edit(
+        "      weight: 0.2\n",
+        "      weight: 0.2\n      wieght: 1\n",
+    ));
+    assert!(e.contains("workload.client_profiles[1].wieght"), "{e}");
+    let e = err(&edit("block_size: 16", "block_sise: 16"));
+    assert!(e.contains("frameworks_to_test[0].config.block_sise"), "{e}");
+    let e = err(&edit("lod: medium", "lod: medium\n  speed: 2"));
+    assert!(e.contains("simulation.speed"), "{e}");
+}
+
+#[test]
+fn bad_distributions_are_errors_naming_their_path() {
+    let p = "workload.client_profiles[1].prompt_tokens_dist_config";
+    let e = err(&edit(
+        "{ type: Normal, mean: 2000, std: 400, is_int: true }",
+        "{ type: Pareto, shape: 1.5, scale: 100 }",
+    ));
+    assert!(
+        e.contains(&format!("{p}.type")) && e.contains("Pareto"),
+        "{e}"
+    );
+    let e = err(&edit(
+        "{ type: Normal, mean: 2000, std: 400, is_int: true }",
+        "{ type: Zipf, s: 1 }",
+    ));
+    assert!(e.contains(p), "{e}");
+    let e = err(&edit(
+        "{ type: Normal, mean: 2000, std: 400, is_int: true }",
+        "{ type: Zipf }",
+    ));
+    assert!(e.contains(&format!("{p}.type = Zipf")), "{e}");
+    // A linear mean where the seed expects log space.
+    let e = err(&edit("mean: 6.0, sigma: 0.6", "mean: 400, sigma: 0.6"));
+    assert!(
+        e.contains("workload.client_profiles[0].prompt_tokens_dist_config.mean")
+            && e.contains("log space"),
+        "{e}"
+    );
+    // Gaps the simulator cannot reproduce.
+    let e = err(&edit(
+        "{ type: Exponential, rate: 6.0 }",
+        "{ type: Uniform, low: 0.1, high: 0.3 }",
+    ));
+    assert!(
+        e.contains("workload.client_profiles[0].inter_arrival_time_dist_config.type"),
+        "{e}"
+    );
+    // Parameters nested under `params` are read too.
+    let l = load(&edit(
+        "{ type: Exponential, rate: 6.0 }",
+        "{ type: Gamma, params: { shape: 4.0, scale: 0.05 } }",
+    ));
+    let a = &l.config.workload.clients[0].arrival;
+    assert_eq!(
+        *a,
+        crate::ArrivalConfig::Gamma {
+            rate: Some(l.config.client_rate(0)),
+            cv: 0.5
+        }
+    );
+}
+
+#[test]
+fn negative_rate_is_an_error() {
+    let e = err(&edit(
+        "{ type: Exponential, rate: 6.0 }",
+        "{ type: Exponential, rate: -2.0 }",
+    ));
+    assert!(
+        e.contains("workload.client_profiles[0].inter_arrival_time_dist_config.rate = -2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn model_must_fit_in_device_memory() {
+    let e = err(&edit("85899345920", "8.0e9"));
+    assert!(
+        e.contains("frameworks_to_test[0].config.model_profile_id")
+            && e.contains("Llama-3-8B")
+            && e.contains("does not fit"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_model_and_device_name_their_path() {
+    let e = err(&edit("meta-llama/Meta-Llama-3-8B-Instruct", "Llama-9-8B"));
+    assert!(
+        e.contains("frameworks_to_test[0].config.model_profile_id = Llama-9-8B"),
+        "{e}"
+    );
+    let l = load(&edit("meta-llama/Meta-Llama-3-8B-Instruct", "Llama3-8B"));
+    assert!(matches!(
+        &l.config.cluster.cost_model,
+        crate::CostModelConfig::Roofline { model, .. } if model == "Llama-3-8B"
+    ));
+    let e = err(&edit("gpu_id: gpu0", "gpu_id: gpu7"));
+    assert!(
+        e.contains("frameworks_to_test[0].config.gpu_id = gpu7"),
+        "{e}"
+    );
+}
+
+/// Two devices and two frameworks: `second` is the second framework's config block.
+fn two_frameworks(second: &str, strategy: &str) -> String {
+    let devices = EXAMPLE.replacen(
+        "  network_links:",
+        "    - device_id: gpu1\n      peak_tflops: { fp16: 989.0, int8: 1979.0 }\n      memory_capacity_bytes: 85899345920\n      memory_gbps: 3350\n  network_links:",
+        1,
+    );
+    let fw = format!(
+        "  - name: vllm_b\n    type: VLLM\n    config:\n      model_profile_id: Llama3-8B\n      gpu_id: gpu1\n{second}\nmetrics_config:"
+    );
+    devices
+        .replacen("metrics_config:", &fw, 1)
+        .replacen("least_loaded", strategy, 1)
+}
+
+#[test]
+fn each_target_framework_is_a_replica() {
+    let same = "      max_num_seqs: 128\n      max_num_batched_tokens: 4096\n      enable_prefix_caching: false";
+    let l = load(&two_frameworks(same, "weighted_random"));
+    assert_eq!(l.config.cluster.replicas, 2);
+    assert_eq!(l.config.cluster.router, RouterKind::Random);
+    Simulation::new(l.config).unwrap();
+    let e = err(&two_frameworks(
+        "      max_num_seqs: 64\n      max_num_batched_tokens: 4096\n      enable_prefix_caching: false",
+        "round_robin",
+    ));
+    assert!(e.contains("frameworks_to_test[1].config"), "{e}");
+    let text = two_frameworks(same, "weighted_random").replacen(
+        "  bytes_per_token",
+        "  framework_weights: { vllm_b: 3.0 }\n  bytes_per_token",
+        1,
+    );
+    let e = err(&text);
+    assert!(e.contains("workload.framework_weights.vllm_b"), "{e}");
+    // A framework that is not a target gets no replica.
+    let text = two_frameworks(same, "round_robin").replacen(
+        "    type: VLLM\n    config:\n      model_profile_id: Llama3-8B",
+        "    type: VLLM\n    is_target_for_workload: false\n    config:\n      model_profile_id: Llama3-8B",
+        1,
+    );
+    let l = load(&text);
+    assert_eq!(l.config.cluster.replicas, 1);
+    assert!(has(&l, DecisionKind::Ignored, "frameworks_to_test[1]"));
+}
+
+#[test]
+fn tensor_parallel_framework() {
+    let text = two_frameworks("", "round_robin")
+        .replacen(
+            "  - name: vllm_b\n    type: VLLM\n    config:\n      model_profile_id: Llama3-8B\n      gpu_id: gpu1\n",
+            "",
+            1,
+        )
+        .replacen("type: VLLM", "type: ParallelVLLM", 1)
+        .replacen(
+            "      gpu_id: gpu0\n",
+            "      parallelism: { strategy: TP, tp_degree: 2, gpu_ids: [gpu0, gpu1] }\n",
+            1,
+        )
+        .replacen(
+            "      bidirectional: true\n",
+            "      bidirectional: true\n    - { link_id: nvlink, source_id: gpu0, dest_id: gpu1, bandwidth_bps: 3.6e12, latency_s: 1.0e-6, bidirectional: true }\n",
+            1,
+        );
+    let l = load(&text);
+    assert_eq!(l.config.cluster.engine.tensor_parallel(), 2);
+    let crate::CostModelConfig::Roofline {
+        device: Some(d), ..
+    } = &l.config.cluster.cost_model
+    else {
+        panic!("roofline with an inline device");
+    };
+    assert_eq!(d.interconnect_gbs, Some(900.0));
+    Simulation::new(l.config).unwrap();
+    let e = err(&text.replacen("tp_degree: 2", "tp_degree: 2, pp_stages: 2", 1));
+    assert!(
+        e.contains("frameworks_to_test[0].config.parallelism.pp_stages"),
+        "{e}"
+    );
+    let e = err(&text.replacen("tp_degree: 2", "tp_degree: 4", 1));
+    assert!(
+        e.contains("frameworks_to_test[0].config.parallelism.gpu_ids"),
+        "{e}"
+    );
+}
+
+#[test]
+fn native_configs_are_not_seed_configs() {
+    let l = SimConfig::load_path(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../samples/sim/llama31-8b-h100.yaml"
+    ))
+    .unwrap();
+    assert!(!l.seed && l.decisions.is_empty());
+    let _: fn() -> Option<SimError> = || None;
+}
+
+#[test]
+fn pyyaml_numbers_and_real_seed_keys_are_read() {
+    // PyYAML (YAML 1.1) reads `80_000_000_000` as a number; the seed's configs use it.
+    let text = edit("85899345920", "85_899_345_920").replacen(
+        "      enable_prefix_caching: false\n",
+        "      enable_prefix_caching: false\n      scheduling_policy: fcfs\n      \
+         data_parallel_group: dp\n      data_parallel_size: 1\n      data_parallel_rank: 0\n      \
+         bytes_per_token_estimate_for_network: 2\n",
+        1,
+    );
+    let text = text
+        .replacen(
+            "metrics_config:\n",
+            "metrics_config:\n  log_level: INFO\n  compute_token_stats: true\n  \
+             compute_percentiles: [50, 90]\n",
+            1,
+        )
+        .replacen(
+            "      streaming_response_probability: 0.0\n",
+            "      streaming_response_probability: 0.0\n      \
+             turn_type_dist_config: { type: Fixed, value: new_conversation }\n",
+            1,
+        );
+    let l = load(&text);
+    assert!(has(
+        &l,
+        DecisionKind::Ignored,
+        "workload.client_profiles[1].turn_type_dist_config"
+    ));
+    let crate::CostModelConfig::Roofline {
+        device: Some(d), ..
+    } = &l.config.cluster.cost_model
+    else {
+        panic!("roofline with an inline device");
+    };
+    assert!((d.memory_gb - 80.0).abs() < 1e-12);
+    assert!(has(
+        &l,
+        DecisionKind::Ignored,
+        "frameworks_to_test[0].config.data_parallel_size"
+    ));
+    assert!(has(&l, DecisionKind::Ignored, "metrics_config.log_level"));
+    let e = err(&edit("85899345920", "85__899"));
+    assert!(
+        e.contains("hardware_profile.compute_devices[0].memory_capacity_bytes"),
+        "{e}"
+    );
+    let e = err(&edit("max_num_seqs: 128", "max_num_seqs: 12.5"));
+    assert!(
+        e.contains("frameworks_to_test[0].config.max_num_seqs"),
+        "{e}"
+    );
+    let e = err(&edit(
+        "      enable_prefix_caching: false\n",
+        "      enable_prefix_caching: false\n      scheduling_policy: priority\n",
+    ));
+    assert!(
+        e.contains("frameworks_to_test[0].config.scheduling_policy = priority"),
+        "{e}"
+    );
+}
+
+#[test]
+fn tp_interconnect_is_the_slowest_link_of_the_group() {
+    use super::hardware::interconnect_gbs;
+    let gpus: Vec<String> = (0..4).map(|i| format!("gpu{i}")).collect();
+    let link = |a: usize, b: usize, bps: f64| (format!("gpu{a}"), format!("gpu{b}"), bps, true);
+    // A ring of 600 Gbit/s links, one of them 400: 400e9 / 8 = 50 GB/s each way.
+    let ring = [
+        link(0, 1, 600e9),
+        link(1, 2, 600e9),
+        link(2, 3, 400e9),
+        link(3, 0, 600e9),
+        ("client_node_0".to_owned(), "gpu0".to_owned(), 1e9, true),
+    ];
+    assert_eq!(interconnect_gbs(&gpus, &ring), Some(100.0));
+    // gpu3 joined to nobody in the group: no interconnect figure.
+    assert_eq!(interconnect_gbs(&gpus, &ring[..2]), None);
+}
