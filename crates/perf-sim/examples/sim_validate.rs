@@ -1,10 +1,36 @@
 //! Fidelity validation against measured vLLM runs (issue #7, specs/simulator.md §9).
 //!
 //! Run: `cargo run --release -p perf-sim --example sim_validate -- DIR [--seeds N]
+//! [--cost-model roofline|profile|both] [--profiles PDIR] [--profile-step-us X]
 //! [--overheads none|frontend|blis] [--lengths profile|measured] [--no-prefix-caching]
 //! [--layer-us X] [--allreduce-us X] [--mem-eff X]`, where `DIR` is the ground-truth folder
-//! (`shared/data/ground-truth`). The files are read from there and never copied: most carry no
-//! licence.
+//! (`shared/data/ground-truth`) and `PDIR` the profile folder (`shared/data/profiles`). The
+//! files are read from there and never copied: most carry no licence.
+//!
+//! # Cost models
+//!
+//! `--cost-model roofline` (default) simulates every run on the roofline described below.
+//! `--cost-model profile` (needs `--profiles PDIR`) simulates every run whose model and GPU
+//! have measured operator profiles on perf-predict's Vidur-style per-op predictor
+//! ([`perf_predict::VidurPredictor`]), handed to the simulator as its
+//! [`perf_model_core::StepTimeModel`] through [`Simulation::with_cost_model`]:
+//! * the per-layer op curves come from `PDIR/vidur/compute/h100/<HF model id>/mlp.csv` (the
+//!   model id of `exp-config.yaml`, e.g. `meta-llama/Llama-2-7b-hf`), rows of the run's TP
+//!   degree (Vidur measures one GPU with TP-sharded weights, in ms per layer), times the
+//!   model's layer count, plus `emb` once;
+//! * for TP > 1, two all-reduces per layer from `PDIR/vidur/network/h100_dgx/all_reduce.csv`
+//!   (rows with `num_workers == devices_per_node == TP`, `num_tokens = size / hidden / 2`);
+//! * attention, which no Vidur table covers, is the roofline's attention term
+//!   ([`perf_predict::RooflineAttention::from_roofline`] of the same roofline the roofline
+//!   cost model uses, so `--mem-eff` applies to it too);
+//! * nothing else: no LM head, sampling or CPU/scheduler time is in the tables.
+//!   `--profile-step-us X` adds a constant X µs to every step as a sensitivity knob (default
+//!   0, i.e. the predictor as trained).
+//!
+//! Runs without such a profile (Mixtral-8x7B: only an LLMServingSim v0 `layers.csv`; the RTX
+//! PRO 6000 run: only LLMServingSim `perf/` tables, neither of which perf-predict reads) are
+//! listed as "no profile". `--cost-model both` runs the two and prints both tables, then a
+//! side-by-side error table with medians over the runs that have both.
 //!
 //! For each experiment in `DIR/blis-training-h100/default_args/*` the simulator gets the run's
 //! own settings: model, TP, `max_num_seqs`, `max_num_batched_tokens`, `max_model_len` from
@@ -58,7 +84,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use perf_model_core::{Accelerator, Dtype, ModelSpec, RooflineModel};
+use perf_model_core::{Accelerator, BatchShape, Dtype, ModelSpec, RooflineModel, StepTimeModel};
+use perf_predict::vidur::{read_vidur_all_reduce_csv, read_vidur_mlp_csv};
+use perf_predict::{RooflineAttention, VidurPredictor};
 use perf_sim::{SimConfig, Simulation, Summary, TraceRequest};
 use serde_json::{Value, json};
 
@@ -73,8 +101,34 @@ struct Figures {
     e2e_mean: f64,
 }
 
+/// Which step-time model the simulator gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CostModel {
+    /// `perf-model-core`'s roofline with default efficiencies.
+    Roofline,
+    /// perf-predict's Vidur per-op predictor on measured profiles (+ roofline attention).
+    Profile,
+}
+
+impl CostModel {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Roofline => "roofline (default efficiencies)",
+            Self::Profile => {
+                "profile (Vidur per-op curves + all-reduce table + roofline attention)"
+            }
+        }
+    }
+}
+
 struct Options {
     dir: PathBuf,
+    /// The cost models to run, in order.
+    cost_models: Vec<CostModel>,
+    /// The profile folder (`shared/data/profiles`), for [`CostModel::Profile`].
+    profiles: Option<PathBuf>,
+    /// Constant µs added to every step of the profile predictor (sensitivity knob).
+    profile_step_us: f64,
     seeds: u64,
     /// `none`, `frontend` or `blis`.
     overheads: &'static str,
@@ -94,8 +148,34 @@ fn parse_args() -> Res<Options> {
     let mut measured_lengths = false;
     let (mut layer_us, mut allreduce_us, mut mem_eff) = (None, None, None);
     let mut prefix_caching = true;
+    let mut cost_models = vec![CostModel::Roofline];
+    let mut profiles = None;
+    let mut profile_step_us = 0.0;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--cost-model" => {
+                cost_models = match args.next().as_deref() {
+                    Some("roofline") => vec![CostModel::Roofline],
+                    Some("profile") => vec![CostModel::Profile],
+                    Some("both") => vec![CostModel::Roofline, CostModel::Profile],
+                    other => {
+                        return Err(
+                            format!("--cost-model roofline|profile|both, got {other:?}").into()
+                        );
+                    }
+                }
+            }
+            "--profiles" => {
+                profiles = Some(PathBuf::from(
+                    args.next().ok_or("--profiles needs a directory")?,
+                ));
+            }
+            "--profile-step-us" => {
+                profile_step_us = args
+                    .next()
+                    .ok_or("--profile-step-us needs a value")?
+                    .parse()?;
+            }
             "--no-prefix-caching" => prefix_caching = false,
             "--layer-us" => {
                 layer_us = Some(args.next().ok_or("--layer-us needs a value")?.parse()?)
@@ -128,11 +208,18 @@ fn parse_args() -> Res<Options> {
             other => return Err(format!("unexpected argument {other}").into()),
         }
     }
+    if cost_models.contains(&CostModel::Profile) && profiles.is_none() {
+        return Err("--cost-model profile|both needs --profiles DIR (shared/data/profiles)".into());
+    }
     Ok(Options {
         dir: dir.ok_or(
-            "usage: sim_validate DIR [--seeds N] [--overheads none|frontend|blis] \
+            "usage: sim_validate DIR [--seeds N] [--cost-model roofline|profile|both] \
+             [--profiles PDIR] [--profile-step-us X] [--overheads none|frontend|blis] \
              [--lengths profile|measured] [--no-prefix-caching] [--layer-us X] [--allreduce-us X] [--mem-eff X]",
         )?,
+        cost_models,
+        profiles,
+        profile_step_us,
         seeds,
         overheads,
         measured_lengths,
@@ -282,7 +369,7 @@ fn roofline(
 
 fn run_seeds(
     base: &Value,
-    model: &Arc<RooflineModel>,
+    model: &Arc<dyn StepTimeModel>,
     blocks: u64,
     seeds: u64,
 ) -> Res<(Figures, Summary)> {
@@ -338,12 +425,162 @@ fn err(sim: f64, real: f64) -> f64 {
     (sim - real).abs() / real
 }
 
+/// A run ready to simulate: its measured figures, simulator configuration and hardware.
+struct Prepared {
+    name: String,
+    overloaded: bool,
+    real: Figures,
+    /// The simulator configuration without seed and KV blocks.
+    base: Value,
+    blocks: u64,
+    seeds: u64,
+    note: String,
+    spec: ModelSpec,
+    gpu: Accelerator,
+    dtype: Dtype,
+    tp: u32,
+    /// Hugging Face model id (the Vidur profile folder name).
+    hf_model: String,
+    /// The Vidur profile GPU folder (`h100`), if the GPU has one.
+    vidur_gpu: Option<&'static str>,
+}
+
+/// One cost model on one run.
+enum Outcome {
+    /// Simulated figures (median over seeds) and a note (preemptions, step-time checks).
+    Sim(Figures, String),
+    /// No profile for this run: why.
+    NoProfile(String),
+}
+
+impl Outcome {
+    fn figures(&self) -> Option<&Figures> {
+        match self {
+            Self::Sim(f, _) => Some(f),
+            Self::NoProfile(_) => None,
+        }
+    }
+}
+
+/// A run with one outcome per cost model of [`Options::cost_models`], in order.
 struct Row {
     name: String,
     overloaded: bool,
     real: Figures,
-    sim: Figures,
     note: String,
+    outcomes: Vec<Outcome>,
+}
+
+/// The profile predictor plus a constant per-step time (`--profile-step-us`).
+struct ProfileModel {
+    vidur: VidurPredictor,
+    step_ms: f64,
+}
+
+impl StepTimeModel for ProfileModel {
+    fn step_time(&self, batch: &BatchShape) -> f64 {
+        if batch.is_empty() {
+            return 0.0;
+        }
+        self.vidur.step_time(batch) + self.step_ms
+    }
+}
+
+/// The Vidur per-op predictor of run `p` from `--profiles`, or why there is none.
+fn profile_model(
+    p: &Prepared,
+    roofline: &RooflineModel,
+    opts: &Options,
+) -> Res<Result<ProfileModel, String>> {
+    let dir = opts.profiles.as_ref().ok_or("--profiles is not set")?;
+    let Some(gpu_dir) = p.vidur_gpu else {
+        return Ok(Err(format!("no Vidur profiles for {}", p.gpu.name)));
+    };
+    let mlp = dir
+        .join("vidur")
+        .join("compute")
+        .join(gpu_dir)
+        .join(&p.hf_model)
+        .join("mlp.csv");
+    if !mlp.is_file() {
+        return Ok(Err(format!(
+            "no Vidur mlp.csv for {} on {gpu_dir}",
+            p.hf_model
+        )));
+    }
+    let file = std::fs::File::open(&mlp).map_err(|e| format!("{}: {e}", mlp.display()))?;
+    let rows = read_vidur_mlp_csv(file, &mlp)?;
+    if !rows.iter().any(|r| r.tp == p.tp) {
+        return Ok(Err(format!("{} has no TP{} rows", mlp.display(), p.tp)));
+    }
+    let mut vidur = VidurPredictor::train(&rows, p.tp, p.spec.layers)?
+        .with_roofline_attention(RooflineAttention::from_roofline(roofline)?);
+    if p.tp > 1 {
+        let ar = dir
+            .join("vidur")
+            .join("network")
+            .join(format!("{gpu_dir}_dgx"))
+            .join("all_reduce.csv");
+        let file = std::fs::File::open(&ar).map_err(|e| format!("{}: {e}", ar.display()))?;
+        vidur = vidur.with_all_reduce(read_vidur_all_reduce_csv(file, &ar, p.tp, p.spec.hidden)?);
+    }
+    Ok(Ok(ProfileModel {
+        vidur,
+        step_ms: opts.profile_step_us / 1e3,
+    }))
+}
+
+/// Step times of `m` on two probe batches (32 decodes over 1 024 tokens, a 2 048-token
+/// prefill), ms: a quick check of a cost model's scale.
+fn probes(m: &dyn StepTimeModel) -> (f64, f64) {
+    let mut prefill = BatchShape::default();
+    prefill.add_prefill(2048, 0, true);
+    (
+        m.step_time(&BatchShape::decode(32, 1024)),
+        m.step_time(&prefill),
+    )
+}
+
+/// Simulates run `p` on cost model `cm`.
+fn simulate(p: &Prepared, cm: CostModel, opts: &Options) -> Res<Outcome> {
+    let roof = roofline(p.spec.clone(), p.gpu.clone(), p.dtype, p.tp, opts)?;
+    let (model, extra): (Arc<dyn StepTimeModel>, String) = match cm {
+        CostModel::Roofline => {
+            let (d, f) = probes(roof.as_ref());
+            (
+                roof,
+                format!("step decode 32@1k {d:.2} ms, prefill 2k {f:.1} ms"),
+            )
+        }
+        CostModel::Profile => match profile_model(p, &roof, opts)? {
+            Ok(m) => {
+                let (d, f) = probes(&m);
+                let (rd, rf) = probes(roof.as_ref());
+                let (dd, fd) =
+                    probes(&m.vidur.clone().with_roofline_attention(RooflineAttention {
+                        flops_per_pair: 0.0,
+                        flops_per_s: 1.0,
+                        kv_bytes_per_token: 0.0,
+                        bytes_per_s: 1.0,
+                    }));
+                (
+                    Arc::new(m),
+                    format!(
+                        "step decode 32@1k {d:.2} ms (attn {:.2}; roofline {rd:.2}), \
+                         prefill 2k {f:.1} ms (attn {:.1}; roofline {rf:.1})",
+                        d - dd - opts.profile_step_us / 1e3,
+                        f - fd - opts.profile_step_us / 1e3
+                    ),
+                )
+            }
+            Err(why) => return Ok(Outcome::NoProfile(why)),
+        },
+    };
+    let (fig, last) = run_seeds(&p.base, &model, p.blocks, p.seeds)?;
+    Ok(Outcome::Sim(
+        fig,
+        format!("preempt {}, {extra}", last.preemptions),
+    ))
 }
 
 fn overheads(opts: &Options) -> Value {
@@ -355,7 +592,7 @@ fn overheads(opts: &Options) -> Value {
     }
 }
 
-fn blis_experiment(exp: &Path, opts: &Options) -> Res<Row> {
+fn blis_experiment(exp: &Path, opts: &Options) -> Res<Prepared> {
     let cfg = yaml(&exp.join("exp-config.yaml"))?;
     let profile = yaml(&exp.join("profile.yaml"))?;
     let summary: Value = serde_json::from_str(&read(
@@ -443,8 +680,6 @@ fn blis_experiment(exp: &Path, opts: &Options) -> Res<Row> {
         16,
         f64::from(1u32 << 30),
     )?;
-    let roofline = roofline(spec, h100, Dtype::Fp16, tp, opts)?;
-    let (sim, last) = run_seeds(&base, &roofline, blocks, opts.seeds)?;
     let lat = get(succ, "latency")?;
     let ttft = num(lat, "time_to_first_token.mean")? * 1e3;
     let e2e = num(lat, "request_latency.mean")? * 1e3;
@@ -460,10 +695,7 @@ fn blis_experiment(exp: &Path, opts: &Options) -> Res<Row> {
         .and_then(|f| f.get("count"))
         .and_then(Value::as_f64)
         .unwrap_or(0.0);
-    let mut note = format!(
-        "TP{tp}, {blocks} KV blocks, preempt {}, prompts {groups}x{per_group}",
-        last.preemptions
-    );
+    let mut note = format!("TP{tp}, {blocks} KV blocks, prompts {groups}x{per_group}");
     if inline {
         note.push_str(", inline ModelSpec");
     }
@@ -475,16 +707,24 @@ fn blis_experiment(exp: &Path, opts: &Options) -> Res<Row> {
         .and_then(|n| n.to_str())
         .unwrap_or("?")
         .to_owned();
-    Ok(Row {
+    Ok(Prepared {
         name,
         overloaded: failures > 0.0,
         real,
-        sim,
+        base,
+        blocks,
+        seeds: opts.seeds,
         note,
+        spec,
+        gpu: h100,
+        dtype: Dtype::Fp16,
+        tp,
+        hf_model: model_name.to_owned(),
+        vidur_gpu: Some("h100"),
     })
 }
 
-fn llmservingsim(run: &Path, opts: &Options) -> Res<Row> {
+fn llmservingsim(run: &Path, opts: &Options) -> Res<Prepared> {
     let text = read(&run.join("vllm").join("requests.jsonl"))?;
     let mut reqs = Vec::new();
     let (mut ttft, mut e2e, mut out) = (Vec::new(), Vec::new(), 0.0);
@@ -541,24 +781,91 @@ fn llmservingsim(run: &Path, opts: &Options) -> Res<Row> {
         16,
         f64::from(1u32 << 30),
     )?;
-    let roofline = roofline(spec, gpu, Dtype::Bf16, 1, opts)?;
-    // A replayed trace has no randomness: one seed.
-    let (sim, last) = run_seeds(&base, &roofline, blocks, 1)?;
-    Ok(Row {
+    Ok(Prepared {
         name: "llmservingsim RTXPRO6000 Llama-3.1-8B (trace)".into(),
         overloaded: false,
         real,
-        sim,
-        note: format!(
-            "TP1, {blocks} KV blocks, preempt {}, inline GPU",
-            last.preemptions
-        ),
+        base,
+        blocks,
+        // A replayed trace has no randomness: one seed.
+        seeds: 1,
+        note: format!("TP1, {blocks} KV blocks, inline GPU"),
+        spec,
+        gpu,
+        dtype: Dtype::Bf16,
+        tp: 1,
+        hf_model: "meta-llama/Llama-3.1-8B".into(),
+        // LLMServingSim `perf/` tables only, which perf-predict does not read.
+        vidur_gpu: None,
     })
+}
+
+/// Prints the error table of cost model number `k` of [`Options::cost_models`].
+fn print_table(rows: &[Row], k: usize) {
+    println!(
+        "| experiment | TTFT mean real / sim (ms) | err | TTFT p99 real / sim | err | ITL real / sim | err | E2E mean real / sim | err | notes |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let a = &r.real;
+        let flag = if r.overloaded { " ⚠" } else { "" };
+        match &r.outcomes[k] {
+            Outcome::Sim(b, extra) => println!(
+                "| {}{flag} | {:.1} / {:.1} | {:.1} % | {:.1} / {:.1} | {:.1} % | {:.2} / {:.2} | {:.1} % | {:.0} / {:.0} | {:.1} % | {}, {extra} |",
+                r.name,
+                a.ttft_mean,
+                b.ttft_mean,
+                100.0 * err(b.ttft_mean, a.ttft_mean),
+                a.ttft_p99,
+                b.ttft_p99,
+                100.0 * err(b.ttft_p99, a.ttft_p99),
+                a.itl,
+                b.itl,
+                100.0 * err(b.itl, a.itl),
+                a.e2e_mean,
+                b.e2e_mean,
+                100.0 * err(b.e2e_mean, a.e2e_mean),
+                r.note
+            ),
+            Outcome::NoProfile(why) => println!(
+                "| {}{flag} | {:.1} / – | – | {:.1} / – | – | {:.2} / – | – | {:.0} / – | – | no profile: {why} |",
+                r.name, a.ttft_mean, a.ttft_p99, a.itl, a.e2e_mean
+            ),
+        }
+    }
+}
+
+type Keep<'a> = (&'a str, &'a dyn Fn(&Row) -> bool);
+
+/// Median relative errors (%) of cost model `k` over the rows `keep` selects that have
+/// figures for every cost model index in `need`: (count, TTFT mean, TTFT p99, ITL, E2E).
+fn medians(
+    rows: &[Row],
+    k: usize,
+    need: &[usize],
+    keep: &dyn Fn(&Row) -> bool,
+) -> (usize, [f64; 4]) {
+    let sel: Vec<(&Figures, &Figures)> = rows
+        .iter()
+        .filter(|r| keep(r) && need.iter().all(|&j| r.outcomes[j].figures().is_some()))
+        .filter_map(|r| r.outcomes[k].figures().map(|f| (&r.real, f)))
+        .collect();
+    let m =
+        |f: fn(&Figures) -> f64| 100.0 * median(sel.iter().map(|(a, b)| err(f(b), f(a))).collect());
+    (
+        sel.len(),
+        [
+            m(|f| f.ttft_mean),
+            m(|f| f.ttft_p99),
+            m(|f| f.itl),
+            m(|f| f.e2e_mean),
+        ],
+    )
 }
 
 fn main() -> Res<()> {
     let opts = parse_args()?;
-    let mut rows = Vec::new();
+    let mut runs = Vec::new();
     let blis = opts.dir.join("blis-training-h100").join("default_args");
     let mut exps: Vec<PathBuf> = std::fs::read_dir(&blis)
         .map_err(|e| format!("{}: {e}", blis.display()))?
@@ -568,7 +875,7 @@ fn main() -> Res<()> {
     exps.sort();
     let t0 = std::time::Instant::now();
     for exp in &exps {
-        rows.push(blis_experiment(exp, &opts)?);
+        runs.push(blis_experiment(exp, &opts)?);
     }
     let lss = opts
         .dir
@@ -576,69 +883,94 @@ fn main() -> Res<()> {
         .join("RTXPRO6000")
         .join("Llama-3.1-8B");
     if lss.join("vllm").join("requests.jsonl").is_file() {
-        rows.push(llmservingsim(&lss, &opts)?);
+        runs.push(llmservingsim(&lss, &opts)?);
     }
-    println!(
-        "sim_validate: roofline (default efficiencies), prefix caching {}, lengths {}, overheads {}, {} seeds (median); wall {:.1} s",
-        if opts.prefix_caching { "on" } else { "off" },
-        if opts.measured_lengths {
-            "measured"
-        } else {
-            "profile"
-        },
-        opts.overheads,
-        opts.seeds,
-        t0.elapsed().as_secs_f64()
-    );
-    if opts.layer_us.is_some() || opts.allreduce_us.is_some() || opts.mem_eff.is_some() {
+    let mut rows = Vec::new();
+    for p in runs {
+        let outcomes = opts
+            .cost_models
+            .iter()
+            .map(|&cm| simulate(&p, cm, &opts))
+            .collect::<Res<_>>()?;
+        rows.push(Row {
+            name: p.name,
+            overloaded: p.overloaded,
+            real: p.real,
+            note: p.note,
+            outcomes,
+        });
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let all = |_: &Row| true;
+    let blis_ok = |r: &Row| !r.overloaded && !r.name.starts_with("llmservingsim");
+    let subsets: [Keep; 2] = [("all runs", &all), ("BLIS H100, not overloaded", &blis_ok)];
+    for (k, &cm) in opts.cost_models.iter().enumerate() {
         println!(
-            "sensitivity overrides: layer_us {:?}, all-reduce latency_us {:?}, memory efficiency {:?}",
-            opts.layer_us, opts.allreduce_us, opts.mem_eff
+            "\nsim_validate: {}, prefix caching {}, lengths {}, overheads {}, {} seeds (median){}; wall {wall:.1} s (all cost models)",
+            cm.label(),
+            if opts.prefix_caching { "on" } else { "off" },
+            if opts.measured_lengths {
+                "measured"
+            } else {
+                "profile"
+            },
+            opts.overheads,
+            opts.seeds,
+            if cm == CostModel::Profile {
+                format!(", profile step overhead {} µs", opts.profile_step_us)
+            } else {
+                String::new()
+            },
         );
+        if opts.layer_us.is_some() || opts.allreduce_us.is_some() || opts.mem_eff.is_some() {
+            println!(
+                "sensitivity overrides: layer_us {:?}, all-reduce latency_us {:?}, memory efficiency {:?}",
+                opts.layer_us, opts.allreduce_us, opts.mem_eff
+            );
+        }
+        print_table(&rows, k);
+        for (label, keep) in subsets {
+            let (n, m) = medians(&rows, k, &[], keep);
+            println!(
+                "| **median, {label} ({n})** | | {:.1} % | | {:.1} % | | {:.1} % | | {:.1} % | |",
+                m[0], m[1], m[2], m[3]
+            );
+        }
     }
-    println!(
-        "| experiment | TTFT mean real / sim (ms) | err | TTFT p99 real / sim | err | ITL real / sim | err | E2E mean real / sim | err | notes |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for r in &rows {
-        let (a, b) = (&r.real, &r.sim);
+    if opts.cost_models.len() == 2 {
         println!(
-            "| {}{} | {:.1} / {:.1} | {:.1} % | {:.1} / {:.1} | {:.1} % | {:.2} / {:.2} | {:.1} % | {:.0} / {:.0} | {:.1} % | {} |",
-            r.name,
-            if r.overloaded { " ⚠" } else { "" },
-            a.ttft_mean,
-            b.ttft_mean,
-            100.0 * err(b.ttft_mean, a.ttft_mean),
-            a.ttft_p99,
-            b.ttft_p99,
-            100.0 * err(b.ttft_p99, a.ttft_p99),
-            a.itl,
-            b.itl,
-            100.0 * err(b.itl, a.itl),
-            a.e2e_mean,
-            b.e2e_mean,
-            100.0 * err(b.e2e_mean, a.e2e_mean),
-            r.note
+            "\nroofline vs profile: relative error, roofline / profile (runs without a profile show the roofline only)"
         );
-    }
-    for (label, keep) in [
-        ("all runs", &(|_: &Row| true) as &dyn Fn(&Row) -> bool),
-        ("BLIS H100, not overloaded", &|r: &Row| {
-            !r.overloaded && !r.name.starts_with("llmservingsim")
-        }),
-    ] {
-        let sel: Vec<&Row> = rows.iter().filter(|r| keep(r)).collect();
-        let m = |f: fn(&Figures) -> f64| {
-            100.0 * median(sel.iter().map(|r| err(f(&r.sim), f(&r.real))).collect())
+        println!("| experiment | TTFT mean | TTFT p99 | ITL | E2E mean |");
+        println!("|---|---|---|---|---|");
+        let pair = |r: &Row, f: fn(&Figures) -> f64| -> String {
+            let e = |k: usize| {
+                r.outcomes[k].figures().map_or_else(
+                    || "–".to_owned(),
+                    |b| format!("{:.1} %", 100.0 * err(f(b), f(&r.real))),
+                )
+            };
+            format!("{} / {}", e(0), e(1))
         };
-        println!(
-            "| **median, {label} ({})** | | {:.1} % | | {:.1} % | | {:.1} % | | {:.1} % | |",
-            sel.len(),
-            m(|f| f.ttft_mean),
-            m(|f| f.ttft_p99),
-            m(|f| f.itl),
-            m(|f| f.e2e_mean)
-        );
+        for r in &rows {
+            println!(
+                "| {}{} | {} | {} | {} | {} |",
+                r.name,
+                if r.overloaded { " ⚠" } else { "" },
+                pair(r, |f| f.ttft_mean),
+                pair(r, |f| f.ttft_p99),
+                pair(r, |f| f.itl),
+                pair(r, |f| f.e2e_mean)
+            );
+        }
+        for (label, keep) in subsets {
+            let (n, a) = medians(&rows, 0, &[0, 1], keep);
+            let (_, b) = medians(&rows, 1, &[0, 1], keep);
+            println!(
+                "| **median, {label}, runs with a profile ({n})** | {:.1} % / {:.1} % | {:.1} % / {:.1} % | {:.1} % / {:.1} % | {:.1} % / {:.1} % |",
+                a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]
+            );
+        }
     }
     Ok(())
 }
