@@ -27,7 +27,7 @@
 //! | [`Format::GuidellmJson`] | [`read_guidellm_json`] | GuideLLM v0.1 (GuidanceReport, statistics computed from `results`), v0.2–0.3, v0.4–0.6 and v0.7+ JSON |
 //! | [`Format::GuidellmYaml`] | [`read_guidellm_yaml`] | GuideLLM YAML report (same structure as the JSON) |
 //! | [`Format::GuidellmCsvJson`] | [`read_guidellm_csv_json`] | GuideLLM CSV rows as JSON (Inferno's `guidellm-csv.json`) |
-//! | [`Format::GuidellmCsv`] | [`read_guidellm_csv`] | GuideLLM CSV export (single header, or v0.4+ three header rows) |
+//! | [`Format::GuidellmCsv`] | [`read_guidellm_csv`] | GuideLLM CSV export (single header, or v0.4+ three header rows; rows with extra status blocks placed from their values) |
 //! | [`Format::GuidellmHtml`] | [`read_guidellm_html`] | GuideLLM HTML report (`window.benchmarks`) |
 //! | [`Format::VllmBench`] | [`read_vllm_bench`] | `vllm bench serve` / `benchmark_serving.py` JSON and JSONL |
 //! | [`Format::SglangBench`] | [`read_sglang_bench`] | SGLang `bench_serving` JSONL |
@@ -47,7 +47,7 @@
 //! `all_reduce.csv`/`send_recv.csv` ([`read_vidur_collective`]). [`read_any`] on a trace or a
 //! profile returns [`ReadError::NotBenchmark`].
 //!
-//! Not read yet (issue #4): misaligned rows of v0.4+ CSV exports, LLMServingSim v1.1 profile
+//! Not read yet (issue #4): LLMServingSim v1.1 profile
 //! CSVs, the llm-profiler `batch_size_analysis` summary file.
 //!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
@@ -60,6 +60,7 @@ mod bench_serve;
 mod detect;
 mod error;
 mod guidellm;
+mod guidellm_csv_layout;
 mod guidellm_v01;
 mod html;
 mod inferno;

@@ -628,15 +628,28 @@ fn guidellm_csv_exports() {
     let (_, as_json) = read("guidellm/v0.5_sweep-i4096-o64_row1_csv-v2.json");
     assert_eq!(as_json.points, ds.points);
 
-    // The whole raw file: row 2 (line 5) has 282 cells against a 146-column header.
-    let e = read_any(sample(
-        "guidellm/v0.5_model-trainer_sweep-i4096-o64_benchmarks.csv",
-    ))
-    .unwrap_err();
-    let msg = one_line(&e);
-    assert!(matches!(e, ReadError::Field { .. }), "{msg}");
-    assert!(msg.contains("line 5: the header has 146 columns"), "{msg}");
-    assert!(msg.contains("(found: 282 cells)"), "{msg}");
+    // The whole raw file: row 2 (line 5, the throughput run with 510 incomplete and 2093
+    // errored requests) has 282 cells against a 146-column header; its blocks are placed
+    // from their values. Values looked up in line 5: successful blocks of TTFT at cells
+    // 35–36, ITL at 51, requests/s at 59, concurrency at 67.
+    let (format, whole) = read("guidellm/v0.5_model-trainer_sweep-i4096-o64_benchmarks.csv");
+    assert_eq!(format, Format::GuidellmCsv);
+    assert_eq!(whole.len(), 10);
+    assert_eq!(whole.points[0], ds.points[0]);
+    let t = &whole.points[1];
+    assert_eq!(t.label(), Some("throughput"));
+    assert_eq!(t.request_rate(), Some(4.033_333_333_333_334));
+    assert_eq!(t.concurrency(), Some(264.004_077_991_247_2));
+    assert_eq!(t.ttft().mean(), Some(54_334.762_610_255_144));
+    assert_eq!(t.ttft().median(), Some(57_512.672_901_153_564));
+    assert_eq!(t.itl().mean(), Some(178.088_865_196_758_1));
+    assert_eq!(t.input_tokens(), 4_121.658_133_773_741);
+    assert_relative_eq!(
+        t.e2e().mean().unwrap(),
+        65_401.583_692_931_03,
+        max_relative = 1e-12
+    );
+    assert_eq!((t.successful(), t.failed()), (Some(2422), Some(2093)));
 
     // v0.2–0.3 single header: rows 1–3 of guidellm-csv.json written back as CSV.
     let (format, single) = read_any_with(
@@ -997,4 +1010,54 @@ fn an_inferno_dataset_without_points_says_so() {
         perf_readers::detect(br#"{ "name": "x", "data": [ ] }"#, None),
         perf_readers::Format::InfernoDataSet
     );
+}
+
+/// exp2 `sweep-i1024-o1024`: every row of the raw v0.5 CSV (rows 2–10 misaligned with the
+/// header) gives the point of the HTML report of the same run.
+#[test]
+fn guidellm_raw_csv_rows_match_the_html_report() {
+    let all = ReadOptions {
+        select: SelectOptions::all(),
+        ..ReadOptions::default()
+    };
+    let (format, csv) = read_any_with(
+        sample("guidellm/v0.5_model-trainer_sweep-i1024-o1024_benchmarks.csv"),
+        &all,
+    )
+    .unwrap();
+    assert_eq!(format, Format::GuidellmCsv);
+    let (_, html) = read_any_with(sample("inferno/benchmarks.html"), &all).unwrap();
+    assert_eq!((csv.len(), html.len()), (10, 10));
+    let same = |a: Option<f64>, b: Option<f64>, what: &str, i: usize| {
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(
+            (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+            "row {i} {what}: {a} vs {b}"
+        );
+    };
+    for (i, (c, h)) in csv.points.iter().zip(&html.points).enumerate() {
+        same(c.request_rate(), h.request_rate(), "rate", i);
+        same(c.ttft().mean(), h.ttft().mean(), "TTFT mean", i);
+        same(c.ttft().median(), h.ttft().median(), "TTFT median", i);
+        same(c.itl().mean(), h.itl().mean(), "ITL mean", i);
+        same(c.itl().median(), h.itl().median(), "ITL median", i);
+        same(c.e2e().mean(), h.e2e().mean(), "E2E mean", i);
+        same(
+            c.output_throughput(),
+            h.output_throughput(),
+            "output tok/s",
+            i,
+        );
+    }
+    // Row 6 (line 9, `constant`, 996 successful / 29 incomplete / 2 errored, 314 cells):
+    // values looked up in the file (requests/s at cell 75, TTFT at 39–40, ITL at 63,
+    // concurrency at 83).
+    let p = &csv.points[5];
+    assert_eq!(p.label(), Some("constant"));
+    assert_eq!(p.request_rate(), Some(1.660_000_000_000_000_1));
+    assert_eq!(p.ttft().mean(), Some(79.166_185_664_364_6));
+    assert_eq!(p.ttft().median(), Some(79.409_122_467_041_02));
+    assert_eq!(p.itl().mean(), Some(15.281_093_926_616_83));
+    assert_eq!(p.concurrency(), Some(26.013_193_886_280_06));
+    assert_eq!((p.successful(), p.failed()), (Some(996), Some(2)));
 }

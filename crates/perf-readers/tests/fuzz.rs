@@ -82,8 +82,17 @@ static AISBENCH: LazyLock<(Vec<u8>, Vec<u8>)> = LazyLock::new(|| {
         load("fixtures/aisbench/synthetic.csv"),
     )
 });
-static GUIDELLM_CSV: LazyLock<Vec<Vec<u8>>> =
-    LazyLock::new(|| vec![load("guidellm/v0.5_sweep-i4096-o64_row1_raw.csv")]);
+/// The raw v0.5 CSV with its first row, and with its first two rows (the second one has extra
+/// status blocks that are placed from their values).
+static GUIDELLM_CSV: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        load("guidellm/v0.5_sweep-i4096-o64_row1_raw.csv"),
+        head(
+            "guidellm/v0.5_model-trainer_sweep-i4096-o64_benchmarks.csv",
+            4,
+        ),
+    ]
+});
 static INFERNO: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
     vec![
         load("../inferno-trainer/data.json"),
@@ -410,6 +419,12 @@ fn undamaged_seeds_read() {
     let reqs = read_guidellm_requests(&GUIDELLM_REQ[0], "s.json").unwrap();
     assert_eq!(reqs[0].successful.len(), 3);
     assert!(read_guidellm_csv(&GUIDELLM_CSV[0], "s.csv", &opts).is_ok());
+    assert_eq!(
+        read_guidellm_csv(&GUIDELLM_CSV[1], "s.csv", &opts)
+            .map(|d| d.len())
+            .ok(),
+        Some(2)
+    );
     for seed in SGLANG.iter() {
         assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
     }
