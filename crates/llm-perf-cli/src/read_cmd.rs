@@ -7,8 +7,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use llm_perf::model::{BenchmarkPoint, LatencyStats, PerfDataset};
 use llm_perf::readers::{
-    Format, ReadError, ReadOptions, SelectOptions, TimeUnit, read_any_with, read_profile_any,
-    read_requests_any,
+    Document, Format, Profile, ReadError, ReadOptions, SelectOptions, TimeUnit, read_any_with,
+    read_document_any, read_profile_any, read_requests_any,
 };
 
 use crate::table::{Table, num};
@@ -118,11 +118,19 @@ pub fn read(args: &ReadArgs) -> Result<String> {
             // A profile table holds measured operator or step times: say what it holds.
             Err(ReadError::NotBenchmark { format, .. }) if format.is_profile() => {
                 let (format, profile) = read_profile_any(file)?;
-                out.push_str(&format!(
-                    "{}: {} ({} rows; use it with `perf-predict`)\n",
-                    file.display(),
-                    format.name(),
-                    profile.len()
+                out.push_str(&describe_profile(
+                    &file.display().to_string(),
+                    format,
+                    &profile,
+                ));
+            }
+            // Model documents: say what they hold and which command uses them.
+            Err(ReadError::NotBenchmark { format, .. }) if format.is_document() => {
+                let (format, doc) = read_document_any(file)?;
+                out.push_str(&describe_document(
+                    &file.display().to_string(),
+                    format,
+                    &doc,
                 ));
             }
             // A request trace has records, not benchmark points: summarise those instead.
@@ -193,4 +201,228 @@ fn render(format: Format, ds: &PerfDataset) -> String {
         out.push('\n');
     }
     out
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| num(v, 6))
+}
+
+/// One summary line (and a table where it helps) for a profile file.
+fn describe_profile(file: &str, format: Format, profile: &Profile) -> String {
+    match profile {
+        Profile::Summary(s) => {
+            let range = |r: Option<[f64; 3]>| {
+                r.map_or_else(
+                    || "-".into(),
+                    |[lo, mean, hi]| {
+                        format!("{}–{} (mean {})", num(lo, 4), num(hi, 4), num(mean, 4))
+                    },
+                )
+            };
+            let mut out = format!(
+                "{file}: {} (llm-profiler sweep summary: {} experiments, {} batch sizes, {} input \
+                 lengths; prefill {} ms, decode step {} ms)\n",
+                format.name(),
+                s.total_experiments
+                    .map_or_else(|| "-".into(), |n| n.to_string()),
+                s.by_batch_size.len(),
+                s.by_input_length.len(),
+                range(s.prefill_ms),
+                range(s.decode_ms),
+            );
+            let mut t = Table::new(&[
+                "batch size",
+                "experiments",
+                "avg prefill ms",
+                "avg decode ms",
+                "prefill tok/s",
+                "decode tok/s",
+            ]);
+            let span = |r: Option<[f64; 2]>| {
+                r.map_or_else(
+                    || "-".into(),
+                    |[lo, hi]| format!("{}–{}", num(lo, 4), num(hi, 4)),
+                )
+            };
+            for g in &s.by_batch_size {
+                t.row(vec![
+                    g.key.to_string(),
+                    g.num_experiments
+                        .map_or_else(|| "-".into(), |n| n.to_string()),
+                    num(g.avg_prefill_ms, 5),
+                    num(g.avg_decode_ms, 5),
+                    span(g.prefill_tokens_per_s),
+                    span(g.decode_tokens_per_s),
+                ]);
+            }
+            out.push_str(&t.render());
+            out.push('\n');
+            out
+        }
+        Profile::Batches(rows) => {
+            let prefill = rows
+                .iter()
+                .filter(|r| r.stage == llm_perf::readers::Stage::Prefill)
+                .count();
+            let (lo, hi) = rows.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
+                (lo.min(r.model_execute_time), hi.max(r.model_execute_time))
+            });
+            let max_batch = rows.iter().map(|r| r.batch_size).max().unwrap_or(0);
+            format!(
+                "{file}: {} (msserviceprofiler per-batch execute times: {} batches, {prefill} \
+                 prefill and {} decode, batch size up to {max_batch}, model_execute_time {}–{} \
+                 (no unit in the file; looks like µs); use it with `perf-predict`)\n",
+                format.name(),
+                rows.len(),
+                rows.len() - prefill,
+                if rows.is_empty() {
+                    "-".into()
+                } else {
+                    num(lo, 6)
+                },
+                if rows.is_empty() {
+                    "-".into()
+                } else {
+                    num(hi, 6)
+                },
+            )
+        }
+        _ => format!(
+            "{file}: {} ({} rows; use it with `perf-predict`)\n",
+            format.name(),
+            profile.len()
+        ),
+    }
+}
+
+/// What a model document holds, in a few lines.
+fn describe_document(file: &str, format: Format, doc: &Document) -> String {
+    let name = format.name();
+    match doc {
+        Document::AnalyzerProblem(p) => format!(
+            "{file}: {name} (Inferno analyzer problem: RPS {}, maxBatchSize {}, tokens in {} / \
+             out {}, alpha {} ms, beta {} ms/token, gamma {} ms/token², maxQueueSize {}, targets \
+             TTFT {} ms / ITL {} ms); use `llm-perf analyze -f {file}` (or `size -f`, \
+             `optimize -f`)\n",
+            opt(p.rps),
+            opt(p.max_batch_size),
+            opt(p.avg_input_tokens),
+            opt(p.avg_output_tokens),
+            opt(p.alpha),
+            opt(p.beta),
+            opt(p.gamma),
+            opt(p.max_queue_size),
+            opt(p.target_ttft_ms),
+            opt(p.target_itl_ms),
+        ),
+        Document::AnalyzerSolution(s) => {
+            // `/solve` answers carry zero target rates; `/target` answers the rates found.
+            let kind = if s.is_optimize() {
+                "`/optimize` answer"
+            } else if s.rps_target_ttft.unwrap_or(0.0) > 0.0
+                || s.rps_target_itl.unwrap_or(0.0) > 0.0
+            {
+                "`/target` answer"
+            } else {
+                "`/solve` answer"
+            };
+            let mut out = format!(
+                "{file}: {name} (Inferno analyzer {kind}): throughput {} req/s, avg TTFT {} ms, \
+                 avg ITL {} ms, avg response {} ms, avg wait {} ms, in service {}, max RPS {}",
+                opt(s.throughput),
+                opt(s.avg_ttft_ms),
+                opt(s.avg_itl_ms),
+                opt(s.avg_resp_time_ms),
+                opt(s.avg_wait_time_ms),
+                opt(s.avg_num_in_serv),
+                opt(s.max_rps),
+            );
+            if s.rps_target_ttft.is_some() || s.rps_target_itl.is_some() {
+                out.push_str(&format!(
+                    ", RPS at TTFT target {}, at ITL target {}",
+                    opt(s.rps_target_ttft),
+                    opt(s.rps_target_itl)
+                ));
+            }
+            if s.is_optimize() {
+                out.push_str(&format!(
+                    ", concurrency {}, M_ITL {}, M_TPF {}, oracle calls {}, feasible {}",
+                    opt(s.concurrency),
+                    opt(s.m_itl),
+                    opt(s.m_tpf),
+                    opt(s.oracle_calls),
+                    s.feasible.map_or_else(|| "-".into(), |f| f.to_string()),
+                ));
+            }
+            out.push('\n');
+            out
+        }
+        Document::GoldenPrimitives(rows) => {
+            let mut out = format!(
+                "{file}: {name} (golden service-time primitives of the Inferno queue model, {} \
+                 rows; times in ms)\n",
+                rows.len()
+            );
+            let mut t = Table::new(&[
+                "B",
+                "alpha",
+                "beta",
+                "gamma",
+                "in tok",
+                "out tok",
+                "nc",
+                "iter ms",
+                "prefill ms",
+                "ITL ms",
+                "tau ms",
+            ]);
+            for r in rows {
+                t.row(
+                    [
+                        r.batch_size,
+                        r.alpha,
+                        r.beta,
+                        r.gamma,
+                        r.avg_input_tokens,
+                        r.avg_output_tokens,
+                        r.nc,
+                        r.iter_time_ms,
+                        r.prefill_ms,
+                        r.itl_ms,
+                        r.tau_ms,
+                    ]
+                    .iter()
+                    .map(|&v| num(v, 6))
+                    .collect(),
+                );
+            }
+            out.push_str(&t.render());
+            out.push('\n');
+            out
+        }
+        Document::TrainerResult(r) => format!(
+            "{file}: {name} (Inferno model-trainer fit{}{}): alpha {} ms, beta {} ms/token, \
+             gamma {} ms/token²; avg error TTFT {} ms, ITL {} ms, weighted {}\n",
+            r.dataset
+                .as_deref()
+                .map_or_else(String::new, |d| format!(" of `{d}`")),
+            r.points
+                .map_or_else(String::new, |n| format!(", {n} points")),
+            num(r.alpha, 8),
+            num(r.beta, 8),
+            num(r.gamma, 8),
+            opt(r.avg_err_ttft_ms),
+            opt(r.avg_err_itl_ms),
+            opt(r.avg_err_weighted),
+        ),
+        Document::TrainedPhysics(c) => format!(
+            "{file}: {name} (BLIS {} latency-model coefficients: {} alpha, {} beta; {} \
+             experiments with expected metrics)\n",
+            c.backend.as_deref().unwrap_or("trained-physics"),
+            c.alpha_coeffs.len(),
+            c.beta_coeffs.len(),
+            c.experiments.len(),
+        ),
+        _ => format!("{file}: {name}\n"),
+    }
 }

@@ -1118,3 +1118,84 @@ fn simulate_with_a_learned_cost_model() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `llm-perf read` on files that are not benchmark points says what they hold.
+#[test]
+fn read_describes_analyzer_documents_fits_and_profiles() {
+    let readers = |rel: &str| {
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../samples/readers/"
+        ))
+        .join(rel)
+    };
+    let problem = sample("problem-data.json");
+    let out = run(&["read", problem.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("inferno-problem (Inferno analyzer problem: RPS 3, maxBatchSize 48"),
+        "{text}"
+    );
+    assert!(text.contains("use `llm-perf analyze -f"), "{text}");
+
+    let out = run(&["read", sample("solution-optimize.json").to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("`/optimize` answer): throughput 2.94946 req/s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("concurrency 48, M_ITL 31, M_TPF 48, oracle calls 6, feasible true"),
+        "{text}"
+    );
+    let out = run(&["read", sample("solution-target.json").to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains("`/target` answer"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(&["read", sample("golden_primitives.json").to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(text.contains("inferno-golden-primitives"), "{text}");
+    assert!(text.contains("8504.38"), "{text}");
+
+    let fit = readers("inferno/exp2_results_sweep-i64-o64.txt");
+    let out = run(&["read", fit.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(text.contains("inferno-trainer-result (Inferno model-trainer fit of `GuideLLM HTML benchmark data`, 7 points): alpha 10.146122 ms, beta 0.037190153"), "{text}");
+
+    let summary = readers("profiles/llm-profiler/benchmark_data_Qwen_Qwen3-4B.summary.json");
+    let out = run(&["read", summary.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "llm-profiler-summary (llm-profiler sweep summary: 95 experiments, 7 batch sizes"
+        ),
+        "{text}"
+    );
+
+    let physics = readers("blis/trained_physics_iter29.json");
+    let out = run(&["read", physics.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains("3 alpha, 10 beta; 15 experiments"),
+        "{}",
+        stdout(&out)
+    );
+
+    let csv = readers("guidellm/v0.5_model-trainer_sweep-i1024-o1024_benchmarks.csv");
+    let out = run(&["read", "--select", "all", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("guidellm-csv `v0.5_model-trainer_sweep-i1024-o1024_benchmarks`, 10 points"),
+        "{}",
+        stdout(&out)
+    );
+
+    fails_naming(
+        &["read", readers("LICENSE-Apache-2.0").to_str().unwrap()],
+        "a licence text, not data",
+    );
+}

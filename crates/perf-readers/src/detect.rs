@@ -50,6 +50,23 @@ pub enum Format {
     /// Vidur network profile `all_reduce.csv` / `send_recv.csv` (`time_stats.<collective>.*`,
     /// `num_workers`, `size`, …).
     VidurCollectiveProfile,
+    /// llm-profiler sweep summary (`{"total_experiments", "batch_size_analysis": {"1": …}}`).
+    LlmProfilerSummary,
+    /// msserviceprofiler per-batch model-execute profile (CSV of Python tuple literals,
+    /// `"('batch_stage', 'batch_size', …)"`).
+    MsServiceProfilerBatches,
+    /// Inferno queue-analysis REST problem (`{"RPS", "maxBatchSize", "AvgInputTokens", "alpha", …}`).
+    InfernoProblem,
+    /// Inferno queue-analysis answer of `/solve`, `/target` or `/optimize`
+    /// (`{"throughput", "avgTTFT", "avgITL", "maxRPS", …}`).
+    InfernoSolution,
+    /// Golden service-time primitives of the Inferno queue model (`[{"B", "nc", "iter_time",
+    /// "tau", …}]`).
+    InfernoGoldenPrimitives,
+    /// Inferno model-trainer fit result (`{"OptimizedParms": …}`, alone or in the demos' text).
+    InfernoTrainerResult,
+    /// BLIS trained-physics coefficients (`{"alpha_coeffs", "beta_coeffs", "experiments"}`).
+    TrainedPhysics,
     /// Not recognised.
     Unknown,
 }
@@ -78,6 +95,13 @@ impl Format {
             Self::VidurMlpProfile => "vidur-mlp-profile",
             Self::VidurAttentionProfile => "vidur-attention-profile",
             Self::VidurCollectiveProfile => "vidur-collective-profile",
+            Self::LlmProfilerSummary => "llm-profiler-summary",
+            Self::MsServiceProfilerBatches => "msserviceprofiler-batches",
+            Self::InfernoProblem => "inferno-problem",
+            Self::InfernoSolution => "inferno-solution",
+            Self::InfernoGoldenPrimitives => "inferno-golden-primitives",
+            Self::InfernoTrainerResult => "inferno-trainer-result",
+            Self::TrainedPhysics => "blis-trained-physics",
             Self::Unknown => "unknown",
         }
     }
@@ -92,11 +116,28 @@ impl Format {
                 | Self::VidurMlpProfile
                 | Self::VidurAttentionProfile
                 | Self::VidurCollectiveProfile
+                | Self::LlmProfilerSummary
+                | Self::MsServiceProfilerBatches
         )
     }
 
-    /// What a file of this format holds: `"a benchmark report"`, `"a request trace"` or
-    /// `"a profile table"` (`"an unknown format"` for [`Format::Unknown`]).
+    /// Whether the format is a model document (read with `read_document_any`): an analyzer
+    /// problem or answer, fitted parameters or golden values.
+    #[must_use]
+    pub fn is_document(self) -> bool {
+        matches!(
+            self,
+            Self::InfernoProblem
+                | Self::InfernoSolution
+                | Self::InfernoGoldenPrimitives
+                | Self::InfernoTrainerResult
+                | Self::TrainedPhysics
+        )
+    }
+
+    /// What a file of this format holds: `"a benchmark report"`, `"a request trace"`,
+    /// `"a profile table"`, `"an analyzer problem"`, `"an analyzer answer"`, `"golden test
+    /// values"` or `"fitted model parameters"` (`"an unknown format"` for [`Format::Unknown`]).
     #[must_use]
     pub fn kind(self) -> &'static str {
         match self {
@@ -106,7 +147,13 @@ impl Format {
             Self::LlmProfilerSweep
             | Self::VidurMlpProfile
             | Self::VidurAttentionProfile
-            | Self::VidurCollectiveProfile => "a profile table",
+            | Self::VidurCollectiveProfile
+            | Self::LlmProfilerSummary
+            | Self::MsServiceProfilerBatches => "a profile table",
+            Self::InfernoProblem => "an analyzer problem",
+            Self::InfernoSolution => "an analyzer answer",
+            Self::InfernoGoldenPrimitives => "golden test values",
+            Self::InfernoTrainerResult | Self::TrainedPhysics => "fitted model parameters",
             Self::Unknown => "an unknown format",
             _ => "a benchmark report",
         }
@@ -152,7 +199,9 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
     let has = |key: &str| head.contains(key);
     match trimmed.as_bytes().first() {
         Some(b'[') => {
-            if has("\"Successful Requests per second")
+            if crate::inferno_golden::looks_like(head) {
+                Format::InfernoGoldenPrimitives
+            } else if has("\"Successful Requests per second")
                 || has("Server Throughput | Successful Requests/Sec")
                 || has("\"Benchmark | Strategy")
             {
@@ -169,6 +218,12 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
                 && !has("\"benchmarks\"")
             {
                 Format::LlmProfilerSweep
+            } else if has("\"batch_size_analysis\"") && has("\"avg_prefill_latency\"") {
+                Format::LlmProfilerSummary
+            } else if crate::trainer_result::looks_like(trimmed) {
+                Format::InfernoTrainerResult
+            } else if crate::trained_physics::looks_like(head) {
+                Format::TrainedPhysics
             } else if has("\"benchmarks\"") && (has("\"metrics\"") || has("\"type_\"")) {
                 Format::GuidellmJson
             } else if has("\"dataset_name\"") || has("\"total_output_tokens_retokenized\"") {
@@ -195,10 +250,16 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
                 && (has("\"input_length\"") || has("\"input_text\""))
             {
                 Format::MooncakeTrace
+            } else if crate::inferno_rest::looks_like_problem(&head.to_ascii_lowercase()) {
+                Format::InfernoProblem
+            } else if crate::inferno_rest::looks_like_solution(&head.to_ascii_lowercase()) {
+                Format::InfernoSolution
             } else {
                 Format::Unknown
             }
         }
+        Some(_) if crate::ms_batches::looks_like(trimmed) => Format::MsServiceProfilerBatches,
+        Some(_) if crate::trainer_result::looks_like(head) => Format::InfernoTrainerResult,
         Some(_) if is_together_header(trimmed) => Format::TogetherCsv,
         Some(_)
             if trimmed.starts_with("Run Info,")

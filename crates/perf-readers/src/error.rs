@@ -106,13 +106,16 @@ pub enum ReadError {
         /// What was seen.
         reason: String,
     },
-    /// The file is a request trace or a profile table, not a benchmark report: read it with
-    /// [`read_requests_any`](crate::read_requests_any) or
-    /// [`read_profile_any`](crate::read_profile_any).
+    /// The file is a request trace, a profile table or a model document, not a benchmark
+    /// report: read it with [`read_requests_any`](crate::read_requests_any),
+    /// [`read_profile_any`](crate::read_profile_any) or
+    /// [`read_document_any`](crate::read_document_any).
     #[error(
         "{path}: {format} is {}, not benchmark points; read it as {}",
         .format.kind(),
-        if .format.kind() == "a profile table" { "a profile" } else { "request records" }
+        if .format.is_profile() { "a profile" }
+        else if .format.is_document() { "a model document" }
+        else { "request records" }
     )]
     NotBenchmark {
         /// The file.

@@ -658,14 +658,19 @@ fn csv_row(
 /// `Time to First Token | Successful ms | Median`).
 ///
 /// The mapping is that of [`read_guidellm_csv_json`]. GuideLLM v0.4+ writes the header of the
-/// first benchmark only, so later rows that carry other statistics have more cells than the
-/// header and their values cannot be placed (all 16 raw CSVs of Inferno's exp2 are like this
-/// from row 2): such a row is an error naming its line and both widths, never a guess. No
-/// upstream reader exists, so the seed-compatible selection keeps every row.
+/// first benchmark only, and a later benchmark with incomplete or errored requests carries one
+/// more block of four cells (mean, median, std dev, percentiles) per metric and status, so its
+/// cells do not sit under the header (all 16 raw CSVs of Inferno's exp2 are like this from row
+/// 2). Such a row is placed from its values: the fixed columns by position, then the blocks
+/// split so that total tokens = input + output tokens holds exactly and the latency,
+/// throughput and Little's-law identities best (see the `guidellm_csv_layout` module). On
+/// exp2 this reproduces the request rate, TTFT and ITL of the HTML reports of the same runs.
+/// No upstream reader exists, so the seed-compatible selection keeps every row.
 ///
 /// # Errors
-/// [`ReadError::Field`] for a misaligned row (line, cell counts) or a bad cell (`$[row]."column"`
-/// with the 0-based data row), CSV syntax errors with their line, and validation errors.
+/// [`ReadError::Field`] for a row that cannot be placed (line, cell count and why) or a bad cell
+/// (`$[row]."column"` with the 0-based data row), CSV syntax errors with their line, and
+/// validation errors.
 pub fn read_guidellm_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
     let text = text::decode(bytes, path)?;
     let mut reader = csv::ReaderBuilder::new()
@@ -704,23 +709,37 @@ pub fn read_guidellm_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result
     let cx = Cx { path, line: 0 };
     let mut candidates = Vec::new();
     for (i, record) in records.iter().enumerate().skip(data_start) {
-        if record.len() != keys.len() {
-            return Err(ReadError::Field {
-                path: path.to_owned(),
-                location: crate::Location::Line {
-                    line: text::csv_line(text, record.position()),
-                    column: 0,
-                },
-                value: format!("{} cells", record.len()),
-                message: format!(
-                    "the header has {} columns; GuideLLM wrote this row with other columns, so \
-                     its values cannot be placed",
-                    keys.len()
-                ),
-            });
-        }
-        let values: Vec<Value> = record.iter().map(|c| Value::String(c.to_owned())).collect();
-        let cells: HashMap<String, &Value> = keys.iter().cloned().zip(values.iter()).collect();
+        let misaligned = |reason: &str| ReadError::Field {
+            path: path.to_owned(),
+            location: crate::Location::Line {
+                line: text::csv_line(text, record.position()),
+                column: 0,
+            },
+            value: format!("{} cells", record.len()),
+            message: format!(
+                "the header has {} columns and GuideLLM wrote this row with other columns; \
+                 its cells cannot be placed: {reason}",
+                keys.len()
+            ),
+        };
+        let values: Vec<(String, Value)> = if record.len() == keys.len() {
+            keys.iter()
+                .cloned()
+                .zip(record.iter().map(|c| Value::String(c.to_owned())))
+                .collect()
+        } else if three_rows {
+            // Later benchmarks carry extra status blocks: place them from their values.
+            crate::guidellm_csv_layout::place_row(&keys, record)
+                .map_err(|reason| misaligned(&reason))?
+                .into_iter()
+                .map(|(k, c)| (k, Value::String(c.to_owned())))
+                .collect()
+        } else {
+            return Err(misaligned(
+                "a single-header export has one layout for all rows",
+            ));
+        };
+        let cells: HashMap<String, &Value> = values.iter().map(|(k, v)| (k.clone(), v)).collect();
         let style = if three_rows { &V2_KEYS } else { &V1_KEYS };
         candidates.push(csv_row(&cells, style, i - data_start, &cx)?);
     }

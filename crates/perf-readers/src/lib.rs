@@ -27,7 +27,7 @@
 //! | [`Format::GuidellmJson`] | [`read_guidellm_json`] | GuideLLM v0.1 (GuidanceReport, statistics computed from `results`), v0.2–0.3, v0.4–0.6 and v0.7+ JSON |
 //! | [`Format::GuidellmYaml`] | [`read_guidellm_yaml`] | GuideLLM YAML report (same structure as the JSON) |
 //! | [`Format::GuidellmCsvJson`] | [`read_guidellm_csv_json`] | GuideLLM CSV rows as JSON (Inferno's `guidellm-csv.json`) |
-//! | [`Format::GuidellmCsv`] | [`read_guidellm_csv`] | GuideLLM CSV export (single header, or v0.4+ three header rows) |
+//! | [`Format::GuidellmCsv`] | [`read_guidellm_csv`] | GuideLLM CSV export (single header, or v0.4+ three header rows; rows with extra status blocks placed from their values) |
 //! | [`Format::GuidellmHtml`] | [`read_guidellm_html`] | GuideLLM HTML report (`window.benchmarks`) |
 //! | [`Format::VllmBench`] | [`read_vllm_bench`] | `vllm bench serve` / `benchmark_serving.py` JSON and JSONL |
 //! | [`Format::SglangBench`] | [`read_sglang_bench`] | SGLang `bench_serving` JSONL |
@@ -47,8 +47,16 @@
 //! `all_reduce.csv`/`send_recv.csv` ([`read_vidur_collective`]). [`read_any`] on a trace or a
 //! profile returns [`ReadError::NotBenchmark`].
 //!
-//! Not read yet (issue #4): misaligned rows of v0.4+ CSV exports, LLMServingSim v1.1 profile
-//! CSVs, the llm-profiler `batch_size_analysis` summary file.
+//! Also profiles: the llm-profiler sweep summary ([`Format::LlmProfilerSummary`],
+//! [`read_profiler_summary`]) and msserviceprofiler per-batch execute times
+//! ([`Format::MsServiceProfilerBatches`], [`read_ms_batches`]).
+//!
+//! Model documents (not measurements), through [`read_document_any`] → [`Document`]: Inferno
+//! queue-analysis problems and answers ([`read_analyzer_problem`], [`read_analyzer_solution`]),
+//! its golden primitives ([`read_golden_primitives`]), the model-trainer's fit results
+//! ([`read_trainer_result`]) and BLIS trained-physics coefficients ([`read_trained_physics`]).
+//!
+//! Not read yet (issue #4): LLMServingSim v1.1 profile CSVs.
 //!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
 //! the Inferno readers.
@@ -58,19 +66,27 @@
 mod aisbench;
 mod bench_serve;
 mod detect;
+mod document;
 mod error;
 mod guidellm;
+mod guidellm_csv_layout;
 mod guidellm_v01;
 mod html;
 mod inferno;
+mod inferno_golden;
+mod inferno_rest;
 mod json;
+mod ms_batches;
 mod point;
 mod profile;
+mod profiler_summary;
 mod select;
 mod table;
 mod text;
 mod together;
 mod trace;
+mod trained_physics;
+mod trainer_result;
 mod yaml;
 
 use std::path::Path;
@@ -80,6 +96,7 @@ use perf_model_core::{PerfDataset, RequestRecord};
 pub use aisbench::read_aisbench;
 pub use bench_serve::{read_sglang_bench, read_vllm_bench, read_vllm_requests};
 pub use detect::{Format, detect};
+pub use document::{Document, read_document_any, read_document_bytes};
 pub use error::{Location, ReadError, Result};
 pub use guidellm::{
     BenchmarkRequests, read_guidellm_csv, read_guidellm_csv_json, read_guidellm_json,
@@ -87,15 +104,23 @@ pub use guidellm::{
 };
 pub use html::read_guidellm_html;
 pub use inferno::{TimeUnit, read_inferno};
+pub use inferno_golden::{GoldenPrimitive, read_golden_primitives};
+pub use inferno_rest::{
+    AnalyzerProblem, AnalyzerSolution, read_analyzer_problem, read_analyzer_solution,
+};
 pub use json::parse_json_lenient;
+pub use ms_batches::{BatchExecuteRow, BatchRequest, read_ms_batches};
 pub use profile::{
     FailedConfig, OpStats, Profile, ProfilerSweep, Stage, SweepRow, VidurAttentionRow,
     VidurCollectiveRow, VidurMlpRow, read_profile_any, read_profile_bytes, read_profiler_sweep,
     read_vidur_attention, read_vidur_collective, read_vidur_mlp,
 };
+pub use profiler_summary::{ProfilerSummary, SummaryGroup, read_profiler_summary};
 pub use select::{SelectOptions, SelectRule, StrategyKind};
 pub use together::read_together_csv;
 pub use trace::{read_azure_trace, read_burstgpt_trace, read_mooncake_trace, read_vidur_trace};
+pub use trained_physics::{PhysicsExperiment, TrainedPhysics, read_trained_physics};
+pub use trainer_result::{TrainerResult, TrainerResultRow, read_trainer_result};
 pub use yaml::read_guidellm_yaml;
 
 /// Options shared by all readers.
@@ -239,7 +264,14 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
         | Format::LlmProfilerSweep
         | Format::VidurMlpProfile
         | Format::VidurAttentionProfile
-        | Format::VidurCollectiveProfile => {
+        | Format::VidurCollectiveProfile
+        | Format::LlmProfilerSummary
+        | Format::MsServiceProfilerBatches
+        | Format::InfernoProblem
+        | Format::InfernoSolution
+        | Format::InfernoGoldenPrimitives
+        | Format::InfernoTrainerResult
+        | Format::TrainedPhysics => {
             return Err(ReadError::NotBenchmark {
                 path: path.to_owned(),
                 format,
@@ -319,7 +351,25 @@ pub fn read_requests_bytes(bytes: &[u8], path: &str) -> Result<(Format, Vec<Requ
 
 /// A short description of unrecognised text, for [`ReadError::UnknownFormat`].
 fn describe(text: &str) -> String {
-    let start: String = text.trim_start().chars().take(40).collect();
+    let trimmed = text.trim_start();
+    if trimmed.starts_with("Apache License")
+        || trimmed.starts_with("MIT License")
+        || trimmed.contains("Permission is hereby granted, free of charge")
+    {
+        return "a licence text, not data".to_owned();
+    }
+    let checksum_line = |l: &str| {
+        l.split_once(char::is_whitespace)
+            .is_some_and(|(hash, name)| {
+                matches!(hash.len(), 32 | 40 | 64 | 128)
+                    && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                    && !name.trim().is_empty()
+            })
+    };
+    if trimmed.lines().take(20).all(checksum_line) {
+        return "a checksum list (`sha256sum` output), not data".to_owned();
+    }
+    let start: String = trimmed.chars().take(40).collect();
     format!(
         "no known benchmark format starts like `{}`",
         error::shorten(&start)

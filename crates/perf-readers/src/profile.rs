@@ -22,10 +22,14 @@ pub enum Profile {
     VidurAttention(Vec<VidurAttentionRow>),
     /// A Vidur `all_reduce.csv` / `send_recv.csv` ([`read_vidur_collective`]).
     VidurCollective(Vec<VidurCollectiveRow>),
+    /// An llm-profiler sweep summary ([`read_profiler_summary`](crate::read_profiler_summary)).
+    Summary(crate::ProfilerSummary),
+    /// msserviceprofiler per-batch execute times ([`read_ms_batches`](crate::read_ms_batches)).
+    Batches(Vec<crate::BatchExecuteRow>),
 }
 
 impl Profile {
-    /// The number of rows (successful sweep points for a sweep).
+    /// The number of rows (successful sweep points for a sweep, batch sizes for a summary).
     #[must_use]
     pub fn len(&self) -> usize {
         match self {
@@ -33,6 +37,8 @@ impl Profile {
             Self::VidurMlp(r) => r.len(),
             Self::VidurAttention(r) => r.len(),
             Self::VidurCollective(r) => r.len(),
+            Self::Summary(s) => s.by_batch_size.len(),
+            Self::Batches(r) => r.len(),
         }
     }
 
@@ -590,6 +596,8 @@ pub fn read_profile_bytes(bytes: &[u8], path: &str) -> Result<(Format, Profile)>
         Format::VidurCollectiveProfile => {
             Profile::VidurCollective(read_vidur_collective(bytes, path)?)
         }
+        Format::LlmProfilerSummary => Profile::Summary(crate::read_profiler_summary(bytes, path)?),
+        Format::MsServiceProfilerBatches => Profile::Batches(crate::read_ms_batches(bytes, path)?),
         _ => {
             return Err(ReadError::UnknownFormat {
                 path: path.to_owned(),

@@ -5,10 +5,11 @@
 
 use approx::assert_relative_eq;
 use perf_readers::{
-    Format, Profile, ReadError, ReadOptions, SelectOptions, Stage, StrategyKind, TimeUnit,
-    read_any, read_any_with, read_bytes, read_guidellm_csv_json, read_guidellm_html,
-    read_guidellm_json, read_guidellm_json_reader, read_guidellm_requests, read_inferno,
-    read_profile_any, read_profiler_sweep, read_requests_any, read_requests_bytes,
+    Document, Format, Profile, ReadError, ReadOptions, SelectOptions, Stage, StrategyKind,
+    TimeUnit, read_any, read_any_with, read_bytes, read_document_any, read_document_bytes,
+    read_guidellm_csv_json, read_guidellm_html, read_guidellm_json, read_guidellm_json_reader,
+    read_guidellm_requests, read_inferno, read_profile_any, read_profiler_sweep, read_requests_any,
+    read_requests_bytes,
 };
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
@@ -628,15 +629,28 @@ fn guidellm_csv_exports() {
     let (_, as_json) = read("guidellm/v0.5_sweep-i4096-o64_row1_csv-v2.json");
     assert_eq!(as_json.points, ds.points);
 
-    // The whole raw file: row 2 (line 5) has 282 cells against a 146-column header.
-    let e = read_any(sample(
-        "guidellm/v0.5_model-trainer_sweep-i4096-o64_benchmarks.csv",
-    ))
-    .unwrap_err();
-    let msg = one_line(&e);
-    assert!(matches!(e, ReadError::Field { .. }), "{msg}");
-    assert!(msg.contains("line 5: the header has 146 columns"), "{msg}");
-    assert!(msg.contains("(found: 282 cells)"), "{msg}");
+    // The whole raw file: row 2 (line 5, the throughput run with 510 incomplete and 2093
+    // errored requests) has 282 cells against a 146-column header; its blocks are placed
+    // from their values. Values looked up in line 5: successful blocks of TTFT at cells
+    // 35–36, ITL at 51, requests/s at 59, concurrency at 67.
+    let (format, whole) = read("guidellm/v0.5_model-trainer_sweep-i4096-o64_benchmarks.csv");
+    assert_eq!(format, Format::GuidellmCsv);
+    assert_eq!(whole.len(), 10);
+    assert_eq!(whole.points[0], ds.points[0]);
+    let t = &whole.points[1];
+    assert_eq!(t.label(), Some("throughput"));
+    assert_eq!(t.request_rate(), Some(4.033_333_333_333_334));
+    assert_eq!(t.concurrency(), Some(264.004_077_991_247_2));
+    assert_eq!(t.ttft().mean(), Some(54_334.762_610_255_144));
+    assert_eq!(t.ttft().median(), Some(57_512.672_901_153_564));
+    assert_eq!(t.itl().mean(), Some(178.088_865_196_758_1));
+    assert_eq!(t.input_tokens(), 4_121.658_133_773_741);
+    assert_relative_eq!(
+        t.e2e().mean().unwrap(),
+        65_401.583_692_931_03,
+        max_relative = 1e-12
+    );
+    assert_eq!((t.successful(), t.failed()), (Some(2422), Some(2093)));
 
     // v0.2–0.3 single header: rows 1–3 of guidellm-csv.json written back as CSV.
     let (format, single) = read_any_with(
@@ -997,4 +1011,322 @@ fn an_inferno_dataset_without_points_says_so() {
         perf_readers::detect(br#"{ "name": "x", "data": [ ] }"#, None),
         perf_readers::Format::InfernoDataSet
     );
+}
+
+/// exp2 `sweep-i1024-o1024`: every row of the raw v0.5 CSV (rows 2–10 misaligned with the
+/// header) gives the point of the HTML report of the same run.
+#[test]
+fn guidellm_raw_csv_rows_match_the_html_report() {
+    let all = ReadOptions {
+        select: SelectOptions::all(),
+        ..ReadOptions::default()
+    };
+    let (format, csv) = read_any_with(
+        sample("guidellm/v0.5_model-trainer_sweep-i1024-o1024_benchmarks.csv"),
+        &all,
+    )
+    .unwrap();
+    assert_eq!(format, Format::GuidellmCsv);
+    let (_, html) = read_any_with(sample("inferno/benchmarks.html"), &all).unwrap();
+    assert_eq!((csv.len(), html.len()), (10, 10));
+    let same = |a: Option<f64>, b: Option<f64>, what: &str, i: usize| {
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(
+            (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+            "row {i} {what}: {a} vs {b}"
+        );
+    };
+    for (i, (c, h)) in csv.points.iter().zip(&html.points).enumerate() {
+        same(c.request_rate(), h.request_rate(), "rate", i);
+        same(c.ttft().mean(), h.ttft().mean(), "TTFT mean", i);
+        same(c.ttft().median(), h.ttft().median(), "TTFT median", i);
+        same(c.itl().mean(), h.itl().mean(), "ITL mean", i);
+        same(c.itl().median(), h.itl().median(), "ITL median", i);
+        same(c.e2e().mean(), h.e2e().mean(), "E2E mean", i);
+        same(
+            c.output_throughput(),
+            h.output_throughput(),
+            "output tok/s",
+            i,
+        );
+    }
+    // Row 6 (line 9, `constant`, 996 successful / 29 incomplete / 2 errored, 314 cells):
+    // values looked up in the file (requests/s at cell 75, TTFT at 39–40, ITL at 63,
+    // concurrency at 83).
+    let p = &csv.points[5];
+    assert_eq!(p.label(), Some("constant"));
+    assert_eq!(p.request_rate(), Some(1.660_000_000_000_000_1));
+    assert_eq!(p.ttft().mean(), Some(79.166_185_664_364_6));
+    assert_eq!(p.ttft().median(), Some(79.409_122_467_041_02));
+    assert_eq!(p.itl().mean(), Some(15.281_093_926_616_83));
+    assert_eq!(p.concurrency(), Some(26.013_193_886_280_06));
+    assert_eq!((p.successful(), p.failed()), (Some(996), Some(2)));
+}
+
+/// The llm-profiler sweep summary: a profile (not benchmark points), latencies s → ms.
+#[test]
+fn llm_profiler_summary() {
+    let path = sample("profiles/llm-profiler/benchmark_data_Qwen_Qwen3-4B.summary.json");
+    let e = read_any(&path).unwrap_err();
+    assert!(matches!(
+        e,
+        ReadError::NotBenchmark {
+            format: Format::LlmProfilerSummary,
+            ..
+        }
+    ));
+    assert!(one_line(&e).contains("read it as a profile"), "{e}");
+    let (format, profile) = read_profile_any(&path).unwrap();
+    assert_eq!(format, Format::LlmProfilerSummary);
+    let Profile::Summary(s) = profile else {
+        panic!("not a summary: {profile:?}")
+    };
+    assert_eq!(s.total_experiments, Some(95));
+    let keys: Vec<u64> = s.by_batch_size.iter().map(|g| g.key).collect();
+    assert_eq!(keys, [1, 2, 4, 8, 16, 32, 64]);
+    let b1 = &s.by_batch_size[0];
+    assert_eq!(b1.num_experiments, Some(15));
+    assert_relative_eq!(
+        b1.avg_prefill_ms,
+        111.725_441_242_257_75,
+        max_relative = 1e-12
+    );
+    assert_relative_eq!(
+        b1.avg_decode_ms,
+        7.771_073_716_382_185,
+        max_relative = 1e-12
+    );
+    assert_eq!(
+        b1.prefill_tokens_per_s,
+        Some([18.001_967_481_233_05, 25_699.657_214_164_297])
+    );
+    assert_eq!(s.by_input_length.len(), 15);
+    let l1024 = s.by_input_length.iter().find(|g| g.key == 1024).unwrap();
+    assert_eq!(l1024.num_experiments, Some(7));
+    assert_relative_eq!(
+        l1024.avg_prefill_ms,
+        615.091_359_375_843,
+        max_relative = 1e-12
+    );
+    let [lo, mean, hi] = s.prefill_ms.unwrap();
+    assert_relative_eq!(lo, 11.112_908_832_728_863, max_relative = 1e-12);
+    assert_relative_eq!(mean, 309.977_608_938_750_5, max_relative = 1e-12);
+    assert_relative_eq!(hi, 3_514.557_050_541_043_3, max_relative = 1e-12);
+}
+
+/// msserviceprofiler per-batch execute times: the fixture, and the real unit-test file of the
+/// shared reference set when it is present (it is Mulan PSL v2, not copied into samples/).
+#[test]
+fn msserviceprofiler_batches() {
+    let (format, profile) =
+        read_profile_any(sample("fixtures/msserviceprofiler-batches.csv")).unwrap();
+    assert_eq!(format, Format::MsServiceProfilerBatches);
+    let Profile::Batches(rows) = profile else {
+        panic!("not batches: {profile:?}")
+    };
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].stage, Stage::Prefill);
+    assert_eq!((rows[0].batch_size, rows[0].total_need_blocks), (2, 12));
+    assert_eq!(rows[0].model_execute_time, 51_000.5);
+    assert_eq!(rows[1].requests[1].output_length, 1);
+    assert_eq!(rows[2].requests.len(), 1);
+    // A bad tuple names the row and the column.
+    let bad = "\"('batch_stage', 'batch_size', 'total_need_blocks', 'total_prefill_token', 'max_seq_len', 'model_execute_time')\",\"('input_length', 'need_blocks', 'output_length')\"\n\"('prefill', 1.0, 19, 1015, 1015)\",\"((1015, 19, 0),)\"\n";
+    let e = perf_readers::read_ms_batches(bad.as_bytes(), "b.json").unwrap_err();
+    let msg = one_line(&e);
+    assert!(
+        msg.starts_with("b.json: row 1, column `('batch_stage'"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("(found: ('prefill', 1.0, 19, 1015, 1015))"),
+        "{msg}"
+    );
+
+    let real = "/work/shared/data/formats/llm-profiler/msserviceprofiler_ut_pretrain_data.json";
+    if !std::path::Path::new(real).is_file() {
+        return;
+    }
+    let (format, profile) = read_profile_any(real).unwrap();
+    assert_eq!(format, Format::MsServiceProfilerBatches);
+    let Profile::Batches(rows) = profile else {
+        panic!("not batches")
+    };
+    // Values looked up in the file: 2 prefill + 255 decode rows; rows 1–3 as below.
+    assert_eq!(rows.len(), 257);
+    assert_eq!(rows.iter().filter(|r| r.stage == Stage::Prefill).count(), 2);
+    assert_eq!(rows[0].batch_size, 1);
+    assert_eq!(rows[0].total_prefill_tokens, 1015);
+    assert_eq!(rows[0].model_execute_time, 68_713.25);
+    assert_eq!(rows[1].requests.len(), 9);
+    assert_eq!(rows[1].requests[0].input_length, 208);
+    assert_eq!(rows[1].model_execute_time, 148_335.75);
+    assert_eq!(rows[2].stage, Stage::Decode);
+    assert_eq!((rows[2].batch_size, rows[2].max_seq_len), (10, 1015));
+    assert_eq!(rows[2].model_execute_time, 26_340.0);
+}
+
+/// BLIS trained-physics coefficients: fitted parameters, read as a model document.
+#[test]
+fn blis_trained_physics() {
+    let path = sample("blis/trained_physics_iter29.json");
+    let e = read_any(&path).unwrap_err();
+    assert!(matches!(
+        e,
+        ReadError::NotBenchmark {
+            format: Format::TrainedPhysics,
+            ..
+        }
+    ));
+    assert!(one_line(&e).contains("fitted model parameters"), "{e}");
+    let (format, doc) = read_document_any(&path).unwrap();
+    assert_eq!(format, Format::TrainedPhysics);
+    let Document::TrainedPhysics(c) = doc else {
+        panic!("not coefficients: {doc:?}")
+    };
+    assert_eq!(c.backend.as_deref(), Some("trained-physics"));
+    assert_eq!(c.alpha_coeffs, [15_563.199_579, 777.3455, 45.907_545]);
+    assert_eq!(c.beta_coeffs.len(), 10);
+    assert_eq!(c.beta_coeffs[4], 32.095_467_17);
+    assert_eq!(c.experiments.len(), 15);
+    let x = &c.experiments[0];
+    assert_eq!(x.id, "17");
+    assert_eq!(
+        x.model.as_deref(),
+        Some("RedHatAI/Llama-4-Scout-17B-16E-Instruct-FP8-dynamic")
+    );
+    assert_eq!((x.hardware.as_deref(), x.tp), (Some("H100"), Some(2)));
+    assert_eq!(x.completed_requests, Some(5100));
+    assert_eq!(x.ttft_mean_ms, Some(55.447_485_294_117_65));
+    assert_eq!(x.e2e_mean_ms, Some(6_467.512_167_254_902));
+    assert_eq!(x.itl_mean_ms, Some(25.956_630_291_339_206));
+    assert_eq!(c.experiments[14].id, "67");
+}
+
+/// The Inferno queue-analysis REST examples and golden primitives (`samples/inferno/`).
+#[test]
+fn inferno_analyzer_documents() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/inferno/");
+    let doc = |name: &str| read_document_any(format!("{dir}{name}")).unwrap();
+    let (format, Document::AnalyzerProblem(p)) = doc("problem-data.json") else {
+        panic!("not a problem")
+    };
+    assert_eq!(format, Format::InfernoProblem);
+    assert_eq!((p.rps, p.max_batch_size), (Some(3.0), Some(48.0)));
+    assert_eq!(
+        (p.avg_input_tokens, p.avg_output_tokens),
+        (Some(128.0), Some(512.0))
+    );
+    assert_eq!(
+        (p.alpha, p.beta, p.gamma),
+        (Some(12.0), Some(0.05), Some(0.0005))
+    );
+    assert_eq!(p.max_queue_size, Some(128.0));
+    assert_eq!(
+        (p.target_ttft_ms, p.target_itl_ms),
+        (Some(60.0), Some(20.0))
+    );
+
+    let (format, Document::AnalyzerSolution(s)) = doc("solution-solve.json") else {
+        panic!("not a solution")
+    };
+    assert_eq!(format, Format::InfernoSolution);
+    assert!(!s.is_optimize());
+    assert_eq!(s.throughput, Some(3.0));
+    assert_eq!(s.avg_resp_time_ms, Some(10_568.446));
+    assert_eq!(s.avg_ttft_ms, Some(75.317_46));
+    assert_eq!(s.max_rps, Some(3.820_823_2));
+    assert_eq!(s.rps_target_ttft, Some(0.0));
+
+    let (_, Document::AnalyzerSolution(t)) = doc("solution-target.json") else {
+        panic!("not a solution")
+    };
+    assert_eq!(t.rps_target_ttft, Some(2.910_594));
+    assert_eq!(t.rps_target_itl, Some(2.874_109_5));
+
+    let (_, Document::AnalyzerSolution(o)) = doc("solution-optimize.json") else {
+        panic!("not a solution")
+    };
+    assert!(o.is_optimize());
+    assert_eq!(o.concurrency, Some(48.0));
+    assert_eq!(o.avg_ttft_ms, Some(60.000_584));
+    assert_eq!(
+        (o.m_itl, o.m_tpf, o.oracle_calls),
+        (Some(31.0), Some(48.0), Some(6.0))
+    );
+    assert_eq!(o.feasible, Some(true));
+    assert_eq!(o.max_rps, Some(3.860_929_5));
+
+    let (format, Document::GoldenPrimitives(rows)) = doc("golden_primitives.json") else {
+        panic!("not golden primitives")
+    };
+    assert_eq!(format, Format::InfernoGoldenPrimitives);
+    assert_eq!(rows.len(), 8);
+    assert_eq!(rows[0].batch_size, 1.0);
+    assert_eq!(rows[0].iter_time_ms, 8.296_954);
+    assert_eq!(rows[0].tau_ms, 8_504.378);
+    assert_eq!((rows[6].nc, rows[7].nc), (7.0, 39.0));
+    assert_eq!(rows[7].prefill_ms, 19_503.664);
+
+    // None of them is benchmark points.
+    let e = read_any(format!("{dir}problem-data.json")).unwrap_err();
+    assert!(
+        one_line(&e).contains("inferno-problem is an analyzer problem"),
+        "{e}"
+    );
+}
+
+/// The model-trainer's demo output (`experiments/exp2/results/sweep-i64-o64.txt`).
+#[test]
+fn inferno_trainer_result_text() {
+    let (format, doc) =
+        read_document_any(sample("inferno/exp2_results_sweep-i64-o64.txt")).unwrap();
+    assert_eq!(format, Format::InfernoTrainerResult);
+    let Document::TrainerResult(r) = doc else {
+        panic!("not a trainer result: {doc:?}")
+    };
+    assert_eq!(r.alpha, 10.146_121_745_407_905);
+    assert_eq!(r.beta, 0.037_190_152_962_726_75);
+    assert_eq!(r.gamma, 8.155_695_256_097_304e-10);
+    assert_eq!(r.avg_err_ttft_ms, Some(7.903_765_542_166_574));
+    assert_eq!(r.avg_err_itl_ms, Some(1.341_144_054_372_283));
+    assert_eq!(r.avg_err_weighted, Some(0.061_517_247_945_307_34));
+    assert_eq!(r.objective, Some(0.061_517));
+    assert_eq!(r.dataset.as_deref(), Some("GuideLLM HTML benchmark data"));
+    assert_eq!(r.points, Some(7));
+    assert_eq!(r.initial, Some([1.0, 0.01, 0.0001]));
+    assert_eq!(r.rows.len(), 7);
+    assert_eq!(
+        (
+            r.rows[0].rps,
+            r.rows[0].ttft_measured_ms,
+            r.rows[0].itl_predicted_ms
+        ),
+        (1.40, 18.32, 10.35)
+    );
+    assert_eq!(r.rows[6].rps, 91.37);
+    // The POST /train answer alone is the same format.
+    let json = br#"{"OptimizedParms":{"alpha":6.76,"beta":0.025,"gamma":2.5e-9},"AnalysisResults":{"avgErrTTFT":1.5,"avgErrITL":0.8,"avgErrWeighted":1.04}}"#;
+    let (format, Document::TrainerResult(t)) = read_document_bytes(json, "train.json").unwrap()
+    else {
+        panic!("not a trainer result")
+    };
+    assert_eq!(format, Format::InfernoTrainerResult);
+    assert_eq!((t.alpha, t.points), (6.76, None));
+}
+
+/// Licence texts and checksum lists are one-line "not data" errors; a Markdown page that
+/// quotes trainer output is not taken for one.
+#[test]
+fn non_data_files_say_what_they_are() {
+    let licence = read_any(sample("LICENSE-Apache-2.0")).unwrap_err();
+    assert!(
+        one_line(&licence).ends_with("unknown format: a licence text, not data"),
+        "{licence}"
+    );
+    let sums = b"c71d239df91726fc519c6eb72d318ec65820627232b2f796219e87dcf35d0ab4  model-trainer/LICENSE\n";
+    let e = read_bytes(sums, "SHA256SUMS", &ReadOptions::default()).unwrap_err();
+    assert!(one_line(&e).contains("a checksum list"), "{e}");
+    let md = b"# Notes\n\nEstimated parameters:\n{\"OptimizedParms\":{\"alpha\":1,\"beta\":0,\"gamma\":0}}\n";
+    assert_eq!(perf_readers::detect(md, None), Format::Unknown);
 }

@@ -4,11 +4,13 @@
 use std::sync::LazyLock;
 
 use perf_readers::{
-    ReadOptions, Result, read_aisbench, read_azure_trace, read_burstgpt_trace, read_bytes,
+    ReadOptions, Result, read_aisbench, read_analyzer_problem, read_analyzer_solution,
+    read_azure_trace, read_burstgpt_trace, read_bytes, read_document_bytes, read_golden_primitives,
     read_guidellm_csv, read_guidellm_csv_json, read_guidellm_html, read_guidellm_json,
-    read_guidellm_requests, read_guidellm_yaml, read_inferno, read_mooncake_trace,
-    read_profile_bytes, read_requests_bytes, read_sglang_bench, read_together_csv,
-    read_vidur_trace, read_vllm_bench, read_vllm_requests,
+    read_guidellm_requests, read_guidellm_yaml, read_inferno, read_mooncake_trace, read_ms_batches,
+    read_profile_bytes, read_profiler_summary, read_requests_bytes, read_sglang_bench,
+    read_together_csv, read_trained_physics, read_trainer_result, read_vidur_trace,
+    read_vllm_bench, read_vllm_requests,
 };
 use proptest::prelude::*;
 
@@ -82,8 +84,17 @@ static AISBENCH: LazyLock<(Vec<u8>, Vec<u8>)> = LazyLock::new(|| {
         load("fixtures/aisbench/synthetic.csv"),
     )
 });
-static GUIDELLM_CSV: LazyLock<Vec<Vec<u8>>> =
-    LazyLock::new(|| vec![load("guidellm/v0.5_sweep-i4096-o64_row1_raw.csv")]);
+/// The raw v0.5 CSV with its first row, and with its first two rows (the second one has extra
+/// status blocks that are placed from their values).
+static GUIDELLM_CSV: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        load("guidellm/v0.5_sweep-i4096-o64_row1_raw.csv"),
+        head(
+            "guidellm/v0.5_model-trainer_sweep-i4096-o64_benchmarks.csv",
+            4,
+        ),
+    ]
+});
 static INFERNO: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
     vec![
         load("../inferno-trainer/data.json"),
@@ -368,6 +379,106 @@ proptest! {
     fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
         check(read_bytes(s.as_bytes(), "fuzz.txt", &ReadOptions::default()), "fuzz.txt");
         check(read_requests_bytes(s.as_bytes(), "fuzz.txt"), "fuzz.txt");
+        check(read_document_bytes(s.as_bytes(), "fuzz.txt"), "fuzz.txt");
+    }
+}
+
+/// The BLIS coefficient file with its first two experiments.
+fn small_physics() -> Vec<u8> {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&load("blis/trained_physics_iter29.json")).unwrap();
+    doc["experiments"].as_array_mut().unwrap().truncate(2);
+    serde_json::to_vec_pretty(&doc).unwrap()
+}
+
+fn inferno_sample(name: &str) -> Vec<u8> {
+    load(&format!("../inferno/{name}"))
+}
+
+static SUMMARY: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![load(
+        "profiles/llm-profiler/benchmark_data_Qwen_Qwen3-4B.summary.json",
+    )]
+});
+static MS_BATCHES: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("fixtures/msserviceprofiler-batches.csv")]);
+static PHYSICS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| vec![small_physics()]);
+static PROBLEM: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![inferno_sample("problem-data.json")]);
+static SOLUTIONS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
+    vec![
+        inferno_sample("solution-solve.json"),
+        inferno_sample("solution-target.json"),
+        inferno_sample("solution-optimize.json"),
+    ]
+});
+static GOLDEN: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![inferno_sample("golden_primitives.json")]);
+static TRAINER: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| vec![load("inferno/exp2_results_sweep-i64-o64.txt")]);
+
+/// Damages a seed and runs `reader` and every detecting entry point on it.
+fn fuzz_any<T>(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: fn(&[u8], &str) -> Result<T>) {
+    let input = apply(&seeds[pick % seeds.len()], m);
+    check(reader(&input, "fuzz.json"), "fuzz.json");
+    check(
+        read_bytes(&input, "fuzz.json", &ReadOptions::default()),
+        "fuzz.json",
+    );
+    check(read_profile_bytes(&input, "fuzz.json"), "fuzz.json");
+    check(read_document_bytes(&input, "fuzz.json"), "fuzz.json");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+    #[test]
+    fn profiler_summary_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_any(&SUMMARY, pick, &m, read_profiler_summary);
+    }
+
+    #[test]
+    fn ms_batches_never_panic(pick in 0usize..8, m in mutation()) {
+        fuzz_any(&MS_BATCHES, pick, &m, read_ms_batches);
+    }
+
+    #[test]
+    fn trained_physics_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_any(&PHYSICS, pick, &m, read_trained_physics);
+    }
+
+    #[test]
+    fn analyzer_problem_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_any(&PROBLEM, pick, &m, read_analyzer_problem);
+    }
+
+    #[test]
+    fn analyzer_solution_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_any(&SOLUTIONS, pick, &m, read_analyzer_solution);
+    }
+
+    #[test]
+    fn golden_primitives_never_panic(pick in 0usize..8, m in mutation()) {
+        fuzz_any(&GOLDEN, pick, &m, read_golden_primitives);
+    }
+
+    #[test]
+    fn trainer_result_never_panics(pick in 0usize..8, m in mutation()) {
+        fuzz_any(&TRAINER, pick, &m, read_trainer_result);
+    }
+}
+
+#[test]
+fn undamaged_document_and_profile_seeds_read() {
+    for seeds in [&*SUMMARY, &*MS_BATCHES] {
+        for seed in seeds {
+            assert!(read_profile_bytes(seed, "s.json").is_ok());
+        }
+    }
+    for seeds in [&*PHYSICS, &*PROBLEM, &*SOLUTIONS, &*GOLDEN, &*TRAINER] {
+        for seed in seeds {
+            assert!(read_document_bytes(seed, "s.json").is_ok());
+        }
     }
 }
 
@@ -410,6 +521,12 @@ fn undamaged_seeds_read() {
     let reqs = read_guidellm_requests(&GUIDELLM_REQ[0], "s.json").unwrap();
     assert_eq!(reqs[0].successful.len(), 3);
     assert!(read_guidellm_csv(&GUIDELLM_CSV[0], "s.csv", &opts).is_ok());
+    assert_eq!(
+        read_guidellm_csv(&GUIDELLM_CSV[1], "s.csv", &opts)
+            .map(|d| d.len())
+            .ok(),
+        Some(2)
+    );
     for seed in SGLANG.iter() {
         assert!(read_sglang_bench(seed, "s.jsonl", &opts).is_ok());
     }
