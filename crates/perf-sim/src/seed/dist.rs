@@ -11,8 +11,8 @@ use super::schema::SeedDist;
 const TYPES: &str = "Constant, Fixed, Exponential, Uniform, Normal, LogNormal, Pareto, Weibull, \
                      Gamma, Mixture";
 
-/// Largest lognormal median (`e^μ`) accepted for a token length: a larger one is a linear
-/// mean given where the seed (and we) expect log space.
+/// Largest lognormal median (`e^μ`) read in log space for a token length: a larger one is a
+/// linear mean given where the seed expects log space.
 const MAX_LOGNORMAL_MEDIAN: f64 = 1e6;
 
 /// A seed distribution with its parameters resolved (flat or nested, defaults applied).
@@ -238,8 +238,9 @@ pub(crate) fn arrival(d: &SeedDist, path: &str, log: &mut Log) -> Result<(Arriva
 ///
 /// # Errors
 /// [`crate::SimError::InvalidConfig`] naming the path: a type without an equivalent
-/// (Exponential, Pareto, Weibull, Gamma, Mixture), a constant below 1, a lognormal whose
-/// median is above a million tokens (a linear mean given as the log-space `mean`).
+/// (Exponential, Pareto, Weibull, Gamma, Mixture), a constant below 1. A lognormal whose
+/// log-space median would be above a million tokens is read as a linear mean and standard
+/// deviation (reported as a mapping).
 pub(crate) fn length(d: &SeedDist, path: &str, log: &mut Log) -> Result<LengthDist> {
     if d.is_int == Some(false) {
         log.mapped(
@@ -282,26 +283,36 @@ pub(crate) fn length(d: &SeedDist, path: &str, log: &mut Log) -> Result<LengthDi
             min: None,
             max: None,
         },
-        Dist::LogNormal(mu, sigma) => {
-            if mu.exp() > MAX_LOGNORMAL_MEDIAN {
-                return Err(invalid(
-                    format!("{path}.mean"),
-                    mu,
-                    format!(
-                        "LogNormal mean and sigma are in log space: a median of e^{mu} tokens \
-                         is above {MAX_LOGNORMAL_MEDIAN:e}; for a median of m tokens give mean = ln(m)"
-                    ),
-                ));
-            }
+        Dist::LogNormal(mu, sigma) if mu.exp() > MAX_LOGNORMAL_MEDIAN => {
+            // The seed's own example configs write `mean: 128, sigma: 64` for prompts of about
+            // 128 tokens; read in log space that is a median of e^128 tokens (the seed's
+            // defect 8). Such values are only plausible as the token count's own mean and
+            // standard deviation, so that is how they are read, and said.
+            log.mapped(
+                path,
+                format!(
+                    "LogNormal mean {mu} / sigma {sigma} are not plausible in log space (a median \
+                     of e^{mu} tokens): read as the token count's linear mean {mu} and standard \
+                     deviation {sigma}; give mean = ln(median) to mean log space"
+                ),
+            );
             LengthDist::Lognormal {
-                mu: Some(mu),
-                sigma: Some(sigma),
-                mean: None,
-                std: None,
+                mu: None,
+                sigma: None,
+                mean: Some(mu),
+                std: Some(sigma),
                 min: None,
                 max: None,
             }
         }
+        Dist::LogNormal(mu, sigma) => LengthDist::Lognormal {
+            mu: Some(mu),
+            sigma: Some(sigma),
+            mean: None,
+            std: None,
+            min: None,
+            max: None,
+        },
         other => {
             return Err(invalid(
                 format!("{path}.type"),

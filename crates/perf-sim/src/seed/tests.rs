@@ -154,13 +154,25 @@ fn bad_distributions_are_errors_naming_their_path() {
         "{ type: Zipf }",
     ));
     assert!(e.contains(&format!("{p}.type = Zipf")), "{e}");
-    // A linear mean where the seed expects log space.
-    let e = err(&edit("mean: 6.0, sigma: 0.6", "mean: 400, sigma: 0.6"));
-    assert!(
-        e.contains("workload.client_profiles[0].prompt_tokens_dist_config.mean")
-            && e.contains("log space"),
-        "{e}"
+    // A linear mean where the seed expects log space (as the seed's own example configs
+    // write it) is read as the token count's mean and standard deviation, and said so.
+    let l = load(&edit("mean: 6.0, sigma: 0.6", "mean: 400, sigma: 120"));
+    let path = "workload.client_profiles[0].prompt_tokens_dist_config";
+    assert!(has(&l, DecisionKind::Mapped, path), "{:?}", l.decisions);
+    assert_eq!(
+        l.config.workload.clients[0].input,
+        Some(crate::LengthDist::Lognormal {
+            mu: None,
+            sigma: None,
+            mean: Some(400.0),
+            std: Some(120.0),
+            min: None,
+            max: None
+        })
     );
+    // In log space, e^6 ≈ 403 tokens is plausible and kept as given.
+    let l = load(EXAMPLE);
+    assert!(!has(&l, DecisionKind::Mapped, path));
     // Gaps the simulator cannot reproduce.
     let e = err(&edit(
         "{ type: Exponential, rate: 6.0 }",
