@@ -96,11 +96,16 @@ impl Status {
 }
 
 /// Streams rows to any writer, formatting with integer arithmetic only.
+///
+/// Rows are assembled in one buffer and written whole through a `BufWriter`: per-field calls
+/// into a general CSV writer cost more than the simulation itself. The output is what the
+/// `csv` crate writes with its defaults (RFC 4180 quoting only where needed, `\n` endings);
+/// only the client name can need quoting.
 pub(crate) struct CsvSink<W: Write> {
     /// `None` when no per-request output is wanted (the summary alone, e.g. inside a tuner):
     /// rows are then not even formatted.
-    wtr: Option<csv::Writer<W>>,
-    buf: Vec<u8>,
+    out: Option<std::io::BufWriter<W>>,
+    row: Vec<u8>,
 }
 
 /// Appends the decimal digits of `v` (no `core::fmt`: this is the hot part of the output).
@@ -115,7 +120,17 @@ fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
             break;
         }
     }
-    buf.extend_from_slice(&tmp[i..]);
+    push_short(buf, &tmp[i..]);
+}
+
+/// Appends a few bytes byte by byte: for the handful of digits of a field this beats
+/// `extend_from_slice`, which calls into `memmove`.
+#[inline]
+fn push_short(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.reserve(bytes.len());
+    for &b in bytes {
+        buf.push(b);
+    }
 }
 
 /// Appends `v / 10^decimals` with exactly `decimals` decimals.
@@ -130,122 +145,136 @@ fn push_fixed(buf: &mut Vec<u8>, v: u64, decimals: u32) {
         tmp[j] = b'0' + (frac % 10) as u8;
         frac /= 10;
     }
-    buf.extend_from_slice(&tmp[..d]);
+    push_short(buf, &tmp[..d]);
+}
+
+/// Appends `s` as one CSV field, quoted (with doubled quotes) only if it holds a comma, a
+/// quote or a line break.
+fn push_text(buf: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+        buf.push(b'"');
+        for b in s.bytes() {
+            if b == b'"' {
+                buf.push(b'"');
+            }
+            buf.push(b);
+        }
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(s.as_bytes());
+    }
 }
 
 impl<W: Write> CsvSink<W> {
     pub fn new(out: W) -> Result<Self> {
-        let mut wtr = csv::WriterBuilder::new().from_writer(out);
-        wtr.write_record(CSV_HEADER)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+        let mut row = Vec::with_capacity(512);
+        for (i, h) in CSV_HEADER.iter().enumerate() {
+            if i > 0 {
+                row.push(b',');
+            }
+            push_text(&mut row, h);
+        }
+        row.push(b'\n');
+        out.write_all(&row)?;
         Ok(Self {
-            wtr: Some(wtr),
-            buf: Vec::with_capacity(32),
+            out: Some(out),
+            row,
         })
     }
 
     /// A sink that writes nothing.
     pub fn disabled() -> Self {
         Self {
-            wtr: None,
-            buf: Vec::new(),
+            out: None,
+            row: Vec::new(),
         }
     }
 
-    /// Writes the formatted `buf` as the next field.
-    fn put_buf(&mut self) -> Result<()> {
-        if let Some(w) = &mut self.wtr {
-            w.write_field(&self.buf)?;
-        }
-        Ok(())
+    fn int(&mut self, v: u64) {
+        push_u64(&mut self.row, v);
+        self.row.push(b',');
     }
 
-    fn int(&mut self, v: u64) -> Result<()> {
-        self.buf.clear();
-        push_u64(&mut self.buf, v);
-        self.put_buf()
-    }
-
-    fn secs(&mut self, ns: u64) -> Result<()> {
-        self.buf.clear();
+    fn secs(&mut self, ns: u64) {
         if ns != NEVER {
-            push_fixed(&mut self.buf, ns, 9);
+            push_fixed(&mut self.row, ns, 9);
         }
-        self.put_buf()
+        self.row.push(b',');
     }
 
-    fn ms(&mut self, ns: Option<u64>) -> Result<()> {
-        self.buf.clear();
+    fn ms(&mut self, ns: Option<u64>) {
         if let Some(ns) = ns {
-            push_fixed(&mut self.buf, ns, 6);
+            push_fixed(&mut self.row, ns, 6);
         }
-        self.put_buf()
+        self.row.push(b',');
     }
 
-    fn text(&mut self, s: &str) -> Result<()> {
-        if let Some(w) = &mut self.wtr {
-            w.write_field(s)?;
-        }
-        Ok(())
+    fn text(&mut self, s: &str) {
+        push_text(&mut self.row, s);
+        self.row.push(b',');
     }
 
     /// Writes one request's row.
     pub fn row(&mut self, r: &Req, client: &str, status: Status) -> Result<()> {
-        if self.wtr.is_none() {
+        if self.out.is_none() {
             return Ok(());
         }
+        self.row.clear();
         let first = (r.first_token_ns != NEVER).then_some(r.first_token_ns);
         let done = if status == Status::Completed {
             Some(r.last_token_ns)
         } else {
             None
         };
-        self.int(r.id)?;
-        self.text(client)?;
-        self.text("")?;
-        self.int(u64::from(r.prompt))?;
-        self.int(u64::from(r.target))?;
-        self.int(u64::from(r.generated))?;
-        self.secs(r.arrival_ns)?;
-        self.secs(first.unwrap_or(NEVER))?;
-        self.secs(done.unwrap_or(NEVER))?;
-        self.text(status.as_str())?;
-        self.ms(first.map(|f| f - r.arrival_ns))?;
+        self.int(r.id);
+        self.text(client);
+        self.text("");
+        self.int(u64::from(r.prompt));
+        self.int(u64::from(r.target));
+        self.int(u64::from(r.generated));
+        self.secs(r.arrival_ns);
+        self.secs(first.unwrap_or(NEVER));
+        self.secs(done.unwrap_or(NEVER));
+        self.text(status.as_str());
+        self.ms(first.map(|f| f - r.arrival_ns));
         self.ms(match (first, done) {
             (Some(f), Some(c)) if r.generated >= 2 => Some(rounded_div(c - f, r.generated - 1)),
             _ => None,
-        })?;
-        self.ms(done.map(|c| c - r.arrival_ns))?;
+        });
+        self.ms(done.map(|c| c - r.arrival_ns));
         self.text(if r.cached > 0 {
             "hit"
         } else if r.prompt_key != 0 {
             "miss"
         } else {
             "none"
-        })?;
-        self.int(u64::from(r.cached))?;
-        self.int(r.prefilled)?;
+        });
+        self.int(u64::from(r.cached));
+        self.int(r.prefilled);
         if status == Status::Rejected || status == Status::Dropped {
-            self.text("")?;
+            self.text("");
         } else {
-            self.int(u64::from(r.replica))?;
+            self.int(u64::from(r.replica));
         }
-        self.int(1)?;
-        self.secs(r.schedulable_ns)?;
-        self.secs(r.scheduled_ns)?;
-        self.ms((r.scheduled_ns != NEVER).then(|| r.scheduled_ns - r.arrival_ns))?;
-        self.int(u64::from(r.preemptions))?;
-        self.ms((r.generated >= 2).then_some(r.itl_max_ns))?;
-        self.ms(done.map(|c| rounded_div(c - r.arrival_ns, r.generated.max(1))))?;
-        self.text("")?;
-        if let Some(w) = &mut self.wtr {
-            w.write_record(None::<&[u8]>)?;
+        self.int(1);
+        self.secs(r.schedulable_ns);
+        self.secs(r.scheduled_ns);
+        self.ms((r.scheduled_ns != NEVER).then(|| r.scheduled_ns - r.arrival_ns));
+        self.int(u64::from(r.preemptions));
+        self.ms((r.generated >= 2).then_some(r.itl_max_ns));
+        self.ms(done.map(|c| rounded_div(c - r.arrival_ns, r.generated.max(1))));
+        // The last field (slo_met) is empty: the row ends after its separator.
+        self.row.push(b'\n');
+        if let Some(out) = &mut self.out {
+            out.write_all(&self.row)?;
         }
         Ok(())
     }
 
     pub fn flush(&mut self) -> Result<()> {
-        if let Some(w) = &mut self.wtr {
-            w.flush()?;
+        if let Some(out) = &mut self.out {
+            out.flush()?;
         }
         Ok(())
     }
@@ -375,6 +404,32 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_fields_are_quoted_as_the_csv_crate_quotes_them() {
+        for name in [
+            "chat",
+            "",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "cr\r",
+            " padded ",
+        ] {
+            let mut ours = Vec::new();
+            push_text(&mut ours, name);
+            ours.push(b',');
+            push_text(&mut ours, "x");
+            ours.push(b'\n');
+            let mut theirs = csv::Writer::from_writer(Vec::new());
+            theirs.write_record([name, "x"]).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(theirs.into_inner().unwrap()).unwrap(),
+                "{name:?}"
+            );
+        }
+    }
 
     #[test]
     fn fixed_point_formatting() {
