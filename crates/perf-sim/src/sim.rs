@@ -728,4 +728,42 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn lazy_decoders_match_with_overheads_closed_loops_and_cut_off_runs() {
+        use serde_json::json;
+        let base = |engine: serde_json::Value, extra: serde_json::Value| {
+            let mut c = json!({
+                "seed": 5, "max_requests": 1200, "max_simulation_time_s": 40.0,
+                "cluster": { "replicas": 2, "router": "least_outstanding_requests",
+                    "engine": engine,
+                    "cost_model": { "kind": "inferno", "alpha": 6.0, "beta": 0.03, "gamma": 3e-4 },
+                    "kv_cache": { "num_gpu_blocks": 900 },
+                    "overheads": { "pre_schedule_ms": 15.0, "pre_schedule_us_per_token": 2.0,
+                        "per_step_ms": 0.5, "per_output_token_us": 40.0, "post_completion_ms": 0.8 } },
+                "workload": { "clients": [
+                    { "arrival": { "kind": "closed_loop", "users": 40, "think_time_s": 0.5 },
+                      "input": { "kind": "lognormal", "mean": 800, "std": 500 },
+                      "output": { "kind": "uniform", "low": 1, "high": 300 } },
+                    { "arrival": { "kind": "poisson", "rate": 20.0 },
+                      "input": { "kind": "fixed", "value": 100 },
+                      "output": { "kind": "fixed", "value": 1 } } ] }
+            });
+            if let (Some(obj), Some(add)) = (c.as_object_mut(), extra.as_object()) {
+                for (k, v) in add {
+                    obj.insert(k.clone(), v.clone());
+                }
+            }
+            c
+        };
+        check(&base(
+            json!({ "max_batch_size": 48, "max_num_batched_tokens": 1024 }),
+            json!({}),
+        ));
+        check(&base(
+            json!({ "max_batch_size": 16, "max_num_batched_tokens": 512,
+                    "max_model_len": 1500, "max_queue_size": 30 }),
+            json!({ "drain": false, "horizon_s": 20.0 }),
+        ));
+    }
 }
