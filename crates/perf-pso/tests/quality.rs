@@ -1,5 +1,5 @@
 //! Optimisation quality on a simulator-backed grid (the `pso_quality` example as a test).
-//! Slow in debug builds: run with `cargo test --release -p perf-pso --test quality -- --ignored`.
+//! About 4 s in a debug build since the simulator keeps decoders in aggregate, so it runs in CI.
 #![cfg(feature = "sim")]
 
 use perf_pso::{
@@ -9,7 +9,6 @@ use perf_pso::{
 use serde_json::json;
 
 #[test]
-#[ignore = "slow in debug builds; run with --release -- --ignored"]
 fn pso_within_two_percent_of_grid_optimum_in_nine_of_ten_seeds() {
     let base: perf_sim::SimConfig = serde_json::from_value(json!({
         "seed": 1, "max_requests": 500,
