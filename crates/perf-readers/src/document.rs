@@ -44,15 +44,7 @@ pub enum Document {
 /// # Errors
 /// [`ReadError::IsDirectory`], [`ReadError::Io`], and everything [`read_document_bytes`] returns.
 pub fn read_document_any(path: impl AsRef<Path>) -> Result<(Format, Document)> {
-    let path = path.as_ref();
-    let shown = path.display().to_string();
-    if path.is_dir() {
-        return Err(ReadError::IsDirectory { path: shown });
-    }
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
-        path: shown.clone(),
-        source,
-    })?;
+    let (bytes, shown) = text::read_file(path.as_ref())?;
     read_document_bytes(&bytes, &shown)
 }
 

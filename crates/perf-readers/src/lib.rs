@@ -310,15 +310,7 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
 /// As [`read_any_with`] for the file; [`ReadError::UnknownFormat`] for a file that is not a
 /// request trace; the trace reader's errors.
 pub fn read_requests_any(path: impl AsRef<Path>) -> Result<(Format, Vec<RequestRecord>)> {
-    let path = path.as_ref();
-    let shown = path.display().to_string();
-    if path.is_dir() {
-        return Err(ReadError::IsDirectory { path: shown });
-    }
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
-        path: shown.clone(),
-        source,
-    })?;
+    let (bytes, shown) = text::read_file(path.as_ref())?;
     read_requests_bytes(&bytes, &shown)
 }
 

@@ -567,15 +567,7 @@ pub fn read_vidur_collective(bytes: &[u8], path: &str) -> Result<Vec<VidurCollec
 /// # Errors
 /// [`ReadError::IsDirectory`], [`ReadError::Io`], and everything [`read_profile_bytes`] returns.
 pub fn read_profile_any(path: impl AsRef<Path>) -> Result<(Format, Profile)> {
-    let path = path.as_ref();
-    let shown = path.display().to_string();
-    if path.is_dir() {
-        return Err(ReadError::IsDirectory { path: shown });
-    }
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
-        path: shown.clone(),
-        source,
-    })?;
+    let (bytes, shown) = text::read_file(path.as_ref())?;
     read_profile_bytes(&bytes, &shown)
 }
 

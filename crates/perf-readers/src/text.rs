@@ -1,6 +1,24 @@
-//! Turning file bytes into UTF-8 text, with one-line errors for content that is not text.
+//! Reading files and turning their bytes into UTF-8 text, with one-line errors for content
+//! that is not text.
 
 use crate::error::{ReadError, Result};
+
+/// The bytes of the file at `path` and the path as shown in errors.
+///
+/// # Errors
+/// [`ReadError::IsDirectory`] for a directory, [`ReadError::Io`] for a missing or unreadable
+/// file.
+pub(crate) fn read_file(path: &std::path::Path) -> Result<(Vec<u8>, String)> {
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        return Err(ReadError::IsDirectory { path: shown });
+    }
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    Ok((bytes, shown))
+}
 
 /// Checks that `bytes` are non-empty UTF-8 text and returns them as `&str` (without a BOM).
 ///

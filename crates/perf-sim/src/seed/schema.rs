@@ -236,6 +236,9 @@ pub struct SeedDist {
 }
 
 /// The nested `params` of a [`SeedDist`].
+///
+/// The same keys as the flat form, repeated rather than `#[serde(flatten)]`-ed: serde cannot
+/// combine `flatten` with `deny_unknown_fields`, and unknown keys must be errors.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistParams {
