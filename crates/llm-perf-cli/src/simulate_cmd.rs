@@ -143,15 +143,22 @@ fn model_config_name(file: &Path, name: Option<&str>) -> Result<String> {
 fn render(s: &Summary) -> String {
     let c = &s.requests;
     let t = &s.throughput;
+    let mut requests = format!(
+        "{} arrived, {} completed, {} rejected, {} dropped, {} unfinished",
+        c.arrived, c.completed, c.rejected, c.dropped, c.unfinished
+    );
+    if s.warm_up_s > 0.0 {
+        use std::fmt::Write as _;
+        let _ = write!(
+            requests,
+            "; {} arrived in the {} s warm-up (not in the figures below)",
+            c.warm_up,
+            num(s.warm_up_s, 6)
+        );
+    }
     let mut out = key_values(&[
         ("simulated time", num(s.simulated_time_s, 6) + " s"),
-        (
-            "requests",
-            format!(
-                "{} arrived, {} completed, {} rejected, {} dropped, {} unfinished",
-                c.arrived, c.completed, c.rejected, c.dropped, c.unfinished
-            ),
-        ),
+        ("requests", requests),
         ("throughput", num(t.requests_per_second, 6) + " req/s"),
         (
             "output tokens",

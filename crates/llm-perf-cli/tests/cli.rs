@@ -809,6 +809,41 @@ fn simulate_example_config_runs_as_printed() {
 }
 
 #[test]
+fn simulate_warm_up_is_reported_in_json_and_table() {
+    let out = run(&["simulate", "--example-config"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let starter = stdout(&out);
+    assert!(starter.contains("\n# warm_up_s: 60"), "{starter}");
+    let dir = std::env::temp_dir().join(format!("llm-perf-warm-up-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("warm.yaml");
+    std::fs::write(
+        &path,
+        starter.replacen("\n# warm_up_s: 60", "\nwarm_up_s: 60", 1),
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    let summary = json(&run(&["simulate", p, "--json"]));
+    assert_eq!(summary["warm_up_s"], 60.0);
+    assert_eq!(summary["requests"]["arrived"], 5000);
+    let warm = summary["requests"]["warm_up"].as_u64().unwrap();
+    assert!(warm > 0 && warm < 5000, "{warm}");
+    let completed = summary["requests"]["completed"].as_u64().unwrap();
+    assert_eq!(
+        summary["latency"]["ttft_ms"]["count"].as_u64().unwrap() + warm,
+        completed
+    );
+    let table = run(&["simulate", p]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    assert!(
+        stdout(&table).contains(&format!("; {warm} arrived in the 60 s warm-up")),
+        "{}",
+        stdout(&table)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn predict_vidur_kind_trains_queries_and_shows() {
     let dir = std::env::temp_dir().join(format!("llm-perf-vidur-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

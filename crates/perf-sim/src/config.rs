@@ -43,6 +43,14 @@ pub struct SimConfig {
     /// Hard cap on simulated time, seconds; requests still in flight then are `unfinished`.
     #[serde(default)]
     pub max_simulation_time_s: Option<f64>,
+    /// Warm-up period, seconds (finite, ≥ 0, below `horizon_s`; absent = 0 = none;
+    /// specs/simulator.md §1.2, §7.1). Requests *arriving* before it are simulated normally and
+    /// keep their `requests.csv` row and their place in the status counts, but are excluded
+    /// from the latency statistics (TTFT, TPOT, ITL, E2E, scheduling delay) and from the
+    /// throughput numerators; the throughput window starts at `max(warm_up_s, first arrival)`.
+    /// [`crate::Summary::requests`]`.warm_up` counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_up_s: Option<f64>,
     /// Replicas, engine, cost model and router.
     pub cluster: ClusterConfig,
     /// Client classes and their arrival and length distributions.
@@ -835,7 +843,8 @@ impl SimConfig {
     ///
     /// # Errors
     /// [`crate::SimError::InvalidConfig`]: zero replicas, no stopping rule (neither
-    /// `max_requests` nor `horizon_s`), a rate that is not finite and > 0, σ ≤ 0, an empty
+    /// `max_requests` nor `horizon_s`), a rate that is not finite and > 0, σ ≤ 0, a
+    /// `warm_up_s` that is negative, not finite or not below `horizon_s`, an empty
     /// client list or empirical pairs, an unsupported engine feature (PP > 1).
     pub fn validate(&self) -> Result<()> {
         if self.cluster.replicas == 0 || self.cluster.replicas > MAX_REPLICAS {
@@ -858,6 +867,18 @@ impl SimConfig {
         }
         if let Some(t) = self.max_simulation_time_s {
             positive("max_simulation_time_s", t)?;
+        }
+        if let Some(w) = self.warm_up_s {
+            non_negative("warm_up_s", w)?;
+            if let Some(h) = self.horizon_s
+                && w >= h
+            {
+                return Err(invalid(
+                    "warm_up_s",
+                    w,
+                    format!("must be < horizon_s ({h}): no arrival would be measured"),
+                ));
+            }
         }
         if !self.drain && self.horizon_s.is_none() {
             return Err(invalid("drain", false, "drain = false needs horizon_s"));

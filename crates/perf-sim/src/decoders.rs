@@ -7,7 +7,8 @@
 //! cost grow with the batch size. A *lazy* decoder instead records its state at the step it
 //! became lazy (`sync_step` and its `Req` fields as of then) and the replica keeps only sums:
 //!
-//! * how many lazy decoders there are, and Σk (their cached context), as `Σ(k₀ − sync) +
+//! * how many lazy decoders there are (and how many of them are past the warm-up, whose
+//!   inter-token gaps are sampled), and Σk (their cached context), as `Σ(k₀ − sync) +
 //!   count·t` at step `t`, so a step's [`BatchShape`](perf_model_core::BatchShape) costs O(1);
 //! * how many of them need a new block at step `t`: a decoder holding `b₀` blocks over `k₀`
 //!   tokens needs one at `sync + (b₀·bs − k₀)` and every `bs` steps after, so the count per
@@ -34,6 +35,9 @@ const GAP_PRUNE_LEN: usize = 4096;
 pub(crate) struct LazyDecoders {
     block_size: u32,
     count: u32,
+    /// Of `count`, the lazy decoders that are `measured` (past the warm-up): those whose
+    /// inter-token gaps enter the ITL statistics.
+    measured: u32,
     /// Σ (k₀ − sync) over lazy decoders.
     ctx_base: i128,
     /// Lazy decoders needing a new block at steps `t` with `t mod block_size = i`.
@@ -54,6 +58,7 @@ impl LazyDecoders {
         Self {
             block_size: bs,
             count: 0,
+            measured: 0,
             ctx_base: 0,
             block_phase: vec![0; bs as usize],
             completions: BinaryHeap::new(),
@@ -66,6 +71,12 @@ impl LazyDecoders {
     #[inline]
     pub fn count(&self) -> u32 {
         self.count
+    }
+
+    /// Number of lazy decoders that are `measured` (arrived after the warm-up).
+    #[inline]
+    pub fn measured_count(&self) -> u32 {
+        self.measured
     }
 
     /// An upper bound of the lazy decoders' `run_seq` (0 when there were none).
@@ -110,6 +121,7 @@ impl LazyDecoders {
         let phase = self.phase_of(r);
         self.block_phase[phase] += 1;
         self.count += 1;
+        self.measured += u32::from(r.measured);
         self.ctx_base += i128::from(r.computed) - i128::from(t);
         let done_at = t + u64::from(r.target - r.generated - 1);
         self.completions.push(Reverse((done_at, r.run_seq, slot)));
@@ -163,6 +175,7 @@ impl LazyDecoders {
         let phase = self.phase_of(r);
         self.block_phase[phase] -= 1;
         self.count -= 1;
+        self.measured -= u32::from(r.measured);
         self.ctx_base -= i128::from(r.computed) - i128::from(r.sync_step);
         r.lazy = false;
         let j = steps_done - r.sync_step;
@@ -196,6 +209,7 @@ impl LazyDecoders {
             out.push(slot);
         }
         debug_assert_eq!(self.count, 0);
+        debug_assert_eq!(self.measured, 0);
         self.ctx_base = 0;
         self.seq_bound = 0;
         self.gaps.clear();

@@ -2,7 +2,9 @@
 //!
 //! This crate owns the event loop, workload generators, per-replica schedulers (continuous
 //! batching, chunked prefill, paged KV cache, preemption), routers, multi-replica clusters,
-//! metrics, per-request CSV and summary JSON. Configurations load from YAML or JSON
+//! metrics (requests arriving in an optional warm-up, [`SimConfig::warm_up_s`], are simulated
+//! and written out but left out of the latency and throughput figures), per-request CSV and
+//! summary JSON. Configurations load from YAML or JSON
 //! ([`SimConfig::from_path`], [`load`]); workloads are open-loop (Poisson, Gamma, constant,
 //! piecewise-constant rate stages), closed-loop (N users with think times) or trace replays
 //! ([`ArrivalConfig`]). A seed (LLMPerfOracle) YAML configuration loads unchanged through the [`seed`]

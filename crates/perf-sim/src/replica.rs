@@ -445,8 +445,9 @@ impl Replica {
     }
 
     /// Ends the step at `now`: advances every scheduled request and lazy decoder, samples
-    /// tokens, records ITL gaps and pushes finished slots onto `done` in running order (their
-    /// blocks released); decoding requests become lazy decoders.
+    /// tokens, records ITL gaps (of `measured` requests only) and pushes finished slots onto
+    /// `done` in running order (their blocks released); decoding requests become lazy
+    /// decoders.
     pub fn finish_step(
         &mut self,
         reqs: &mut [Req],
@@ -458,8 +459,9 @@ impl Replica {
         let start = self.step_start;
         let t = self.steps_done;
         self.lazy.record_step(t, now - start);
-        // Every lazy decoder emitted a token after one that ended when this step started.
-        let mut same_gap = u64::from(self.lazy.count());
+        // Every lazy decoder emitted a token after one that ended when this step started; the
+        // gaps of those arrived during the warm-up are not sampled.
+        let mut same_gap = u64::from(self.lazy.measured_count());
         let mut any_done = false;
         for e in &self.scheduled {
             let r = &mut reqs[e.slot as usize];
@@ -478,10 +480,12 @@ impl Replica {
                     r.first_token_ns = now;
                 } else {
                     let gap = now - r.last_token_ns;
-                    if r.last_token_ns == start {
-                        same_gap += 1;
-                    } else {
-                        itl.add(gap);
+                    if r.measured {
+                        if r.last_token_ns == start {
+                            same_gap += 1;
+                        } else {
+                            itl.add(gap);
+                        }
                     }
                     r.itl_max_ns = r.itl_max_ns.max(gap);
                 }

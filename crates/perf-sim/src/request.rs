@@ -47,6 +47,9 @@ pub(crate) struct Req {
     pub run_seq: u64,
     /// Slot holds a live request.
     pub in_use: bool,
+    /// Arrived at or after the warm-up (`SimConfig::warm_up_s`): counted in the latency and
+    /// throughput statistics.
+    pub measured: bool,
 }
 
 impl Req {

@@ -240,10 +240,16 @@ struct Engine<'a> {
     sched: Sketch,
     done: Vec<u32>,
     horizon_ns: u64,
+    /// End of the warm-up (`SimConfig::warm_up_s`); requests arriving earlier are not measured.
+    warm_up_ns: u64,
     first_arrival: u64,
+    /// End of the step of the last measured completion.
     last_completion: u64,
+    /// Prompt and output tokens of measured completed requests.
     in_tokens: u64,
     out_tokens: u64,
+    /// Measured completed requests.
+    measured_completed: u64,
     events: u64,
     /// Overheads (`cluster.overheads`) in engine units.
     pre_fixed_ns: u64,
@@ -302,10 +308,12 @@ impl<'a> Engine<'a> {
             sched: Sketch::new(),
             done: Vec::new(),
             horizon_ns: c.horizon_s.map_or(u64::MAX, secs_to_ns),
+            warm_up_ns: c.warm_up_s.map_or(0, secs_to_ns),
             first_arrival: NEVER,
             last_completion: 0,
             in_tokens: 0,
             out_tokens: 0,
+            measured_completed: 0,
             events: 0,
             pre_fixed_ns: secs_to_ns(oh.pre_schedule_ms * 1e-3),
             pre_per_token_ns: oh.pre_schedule_us_per_token * 1e3,
@@ -420,6 +428,10 @@ impl<'a> Engine<'a> {
         if self.first_arrival == NEVER {
             self.first_arrival = now;
         }
+        let measured = now >= self.warm_up_ns;
+        if !measured {
+            self.counts.warm_up += 1;
+        }
         let mut req = Req {
             id,
             client: u32::try_from(client).unwrap_or(u32::MAX),
@@ -434,6 +446,7 @@ impl<'a> Engine<'a> {
             prompt_key: key.prompt,
             system_len: key.system_len,
             in_use: true,
+            measured,
             ..Req::default()
         };
         let total = u64::from(prompt) + u64::from(target);
@@ -550,17 +563,20 @@ impl<'a> Engine<'a> {
         for &s in &done {
             let mut req = self.slab.reqs[s as usize];
             req.last_token_ns = seen;
-            self.ttft.add(req.first_token_ns - req.arrival_ns);
-            self.e2e.add(seen - req.arrival_ns);
-            self.sched.add(req.scheduled_ns - req.arrival_ns);
-            if req.generated >= 2 {
-                self.tpot
-                    .add(rounded_div(seen - req.first_token_ns, req.generated - 1));
+            if req.measured {
+                self.ttft.add(req.first_token_ns - req.arrival_ns);
+                self.e2e.add(seen - req.arrival_ns);
+                self.sched.add(req.scheduled_ns - req.arrival_ns);
+                if req.generated >= 2 {
+                    self.tpot
+                        .add(rounded_div(seen - req.first_token_ns, req.generated - 1));
+                }
+                self.in_tokens += u64::from(req.prompt);
+                self.out_tokens += u64::from(req.generated);
+                self.measured_completed += 1;
+                self.last_completion = now;
             }
-            self.in_tokens += u64::from(req.prompt);
-            self.out_tokens += u64::from(req.generated);
             self.counts.completed += 1;
-            self.last_completion = now;
             out.row(
                 &req,
                 &self.clients[req.client as usize].name,
@@ -578,10 +594,13 @@ impl<'a> Engine<'a> {
 
     #[allow(clippy::cast_precision_loss)]
     fn summary(&self, end: u64) -> Summary {
-        let window = if self.first_arrival == NEVER || self.last_completion <= self.first_arrival {
+        // specs/simulator.md §7.1: [w0, w1] = [max(warm-up end, first arrival), last measured
+        // completion]; without a warm-up, w0 is the first arrival.
+        let w0 = self.first_arrival.max(self.warm_up_ns);
+        let window = if self.first_arrival == NEVER || self.last_completion <= w0 {
             0.0
         } else {
-            ns_to_s(self.last_completion - self.first_arrival)
+            ns_to_s(self.last_completion - w0)
         };
         let per_s = |x: u64| if window > 0.0 { x as f64 / window } else { 0.0 };
         let end_f = end.max(1) as f64;
@@ -611,10 +630,11 @@ impl<'a> Engine<'a> {
         let batch: u64 = self.replicas.iter().map(|r| r.counters.batch_sum).sum();
         Summary {
             simulated_time_s: ns_to_s(end),
+            warm_up_s: self.sim.config.warm_up_s.unwrap_or(0.0),
             requests: self.counts,
             throughput: Throughput {
                 window_s: window,
-                requests_per_second: per_s(self.counts.completed),
+                requests_per_second: per_s(self.measured_completed),
                 input_tokens_per_second: per_s(self.in_tokens),
                 output_tokens_per_second: per_s(self.out_tokens),
             },
@@ -681,8 +701,10 @@ mod tests {
         blocks: u64,
         preemption: &str,
     ) -> serde_json::Value {
+        // The smallest cache also gets a warm-up (measured and warm-up decoders share steps).
+        let warm_up = if blocks == 500 { 10.0 } else { 0.0 };
         serde_json::json!({
-            "seed": 11, "max_requests": 1500,
+            "seed": 11, "max_requests": 1500, "warm_up_s": warm_up,
             "cluster": { "replicas": replicas, "router": router, "engine": engine,
                 "cost_model": { "kind": "roofline", "model": "Llama-3.1-8B", "accelerator": "H100" },
                 "kv_cache": { "num_gpu_blocks": blocks }, "preemption": preemption },
@@ -764,6 +786,16 @@ mod tests {
             json!({ "max_batch_size": 16, "max_num_batched_tokens": 512,
                     "max_model_len": 1500, "max_queue_size": 30 }),
             json!({ "drain": false, "horizon_s": 20.0 }),
+        ));
+        // A warm-up: lazy decoders of the warm-up and measured ones share steps.
+        check(&base(
+            json!({ "max_batch_size": 48, "max_num_batched_tokens": 1024 }),
+            json!({ "warm_up_s": 8.0 }),
+        ));
+        check(&base(
+            json!({ "max_batch_size": 16, "max_num_batched_tokens": 512,
+                    "max_model_len": 1500, "max_queue_size": 30 }),
+            json!({ "drain": false, "horizon_s": 20.0, "warm_up_s": 3.5 }),
         ));
     }
 }

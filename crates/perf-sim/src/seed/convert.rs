@@ -77,7 +77,16 @@ pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, Seed
     let router = router(w, &names, log)?;
     let (horizon_s, max_requests) = limits(w)?;
     let clients = clients(w, log)?;
-    let outputs = metrics(file.metrics_config.as_ref(), log)?;
+    let (outputs, warm_up_s) = metrics(file.metrics_config.as_ref(), log)?;
+    if let (Some(w), Some(h)) = (warm_up_s, horizon_s)
+        && w >= h
+    {
+        return Err(invalid(
+            "metrics_config.warm_up_duration_s",
+            w,
+            format!("must be < workload.total_duration ({h} s): no arrival would be measured"),
+        ));
+    }
     #[allow(clippy::cast_possible_truncation)]
     let count = reps.len() as u32;
     let config = SimConfig {
@@ -86,6 +95,7 @@ pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, Seed
         horizon_s,
         drain: true,
         max_simulation_time_s,
+        warm_up_s,
         cluster: ClusterConfig {
             replicas: count,
             router,
@@ -326,9 +336,10 @@ fn set_rate(a: &mut crate::config::ArrivalConfig, r: f64) {
     }
 }
 
-fn metrics(m: Option<&SeedMetrics>, log: &mut Log) -> Result<SeedOutputs> {
+/// The output paths and the warm-up (`warm_up_s`, `None` for none or 0).
+fn metrics(m: Option<&SeedMetrics>, log: &mut Log) -> Result<(SeedOutputs, Option<f64>)> {
     let Some(m) = m else {
-        return Ok(SeedOutputs::default());
+        return Ok((SeedOutputs::default(), None));
     };
     let p = "metrics_config";
     for (key, set) in [
@@ -351,12 +362,17 @@ fn metrics(m: Option<&SeedMetrics>, log: &mut Log) -> Result<SeedOutputs> {
             "token throughputs are always in the summary",
         );
     }
+    let mut warm_up_s = None;
     if let Some(w) = m.warm_up_duration_s {
         non_negative(format!("{p}.warm_up_duration_s"), w)?;
         if w > 0.0 {
-            log.ignored(
+            warm_up_s = Some(w);
+            log.mapped(
                 format!("{p}.warm_up_duration_s"),
-                "not supported yet: requests of the warm-up are included in the metrics",
+                format!(
+                    "warm_up_s = {w}: requests arriving in the first {w} s are simulated and \
+                     written to the CSV but excluded from latency and throughput"
+                ),
             );
         }
     }
@@ -382,5 +398,5 @@ fn metrics(m: Option<&SeedMetrics>, log: &mut Log) -> Result<SeedOutputs> {
             format!("one CSV row per request is written to {s} (llm-perf's columns)"),
         );
     }
-    Ok(outputs)
+    Ok((outputs, warm_up_s))
 }

@@ -12,6 +12,7 @@
 //! | `simulation.random_seed` (else `workload.random_seed`) | `seed` |
 //! | `simulation.max_simulation_time` | `max_simulation_time_s` |
 //! | `workload.total_duration`, `total_requests_to_generate` | `horizon_s`, `max_requests` |
+//! | `metrics_config.warm_up_duration_s` (> 0) | `warm_up_s` |
 //! | `compute_devices[]` | an inline [`perf_model_core::Accelerator`] (fp16 peak, bytes → GiB, GB/s) |
 //! | each target of `frameworks_to_test` | one replica (all must be alike) with a roofline of the catalogue model `model_profile_id` in fp16 on its device |
 //! | `parallelism.tp_degree` | `tensor_parallel`; the slowest link between the TP devices sets the interconnect |

@@ -415,3 +415,32 @@ fn tp_interconnect_is_the_slowest_link_of_the_group() {
     // gpu3 joined to nobody in the group: no interconnect figure.
     assert_eq!(interconnect_gbs(&gpus, &ring[..2]), None);
 }
+
+#[test]
+fn warm_up_duration_maps_onto_warm_up_s() {
+    // The sample says `warm_up_duration_s: 0`: no warm-up, no decision.
+    let l = load(EXAMPLE);
+    assert_eq!(l.config.warm_up_s, None);
+    let path = "metrics_config.warm_up_duration_s";
+    assert!(!l.decisions.iter().any(|d| d.path == path));
+    let l = load(&edit("warm_up_duration_s: 0", "warm_up_duration_s: 10"));
+    assert_eq!(l.config.warm_up_s, Some(10.0));
+    assert!(has(&l, DecisionKind::Mapped, path), "{:?}", l.decisions);
+    assert!(!has(&l, DecisionKind::Ignored, path));
+    let summary = Simulation::new(l.config).unwrap().run_summary().unwrap();
+    assert!((summary.warm_up_s - 10.0).abs() < 1e-12);
+    assert!(summary.requests.warm_up > 0);
+    assert_eq!(summary.requests.arrived, 300);
+    assert_eq!(
+        summary.latency.ttft_ms.count + summary.requests.warm_up,
+        summary.requests.completed
+    );
+    // Negative, or covering the whole `total_duration` (60 s): errors naming the seed key.
+    for bad in ["-1", "60", ".nan"] {
+        let e = err(&edit(
+            "warm_up_duration_s: 0",
+            &format!("warm_up_duration_s: {bad}"),
+        ));
+        assert!(e.contains(path), "{bad}: {e}");
+    }
+}
