@@ -339,6 +339,35 @@ fn unit() -> f64 {
 }
 
 impl ClientConfig {
+    /// The fewest tokens (prompt + output) any request of this client can have: the lower
+    /// ends of its length distributions (or of its pairs or trace), the output capped by
+    /// `max_tokens`. A KV cache that cannot hold this many rejects every request.
+    pub(crate) fn min_request_tokens(&self) -> u64 {
+        let cap = |out: u64| self.max_tokens.map_or(out, |m| out.min(u64::from(m)));
+        if let ArrivalConfig::Trace { requests, .. } = &self.arrival {
+            return requests
+                .iter()
+                .map(|r| u64::from(r.input_tokens) + cap(u64::from(r.output_tokens)))
+                .min()
+                .unwrap_or(0);
+        }
+        if let Some(pairs) = &self.pairs {
+            return pairs
+                .iter()
+                .map(|[i, o]| u64::from(*i) + cap(u64::from(*o)))
+                .min()
+                .unwrap_or(0);
+        }
+        let low = |d: &Option<LengthDist>| d.as_ref().map_or(1, LengthDist::min_length);
+        let prompt = match &self.shared_prefix {
+            Some(sp) => low(&self.input).max(u64::from(sp.system_prompt_len) + 1),
+            None => low(&self.input),
+        };
+        prompt + cap(low(&self.output))
+    }
+}
+
+impl ClientConfig {
     /// A client replaying `records` (arrival, input and output tokens) as they are; set the
     /// `time_scale`, `target_rate` or window of its [`ArrivalConfig::Trace`] to rescale.
     ///
@@ -722,6 +751,16 @@ pub enum LengthDist {
 }
 
 impl LengthDist {
+    /// The smallest length a sample can have (lengths are always ≥ 1).
+    pub(crate) fn min_length(&self) -> u64 {
+        let v = match self {
+            Self::Fixed { value } => *value,
+            Self::Uniform { low, .. } => *low,
+            Self::Normal { min, .. } | Self::Lognormal { min, .. } => min.unwrap_or(1),
+        };
+        u64::from(v.max(1))
+    }
+
     /// `(μ, σ)` of a lognormal given either way.
     ///
     /// # Errors

@@ -103,6 +103,7 @@ impl Simulation {
     pub fn with_cost_model(config: SimConfig, model: Arc<dyn StepTimeModel>) -> Result<Self> {
         config.validate()?;
         let num_blocks = resolve_blocks(&config)?;
+        check_one_request_fits(&config, num_blocks)?;
         Ok(Self {
             config,
             model,
@@ -162,6 +163,33 @@ impl Simulation {
             "simulation end"
         );
     }
+}
+
+/// A KV cache too small for even the smallest request of some client would reject all of
+/// its requests: that is a configuration error, not a result.
+fn check_one_request_fits(config: &SimConfig, num_blocks: u64) -> Result<()> {
+    let bs = u64::from(config.cluster.engine.block_size());
+    let capacity = num_blocks.saturating_mul(bs);
+    for (i, client) in config.workload.clients.iter().enumerate() {
+        let need = client.min_request_tokens();
+        if need > capacity {
+            let field = if config.cluster.kv_cache.num_gpu_blocks.is_some() {
+                "cluster.kv_cache.num_gpu_blocks"
+            } else {
+                "cluster.kv_cache"
+            };
+            return Err(invalid(
+                field,
+                num_blocks,
+                format!(
+                    "{num_blocks} blocks of {bs} tokens hold {capacity} tokens, fewer than the \
+                     smallest request of workload.clients[{i}] ({need} tokens of prompt and \
+                     output): every such request would be rejected"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn resolve_blocks(config: &SimConfig) -> Result<u64> {

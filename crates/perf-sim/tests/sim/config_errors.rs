@@ -150,3 +150,31 @@ fn extreme_times_saturate_instead_of_overflowing() {
             .is_ok()
     );
 }
+
+#[test]
+fn kv_cache_too_small_for_the_smallest_request() {
+    // 100 blocks of 16 tokens = 1600 tokens: a fixed 1000 + 700 request cannot fit.
+    let mut c = base();
+    c.workload.clients[0].input = Some(LengthDist::Fixed { value: 1000 });
+    c.workload.clients[0].output = Some(LengthDist::Fixed { value: 700 });
+    let e = Simulation::new(c.clone()).unwrap_err();
+    let text = e.to_string();
+    assert_eq!(field_of(e), "cluster.kv_cache.num_gpu_blocks");
+    assert!(
+        text.contains("1700 tokens") && text.contains("1600 tokens"),
+        "{text}"
+    );
+    // A cap on the output makes the smallest request fit (1000 + 600 = 1600).
+    c.workload.clients[0].max_tokens = Some(600);
+    assert!(Simulation::new(c.clone()).is_ok());
+    // Distributions count by their lower end: uniform 1500..=3000 + 200 does not fit.
+    c.workload.clients[0].input = Some(LengthDist::Uniform {
+        low: 1500,
+        high: 3000,
+    });
+    c.workload.clients[0].output = Some(LengthDist::Fixed { value: 200 });
+    assert_eq!(
+        field_of(Simulation::new(c).unwrap_err()),
+        "cluster.kv_cache.num_gpu_blocks"
+    );
+}
