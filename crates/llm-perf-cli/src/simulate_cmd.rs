@@ -101,6 +101,18 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
         }
         None => sim.run(std::io::sink())?,
     };
+    if summary.warm_up_s > 0.0 && summary.requests.arrived > 0 {
+        let c = &summary.requests;
+        if c.warm_up == c.arrived {
+            // Not an error (the rows are all there), but every figure is empty.
+            eprintln!(
+                "warning: all {} requests arrived within the warm-up (warm_up_s = {}): the \
+                 summary's latency and throughput figures cover no request",
+                c.arrived,
+                crate::table::num(summary.warm_up_s, 6)
+            );
+        }
+    }
     if let Some(json_path) = &json_path {
         std::fs::write(parent_made(json_path)?, summary.to_json()? + "\n")
             .with_context(|| format!("cannot write {}", json_path.display()))?;

@@ -76,8 +76,17 @@ pub fn num(value: f64, digits: usize) -> String {
         return "0".into();
     }
     let magnitude = value.abs().log10().floor() as i64;
-    if magnitude < -4 {
-        return format!("{value:.prec$e}", prec = digits.saturating_sub(1));
+    // Very small and very large values in scientific notation (a 300-digit integer helps
+    // nobody).
+    if !(-4..15).contains(&magnitude) {
+        let text = format!("{value:.prec$e}", prec = digits.saturating_sub(1));
+        return match text.split_once('e') {
+            Some((mantissa, exp)) if mantissa.contains('.') => format!(
+                "{}e{exp}",
+                mantissa.trim_end_matches('0').trim_end_matches('.')
+            ),
+            _ => text,
+        };
     }
     let decimals = (digits as i64 - 1 - magnitude).clamp(0, 12) as usize;
     let text = format!("{value:.decimals$}");
@@ -106,5 +115,7 @@ mod tests {
         assert_eq!(num(10568.446, 6), "10568.4");
         assert_eq!(num(0.000123456, 3), "0.000123");
         assert_eq!(num(2.843e-9, 4), "2.843e-9");
+        assert_eq!(num(1e300, 6), "1e300");
+        assert_eq!(num(-1.25e20, 6), "-1.25e20");
     }
 }

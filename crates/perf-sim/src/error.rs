@@ -73,9 +73,16 @@ pub(crate) fn invalid(
     value: impl std::fmt::Display,
     reason: impl Into<String>,
 ) -> SimError {
+    let mut value = value.to_string();
+    // `Display` of a huge f64 spells out every digit (1e300 → 301 characters).
+    if value.len() > 24
+        && let Ok(v) = value.parse::<f64>()
+    {
+        value = format!("{v:e}");
+    }
     SimError::InvalidConfig {
         field: field.into(),
-        value: value.to_string(),
+        value,
         reason: reason.into(),
     }
 }

@@ -143,16 +143,31 @@ fn read(path: &Path) -> Result<(String, String, bool)> {
 
 /// Parses `text`, through the seed loader when it is a seed configuration.
 fn load_text(text: &str, origin: &str, yaml: bool) -> Result<LoadedConfig> {
-    let tree = if yaml {
-        serde_norway::from_str::<Value>(text).ok()
+    let parsed = if yaml {
+        serde_norway::from_str::<Value>(text).map_err(|e| e.to_string())
     } else {
-        serde_json::from_str::<Value>(text).ok()
+        serde_json::from_str::<Value>(text).map_err(|e| e.to_string())
     };
-    if !tree.as_ref().is_some_and(seed::is_seed_config) {
-        let config = if yaml {
-            parse_yaml(text, origin)?
+    let tree = parsed.as_ref().ok();
+    if !tree.is_some_and(seed::is_seed_config) {
+        let native = if yaml {
+            parse_yaml(text, origin)
         } else {
-            parse_json(text, origin)?
+            parse_json(text, origin)
+        };
+        let config = match (native, &parsed) {
+            (Ok(config), _) => config,
+            // Text that is not even a valid document (a syntax error, a number out of range):
+            // its own error, with line and column, says more than the native schema's complaint
+            // about the first key (which may belong to a seed config).
+            (Err(_), Err(syntax)) => {
+                return Err(SimError::Parse {
+                    origin: origin.to_owned(),
+                    path: None,
+                    message: syntax.clone(),
+                });
+            }
+            (Err(e), Ok(_)) => return Err(e),
         };
         return Ok(LoadedConfig {
             config,
@@ -162,11 +177,9 @@ fn load_text(text: &str, origin: &str, yaml: bool) -> Result<LoadedConfig> {
         });
     }
     let file: SeedFile = if yaml {
-        serde_norway::from_str(text)
-            .map_err(|e| error::<SeedFile>(origin, &e.to_string(), tree.as_ref()))?
+        serde_norway::from_str(text).map_err(|e| error::<SeedFile>(origin, &e.to_string(), tree))?
     } else {
-        serde_json::from_str(text)
-            .map_err(|e| error::<SeedFile>(origin, &e.to_string(), tree.as_ref()))?
+        serde_json::from_str(text).map_err(|e| error::<SeedFile>(origin, &e.to_string(), tree))?
     };
     let (config, decisions, outputs) = seed::convert(&file)?;
     Ok(LoadedConfig {

@@ -121,6 +121,25 @@ fn decisions_are_reported() {
 }
 
 #[test]
+fn broken_documents_report_their_own_error_not_the_native_schemas() {
+    // Not even valid YAML: the parser's error with its line, not "unknown field `simulation`"
+    // from the native schema (the text could not be recognised as a seed config).
+    let e = err(&edit("block_size: 16", "block_size: [16"));
+    assert!(!e.contains("unknown field"), "{e}");
+    assert!(e.contains("line "), "{e}");
+    // A number no field can hold: its path and line.
+    let e = err(&edit(
+        "max_num_batched_tokens: 4096",
+        "max_num_batched_tokens: 99999999999999999999999",
+    ));
+    assert!(
+        e.contains("frameworks_to_test[0].config.max_num_batched_tokens")
+            && !e.contains("unknown field"),
+        "{e}"
+    );
+}
+
+#[test]
 fn unknown_key_is_an_error_naming_its_path() {
     let e = err(&edit(
         "      weight: 0.2\n",
