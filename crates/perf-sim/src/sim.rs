@@ -826,4 +826,89 @@ mod tests {
             json!({ "drain": false, "horizon_s": 20.0, "warm_up_s": 3.5 }),
         ));
     }
+
+    /// A random small configuration: tiny blocks, budgets and batch limits, both preemption
+    /// policies, every router, prefix caching with shared prefixes, closed loops, warm-up,
+    /// cut-off runs, overheads; outputs of 1, 2 and exactly one block of tokens.
+    fn random_config(seed: u64) -> serde_json::Value {
+        use rand::{RngExt, SeedableRng};
+        use serde_json::json;
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut pick = |n: usize| rng.random_range(0..n);
+        let bs = [1u32, 2, 3, 16][pick(4)];
+        let output = match pick(5) {
+            0 => json!({ "kind": "fixed", "value": 1 }),
+            1 => json!({ "kind": "fixed", "value": 2 }),
+            2 => json!({ "kind": "uniform", "low": 1, "high": 2 * bs + 1 }),
+            3 => json!({ "kind": "fixed", "value": bs }),
+            _ => json!({ "kind": "lognormal", "mean": 40, "std": 30 }),
+        };
+        let input = match pick(4) {
+            0 => json!({ "kind": "fixed", "value": 1 }),
+            1 => json!({ "kind": "fixed", "value": bs }),
+            2 => json!({ "kind": "uniform", "low": 1, "high": 40 }),
+            _ => json!({ "kind": "lognormal", "mean": 60, "std": 50 }),
+        };
+        let arrival = if pick(2) == 0 {
+            json!({ "kind": "poisson", "rate": ([5.0, 50.0, 500.0][pick(3)]) })
+        } else {
+            json!({ "kind": "closed_loop", "users": 1 + pick(30), "think_time_s": 0.01 })
+        };
+        let mut client = json!({ "arrival": arrival, "input": input, "output": output });
+        if pick(2) == 0 {
+            client["shared_prefix"] = json!({ "groups": 1 + pick(3),
+                "prompts_per_group": 1 + pick(4), "system_prompt_len": pick(3 * bs as usize + 2) });
+        }
+        let mut c = json!({
+            "seed": seed, "max_requests": 150 + pick(250),
+            "cluster": { "replicas": 1 + pick(3),
+                "router": (["round_robin", "random", "least_outstanding_requests", "least_kv_usage"][pick(4)]),
+                "engine": { "max_batch_size": ([1, 2, 3, 8, 64][pick(5)]),
+                    "max_num_batched_tokens": ([1, 2, 3, 5, 16, 64, 512, 4096][pick(8)]),
+                    "block_size": bs, "enable_chunked_prefill": pick(4) != 0,
+                    "enable_prefix_caching": pick(2) == 0 },
+                "cost_model": { "kind": "inferno", "alpha": ([5.0, 6.0][pick(2)]),
+                    "beta": ([0.0, 0.03][pick(2)]), "gamma": ([0.0, 3e-4][pick(2)]) },
+                "kv_cache": { "num_gpu_blocks": ([4, 10, 30, 100, 1000, 100_000][pick(6)]),
+                    "prefix_cache_fraction": ([0.0, 0.5, 1.0][pick(3)]) },
+                "preemption": (["last_admitted", "latest_arrival"][pick(2)]) },
+            "workload": { "clients": [client] }
+        });
+        if pick(3) == 0 {
+            c["warm_up_s"] = json!(0.5 * pick(6) as f64);
+        }
+        if pick(3) == 0 {
+            c["max_simulation_time_s"] = json!(0.3 + 0.7 * pick(8) as f64);
+        }
+        if pick(4) == 0 {
+            c["drain"] = json!(false);
+            c["horizon_s"] = json!(1.0 + pick(5) as f64);
+        }
+        if pick(3) == 0 {
+            c["cluster"]["overheads"] = json!({ "pre_schedule_ms": 1.0,
+                "pre_schedule_us_per_token": 2.0, "per_step_ms": 0.5,
+                "per_output_token_us": 40.0, "post_completion_ms": 0.8 });
+        }
+        c
+    }
+
+    #[test]
+    fn lazy_decoders_match_on_random_small_configurations() {
+        let mut valid = 0;
+        for seed in 0..120 {
+            let json = random_config(seed);
+            let Ok(cfg) = serde_json::from_value::<SimConfig>(json.clone()) else {
+                continue;
+            };
+            if Simulation::new(cfg).is_err() {
+                continue; // rejected by validation (e.g. a cache below the smallest request)
+            }
+            check(&json);
+            valid += 1;
+        }
+        assert!(
+            valid >= 60,
+            "only {valid} of 120 random configurations were valid"
+        );
+    }
 }
