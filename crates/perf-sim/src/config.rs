@@ -748,6 +748,80 @@ pub enum LengthDist {
         #[serde(default)]
         max: Option<u32>,
     },
+    /// Exponential with this mean, rounded and clipped (the seed's `Exponential`).
+    Exponential {
+        /// Mean, > 0.
+        mean: f64,
+        /// Lower clip. Default 1.
+        #[serde(default)]
+        min: Option<u32>,
+        /// Upper clip.
+        #[serde(default)]
+        max: Option<u32>,
+    },
+    /// Gamma with shape k and scale θ (mean kθ), rounded and clipped.
+    Gamma {
+        /// Shape k, > 0.
+        shape: f64,
+        /// Scale θ, > 0.
+        scale: f64,
+        /// Lower clip. Default 1.
+        #[serde(default)]
+        min: Option<u32>,
+        /// Upper clip.
+        #[serde(default)]
+        max: Option<u32>,
+    },
+    /// Pareto with scale x_m (its smallest value) and shape α, rounded and clipped.
+    Pareto {
+        /// Scale x_m, > 0.
+        scale: f64,
+        /// Shape α, > 0 (the mean is finite for α > 1).
+        shape: f64,
+        /// Lower clip. Default 1.
+        #[serde(default)]
+        min: Option<u32>,
+        /// Upper clip.
+        #[serde(default)]
+        max: Option<u32>,
+    },
+    /// Weibull with scale λ and shape k, rounded and clipped.
+    Weibull {
+        /// Scale λ, > 0.
+        scale: f64,
+        /// Shape k, > 0.
+        shape: f64,
+        /// Lower clip. Default 1.
+        #[serde(default)]
+        min: Option<u32>,
+        /// Upper clip.
+        #[serde(default)]
+        max: Option<u32>,
+    },
+    /// Zipf over the integers `min..=max` (Vidur's generator): `P(min + r − 1) ∝ r^−theta` for
+    /// rank `r = 1 … max − min + 1`, so short lengths are the most frequent.
+    Zipf {
+        /// Exponent θ ≥ 0. Default 0.6 (Vidur's).
+        #[serde(default = "zipf_theta")]
+        theta: f64,
+        /// Smallest length, ≥ 1.
+        min: u32,
+        /// Largest length, ≥ `min`.
+        max: u32,
+    },
+    /// A mixture: each sample comes from component `i` with probability `weights[i] / Σ
+    /// weights` (equal weights when omitted), as the seed's `Mixture`.
+    Mixture {
+        /// The components, ≥ 1.
+        components: Vec<LengthDist>,
+        /// Their weights (≥ 0, not all 0); one per component. Default: equal.
+        #[serde(default)]
+        weights: Option<Vec<f64>>,
+    },
+}
+
+fn zipf_theta() -> f64 {
+    0.6
 }
 
 impl LengthDist {
@@ -756,7 +830,17 @@ impl LengthDist {
         let v = match self {
             Self::Fixed { value } => *value,
             Self::Uniform { low, .. } => *low,
-            Self::Normal { min, .. } | Self::Lognormal { min, .. } => min.unwrap_or(1),
+            // A lower bound is enough here (the clip's; Pareto's scale may be higher).
+            Self::Normal { min, .. }
+            | Self::Lognormal { min, .. }
+            | Self::Exponential { min, .. }
+            | Self::Gamma { min, .. }
+            | Self::Pareto { min, .. }
+            | Self::Weibull { min, .. } => min.unwrap_or(1),
+            Self::Zipf { min, .. } => *min,
+            Self::Mixture { components, .. } => {
+                return components.iter().map(Self::min_length).min().unwrap_or(1);
+            }
         };
         u64::from(v.max(1))
     }
@@ -871,6 +955,76 @@ impl LengthDist {
             } => {
                 Self::lognormal_params(field, mu, sigma, mean, std)?;
                 clip(min, max)?;
+            }
+            Self::Exponential { mean, min, max } => {
+                positive(format!("{field}.mean"), mean)?;
+                clip(min, max)?;
+            }
+            Self::Gamma {
+                shape,
+                scale,
+                min,
+                max,
+            }
+            | Self::Pareto {
+                shape,
+                scale,
+                min,
+                max,
+            }
+            | Self::Weibull {
+                shape,
+                scale,
+                min,
+                max,
+            } => {
+                positive(format!("{field}.shape"), shape)?;
+                positive(format!("{field}.scale"), scale)?;
+                clip(min, max)?;
+            }
+            Self::Mixture {
+                ref components,
+                ref weights,
+            } => {
+                if components.is_empty() {
+                    return Err(invalid(
+                        format!("{field}.components"),
+                        "[]",
+                        "a mixture needs at least one component",
+                    ));
+                }
+                for (i, c) in components.iter().enumerate() {
+                    c.validate(&format!("{field}.components[{i}]"))?;
+                }
+                if let Some(w) = weights {
+                    if w.len() != components.len() {
+                        return Err(invalid(
+                            format!("{field}.weights"),
+                            format!("{w:?}"),
+                            format!("need one weight per component ({})", components.len()),
+                        ));
+                    }
+                    for (i, v) in w.iter().enumerate() {
+                        non_negative(format!("{field}.weights[{i}]"), *v)?;
+                    }
+                    if w.iter().sum::<f64>() <= 0.0 {
+                        return Err(invalid(
+                            format!("{field}.weights"),
+                            format!("{w:?}"),
+                            "at least one weight must be > 0",
+                        ));
+                    }
+                }
+            }
+            Self::Zipf { theta, min, max } => {
+                non_negative(format!("{field}.theta"), theta)?;
+                if min == 0 || min > max {
+                    return Err(invalid(
+                        format!("{field}.min"),
+                        min,
+                        "must be >= 1 and <= max",
+                    ));
+                }
             }
         }
         Ok(())

@@ -234,13 +234,15 @@ pub(crate) fn arrival(d: &SeedDist, path: &str, log: &mut Log) -> Result<(Arriva
 }
 
 /// The token-length distribution of a profile's `prompt_tokens_dist_config` or
-/// `max_output_tokens_dist_config`. Lengths are always whole numbers ≥ 1.
+/// `max_output_tokens_dist_config`. Lengths are always whole numbers ≥ 1. Every seed type has
+/// an equivalent: Exponential by its mean 1/rate, Pareto with `x_m = scale`, Weibull
+/// `scale·W(shape)`, Gamma `(shape, scale)`, Mixture of the mapped components with the seed's
+/// weights. A lognormal whose log-space median would be above a million tokens is read as a
+/// linear mean and standard deviation (reported as a mapping).
 ///
 /// # Errors
-/// [`crate::SimError::InvalidConfig`] naming the path: a type without an equivalent
-/// (Exponential, Pareto, Weibull, Gamma, Mixture), a constant below 1. A lognormal whose
-/// log-space median would be above a million tokens is read as a linear mean and standard
-/// deviation (reported as a mapping).
+/// [`crate::SimError::InvalidConfig`] naming the path: invalid parameters, or a constant
+/// below 1.
 pub(crate) fn length(d: &SeedDist, path: &str, log: &mut Log) -> Result<LengthDist> {
     if d.is_int == Some(false) {
         log.mapped(
@@ -313,12 +315,51 @@ pub(crate) fn length(d: &SeedDist, path: &str, log: &mut Log) -> Result<LengthDi
             min: None,
             max: None,
         },
+        Dist::Exponential(rate) => LengthDist::Exponential {
+            mean: 1.0 / rate,
+            min: None,
+            max: None,
+        },
+        Dist::Other("Pareto", Some((shape, scale))) => LengthDist::Pareto {
+            scale,
+            shape,
+            min: None,
+            max: None,
+        },
+        Dist::Other("Weibull", Some((shape, scale))) => LengthDist::Weibull {
+            scale,
+            shape,
+            min: None,
+            max: None,
+        },
+        Dist::Other("Gamma", Some((shape, scale))) => LengthDist::Gamma {
+            shape,
+            scale,
+            min: None,
+            max: None,
+        },
+        Dist::Other("Mixture", _) => {
+            let params = d.params.clone().unwrap_or_default();
+            let components = d
+                .components
+                .clone()
+                .or(params.components)
+                .unwrap_or_default();
+            let components = components
+                .iter()
+                .enumerate()
+                .map(|(j, c)| length(c, &format!("{path}.components[{j}]"), log))
+                .collect::<Result<Vec<_>>>()?;
+            LengthDist::Mixture {
+                components,
+                weights: d.weights.clone().or(params.weights),
+            }
+        }
         other => {
             return Err(invalid(
                 format!("{path}.type"),
                 name(&other),
-                "not supported for token lengths: use Constant, Fixed, Uniform, Normal or \
-                 LogNormal",
+                "not supported for token lengths",
             ));
         }
     })

@@ -18,11 +18,10 @@
 //! | `parallelism.tp_degree` | `tensor_parallel`; the slowest link between the TP devices sets the interconnect |
 //! | `max_num_seqs`, `max_num_batched_tokens`, `block_size`, `enable_chunked_prefill`, `enable_prefix_caching` | the engine's limits |
 //! | `load_balancing_strategy` | `round_robin`, `random`; `least_loaded` = least outstanding requests |
-//! | `client_profiles[]` | one client each; Exponential gaps = Poisson, Constant = constant rate, Gamma = Gamma renewal; lengths Constant/Fixed, Uniform, Normal, LogNormal (`mean`, `sigma` in log space) |
+//! | `client_profiles[]` | one client each; Exponential gaps = Poisson, Constant = constant rate, Gamma = Gamma renewal; lengths Constant/Fixed, Uniform, Normal, LogNormal (`mean`, `sigma` in log space; implausible log-space values read as a linear mean and std, reported), Exponential (mean 1/rate), Pareto, Weibull, Gamma, Mixture |
 //!
-//! Distributions without an equivalent (Pareto, Weibull, Mixture; Exponential or Gamma
-//! lengths; Uniform, Normal or LogNormal gaps) and pipeline parallelism are errors naming the
-//! path. Semantics follow the simulator (KV blocks after the weights, vLLM V1 scheduling), not
+//! Distributions without an equivalent (Pareto, Weibull or Mixture gaps; Uniform, Normal or
+//! LogNormal gaps) and pipeline parallelism are errors naming the path. Semantics follow the simulator (KV blocks after the weights, vLLM V1 scheduling), not
 //! the seed's shortcuts. Numbers are read as the seed's PyYAML reads them (`80_000_000_000`
 //! included).
 

@@ -157,12 +157,14 @@ fn bad_distributions_are_errors_naming_their_path() {
     let p = "workload.client_profiles[1].prompt_tokens_dist_config";
     let e = err(&edit(
         "{ type: Normal, mean: 2000, std: 400, is_int: true }",
-        "{ type: Pareto, shape: 1.5, scale: 100 }",
+        "{ type: Pareto, shape: -1.5, scale: 100 }",
     ));
-    assert!(
-        e.contains(&format!("{p}.type")) && e.contains("Pareto"),
-        "{e}"
-    );
+    assert!(e.contains(&format!("{p}.shape")), "{e}");
+    let e = err(&edit(
+        "{ type: Normal, mean: 2000, std: 400, is_int: true }",
+        "{ type: Mixture, components: [ { type: Constant, value: 5 } ], weights: [1, 2] }",
+    ));
+    assert!(e.contains(&format!("{p}.weights")), "{e}");
     let e = err(&edit(
         "{ type: Normal, mean: 2000, std: 400, is_int: true }",
         "{ type: Zipf, s: 1 }",
@@ -462,4 +464,76 @@ fn warm_up_duration_maps_onto_warm_up_s() {
         ));
         assert!(e.contains(path), "{bad}: {e}");
     }
+}
+
+#[test]
+fn every_seed_length_distribution_maps_onto_an_equivalent() {
+    use crate::LengthDist;
+    let p = "{ type: Normal, mean: 2000, std: 400, is_int: true }";
+    let input = |dist: &str| {
+        load(&edit(p, dist)).config.workload.clients[1]
+            .input
+            .clone()
+    };
+    assert_eq!(
+        input("{ type: Exponential, rate: 0.002, is_int: true }"),
+        Some(LengthDist::Exponential {
+            mean: 500.0,
+            min: None,
+            max: None
+        })
+    );
+    assert_eq!(
+        input("{ type: Pareto, shape: 1.5, scale: 100 }"),
+        Some(LengthDist::Pareto {
+            scale: 100.0,
+            shape: 1.5,
+            min: None,
+            max: None
+        })
+    );
+    assert_eq!(
+        input("{ type: Weibull, params: { shape: 2, scale: 300 } }"),
+        Some(LengthDist::Weibull {
+            scale: 300.0,
+            shape: 2.0,
+            min: None,
+            max: None
+        })
+    );
+    assert_eq!(
+        input("{ type: Gamma, shape: 3, scale: 100 }"),
+        Some(LengthDist::Gamma {
+            shape: 3.0,
+            scale: 100.0,
+            min: None,
+            max: None
+        })
+    );
+    assert_eq!(
+        input(
+            "{ type: Mixture, components: [ { type: Constant, value: 50 }, \
+             { type: Uniform, low: 100, high: 200 } ], weights: [0.25, 0.75] }"
+        ),
+        Some(LengthDist::Mixture {
+            components: vec![
+                LengthDist::Fixed { value: 50 },
+                LengthDist::Uniform {
+                    low: 100,
+                    high: 200
+                }
+            ],
+            weights: Some(vec![0.25, 0.75])
+        })
+    );
+    // And the loaded config runs.
+    let l = load(&edit(
+        p,
+        "{ type: Pareto, shape: 2.5, scale: 300, is_int: true }",
+    ));
+    let s = Simulation::new(l.config)
+        .unwrap()
+        .run(std::io::sink())
+        .unwrap();
+    assert!(s.requests.completed > 0);
 }

@@ -178,3 +178,64 @@ fn kv_cache_too_small_for_the_smallest_request() {
         "cluster.kv_cache.num_gpu_blocks"
     );
 }
+
+#[test]
+fn bad_length_distribution_parameters_name_their_field() {
+    for (dist, field) in [
+        (
+            LengthDist::Zipf {
+                theta: 0.6,
+                min: 0,
+                max: 5,
+            },
+            "workload.clients[0].input.min",
+        ),
+        (
+            LengthDist::Zipf {
+                theta: -1.0,
+                min: 1,
+                max: 5,
+            },
+            "workload.clients[0].input.theta",
+        ),
+        (
+            LengthDist::Gamma {
+                shape: 0.0,
+                scale: 10.0,
+                min: None,
+                max: None,
+            },
+            "workload.clients[0].input.shape",
+        ),
+        (
+            LengthDist::Pareto {
+                scale: f64::NAN,
+                shape: 2.0,
+                min: None,
+                max: None,
+            },
+            "workload.clients[0].input.scale",
+        ),
+        (
+            LengthDist::Exponential {
+                mean: -3.0,
+                min: None,
+                max: None,
+            },
+            "workload.clients[0].input.mean",
+        ),
+        (
+            LengthDist::Weibull {
+                scale: 10.0,
+                shape: 1.0,
+                min: Some(9),
+                max: Some(3),
+            },
+            "workload.clients[0].input.min",
+        ),
+    ] {
+        let mut c = base();
+        c.workload.clients[0].input = Some(dist);
+        assert_eq!(field_of(Simulation::new(c).unwrap_err()), field);
+    }
+}
