@@ -168,7 +168,7 @@ fn render(s: &Summary) -> String {
             num(s.warm_up_s, 6)
         );
     }
-    let mut out = key_values(&[
+    let mut lines = vec![
         ("simulated time", num(s.simulated_time_s, 6) + " s"),
         ("requests", requests),
         ("throughput", num(t.requests_per_second, 6) + " req/s"),
@@ -176,10 +176,31 @@ fn render(s: &Summary) -> String {
             "output tokens",
             num(t.output_tokens_per_second, 6) + " tok/s",
         ),
+    ];
+    if let Some(g) = &s.goodput {
+        let per_client: Vec<String> = g
+            .per_client
+            .iter()
+            .map(|c| format!("{} {} %", c.client, num(100.0 * c.attainment, 3)))
+            .collect();
+        lines.push((
+            "goodput",
+            format!(
+                "{} req/s within the SLOs, {} of {} measured requests ({} %: {})",
+                num(g.requests_per_second, 6),
+                g.met,
+                g.measured,
+                num(100.0 * g.attainment, 3),
+                per_client.join(", ")
+            ),
+        ));
+    }
+    lines.extend([
         ("preemptions", s.preemptions.to_string()),
         ("mean batch size", num(s.mean_batch_size, 4)),
         ("mean KV usage", num(100.0 * s.kv_usage_mean, 3) + " %"),
     ]);
+    let mut out = key_values(&lines);
     out.push('\n');
     let mut table = Table::new(&["metric (ms)", "mean", "p50", "p90", "p95", "p99", "max"]);
     let l = &s.latency;

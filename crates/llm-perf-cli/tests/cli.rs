@@ -844,6 +844,42 @@ fn simulate_warm_up_is_reported_in_json_and_table() {
 }
 
 #[test]
+fn simulate_reports_goodput_under_the_starter_slos() {
+    let starter = stdout(&run(&["simulate", "--example-config"]));
+    assert!(starter.contains("\n# slo: { ttft_ms: 500"), "{starter}");
+    let dir = std::env::temp_dir().join(format!("llm-perf-slo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("slo.yaml");
+    // A tight TTFT objective so that some requests miss it.
+    let text = starter.replacen("\n# slo: { ttft_ms: 500", "\nslo: { ttft_ms: 40", 1);
+    std::fs::write(&path, text).unwrap();
+    let p = path.to_str().unwrap();
+    let out_dir = dir.join("out");
+    let summary = json(&run(&[
+        "simulate",
+        p,
+        "--json",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]));
+    let g = &summary["goodput"];
+    let (met, measured) = (g["met"].as_u64().unwrap(), g["measured"].as_u64().unwrap());
+    assert_eq!(measured, 5000);
+    assert!(met > 0 && met < measured, "{met} of {measured}");
+    assert_eq!(g["per_client"][0]["client"], "chat");
+    assert_eq!(g["per_client"][0]["slo"]["ttft_ms"], 40.0);
+    let csv = std::fs::read_to_string(out_dir.join("requests.csv")).unwrap();
+    let trues = csv.lines().filter(|l| l.ends_with(",true")).count() as u64;
+    assert_eq!(trues, met);
+    let table = stdout(&run(&["simulate", p]));
+    assert!(
+        table.contains(&format!("{met} of {measured} measured requests")),
+        "{table}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn predict_vidur_kind_trains_queries_and_shows() {
     let dir = std::env::temp_dir().join(format!("llm-perf-vidur-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

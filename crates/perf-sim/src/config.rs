@@ -51,6 +51,10 @@ pub struct SimConfig {
     /// [`crate::Summary::requests`]`.warm_up` counts them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_up_s: Option<f64>,
+    /// Service-level objectives of every client (a client's own `slo` overrides them field
+    /// by field); with any, the summary reports goodput and `requests.csv` fills `slo_met`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::slo::Slo>,
     /// Replicas, engine, cost model and router.
     pub cluster: ClusterConfig,
     /// Client classes and their arrival and length distributions.
@@ -316,6 +320,10 @@ pub struct ClientConfig {
     /// `shared_prefix` data), so the engine's prefix cache can hit. Needs `input`/`output`.
     #[serde(default)]
     pub shared_prefix: Option<SharedPrefix>,
+    /// This client's service-level objectives; fields it does not give come from the
+    /// top-level `slo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::slo::Slo>,
 }
 
 /// A shared-prefix prompt set (specs/simulator.md §5.4): `groups` system prompts of
@@ -403,6 +411,7 @@ impl ClientConfig {
             pairs: None,
             max_tokens: None,
             shared_prefix: None,
+            slo: None,
         }
     }
 }
@@ -1047,6 +1056,9 @@ impl SimConfig {
                 "must be within [1, 65536]",
             ));
         }
+        if let Some(slo) = &self.slo {
+            slo.validate("slo")?;
+        }
         let finite = self.workload.clients.iter().all(|c| c.arrival.is_finite());
         if self.max_requests.is_none() && self.horizon_s.is_none() && !finite {
             return Err(invalid(
@@ -1127,6 +1139,9 @@ impl SimConfig {
         }
         for (i, c) in w.clients.iter().enumerate() {
             let path = format!("workload.clients[{i}]");
+            if let Some(slo) = &c.slo {
+                slo.validate(&format!("{path}.slo"))?;
+            }
             positive(format!("{path}.weight"), c.weight)?;
             match c.arrival.rate() {
                 Some(r) => {

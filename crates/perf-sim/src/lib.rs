@@ -106,6 +106,7 @@ pub mod load;
 pub mod output;
 pub mod rng;
 pub mod seed;
+pub mod slo;
 pub mod stats;
 pub mod workload;
 
@@ -124,4 +125,5 @@ pub use error::{Result, SimError};
 pub use output::{CSV_HEADER, Counts, Latencies, ReplicaSummary, Status, Summary, Throughput};
 pub use seed::{Decision, DecisionKind, LoadedConfig, SeedOutputs};
 pub use sim::Simulation;
+pub use slo::{ClientGoodput, Goodput, Slo};
 pub use stats::Stats;

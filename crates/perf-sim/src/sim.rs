@@ -18,6 +18,7 @@ use crate::replica::{Limits, Replica};
 use crate::request::{NEVER, Req, Slab};
 use crate::rng::{Purpose, stream};
 use crate::router::Router;
+use crate::slo::{ClientGoodput, Goodput, SloNs};
 use crate::stats::Sketch;
 use crate::workload::ClientStream;
 
@@ -278,6 +279,10 @@ struct Engine<'a> {
     out_tokens: u64,
     /// Measured completed requests.
     measured_completed: u64,
+    /// Per client: its SLO in ns (`None` without one), measured arrivals and SLO hits.
+    slos: Vec<Option<SloNs>>,
+    slo_measured: Vec<u64>,
+    slo_met: Vec<u64>,
     events: u64,
     /// Overheads (`cluster.overheads`) in engine units.
     pre_fixed_ns: u64,
@@ -342,6 +347,17 @@ impl<'a> Engine<'a> {
             in_tokens: 0,
             out_tokens: 0,
             measured_completed: 0,
+            slos: c
+                .workload
+                .clients
+                .iter()
+                .map(|cc| {
+                    let slo = cc.slo.unwrap_or_default().or(c.slo.unwrap_or_default());
+                    SloNs::new(&slo)
+                })
+                .collect(),
+            slo_measured: vec![0; c.workload.clients.len()],
+            slo_met: vec![0; c.workload.clients.len()],
             events: 0,
             pre_fixed_ns: secs_to_ns(oh.pre_schedule_ms * 1e-3),
             pre_per_token_ns: oh.pre_schedule_us_per_token * 1e3,
@@ -429,10 +445,12 @@ impl<'a> Engine<'a> {
         live.sort_by_key(|&s| self.slab.reqs[s as usize].id);
         for s in live {
             let r = self.slab.reqs[s as usize];
+            let miss = self.slos[r.client as usize].map(|_| false);
             out.row(
                 &r,
                 &self.clients[r.client as usize].name,
                 Status::Unfinished,
+                miss,
             )?;
             self.counts.unfinished += 1;
         }
@@ -457,7 +475,9 @@ impl<'a> Engine<'a> {
             self.first_arrival = now;
         }
         let measured = now >= self.warm_up_ns;
-        if !measured {
+        if measured {
+            self.slo_measured[client] += 1;
+        } else {
             self.counts.warm_up += 1;
         }
         let mut req = Req {
@@ -489,7 +509,8 @@ impl<'a> Engine<'a> {
             || total > u64::from(u32::MAX);
         if too_long {
             self.counts.rejected += 1;
-            out.row(&req, &self.clients[client].name, Status::Rejected)?;
+            let miss = self.slos[client].map(|_| false);
+            out.row(&req, &self.clients[client].name, Status::Rejected, miss)?;
             self.closed_loop_next(client, now);
         } else if self.pre_fixed_ns == 0 && self.pre_per_token_ns == 0.0 {
             let slot = self.slab.insert(req);
@@ -516,10 +537,12 @@ impl<'a> Engine<'a> {
         if self.replicas[r].waiting.len() >= self.limits.max_queue {
             let req = *req;
             self.counts.dropped += 1;
+            let miss = self.slos[req.client as usize].map(|_| false);
             out.row(
                 &req,
                 &self.clients[req.client as usize].name,
                 Status::Dropped,
+                miss,
             )?;
             self.slab.remove(slot);
             self.closed_loop_next(req.client as usize, now);
@@ -605,10 +628,15 @@ impl<'a> Engine<'a> {
                 self.last_completion = now;
             }
             self.counts.completed += 1;
+            let met = self.slos[req.client as usize].map(|slo| slo.met(&req, seen));
+            if req.measured && met == Some(true) {
+                self.slo_met[req.client as usize] += 1;
+            }
             out.row(
                 &req,
                 &self.clients[req.client as usize].name,
                 Status::Completed,
+                met,
             )?;
             self.slab.remove(s);
             self.closed_loop_next(req.client as usize, seen);
@@ -682,9 +710,53 @@ impl<'a> Engine<'a> {
             kv_usage_mean: replicas.iter().map(|r| r.kv_usage_mean).sum::<f64>()
                 / replicas.len().max(1) as f64,
             output_tokens: self.out_tokens,
+            goodput: self.goodput(&per_s),
             events: self.events,
             replicas,
         }
+    }
+
+    /// Goodput over the clients with an SLO (`None` when none has one).
+    #[allow(clippy::cast_precision_loss)]
+    fn goodput(&self, per_s: &dyn Fn(u64) -> f64) -> Option<Goodput> {
+        let c = &self.sim.config;
+        let per_client: Vec<ClientGoodput> = (0..self.slos.len())
+            .filter(|&i| self.slos[i].is_some())
+            .map(|i| {
+                let (measured, met) = (self.slo_measured[i], self.slo_met[i]);
+                ClientGoodput {
+                    client: self.clients[i].name.clone(),
+                    slo: c.workload.clients[i]
+                        .slo
+                        .unwrap_or_default()
+                        .or(c.slo.unwrap_or_default()),
+                    measured,
+                    met,
+                    attainment: if measured == 0 {
+                        0.0
+                    } else {
+                        met as f64 / measured as f64
+                    },
+                    requests_per_second: per_s(met),
+                }
+            })
+            .collect();
+        if per_client.is_empty() {
+            return None;
+        }
+        let met: u64 = per_client.iter().map(|g| g.met).sum();
+        let measured: u64 = per_client.iter().map(|g| g.measured).sum();
+        Some(Goodput {
+            requests_per_second: per_s(met),
+            attainment: if measured == 0 {
+                0.0
+            } else {
+                met as f64 / measured as f64
+            },
+            met,
+            measured,
+            per_client,
+        })
     }
 }
 

@@ -96,6 +96,7 @@ pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, Seed
         drain: true,
         max_simulation_time_s,
         warm_up_s,
+        slo: None,
         cluster: ClusterConfig {
             replicas: count,
             router,
@@ -301,6 +302,7 @@ fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
             pairs: None,
             max_tokens: None,
             shared_prefix: None,
+            slo: None,
         });
     }
     if out.len() > 1 {

@@ -8,6 +8,7 @@ mod determinism;
 mod invariants;
 mod prefix;
 mod props;
+mod slo;
 mod warm_up;
 mod workloads;
 mod yaml;
