@@ -28,6 +28,11 @@ pub struct SimulateArgs {
     /// Directory for `requests.csv` (one row per request) and `summary.json`; created if missing.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also write `steps.csv` into `--out`: one row per engine step of each replica (start,
+    /// end, prefill/decode sequences and tokens, KV blocks in use, waiting, running,
+    /// preemptions) — KV-cache and batch use over time.
+    #[arg(long, requires = "out")]
+    pub steps: bool,
     /// Override the config's master seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -93,13 +98,21 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
             loaded.outputs.summary_json.clone(),
         ),
     };
-    let summary = match &csv_path {
-        Some(csv_path) => {
+    let summary = match (&csv_path, &args.out) {
+        (Some(csv_path), Some(dir)) if args.steps => {
+            let csv = File::create(parent_made(csv_path)?)
+                .with_context(|| format!("cannot create {}", csv_path.display()))?;
+            let steps_path = dir.join("steps.csv");
+            let steps = File::create(&steps_path)
+                .with_context(|| format!("cannot create {}", steps_path.display()))?;
+            sim.run_with_steps(BufWriter::new(csv), BufWriter::new(steps))?
+        }
+        (Some(csv_path), _) => {
             let csv = File::create(parent_made(csv_path)?)
                 .with_context(|| format!("cannot create {}", csv_path.display()))?;
             sim.run(BufWriter::new(csv))?
         }
-        None => sim.run(std::io::sink())?,
+        (None, _) => sim.run(std::io::sink())?,
     };
     if summary.warm_up_s > 0.0 && summary.requests.arrived > 0 {
         let c = &summary.requests;

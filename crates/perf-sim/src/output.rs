@@ -291,6 +291,85 @@ impl<W: Write> CsvSink<W> {
     }
 }
 
+/// Columns of `steps.csv`, one row per engine step (specs/simulator.md §7.3).
+pub const STEPS_CSV_HEADER: [&str; 12] = [
+    "replica_id",
+    "step",
+    "start",
+    "end",
+    "prefill_seqs",
+    "prefill_tokens",
+    "decode_seqs",
+    "decode_context_sum",
+    "kv_blocks_used",
+    "waiting",
+    "running",
+    "preempted",
+];
+
+/// Streams `steps.csv` rows: KV and batch use over time, one row per step of each replica.
+pub(crate) struct StepsSink<'a> {
+    out: std::io::BufWriter<Box<dyn Write + 'a>>,
+    row: Vec<u8>,
+}
+
+impl<'a> StepsSink<'a> {
+    pub fn new(out: Box<dyn Write + 'a>) -> Result<Self> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+        out.write_all(STEPS_CSV_HEADER.join(",").as_bytes())?;
+        out.write_all(b"\n")?;
+        Ok(Self {
+            out,
+            row: Vec::with_capacity(128),
+        })
+    }
+
+    /// Writes the step `s` of replica `replica` that ended at `end_ns`.
+    pub fn row(
+        &mut self,
+        replica: usize,
+        s: &crate::replica::StepRecord,
+        end_ns: u64,
+    ) -> Result<()> {
+        let r = &mut self.row;
+        r.clear();
+        for (i, v) in [
+            replica as u64,
+            s.index,
+            s.start_ns,
+            end_ns,
+            u64::from(s.shape.prefill_seqs),
+            s.shape.prefill_tokens,
+            u64::from(s.shape.decode_seqs),
+            s.shape.decode_context,
+            s.kv_blocks_used,
+            s.waiting as u64,
+            s.running as u64,
+            s.preempted,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                r.push(b',');
+            }
+            if i == 2 || i == 3 {
+                push_fixed(r, v, 9);
+            } else {
+                push_u64(r, v);
+            }
+        }
+        r.push(b'\n');
+        self.out.write_all(r)?;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
 /// `a / b` rounded to the nearest integer.
 pub(crate) fn rounded_div(a: u64, b: u32) -> u64 {
     let b = u64::from(b.max(1));

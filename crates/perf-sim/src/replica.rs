@@ -37,6 +37,21 @@ pub(crate) struct ReplicaCounters {
     pub routed: u64,
 }
 
+/// One step as `steps.csv` reports it (specs/simulator.md §7.3), taken when it was scheduled.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StepRecord {
+    /// Step number within the replica, from 0.
+    pub index: u64,
+    pub start_ns: u64,
+    pub shape: BatchShape,
+    pub kv_blocks_used: u64,
+    /// Waiting and running requests once the step was scheduled.
+    pub waiting: usize,
+    pub running: usize,
+    /// Requests preempted while scheduling it.
+    pub preempted: u64,
+}
+
 /// A scheduled entry of the current step.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
@@ -81,6 +96,9 @@ pub(crate) struct Replica {
     step_start: u64,
     pub counters: ReplicaCounters,
     pub prefix: Option<PrefixCache>,
+    /// The step in flight (or the last one).
+    pub last_step: StepRecord,
+    preemptions_seen: u64,
 }
 
 impl Replica {
@@ -105,6 +123,8 @@ impl Replica {
             wake_pending: false,
             step_start: 0,
             counters: ReplicaCounters::default(),
+            last_step: StepRecord::default(),
+            preemptions_seen: 0,
         }
     }
 
@@ -433,8 +453,19 @@ impl Replica {
         Some(shape)
     }
 
-    /// Accounts the step `[step_start, now)` that computed `shape`.
+    /// Accounts the step `[step_start, now)` that computed `shape`, and records it in
+    /// [`Replica::last_step`].
     pub fn account(&mut self, shape: &BatchShape, dt: u64) {
+        self.last_step = StepRecord {
+            index: self.counters.steps,
+            start_ns: self.step_start,
+            shape: *shape,
+            kv_blocks_used: self.pool.used(),
+            waiting: self.waiting.len(),
+            running: self.running_count(),
+            preempted: self.counters.preemptions - self.preemptions_seen,
+        };
+        self.preemptions_seen = self.counters.preemptions;
         let c = &mut self.counters;
         c.steps += 1;
         c.busy_ns = c.busy_ns.saturating_add(dt);

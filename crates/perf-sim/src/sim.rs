@@ -12,7 +12,7 @@ use crate::config::{CostModelConfig, SimConfig, roofline_accelerator};
 use crate::error::{Result, SimError, invalid};
 use crate::kv::derive_num_blocks;
 use crate::output::{
-    Counts, CsvSink, Latencies, ReplicaSummary, Status, Summary, Throughput, rounded_div,
+    Counts, CsvSink, Latencies, ReplicaSummary, Status, StepsSink, Summary, Throughput, rounded_div,
 };
 use crate::replica::{Limits, Replica};
 use crate::request::{NEVER, Req, Slab};
@@ -155,6 +155,21 @@ impl Simulation {
         Ok(summary)
     }
 
+    /// Like [`Simulation::run`], and also streams one `steps.csv` row per engine step of each
+    /// replica to `steps_out` ([`crate::output::STEPS_CSV_HEADER`]: start and end in seconds,
+    /// the batch's prefill/decode sequences, tokens and context, KV blocks in use, waiting and
+    /// running requests, preemptions): KV-cache and batch use over time.
+    ///
+    /// # Errors
+    /// As [`Simulation::run`], for either output.
+    pub fn run_with_steps<W: Write, S: Write>(&self, csv_out: W, steps_out: S) -> Result<Summary> {
+        let mut engine = Engine::new(self)?;
+        engine.steps = Some(StepsSink::new(Box::new(steps_out))?);
+        let summary = engine.run(CsvSink::new(csv_out)?)?;
+        Self::log_end(&summary);
+        Ok(summary)
+    }
+
     fn log_end(summary: &Summary) {
         tracing::debug!(
             arrived = summary.requests.arrived,
@@ -283,6 +298,8 @@ struct Engine<'a> {
     slos: Vec<Option<SloNs>>,
     slo_measured: Vec<u64>,
     slo_met: Vec<u64>,
+    /// `steps.csv`, when asked for.
+    steps: Option<StepsSink<'a>>,
     events: u64,
     /// Overheads (`cluster.overheads`) in engine units.
     pre_fixed_ns: u64,
@@ -358,6 +375,7 @@ impl<'a> Engine<'a> {
                 .collect(),
             slo_measured: vec![0; c.workload.clients.len()],
             slo_met: vec![0; c.workload.clients.len()],
+            steps: None,
             events: 0,
             pre_fixed_ns: secs_to_ns(oh.pre_schedule_ms * 1e-3),
             pre_per_token_ns: oh.pre_schedule_us_per_token * 1e3,
@@ -455,6 +473,9 @@ impl<'a> Engine<'a> {
             self.counts.unfinished += 1;
         }
         out.flush()?;
+        if let Some(steps) = &mut self.steps {
+            steps.flush()?;
+        }
         Ok(self.summary(now))
     }
 
@@ -599,6 +620,9 @@ impl<'a> Engine<'a> {
         done.clear();
         let rep = &mut self.replicas[r];
         rep.busy = false;
+        if let Some(steps) = &mut self.steps {
+            steps.row(r, &rep.last_step, now)?;
+        }
         rep.finish_step(
             &mut self.slab.reqs,
             now,

@@ -9,6 +9,7 @@ mod invariants;
 mod prefix;
 mod props;
 mod slo;
+mod steps;
 mod warm_up;
 mod workloads;
 mod yaml;
