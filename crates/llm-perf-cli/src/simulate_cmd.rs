@@ -73,6 +73,10 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    // `kind: trace_file` arrivals name files relative to the config's directory.
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    llm_perf::resolve_trace_files(&mut config, base)
+        .with_context(|| format!("in {}", path.display()))?;
     let sim = match &args.cost_model {
         Some(file) => {
             let name = model_config_name(file, args.cost_model_config.as_deref())?;

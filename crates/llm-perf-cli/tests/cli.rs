@@ -880,6 +880,38 @@ fn simulate_reports_goodput_under_the_starter_slos() {
 }
 
 #[test]
+fn simulate_replays_a_trace_file_named_relative_to_the_config() {
+    let dir = std::env::temp_dir().join(format!("llm-perf-trace-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("traces")).unwrap();
+    std::fs::copy(
+        samples("readers/traces/AzureLLMInferenceTrace_code.csv"),
+        dir.join("traces/azure.csv"),
+    )
+    .unwrap();
+    let config = dir.join("replay.yaml");
+    std::fs::write(
+        &config,
+        "cluster:\n  cost_model: { kind: roofline, model: Llama-3.1-8B, accelerator: H100 }\n\
+         workload:\n  clients:\n  - arrival: { kind: trace_file, path: traces/azure.csv, \
+         start_s: 0, end_s: 60 }\n",
+    )
+    .unwrap();
+    let summary = json(&run(&["simulate", config.to_str().unwrap(), "--json"]));
+    // The Azure code trace's first minute, replayed request by request.
+    let arrived = summary["requests"]["arrived"].as_u64().unwrap();
+    assert!(arrived > 50, "{arrived}");
+    assert_eq!(summary["requests"]["completed"].as_u64().unwrap(), arrived);
+    std::fs::write(
+        &config,
+        "cluster:\n  cost_model: { kind: roofline, model: Llama-3.1-8B, accelerator: H100 }\n\
+         workload:\n  clients:\n  - arrival: { kind: trace_file, path: traces/missing.csv }\n",
+    )
+    .unwrap();
+    fails_naming(&["simulate", config.to_str().unwrap()], "missing.csv");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn predict_vidur_kind_trains_queries_and_shows() {
     let dir = std::env::temp_dir().join(format!("llm-perf-vidur-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

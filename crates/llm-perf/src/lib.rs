@@ -50,6 +50,9 @@ pub use perf_pso as pso;
 pub use perf_readers as readers;
 pub use perf_sim as sim;
 
+mod trace_files;
+pub use trace_files::resolve_trace_files;
+
 /// The workspace version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

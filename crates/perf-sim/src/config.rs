@@ -487,6 +487,28 @@ pub enum ArrivalConfig {
         #[serde(default)]
         end_s: Option<f64>,
     },
+    /// Trace replay from a file in any request-trace format `perf-readers` reads (Azure LLM
+    /// inference 2023/2024, BurstGPT, Mooncake, Vidur, GuideLLM request lists, vLLM
+    /// `--save-detailed`), with the options of [`ArrivalConfig::Trace`]. `perf-sim` does not
+    /// read files: the `llm-perf` facade (`llm_perf::resolve_trace_files`) and `llm-perf
+    /// simulate` turn it into a [`ArrivalConfig::Trace`] before the run; a relative `path` is
+    /// relative to the configuration file.
+    TraceFile {
+        /// The trace file.
+        path: String,
+        /// Multiplies inter-arrival times (2 = half the rate). Default 1.
+        #[serde(default)]
+        time_scale: Option<f64>,
+        /// Rescale times so the replayed rate, (n − 1)/span, is this many req/s.
+        #[serde(default)]
+        target_rate: Option<f64>,
+        /// Keep requests arriving at or after this trace time, seconds.
+        #[serde(default)]
+        start_s: Option<f64>,
+        /// Keep requests arriving before this trace time, seconds.
+        #[serde(default)]
+        end_s: Option<f64>,
+    },
 }
 
 /// One load stage of [`ArrivalConfig::Stages`].
@@ -561,7 +583,10 @@ impl ArrivalConfig {
     fn rate(&self) -> Option<f64> {
         match self {
             Self::Poisson { rate } | Self::Gamma { rate, .. } | Self::Constant { rate } => *rate,
-            Self::Stages { .. } | Self::ClosedLoop { .. } | Self::Trace { .. } => None,
+            Self::Stages { .. }
+            | Self::ClosedLoop { .. }
+            | Self::Trace { .. }
+            | Self::TraceFile { .. } => None,
         }
     }
 
@@ -576,11 +601,23 @@ impl ArrivalConfig {
     /// True when the client stops by itself (stages, trace).
     #[must_use]
     pub fn is_finite(&self) -> bool {
-        matches!(self, Self::Stages { .. } | Self::Trace { .. })
+        matches!(
+            self,
+            Self::Stages { .. } | Self::Trace { .. } | Self::TraceFile { .. }
+        )
     }
 
     fn validate(&self, path: &str, max_requests: Option<u64>) -> Result<()> {
         match self {
+            Self::TraceFile { path: file, .. } => {
+                return Err(invalid(
+                    format!("{path}.path"),
+                    file,
+                    "a trace file must be read into `kind: trace` before the run: \
+                     `llm-perf simulate` and `llm_perf::resolve_trace_files` do it (perf-sim \
+                     itself reads no files)",
+                ));
+            }
             Self::Gamma { cv, .. } => {
                 positive(format!("{path}.cv"), *cv)?;
             }

@@ -55,7 +55,8 @@ impl ArrivalProcess {
             ArrivalConfig::Constant { .. } => Self::Constant(1.0 / rate),
             ArrivalConfig::Stages { .. }
             | ArrivalConfig::ClosedLoop { .. }
-            | ArrivalConfig::Trace { .. } => {
+            | ArrivalConfig::Trace { .. }
+            | ArrivalConfig::TraceFile { .. } => {
                 return Err(invalid(
                     format!("{field}.kind"),
                     "not open-loop",

@@ -239,3 +239,18 @@ fn bad_length_distribution_parameters_name_their_field() {
         assert_eq!(field_of(Simulation::new(c).unwrap_err()), field);
     }
 }
+
+#[test]
+fn an_unread_trace_file_names_its_path() {
+    let mut c = base();
+    c.workload.clients[0].arrival = ArrivalConfig::TraceFile {
+        path: "azure.csv".into(),
+        time_scale: None,
+        target_rate: None,
+        start_s: None,
+        end_s: None,
+    };
+    let e = Simulation::new(c).unwrap_err();
+    assert!(e.to_string().contains("resolve_trace_files"), "{e}");
+    assert_eq!(field_of(e), "workload.clients[0].arrival.path");
+}
