@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use llm_perf::sim::{SimConfig, SimError, Simulation, Stats, Summary};
+use llm_perf::sim::{
+    Progress, ProgressFn, RunOptions, SimConfig, SimError, Simulation, Stats, Summary,
+};
 
 use crate::table::{Table, key_values, num};
 
@@ -102,22 +104,25 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
             loaded.outputs.summary_json.clone(),
         ),
     };
-    let summary = match (&csv_path, &args.out) {
-        (Some(csv_path), Some(dir)) if args.steps => {
-            let csv = File::create(parent_made(csv_path)?)
-                .with_context(|| format!("cannot create {}", csv_path.display()))?;
-            let steps_path = dir.join("steps.csv");
-            let steps = File::create(&steps_path)
-                .with_context(|| format!("cannot create {}", steps_path.display()))?;
-            sim.run_with_steps(BufWriter::new(csv), BufWriter::new(steps))?
-        }
-        (Some(csv_path), _) => {
-            let csv = File::create(parent_made(csv_path)?)
-                .with_context(|| format!("cannot create {}", csv_path.display()))?;
-            sim.run(BufWriter::new(csv))?
-        }
-        (None, _) => sim.run(std::io::sink())?,
+    let mut options = RunOptions {
+        progress: progress_bar(),
+        ..RunOptions::default()
     };
+    if let (Some(dir), true) = (&args.out, args.steps) {
+        let steps_path = dir.join("steps.csv");
+        let steps = File::create(&steps_path)
+            .with_context(|| format!("cannot create {}", steps_path.display()))?;
+        options.steps = Some(Box::new(BufWriter::new(steps)));
+    }
+    let summary = match &csv_path {
+        Some(csv_path) => {
+            let csv = File::create(parent_made(csv_path)?)
+                .with_context(|| format!("cannot create {}", csv_path.display()))?;
+            sim.run_with(BufWriter::new(csv), options)?
+        }
+        None => sim.run_with(std::io::sink(), options)?,
+    };
+    clear_progress();
     if summary.warm_up_s > 0.0 && summary.requests.arrived > 0 {
         let c = &summary.requests;
         if c.warm_up == c.arrived {
@@ -138,6 +143,52 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
         return Ok(summary.to_json()? + "\n");
     }
     Ok(render(&summary))
+}
+
+/// A one-line progress bar on stderr, only when stderr is a terminal, redrawn at most every
+/// 100 ms; [`clear_progress`] erases it.
+fn progress_bar() -> Option<ProgressFn<'static>> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let mut last = std::time::Instant::now();
+    Some(Box::new(move |p: &Progress| {
+        if last.elapsed() < std::time::Duration::from_millis(100) {
+            return;
+        }
+        last = std::time::Instant::now();
+        let counts = format!(
+            "{} arrived, {} completed, {} s simulated",
+            p.arrived,
+            p.completed,
+            num(p.simulated_s, 6)
+        );
+        let line = match p.max_requests {
+            Some(m) if m > 0 => {
+                #[allow(clippy::cast_precision_loss)]
+                let frac = (p.arrived as f64 / m as f64).clamp(0.0, 1.0);
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let filled = (frac * 30.0).round() as usize;
+                format!(
+                    "[{}{}] {counts}",
+                    "#".repeat(filled),
+                    ".".repeat(30 - filled)
+                )
+            }
+            _ => counts,
+        };
+        // A closed stderr is no reason to stop the run.
+        let _ = write!(std::io::stderr().lock(), "\r{line}\x1b[K");
+    }))
+}
+
+/// Erases the progress line (a no-op when stderr is not a terminal).
+fn clear_progress() {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[K");
+    }
 }
 
 /// `path`, once its parent directory exists.

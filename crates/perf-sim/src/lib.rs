@@ -124,6 +124,6 @@ pub use config::{
 pub use error::{Result, SimError};
 pub use output::{CSV_HEADER, Counts, Latencies, ReplicaSummary, Status, Summary, Throughput};
 pub use seed::{Decision, DecisionKind, LoadedConfig, SeedOutputs};
-pub use sim::Simulation;
+pub use sim::{Progress, ProgressFn, RunOptions, Simulation};
 pub use slo::{ClientGoodput, Goodput, Slo};
 pub use stats::Stats;

@@ -68,6 +68,40 @@ impl std::fmt::Debug for Simulation {
     }
 }
 
+/// Where a run is, for progress displays (see [`RunOptions::progress`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Progress {
+    /// Simulated time reached, seconds.
+    pub simulated_s: f64,
+    /// Requests arrived so far.
+    pub arrived: u64,
+    /// Requests completed so far.
+    pub completed: u64,
+    /// The configuration's `max_requests`, when it has one (the run's expected size).
+    pub max_requests: Option<u64>,
+}
+
+/// A progress callback (see [`RunOptions::progress`]).
+pub type ProgressFn<'a> = Box<dyn FnMut(&Progress) + 'a>;
+
+/// Optional outputs of [`Simulation::run_with`].
+#[derive(Default)]
+pub struct RunOptions<'o> {
+    /// Where to stream `steps.csv` (see [`Simulation::run_with_steps`]).
+    pub steps: Option<Box<dyn Write + 'o>>,
+    /// Called every 65 536 events and once at the end of the run.
+    pub progress: Option<ProgressFn<'o>>,
+}
+
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("steps", &self.steps.is_some())
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
 impl Simulation {
     /// Validates `config` and builds its cost model and KV cache size.
     ///
@@ -163,8 +197,45 @@ impl Simulation {
     /// # Errors
     /// As [`Simulation::run`], for either output.
     pub fn run_with_steps<W: Write, S: Write>(&self, csv_out: W, steps_out: S) -> Result<Summary> {
+        self.run_with(
+            csv_out,
+            RunOptions {
+                steps: Some(Box::new(steps_out)),
+                progress: None,
+            },
+        )
+    }
+
+    /// [`Simulation::run`] with the optional outputs of [`RunOptions`]: `steps.csv` and a
+    /// progress callback.
+    ///
+    /// # Examples
+    /// ```
+    /// use perf_sim::{Progress, RunOptions, SimConfig, Simulation};
+    /// let cfg: SimConfig = serde_json::from_str(r#"{ "max_requests": 200,
+    ///   "cluster": { "cost_model": { "kind": "inferno", "alpha": 8.0, "beta": 0.02, "gamma": 2e-4 },
+    ///                "kv_cache": { "num_gpu_blocks": 100000 } },
+    ///   "workload": { "clients": [ { "arrival": { "kind": "poisson", "rate": 5.0 },
+    ///       "input": { "kind": "fixed", "value": 100 }, "output": { "kind": "fixed", "value": 20 } } ] }
+    /// }"#)?;
+    /// let mut last = None;
+    /// let summary = Simulation::new(cfg)?.run_with(
+    ///     std::io::sink(),
+    ///     RunOptions { progress: Some(Box::new(|p: &Progress| last = Some(*p))), ..RunOptions::default() },
+    /// )?;
+    /// let last = last.expect("called at least at the end");
+    /// assert_eq!((last.arrived, last.completed), (200, summary.requests.completed));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Simulation::run`], for every output.
+    pub fn run_with<'o, W: Write>(&self, csv_out: W, options: RunOptions<'o>) -> Result<Summary> {
         let mut engine = Engine::new(self)?;
-        engine.steps = Some(StepsSink::new(Box::new(steps_out))?);
+        if let Some(steps) = options.steps {
+            engine.steps = Some(StepsSink::new(steps)?);
+        }
+        engine.progress = options.progress;
         let summary = engine.run(CsvSink::new(csv_out)?)?;
         Self::log_end(&summary);
         Ok(summary)
@@ -300,6 +371,8 @@ struct Engine<'a> {
     slo_met: Vec<u64>,
     /// `steps.csv`, when asked for.
     steps: Option<StepsSink<'a>>,
+    /// Progress callback, when asked for.
+    progress: Option<ProgressFn<'a>>,
     events: u64,
     /// Overheads (`cluster.overheads`) in engine units.
     pre_fixed_ns: u64,
@@ -376,6 +449,7 @@ impl<'a> Engine<'a> {
             slo_measured: vec![0; c.workload.clients.len()],
             slo_met: vec![0; c.workload.clients.len()],
             steps: None,
+            progress: None,
             events: 0,
             pre_fixed_ns: secs_to_ns(oh.pre_schedule_ms * 1e-3),
             pre_per_token_ns: oh.pre_schedule_us_per_token * 1e3,
@@ -389,6 +463,17 @@ impl<'a> Engine<'a> {
     fn push(&mut self, time: u64, class: u8, payload: u32) {
         self.seq += 1;
         self.heap.push(Reverse((time, class, self.seq, payload)));
+    }
+
+    fn report_progress(&mut self, now: u64) {
+        if let Some(cb) = &mut self.progress {
+            cb(&Progress {
+                simulated_s: ns_to_s(now),
+                arrived: self.counts.arrived,
+                completed: self.counts.completed,
+                max_requests: self.sim.config.max_requests,
+            });
+        }
     }
 
     fn arrivals_open(&self) -> bool {
@@ -445,6 +530,9 @@ impl<'a> Engine<'a> {
             }
             now = time;
             self.events += 1;
+            if self.events & 0xFFFF == 0 {
+                self.report_progress(now);
+            }
             match class {
                 STEP_END => self.on_step_end(payload as usize, now, &mut out)?,
                 ARRIVAL => self.on_arrival(payload as usize, now, &mut out)?,
@@ -476,6 +564,7 @@ impl<'a> Engine<'a> {
         if let Some(steps) = &mut self.steps {
             steps.flush()?;
         }
+        self.report_progress(now);
         Ok(self.summary(now))
     }
 
