@@ -71,9 +71,15 @@
 //! * **TPOT** = `(c − t₁)/(O − 1)` per request with `O ≥ 2` (weights requests).
 //! * **ITL** = every gap `t_{i+1} − t_i`, pooled over all tokens (weights tokens).
 //! * **Throughput** = completed requests (and their input/output tokens) divided by the window
-//!   from the first arrival to the last completion.
+//!   from the first arrival (or the end of `warm_up_s`) to the last completion; requests
+//!   arriving during the warm-up are simulated and written out but in no statistic.
+//! * **Goodput** (with `slo` set, workload-wide or per client): completed requests whose TTFT,
+//!   TPOT, longest inter-token gap and E2E all meet their client's objectives, per second of the
+//!   same window; **attainment** = their share of the measured requests that arrived (rejected,
+//!   dropped and unfinished ones are misses). `requests.csv` marks each in `slo_met`.
 //! * **Mean batch size** = requests per step, averaged over steps; **KV usage** = the
-//!   time-weighted mean of used/total blocks over the whole simulated time, per replica.
+//!   time-weighted mean of used/total blocks over the whole simulated time, per replica; over
+//!   time, step by step, in `steps.csv` ([`Simulation::run_with_steps`]).
 //! * Means, min and max are exact; p50/p90/p95/p99 come from a fixed-size log histogram with
 //!   ≤ 0.1 % relative error (numpy-style interpolation), so memory stays flat ([`stats`]).
 //!
