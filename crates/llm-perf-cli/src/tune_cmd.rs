@@ -12,7 +12,7 @@ use llm_perf::npu::{
 };
 use llm_perf::pso::{
     Evaluator, IterationSummary, Record, SearchSpace, SeedCompat, SeedConfig, SimEvaluator,
-    TuneConfig, TuneReport, Tuner,
+    TuneConfig, TuneReport, Tuner, pareto_front,
 };
 
 use crate::table::{Table, num};
@@ -195,6 +195,7 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
 }
 
 fn report_json(report: &TuneReport, top: usize) -> serde_json::Value {
+    let pareto = pareto(report);
     serde_json::json!({
         "best_cost": report.best_cost,
         "best_config": report.best_config.to_map(),
@@ -202,7 +203,39 @@ fn report_json(report: &TuneReport, top: usize) -> serde_json::Value {
         "evaluations": report.total_evaluations,
         "finished": report.finished,
         "top": report.top_k(top),
+        "pareto_front": pareto
+            .iter()
+            .map(|(r, same)| serde_json::json!({ "record": r, "same_figures": same }))
+            .collect::<Vec<_>>(),
     })
+}
+
+/// The Pareto front (max output tok/s, min p99 TTFT, min TPOT) of everything evaluated,
+/// fastest first; configurations with the very same three figures are one point, shown by
+/// the first evaluated with the number of others that share it.
+fn pareto(report: &TuneReport) -> Vec<(&Record, usize)> {
+    let key = |r: &Record| {
+        let i = r.index.as_ref();
+        [
+            i.and_then(|i| i.output_throughput()),
+            i.and_then(|i| i.ttft_p99_ms().or_else(|| i.ttft_ms())),
+            i.and_then(|i| i.tpot_ms()),
+        ]
+        .map(|v| v.map(f64::to_bits))
+    };
+    let mut front: Vec<(&Record, usize)> = Vec::new();
+    for r in pareto_front(&report.records)
+        .into_iter()
+        .filter_map(|i| report.records.get(i))
+    {
+        match front.iter_mut().find(|(f, _)| key(f) == key(r)) {
+            Some((_, same)) => *same += 1,
+            None => front.push((r, 0)),
+        }
+    }
+    let g = |r: &Record| r.index.as_ref().and_then(|i| i.output_throughput());
+    front.sort_by(|(a, _), (b, _)| g(b).unwrap_or(0.0).total_cmp(&g(a).unwrap_or(0.0)));
+    front
 }
 
 fn render(report: &TuneReport, top: usize) -> String {
@@ -218,16 +251,43 @@ fn render(report: &TuneReport, top: usize) -> String {
         num(report.best_cost, 6)
     );
     let best: Vec<&Record> = report.top_k(top);
-    let knobs: Vec<String> = best
+    out.push_str(&records_table("rank", &best, |i, _| (i + 1).to_string()));
+    let front = pareto(report);
+    if !front.is_empty() {
+        out.push_str(&format!(
+            "\nPareto front of the {} evaluations (max out tok/s, min p99 TTFT, min TPOT):\n",
+            report.records.len()
+        ));
+        let records: Vec<&Record> = front.iter().map(|(r, _)| *r).collect();
+        out.push_str(&records_table(
+            "iter.particle",
+            &records,
+            |i, r| match front[i].1 {
+                0 => format!("{}.{}", r.iteration, r.particle),
+                n => format!("{}.{} (+{n} alike)", r.iteration, r.particle),
+            },
+        ));
+    }
+    out
+}
+
+/// A table of `records`: a label column, the cost, the knobs (of the first record) and the
+/// measured figures.
+fn records_table(
+    label: &str,
+    records: &[&Record],
+    label_of: impl Fn(usize, &Record) -> String,
+) -> String {
+    let knobs: Vec<String> = records
         .first()
         .map(|r| r.config.keys().cloned().collect())
         .unwrap_or_default();
-    let mut header = vec!["rank".to_owned(), "cost".to_owned()];
+    let mut header = vec![label.to_owned(), "cost".to_owned()];
     header.extend(knobs.iter().cloned());
-    header.extend(["out tok/s", "TTFT ms", "TPOT ms", "success"].map(String::from));
+    header.extend(["out tok/s", "TTFT ms", "p99 TTFT ms", "TPOT ms", "success"].map(String::from));
     let mut t = Table::new(&header);
-    for (rank, r) in best.iter().enumerate() {
-        let mut row = vec![(rank + 1).to_string(), num(r.fitness, 6)];
+    for (i, r) in records.iter().enumerate() {
+        let mut row = vec![label_of(i, r), num(r.fitness, 6)];
         row.extend(knobs.iter().map(|k| {
             r.config.get(k).map_or_else(
                 || "-".into(),
@@ -238,12 +298,12 @@ fn render(report: &TuneReport, top: usize) -> String {
         let opt = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| num(v, 5));
         row.push(opt(idx.and_then(|i| i.output_throughput())));
         row.push(opt(idx.and_then(|i| i.ttft_ms())));
+        row.push(opt(idx.and_then(|i| i.ttft_p99_ms())));
         row.push(opt(idx.and_then(|i| i.tpot_ms())));
         row.push(opt(idx.and_then(|i| i.success_rate())));
         t.row(row);
     }
-    out.push_str(&t.render());
-    out
+    t.render()
 }
 
 /// The engine and benchmark sections to use: the flags, else `[optimizer_engine]`, else the first

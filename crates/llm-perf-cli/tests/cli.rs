@@ -912,6 +912,36 @@ fn simulate_replays_a_trace_file_named_relative_to_the_config() {
 }
 
 #[test]
+fn tune_reports_the_pareto_front_of_everything_evaluated() {
+    let config = samples("pso/sim_tune.toml");
+    let report = json(&run(&["tune", &config, "--json"]));
+    let front = report["pareto_front"].as_array().unwrap();
+    assert!(!front.is_empty());
+    let figures = |r: &serde_json::Value| {
+        let i = &r["index"];
+        (
+            i["output_throughput"].as_f64().unwrap(),
+            i["ttft_p99_ms"].as_f64().unwrap(),
+            i["tpot_ms"].as_f64().unwrap(),
+        )
+    };
+    let points: Vec<(f64, f64, f64)> = front.iter().map(|p| figures(&p["record"])).collect();
+    // No point of the front dominates another, and it is sorted by throughput.
+    for (i, a) in points.iter().enumerate() {
+        for (j, b) in points.iter().enumerate() {
+            let dominates = a.0 >= b.0 && a.1 <= b.1 && a.2 <= b.2 && a != b;
+            assert!(i == j || !dominates, "{a:?} dominates {b:?}");
+        }
+    }
+    assert!(points.windows(2).all(|w| w[0].0 >= w[1].0));
+    let table = stdout(&run(&["tune", &config]));
+    assert!(
+        table.contains("Pareto front of the") && table.contains("p99 TTFT ms"),
+        "{table}"
+    );
+}
+
+#[test]
 fn predict_vidur_kind_trains_queries_and_shows() {
     let dir = std::env::temp_dir().join(format!("llm-perf-vidur-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

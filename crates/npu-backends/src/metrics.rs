@@ -34,6 +34,7 @@ pub fn index_from(
         request_rate: offered_rate.filter(|r| r.is_finite() && *r > 0.0),
         ttft_ms: finite(point.ttft().mean()),
         tpot_ms: finite(point.tpot().mean()),
+        ttft_p99_ms: finite(point.ttft().p99()),
         success_rate: s,
     })?)
 }

@@ -42,6 +42,10 @@ pub struct PerformanceIndexData {
     /// Time per output token, ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tpot_ms: Option<f64>,
+    /// 99th-percentile time to first token, ms (the tail the Pareto front of a tuning run
+    /// trades against throughput; absent when the evaluator does not measure it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_p99_ms: Option<f64>,
     /// Completed / sent requests, in [0, 1].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success_rate: Option<f64>,
@@ -58,6 +62,7 @@ impl PerformanceIndex {
         optional("request_rate", data.request_rate, positive)?;
         optional("ttft_ms", data.ttft_ms, non_negative)?;
         optional("tpot_ms", data.tpot_ms, non_negative)?;
+        optional("ttft_p99_ms", data.ttft_p99_ms, non_negative)?;
         if let Some(s) = data.success_rate {
             in_range("success_rate", s, 0.0, 1.0)?;
         }
@@ -88,6 +93,11 @@ impl PerformanceIndex {
     #[must_use]
     pub fn tpot_ms(&self) -> Option<f64> {
         self.0.tpot_ms
+    }
+    /// 99th-percentile time to first token, ms.
+    #[must_use]
+    pub fn ttft_p99_ms(&self) -> Option<f64> {
+        self.0.ttft_p99_ms
     }
     /// Success rate in [0, 1].
     #[must_use]

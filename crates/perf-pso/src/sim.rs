@@ -199,6 +199,7 @@ pub fn index_from_summary(s: &Summary) -> perf_model_core::Result<PerformanceInd
         request_rate: None,
         ttft_ms: (lat.ttft_ms.count > 0).then_some(lat.ttft_ms.mean),
         tpot_ms: (lat.tpot_ms.count > 0).then_some(lat.tpot_ms.mean),
+        ttft_p99_ms: (lat.ttft_ms.count > 0).then_some(lat.ttft_ms.p99),
         success_rate: Some(success),
     })
 }

@@ -168,8 +168,9 @@ impl TuneReport {
     }
 }
 
-/// Indices of the records on the Pareto front of (max output tok/s, min TTFT, min TPOT) among
-/// successful, non-cached records; missing latencies count as +∞.
+/// Indices of the records on the Pareto front of (max output tok/s, min p99 TTFT, min TPOT)
+/// among successful, non-cached records (the TTFT statistic of the index where the evaluator
+/// gives no p99); missing latencies count as +∞.
 #[must_use]
 pub fn pareto_front(records: &[Record]) -> Vec<usize> {
     let pts: Vec<(usize, [f64; 3])> = records
@@ -183,7 +184,9 @@ pub fn pareto_front(records: &[Record]) -> Vec<usize> {
                 i,
                 [
                     -g,
-                    idx.ttft_ms().unwrap_or(f64::INFINITY),
+                    idx.ttft_p99_ms()
+                        .or_else(|| idx.ttft_ms())
+                        .unwrap_or(f64::INFINITY),
                     idx.tpot_ms().unwrap_or(f64::INFINITY),
                 ],
             ))
@@ -769,4 +772,52 @@ fn write_checkpoint(path: &Path, file: &CheckpointFile) -> Result<()> {
         f.sync_all().map_err(io_err(&tmp))?;
     }
     std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perf_model_core::PerformanceIndexData;
+
+    fn record(g: f64, ttft: f64, p99: Option<f64>, tpot: f64, cached: bool) -> Record {
+        Record {
+            iteration: 0,
+            particle: 0,
+            position: Vec::new(),
+            config: serde_json::Map::new(),
+            index: Some(
+                PerformanceIndex::new(PerformanceIndexData {
+                    output_throughput: Some(g),
+                    ttft_ms: Some(ttft),
+                    ttft_p99_ms: p99,
+                    tpot_ms: Some(tpot),
+                    success_rate: Some(1.0),
+                    ..PerformanceIndexData::default()
+                })
+                .unwrap(),
+            ),
+            error: None,
+            fitness: 1.0,
+            duration_s: None,
+            real: true,
+            cached,
+        }
+    }
+
+    #[test]
+    fn pareto_front_trades_throughput_against_p99_ttft_and_tpot() {
+        let records = vec![
+            record(1000.0, 20.0, Some(40.0), 10.0, false), // 0: front
+            record(900.0, 10.0, Some(50.0), 10.0, false),  // 1: dominated by 0 on p99
+            record(900.0, 30.0, Some(30.0), 10.0, false),  // 2: front (best p99)
+            record(1200.0, 50.0, Some(90.0), 12.0, false), // 3: front (fastest)
+            record(800.0, 5.0, Some(25.0), 9.0, true),     // 4: cached, ignored
+            record(700.0, 15.0, None, 8.0, false),         // 5: front (TTFT used, best TPOT)
+        ];
+        assert_eq!(pareto_front(&records), vec![0, 2, 3, 5]);
+        // Not cached, record 4 joins the front: nobody beats its p99 TTFT and TPOT together.
+        let mut all = records.clone();
+        all[4].cached = false;
+        assert_eq!(pareto_front(&all), vec![0, 2, 3, 4, 5]);
+    }
 }
