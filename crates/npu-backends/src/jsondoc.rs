@@ -468,6 +468,13 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 256,
+            // A fixed seed: CI runs the same cases every time (set PROPTEST_CASES / edit the
+            // seed to explore further).
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_11f0),
+            ..proptest::test_runner::Config::default()
+        })]
         #[test]
         fn set_path_never_panics(path in "[a-zA-Z0-9.]{0,40}", v in 0i64..1000) {
             let mut d = Doc::parse(DS, "ds").unwrap();

@@ -38,9 +38,10 @@ impl fmt::Display for Location {
             Self::File => f.write_str("file"),
             Self::Line { line, column: 0 } => write!(f, "line {line}"),
             Self::Line { line, column } => write!(f, "line {line} column {column}"),
-            Self::JsonPath { line: 0, path } => write!(f, "{path}"),
-            Self::JsonPath { line, path } => write!(f, "line {line}: {path}"),
-            Self::Cell { row, column } => write!(f, "row {row}, column `{column}`"),
+            // Keys and column titles come from the file: kept on one line.
+            Self::JsonPath { line: 0, path } => write!(f, "{}", one_line(path)),
+            Self::JsonPath { line, path } => write!(f, "line {line}: {}", one_line(path)),
+            Self::Cell { row, column } => write!(f, "row {row}, column `{}`", one_line(column)),
         }
     }
 }
@@ -206,11 +207,15 @@ impl ReadError {
 pub type Result<T, E = ReadError> = std::result::Result<T, E>;
 
 /// Shortens a value for an error message (at most 80 characters, one line).
-pub(crate) fn shorten(text: &str) -> String {
-    let one_line: String = text
-        .chars()
+/// `text` with control characters (line breaks included) as spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+        .collect()
+}
+
+pub(crate) fn shorten(text: &str) -> String {
+    let one_line = one_line(text);
     if one_line.chars().count() <= 80 {
         one_line
     } else {

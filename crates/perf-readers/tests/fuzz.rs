@@ -273,7 +273,13 @@ fn fuzz_trace(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: TraceReader)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(10_000))]
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 10_000,
+        // A fixed seed: CI runs the same cases every time (set PROPTEST_CASES / edit the
+        // seed to explore further).
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_11f0),
+        ..proptest::test_runner::Config::default()
+    })]
 
     #[test]
     fn inferno_never_panics(pick in 0usize..8, m in mutation()) {
@@ -430,7 +436,13 @@ fn fuzz_any<T>(seeds: &[Vec<u8>], pick: usize, m: &Mutation, reader: fn(&[u8], &
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(10_000))]
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 10_000,
+        // A fixed seed: CI runs the same cases every time (set PROPTEST_CASES / edit the
+        // seed to explore further).
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_11f0),
+        ..proptest::test_runner::Config::default()
+    })]
 
     #[test]
     fn profiler_summary_never_panics(pick in 0usize..8, m in mutation()) {
