@@ -118,6 +118,15 @@ pub fn read(args: &ReadArgs) -> Result<String> {
             // A profile table holds measured operator or step times: say what it holds.
             Err(ReadError::NotBenchmark { format, .. }) if format.is_profile() => {
                 let (format, profile) = read_profile_any(file)?;
+                if args.json {
+                    out.push_str(&serde_json::to_string(&serde_json::json!({
+                        "file": file.display().to_string(),
+                        "format": format.name(),
+                        "profile": profile,
+                    }))?);
+                    out.push('\n');
+                    continue;
+                }
                 out.push_str(&describe_profile(
                     &file.display().to_string(),
                     format,
@@ -127,6 +136,15 @@ pub fn read(args: &ReadArgs) -> Result<String> {
             // Model documents: say what they hold and which command uses them.
             Err(ReadError::NotBenchmark { format, .. }) if format.is_document() => {
                 let (format, doc) = read_document_any(file)?;
+                if args.json {
+                    out.push_str(&serde_json::to_string(&serde_json::json!({
+                        "file": file.display().to_string(),
+                        "format": format.name(),
+                        "document": doc,
+                    }))?);
+                    out.push('\n');
+                    continue;
+                }
                 out.push_str(&describe_document(
                     &file.display().to_string(),
                     format,
@@ -165,7 +183,9 @@ pub fn read(args: &ReadArgs) -> Result<String> {
             out.push_str(&render(*format, ds));
         }
     }
-    if args.json {
+    // Benchmark points as one array; when the files held only traces, profiles or documents,
+    // their JSON lines above are the whole output.
+    if args.json && (!datasets.is_empty() || out.is_empty()) {
         let sets: Vec<&PerfDataset> = datasets.iter().map(|(_, d)| d).collect();
         out.push_str(&serde_json::to_string_pretty(&sets)?);
         out.push('\n');

@@ -1332,3 +1332,18 @@ fn read_describes_analyzer_documents_fits_and_profiles() {
         "a licence text, not data",
     );
 }
+
+/// `llm-perf read --json` prints profiles and model documents as JSON too.
+#[test]
+fn read_json_prints_documents_and_profiles_as_json() {
+    let problem = sample("problem-data.json");
+    let doc = json(&run(&["read", problem.to_str().unwrap(), "--json"]));
+    assert_eq!(doc["format"], "inferno-problem");
+    // The REST example's maximum batch size.
+    let p = &doc["document"]["AnalyzerProblem"];
+    assert_eq!(p["max_batch_size"], 48.0, "{doc}");
+    let mlp = samples("readers/profiles/vidur/h100_Llama-2-7b-hf_mlp_head20.csv");
+    let prof = json(&run(&["read", &mlp, "--json"]));
+    assert_eq!(prof["format"], "vidur-mlp-profile");
+    assert_eq!(prof["profile"]["VidurMlp"].as_array().unwrap().len(), 20);
+}

@@ -14,7 +14,7 @@ use crate::trained_physics::{TrainedPhysics, read_trained_physics};
 use crate::trainer_result::{TrainerResult, read_trainer_result};
 
 /// A model document read by [`read_document_any`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub enum Document {
     /// An Inferno queue-analysis REST problem ([`read_analyzer_problem`]).

@@ -8,7 +8,7 @@ use crate::text;
 
 /// One golden row: the inputs (batch size, α, β, γ, token means) and the primitives the Go
 /// analyzer computes for them (float32 values, maxNumTokens 8192, maxQueueSize 128).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct GoldenPrimitive {
     /// `B`: batch size.
     pub batch_size: f64,

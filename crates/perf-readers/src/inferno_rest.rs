@@ -7,7 +7,7 @@ use crate::text;
 
 /// A queue-analysis REST problem (`ProblemData`). Keys match ignoring ASCII case, as Go's
 /// JSON decoder does (`AvgInputTokens` binds to `avgInputTokens`); absent fields are `None`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct AnalyzerProblem {
     /// `RPS`: arrival rate, req/s.
     pub rps: Option<f64>,
@@ -34,7 +34,7 @@ pub struct AnalyzerProblem {
 /// An answer of the queue analyzer: `/solve` and `/target` (`AnalysisData`) or `/optimize`
 /// (`OptimizeData`, which adds `concurrency`, `M_ITL`, `M_TPF`, `oracleCalls`, `feasible`).
 /// Times are ms (the upstream comments say seconds, the values are ms), rates req/s.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct AnalyzerSolution {
     /// `offeredRPS` (current servers only).
     pub offered_rps: Option<f64>,

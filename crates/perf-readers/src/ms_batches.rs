@@ -6,7 +6,7 @@ use crate::profile::Stage;
 use crate::text;
 
 /// One request of a batch: `(input_length, need_blocks, output_length)`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BatchRequest {
     /// Prompt tokens of the request.
     pub input_length: u64,
@@ -18,7 +18,7 @@ pub struct BatchRequest {
 
 /// One executed batch of an msserviceprofiler model-execute profile (the training data of
 /// the serving tuner's latency model, `ms_serviceparam_optimizer` `train/pretrain_data`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BatchExecuteRow {
     /// `batch_stage`: `prefill` or `decode`.
     pub stage: Stage,
@@ -187,7 +187,7 @@ pub fn read_ms_batches(bytes: &[u8], path: &str) -> Result<Vec<BatchExecuteRow>>
 }
 
 /// One element of a Python tuple literal.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 enum Item {
     Str(String),
     Num(f64),

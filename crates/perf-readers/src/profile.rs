@@ -11,7 +11,7 @@ use crate::table::{Row, Table};
 use crate::text;
 
 /// A profile file read by [`read_profile_any`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub enum Profile {
     /// An llm-profiler sweep ([`read_profiler_sweep`]).
@@ -50,7 +50,7 @@ impl Profile {
 }
 
 /// The phase a sweep row's features are built for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Stage {
     /// One extend of `batch_size × input_len` new tokens.
     Prefill,
@@ -60,7 +60,7 @@ pub enum Stage {
 
 /// An llm-profiler (`vikranth22446/llm_execution_time_predictor` `profile`) sweep file: a grid
 /// of batch sizes × input lengths, each measured for one prefill and a median decode step.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct ProfilerSweep {
     /// `metadata.model_path`.
     pub model: Option<String>,
@@ -77,7 +77,7 @@ pub struct ProfilerSweep {
 }
 
 /// One measured point of a [`ProfilerSweep`]; times in **milliseconds** (the file has seconds).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct SweepRow {
     /// Sequences in the batch.
     pub batch_size: u32,
@@ -139,7 +139,7 @@ impl SweepRow {
 }
 
 /// A grid point of a sweep that did not produce a measurement.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FailedConfig {
     /// Sequences in the batch.
     pub batch_size: u32,
@@ -299,7 +299,7 @@ fn count(n: &Node<'_>, cx: &Cx<'_>) -> Result<u32> {
 
 /// The `time_stats.<op>.{min,max,mean,median,std}` of one operation, in **milliseconds**
 /// (`torch.cuda.Event.elapsed_time`); a statistic is `None` when its cell is empty.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct OpStats {
     /// Minimum.
     pub min: Option<f64>,
@@ -368,7 +368,7 @@ fn op_stats(
 
 /// One row of a Vidur `mlp.csv`: every non-attention operation of one transformer layer on one
 /// GPU for `num_tokens` tokens at a tensor-parallel degree.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct VidurMlpRow {
     /// Tokens in the batch (prefill and decode together).
     pub num_tokens: u32,
@@ -431,7 +431,7 @@ pub fn read_vidur_mlp(bytes: &[u8], path: &str) -> Result<Vec<VidurMlpRow>> {
 
 /// One row of a Vidur-layout `attention.csv`: prefill (`is_prefill`) or decode attention of one
 /// layer on one GPU.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct VidurAttentionRow {
     /// Sequences in the batch (decode rows; 1 for prefill rows).
     pub batch_size: u32,
@@ -495,7 +495,7 @@ pub fn read_vidur_attention(bytes: &[u8], path: &str) -> Result<Vec<VidurAttenti
 }
 
 /// One row of a Vidur network profile: a collective over `size` bytes.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct VidurCollectiveRow {
     /// `all_reduce` or `send_recv` (the `collective` column, else the `time_stats` name).
     pub collective: String,

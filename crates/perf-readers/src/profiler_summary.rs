@@ -6,7 +6,7 @@ use crate::json::{Cx, Node, parse_json_lenient};
 use crate::text;
 
 /// The measurements of one batch size (or one input length) of a sweep summary.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct SummaryGroup {
     /// The batch size (in [`ProfilerSummary::by_batch_size`]) or the input length (in
     /// [`ProfilerSummary::by_input_length`]): the JSON key.
@@ -24,7 +24,7 @@ pub struct SummaryGroup {
 }
 
 /// An llm-profiler sweep summary (`benchmark_data_<model>.json` with `batch_size_analysis`).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct ProfilerSummary {
     /// `total_experiments`.
     pub total_experiments: Option<u64>,

@@ -6,7 +6,7 @@ use crate::json::{Cx, Node, parse_json_lenient};
 use crate::text;
 
 /// One experiment of a coefficient file and the metrics the simulator must reproduce.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct PhysicsExperiment {
     /// `id`.
     pub id: String,
@@ -27,7 +27,7 @@ pub struct PhysicsExperiment {
 }
 
 /// A trained-physics coefficient file: fitted model parameters, not measurements.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct TrainedPhysics {
     /// `backend` (`trained-physics`).
     pub backend: Option<String>,

@@ -7,7 +7,7 @@ use crate::text;
 
 /// One row of the demo's comparison table (`rps inToken outToken TTFTMeas TTFTPred ITLMeas
 /// ITLPred`, times in ms).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct TrainerResultRow {
     /// Request rate, req/s.
     pub rps: f64,
@@ -26,7 +26,7 @@ pub struct TrainerResultRow {
 }
 
 /// Fitted Inferno service parameters and their errors, as the trainer reports them.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct TrainerResult {
     /// `Name of data set: …` (text output only).
     pub dataset: Option<String>,
