@@ -112,19 +112,20 @@ pub fn read(args: &ReadArgs) -> Result<String> {
     let opts = args.input.options();
     let mut out = String::new();
     let mut datasets = Vec::new();
+    // With --json: files that are not benchmark data, as {file, format, requests|profile|document}.
+    let mut others: Vec<serde_json::Value> = Vec::new();
     for file in &args.input.files {
         match read_any_with(file, &opts) {
-            Ok((format, ds)) => datasets.push((format, ds)),
+            Ok((format, ds)) => datasets.push((file, format, ds)),
             // A profile table holds measured operator or step times: say what it holds.
             Err(ReadError::NotBenchmark { format, .. }) if format.is_profile() => {
                 let (format, profile) = read_profile_any(file)?;
                 if args.json {
-                    out.push_str(&serde_json::to_string(&serde_json::json!({
+                    others.push(serde_json::json!({
                         "file": file.display().to_string(),
                         "format": format.name(),
                         "profile": profile,
-                    }))?);
-                    out.push('\n');
+                    }));
                     continue;
                 }
                 out.push_str(&describe_profile(
@@ -137,12 +138,11 @@ pub fn read(args: &ReadArgs) -> Result<String> {
             Err(ReadError::NotBenchmark { format, .. }) if format.is_document() => {
                 let (format, doc) = read_document_any(file)?;
                 if args.json {
-                    out.push_str(&serde_json::to_string(&serde_json::json!({
+                    others.push(serde_json::json!({
                         "file": file.display().to_string(),
                         "format": format.name(),
                         "document": doc,
-                    }))?);
-                    out.push('\n');
+                    }));
                     continue;
                 }
                 out.push_str(&describe_document(
@@ -155,8 +155,11 @@ pub fn read(args: &ReadArgs) -> Result<String> {
             Err(ReadError::NotBenchmark { .. }) => {
                 let (format, records) = read_requests_any(file)?;
                 if args.json {
-                    out.push_str(&serde_json::to_string(&records)?);
-                    out.push('\n');
+                    others.push(serde_json::json!({
+                        "file": file.display().to_string(),
+                        "format": format.name(),
+                        "requests": records,
+                    }));
                     continue;
                 }
                 let span = records.last().map_or(0.0, |r| r.arrival_ms())
@@ -178,16 +181,43 @@ pub fn read(args: &ReadArgs) -> Result<String> {
             Err(e) => return Err(e.into()),
         }
         if !args.json
-            && let Some((format, ds)) = datasets.last()
+            && let Some((_, format, ds)) = datasets.last()
         {
             out.push_str(&render(*format, ds));
         }
     }
-    // Benchmark points as one array; when the files held only traces, profiles or documents,
-    // their JSON lines above are the whole output.
-    if args.json && (!datasets.is_empty() || out.is_empty()) {
-        let sets: Vec<&PerfDataset> = datasets.iter().map(|(_, d)| d).collect();
-        out.push_str(&serde_json::to_string_pretty(&sets)?);
+    if args.json {
+        // Benchmark data only: the array of data sets (what `convert` and other tools read).
+        // Anything else: one object per file ({file, format, dataset|requests|profile|document}),
+        // the object itself for a single file, else an array in file order.
+        let value = if others.is_empty() {
+            let sets: Vec<&PerfDataset> = datasets.iter().map(|(_, _, d)| d).collect();
+            serde_json::to_value(sets)?
+        } else {
+            let mut all: Vec<serde_json::Value> = datasets
+                .iter()
+                .map(|(file, format, ds)| {
+                    serde_json::json!({
+                        "file": file.display().to_string(),
+                        "format": format.name(),
+                        "dataset": ds,
+                    })
+                })
+                .collect();
+            all.extend(others);
+            let order = |v: &serde_json::Value| {
+                args.input
+                    .files
+                    .iter()
+                    .position(|f| v["file"] == f.display().to_string())
+            };
+            all.sort_by_key(|v| order(v));
+            match all.len() {
+                1 => all.remove(0),
+                _ => serde_json::Value::Array(all),
+            }
+        };
+        out.push_str(&serde_json::to_string_pretty(&value)?);
         out.push('\n');
     }
     Ok(out)

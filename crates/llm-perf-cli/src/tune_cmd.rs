@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use std::sync::Arc;
 
@@ -102,7 +102,17 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
         EvaluatorKind::Sim | EvaluatorKind::Model => {
             let config = TuneConfig::from_path(&args.config)?;
             let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
-            let mut evaluator = SimEvaluator::new(&config.sim_config()?)?.jobs(jobs);
+            let mut sim_config = config.sim_config_unchecked()?;
+            // `kind = "trace_file"` arrivals name files relative to the tuning file.
+            let base = args
+                .config
+                .parent()
+                .unwrap_or_else(|| std::path::Path::new("."));
+            let in_simulator = || format!("{}: [simulator]", args.config.display());
+            llm_perf::resolve_trace_files(&mut sim_config, base).with_context(in_simulator)?;
+            let mut evaluator = SimEvaluator::new(&sim_config)
+                .with_context(in_simulator)?
+                .jobs(jobs);
             if args.evaluator == EvaluatorKind::Model {
                 let (Some(file), Some(name)) = (&args.predictor, &args.predictor_config) else {
                     bail!("--evaluator model needs --predictor FILE and --predictor-config NAME");
@@ -256,7 +266,7 @@ fn render(report: &TuneReport, top: usize) -> String {
     if !front.is_empty() {
         out.push_str(&format!(
             "\nPareto front of the {} evaluations (max out tok/s, min p99 TTFT, min TPOT):\n",
-            report.records.len()
+            report.records.iter().filter(|r| !r.cached).count()
         ));
         let records: Vec<&Record> = front.iter().map(|(r, _)| *r).collect();
         out.push_str(&records_table(

@@ -908,6 +908,21 @@ fn simulate_replays_a_trace_file_named_relative_to_the_config() {
     )
     .unwrap();
     fails_naming(&["simulate", config.to_str().unwrap()], "missing.csv");
+    // `llm-perf tune` resolves trace files of its [simulator] section the same way.
+    let tune = std::fs::read_to_string(samples("pso/sim_tune.toml")).unwrap();
+    let client_at = tune.find("[[simulator.workload.clients]]").unwrap();
+    let tune = format!(
+        "{}[[simulator.workload.clients]]\narrival = {{ kind = \"trace_file\", path = \"traces/azure.csv\", end_s = 30.0 }}\n",
+        &tune[..client_at]
+    );
+    let tune_path = dir.join("tune.toml");
+    std::fs::write(&tune_path, tune).unwrap();
+    let report = json(&run(&["tune", tune_path.to_str().unwrap(), "--json"]));
+    assert!(report["evaluations"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        report["best_cost"].as_f64().unwrap().is_finite(),
+        "{report}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -1346,4 +1361,17 @@ fn read_json_prints_documents_and_profiles_as_json() {
     let prof = json(&run(&["read", &mlp, "--json"]));
     assert_eq!(prof["format"], "vidur-mlp-profile");
     assert_eq!(prof["profile"]["VidurMlp"].as_array().unwrap().len(), 20);
+    // Mixed kinds: one JSON array of per-file objects, in the order given.
+    let report = samples("readers/fixtures/guidellm-v0.1-report.json");
+    let mixed = json(&run(&[
+        "read",
+        problem.to_str().unwrap(),
+        &report,
+        "--json",
+    ]));
+    let items = mixed.as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["format"], "inferno-problem");
+    assert_eq!(items[1]["format"], "guidellm-json");
+    assert!(items[1]["dataset"].is_object(), "{mixed}");
 }

@@ -30,8 +30,8 @@ use crate::Result;
 /// ```
 ///
 /// # Errors
-/// [`crate::Error::Read`] for a file that is missing, unreadable or not a request trace (the
-/// message names the file).
+/// [`crate::Error::Read`] for a file that is missing, unreadable, not a request trace or
+/// without requests (the message names the file).
 pub fn resolve_trace_files(config: &mut SimConfig, base_dir: &Path) -> Result<usize> {
     let mut read = 0;
     for client in &mut config.workload.clients {
@@ -47,6 +47,13 @@ pub fn resolve_trace_files(config: &mut SimConfig, base_dir: &Path) -> Result<us
         };
         let file = base_dir.join(path);
         let (_, records) = perf_readers::read_requests_any(&file)?;
+        if records.is_empty() {
+            // A header and no rows: nothing to replay.
+            return Err(perf_readers::ReadError::Empty {
+                path: file.display().to_string(),
+            }
+            .into());
+        }
         client.arrival = ArrivalConfig::Trace {
             requests: records.iter().map(TraceRequest::from).collect(),
             time_scale: *time_scale,

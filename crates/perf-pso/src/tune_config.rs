@@ -132,13 +132,22 @@ impl TuneConfig {
     /// [`crate::PsoError::Config`] when `[simulator]` is missing or not a valid `SimConfig`.
     #[cfg(feature = "sim")]
     pub fn sim_config(&self) -> Result<perf_sim::SimConfig> {
+        let cfg = self.sim_config_unchecked()?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The `[simulator]` section as parsed, not yet validated: for callers that first turn
+    /// its `trace_file` arrivals into requests (`llm_perf::resolve_trace_files`); validation
+    /// then happens when the evaluator is built.
+    ///
+    /// # Errors
+    /// [`crate::PsoError::Config`] when the section is missing or does not parse.
+    pub fn sim_config_unchecked(&self) -> Result<perf_sim::SimConfig> {
         let v = self
             .simulator
             .clone()
             .ok_or_else(|| crate::error::config_err("simulator", "section missing"))?;
-        let cfg: perf_sim::SimConfig = serde_json::from_value(v)
-            .map_err(|e| crate::error::config_err("simulator", e.to_string()))?;
-        cfg.validate()?;
-        Ok(cfg)
+        serde_json::from_value(v).map_err(|e| crate::error::config_err("simulator", e.to_string()))
     }
 }

@@ -614,8 +614,8 @@ impl ArrivalConfig {
                     format!("{path}.path"),
                     file,
                     "a trace file must be read into `kind: trace` before the run: \
-                     `llm-perf simulate` and `llm_perf::resolve_trace_files` do it (perf-sim \
-                     itself reads no files)",
+                     `llm-perf simulate`, `llm-perf tune` and `llm_perf::resolve_trace_files` do \
+                     it (perf-sim itself reads no files)",
                 ));
             }
             Self::Gamma { cv, .. } => {
@@ -884,8 +884,22 @@ impl LengthDist {
             | Self::Pareto { min, .. }
             | Self::Weibull { min, .. } => min.unwrap_or(1),
             Self::Zipf { min, .. } => *min,
-            Self::Mixture { components, .. } => {
-                return components.iter().map(Self::min_length).min().unwrap_or(1);
+            // Only components that can be picked (weight > 0) count.
+            Self::Mixture {
+                components,
+                weights,
+            } => {
+                return components
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| {
+                        weights
+                            .as_ref()
+                            .is_none_or(|w| w.get(*i).is_some_and(|&v| v > 0.0))
+                    })
+                    .map(|(_, c)| c.min_length())
+                    .min()
+                    .unwrap_or(1);
             }
         };
         u64::from(v.max(1))

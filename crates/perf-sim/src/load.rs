@@ -9,6 +9,7 @@
 //! `hardware_profile` key — goes through the seed loader ([`crate::seed`]);
 //! [`SimConfig::load_path`] returns its decisions too.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -143,28 +144,41 @@ fn read(path: &Path) -> Result<(String, String, bool)> {
 
 /// Parses `text`, through the seed loader when it is a seed configuration.
 fn load_text(text: &str, origin: &str, yaml: bool) -> Result<LoadedConfig> {
-    let parsed = if yaml {
-        serde_norway::from_str::<Value>(text).map_err(|e| e.to_string())
+    // Three readings of the text: its syntax alone (`IgnoredAny`), its top-level keys (to tell
+    // a seed config from ours even when a value is out of any number type's range) and a JSON
+    // tree (for locating unknown keys in error messages; absent for such values).
+    let syntax = if yaml {
+        serde_norway::from_str::<serde::de::IgnoredAny>(text).map_err(|e| e.to_string())
     } else {
-        serde_json::from_str::<Value>(text).map_err(|e| e.to_string())
+        serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| e.to_string())
     };
-    let tree = parsed.as_ref().ok();
-    if !tree.is_some_and(seed::is_seed_config) {
+    let keys = if yaml {
+        serde_norway::from_str::<BTreeMap<String, serde::de::IgnoredAny>>(text).ok()
+    } else {
+        serde_json::from_str::<BTreeMap<String, serde::de::IgnoredAny>>(text).ok()
+    };
+    let tree = if yaml {
+        serde_norway::from_str::<Value>(text).ok()
+    } else {
+        serde_json::from_str::<Value>(text).ok()
+    };
+    let tree = tree.as_ref();
+    let is_seed = keys.is_some_and(|k| seed::is_seed_key_set(k.keys().map(String::as_str)));
+    if !is_seed {
         let native = if yaml {
             parse_yaml(text, origin)
         } else {
             parse_json(text, origin)
         };
-        let config = match (native, &parsed) {
+        let config = match (native, syntax) {
             (Ok(config), _) => config,
-            // Text that is not even a valid document (a syntax error, a number out of range):
-            // its own error, with line and column, says more than the native schema's complaint
-            // about the first key (which may belong to a seed config).
+            // Text that is not even a valid document: its own error, with line and column,
+            // says more than the native schema's complaint about some key.
             (Err(_), Err(syntax)) => {
                 return Err(SimError::Parse {
                     origin: origin.to_owned(),
                     path: None,
-                    message: syntax.clone(),
+                    message: syntax,
                 });
             }
             (Err(e), Ok(_)) => return Err(e),

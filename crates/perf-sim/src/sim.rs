@@ -192,7 +192,9 @@ impl Simulation {
     /// Like [`Simulation::run`], and also streams one `steps.csv` row per engine step of each
     /// replica to `steps_out` ([`crate::output::STEPS_CSV_HEADER`]: start and end in seconds,
     /// the batch's prefill/decode sequences, tokens and context, KV blocks in use, waiting and
-    /// running requests, preemptions): KV-cache and batch use over time.
+    /// running requests, preemptions): KV-cache and batch use over time. A step cut by
+    /// `max_simulation_time_s` gets its row too, ending at the cut, so the rows add up to the
+    /// summary's per-replica steps and preemptions.
     ///
     /// # Errors
     /// As [`Simulation::run`], for either output.
@@ -538,6 +540,16 @@ impl<'a> Engine<'a> {
                 ARRIVAL => self.on_arrival(payload as usize, now, &mut out)?,
                 ENQUEUE => self.enqueue(payload, now, &mut out)?,
                 _ => self.on_wake(payload as usize, now)?,
+            }
+        }
+        // A step still in flight was cut by `max_simulation_time_s`: it is counted in the
+        // summary (steps are accounted when scheduled), so `steps.csv` gets its row too, ending
+        // at the cut.
+        if let Some(steps) = &mut self.steps {
+            for (r, rep) in self.replicas.iter().enumerate() {
+                if rep.busy {
+                    steps.row(r, &rep.last_step, now)?;
+                }
             }
         }
         // Whatever is still live is unfinished, reported in id order.

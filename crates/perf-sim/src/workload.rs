@@ -144,12 +144,21 @@ impl LengthSampler {
                     .enumerate()
                     .map(|(i, c)| Self::new(&format!("{field}.components[{i}]"), c))
                     .collect::<Result<Vec<_>>>()?;
+                let weight = |i: usize| {
+                    weights
+                        .as_ref()
+                        .map_or(1.0, |w| w.get(i).copied().unwrap_or(0.0))
+                };
+                // Relative to the largest weight, so the running sum cannot overflow.
+                let largest = (0..samplers.len()).map(weight).fold(0.0, f64::max);
                 let mut total = 0.0;
                 let cumulative = (0..samplers.len())
                     .map(|i| {
-                        total += weights
-                            .as_ref()
-                            .map_or(1.0, |w| w.get(i).copied().unwrap_or(0.0));
+                        total += if largest > 0.0 {
+                            weight(i) / largest
+                        } else {
+                            0.0
+                        };
                         total
                     })
                     .collect();
@@ -827,6 +836,17 @@ mod tests {
         let p = short as f64 / f64::from(n);
         // 4 standard errors of a proportion 0.25 over 200 000 draws: 0.0039.
         assert!((p - 0.25).abs() < 0.0039, "{p}");
+        // Weights near f64::MAX still split evenly (their sum would overflow).
+        let d = LengthDist::Mixture {
+            components: vec![
+                LengthDist::Fixed { value: 5 },
+                LengthDist::Fixed { value: 7 },
+            ],
+            weights: Some(vec![1e308, 1e308]),
+        };
+        let s = LengthSampler::new("x", &d).unwrap();
+        let fives = (0..10_000).filter(|_| s.sample(&mut rng) == 5).count();
+        assert!((4_700..5_300).contains(&fives), "{fives}");
         // Equal weights by default; a zero weight never picks its component.
         let d = LengthDist::Mixture {
             components: vec![

@@ -164,6 +164,13 @@ pub(crate) fn resolve(d: &SeedDist, path: &str, log: &mut Log) -> Result<Dist> {
                 for (j, v) in w.iter().enumerate() {
                     non_negative(format!("{path}.weights[{j}]"), *v)?;
                 }
+                if !w.iter().any(|&v| v > 0.0) {
+                    return Err(invalid(
+                        format!("{path}.weights"),
+                        format!("{w:?}"),
+                        "at least one weight must be > 0",
+                    ));
+                }
             }
             Dist::Other("Mixture", None)
         }
@@ -315,11 +322,21 @@ pub(crate) fn length(d: &SeedDist, path: &str, log: &mut Log) -> Result<LengthDi
             min: None,
             max: None,
         },
-        Dist::Exponential(rate) => LengthDist::Exponential {
-            mean: 1.0 / rate,
-            min: None,
-            max: None,
-        },
+        Dist::Exponential(rate) => {
+            let mean = 1.0 / rate;
+            if !mean.is_finite() {
+                return Err(invalid(
+                    format!("{path}.rate"),
+                    rate,
+                    "too small: the mean length 1/rate is not a finite number",
+                ));
+            }
+            LengthDist::Exponential {
+                mean,
+                min: None,
+                max: None,
+            }
+        }
         Dist::Other("Pareto", Some((shape, scale))) => LengthDist::Pareto {
             scale,
             shape,

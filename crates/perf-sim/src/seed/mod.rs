@@ -77,7 +77,13 @@ pub struct LoadedConfig {
 #[must_use]
 pub fn is_seed_config(tree: &Value) -> bool {
     tree.as_object()
-        .is_some_and(|m| m.contains_key("frameworks_to_test") || m.contains_key("hardware_profile"))
+        .is_some_and(|m| is_seed_key_set(m.keys().map(String::as_str)))
+}
+
+/// True when a document's top-level keys are a seed config's (`frameworks_to_test` or
+/// `hardware_profile`).
+pub(crate) fn is_seed_key_set<'k>(mut keys: impl Iterator<Item = &'k str>) -> bool {
+    keys.any(|k| k == "frameworks_to_test" || k == "hardware_profile")
 }
 
 /// Converts a parsed seed file.

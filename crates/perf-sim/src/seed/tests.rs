@@ -165,6 +165,17 @@ fn bad_distributions_are_errors_naming_their_path() {
         "{ type: Mixture, components: [ { type: Constant, value: 5 } ], weights: [1, 2] }",
     ));
     assert!(e.contains(&format!("{p}.weights")), "{e}");
+    // Errors found in the mapped values are still reported at the seed's own keys.
+    let e = err(&edit(
+        "{ type: Normal, mean: 2000, std: 400, is_int: true }",
+        "{ type: Mixture, components: [ { type: Constant, value: 5 } ], weights: [0] }",
+    ));
+    assert!(e.contains(&format!("{p}.weights")), "{e}");
+    let e = err(&edit(
+        "{ type: Normal, mean: 2000, std: 400, is_int: true }",
+        "{ type: Exponential, rate: 1.0e-320 }",
+    ));
+    assert!(e.contains(&format!("{p}.rate")), "{e}");
     let e = err(&edit(
         "{ type: Normal, mean: 2000, std: 400, is_int: true }",
         "{ type: Zipf, s: 1 }",

@@ -68,3 +68,41 @@ fn steps_csv_respects_the_limits_and_adds_up_to_the_summary() {
     }
     assert!(s.preemptions > 0, "the small cache preempts");
 }
+
+#[test]
+fn a_step_cut_by_the_time_limit_still_has_its_row() {
+    let config = cfg(json!({
+        "seed": 4, "max_requests": 3000, "max_simulation_time_s": 40.0,
+        "cluster": { "replicas": 2, "router": "least_kv_usage",
+            "engine": { "max_batch_size": 32, "max_num_batched_tokens": 1024 },
+            "cost_model": { "kind": "roofline", "model": "Llama-3.1-8B", "accelerator": "H100" },
+            "kv_cache": { "num_gpu_blocks": 700 } },
+        "workload": { "clients": [ { "arrival": { "kind": "gamma", "rate": 30.0, "cv": 2.0 },
+            "input": { "kind": "lognormal", "mean": 700, "std": 400 },
+            "output": { "kind": "lognormal", "mean": 150, "std": 100 } } ] }
+    }));
+    let mut steps = Vec::new();
+    let s = Simulation::new(config)
+        .unwrap()
+        .run_with_steps(std::io::sink(), &mut steps)
+        .unwrap();
+    assert!(s.requests.unfinished > 0, "the run is cut");
+    let text = String::from_utf8(steps).unwrap();
+    let mut rows = [0u64; 2];
+    let mut preempted = [0u64; 2];
+    let mut last_end = 0.0f64;
+    for l in text.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let r: usize = f[0].parse().unwrap();
+        rows[r] += 1;
+        preempted[r] += f[11].parse::<u64>().unwrap();
+        let (start, end) = (f[2].parse::<f64>().unwrap(), f[3].parse::<f64>().unwrap());
+        assert!(end >= start && end <= 40.0 + 1e-9, "{l}");
+        last_end = last_end.max(end);
+    }
+    for (i, r) in s.replicas.iter().enumerate() {
+        assert_eq!(rows[i], r.steps);
+        assert_eq!(preempted[i], r.preemptions);
+    }
+    assert!((last_end - 40.0).abs() < 1e-9, "{last_end}");
+}
