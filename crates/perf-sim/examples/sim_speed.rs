@@ -9,6 +9,8 @@
 //! Poisson(rate) ──► router ──► replica × N (vLLM V1, paged KV) ──► CSV → io::sink()
 //!                              step time = RooflineModel(Llama-3.1-8B, H100, bf16, TP1)
 //! ```
+//! Each run also prints a saturation verdict (below saturation: throughput within 3 % of the
+//! offered rate and mean scheduling delay under 10 % of mean E2E).
 //! Defaults: 100 000 requests, lognormal input/output with means 512/128 (std = mean/2),
 //! `max_num_seqs` 256, one replica, 60 req/s (≈ 87 % of the ≈ 69 req/s saturation rate). Peak RSS (Linux `VmHWM`) is printed after a
 //! run with the requested count and after one with a tenth of it, to show memory is flat.
@@ -69,6 +71,17 @@ fn run(requests: u64, rate: f64, replicas: u32, reference: bool) -> Result<(), B
     let wall = t0.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let per_s = s.requests.arrived as f64 / wall;
+    // Saturation verdict: below saturation when the replicas keep up with the offered rate
+    // (throughput within 3 % of it) and requests barely wait (mean scheduling delay under
+    // 10 % of mean E2E); otherwise the queue builds and the figures depend on the run length.
+    let keeps_up = s.throughput.requests_per_second >= 0.97 * rate;
+    let short_waits =
+        s.latency.scheduling_delay_ms.mean < 0.1 * s.latency.e2e_ms.mean.max(f64::MIN_POSITIVE);
+    let verdict = if keeps_up && short_waits {
+        "below saturation"
+    } else {
+        "saturated (queue builds)"
+    };
     println!(
         "{requests} requests, {replicas} replica(s), {rate} req/s: wall {wall:.3} s, {per_s:.0} simulated req/s; \
          completed {}, simulated {:.1} s, throughput {:.2} req/s, mean batch {:.1}, KV usage {:.3}, \
@@ -85,6 +98,12 @@ fn run(requests: u64, rate: f64, replicas: u32, reference: bool) -> Result<(), B
         s.events,
         sim.num_gpu_blocks(),
         peak_rss_kib().unwrap_or(0),
+    );
+    println!(
+        "  {verdict}: throughput {:.1} % of the offered {rate} req/s, mean scheduling delay {:.2} ms of {:.1} ms E2E",
+        100.0 * s.throughput.requests_per_second / rate,
+        s.latency.scheduling_delay_ms.mean,
+        s.latency.e2e_ms.mean
     );
     Ok(())
 }
