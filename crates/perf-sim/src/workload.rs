@@ -33,10 +33,9 @@ impl ArrivalProcess {
             ));
         }
         Ok(match *config {
-            ArrivalConfig::Poisson { .. } => Self::Poisson(
-                Exp::new(rate)
-                    .map_err(|e| invalid(format!("{field}.rate"), rate, e.to_string()))?,
-            ),
+            ArrivalConfig::Poisson { .. } => {
+                Self::Poisson(built(Exp::new(rate), field, "rate", rate)?)
+            }
             ArrivalConfig::Gamma { cv, .. } => {
                 if !(cv.is_finite() && cv > 0.0) {
                     return Err(invalid(
@@ -47,10 +46,7 @@ impl ArrivalProcess {
                 }
                 let shape = 1.0 / (cv * cv);
                 let scale = 1.0 / (rate * shape);
-                Self::Gamma(
-                    Gamma::new(shape, scale)
-                        .map_err(|e| invalid(format!("{field}.cv"), cv, e.to_string()))?,
-                )
+                Self::Gamma(built(Gamma::new(shape, scale), field, "cv", cv)?)
             }
             ArrivalConfig::Constant { .. } => Self::Constant(1.0 / rate),
             ArrivalConfig::Stages { .. }
@@ -173,12 +169,7 @@ impl LengthSampler {
                 max,
             } => {
                 let (lo, hi) = bounds(min, max);
-                Self::Normal(
-                    Normal::new(mean, std)
-                        .map_err(|e| invalid(format!("{field}.std"), std, e.to_string()))?,
-                    lo,
-                    hi,
-                )
+                Self::Normal(built(Normal::new(mean, std), field, "std", std)?, lo, hi)
             }
             LengthDist::Lognormal {
                 mu,
@@ -190,21 +181,11 @@ impl LengthSampler {
             } => {
                 let (m, s) = LengthDist::lognormal_params(field, mu, sigma, mean, std)?;
                 let (lo, hi) = bounds(min, max);
-                Self::Lognormal(
-                    LogNormal::new(m, s)
-                        .map_err(|e| invalid(format!("{field}.sigma"), s, e.to_string()))?,
-                    lo,
-                    hi,
-                )
+                Self::Lognormal(built(LogNormal::new(m, s), field, "sigma", s)?, lo, hi)
             }
             LengthDist::Exponential { mean, min, max } => {
                 let (lo, hi) = bounds(min, max);
-                Self::Exponential(
-                    Exp::new(1.0 / mean)
-                        .map_err(|e| invalid(format!("{field}.mean"), mean, e.to_string()))?,
-                    lo,
-                    hi,
-                )
+                Self::Exponential(built(Exp::new(1.0 / mean), field, "mean", mean)?, lo, hi)
             }
             LengthDist::Gamma {
                 shape,
@@ -214,8 +195,7 @@ impl LengthSampler {
             } => {
                 let (lo, hi) = bounds(min, max);
                 Self::Gamma(
-                    Gamma::new(shape, scale)
-                        .map_err(|e| invalid(format!("{field}.shape"), shape, e.to_string()))?,
+                    built(Gamma::new(shape, scale), field, "shape", shape)?,
                     lo,
                     hi,
                 )
@@ -228,8 +208,7 @@ impl LengthSampler {
             } => {
                 let (lo, hi) = bounds(min, max);
                 Self::Pareto(
-                    Pareto::new(scale, shape)
-                        .map_err(|e| invalid(format!("{field}.shape"), shape, e.to_string()))?,
+                    built(Pareto::new(scale, shape), field, "shape", shape)?,
                     lo,
                     hi,
                 )
@@ -242,8 +221,7 @@ impl LengthSampler {
             } => {
                 let (lo, hi) = bounds(min, max);
                 Self::Weibull(
-                    Weibull::new(scale, shape)
-                        .map_err(|e| invalid(format!("{field}.shape"), shape, e.to_string()))?,
+                    built(Weibull::new(scale, shape), field, "shape", shape)?,
                     lo,
                     hi,
                 )
@@ -251,8 +229,7 @@ impl LengthSampler {
             LengthDist::Zipf { theta, min, max } => {
                 let n = f64::from(max - min) + 1.0;
                 Self::Zipf(
-                    Zipf::new(n, theta)
-                        .map_err(|e| invalid(format!("{field}.theta"), theta, e.to_string()))?,
+                    built(Zipf::new(n, theta), field, "theta", theta)?,
                     min.max(1),
                 )
             }
@@ -282,6 +259,16 @@ impl LengthSampler {
             }
         }
     }
+}
+
+/// `dist` (a `rand_distr` constructor's result), or its error as an invalid `field.param`.
+fn built<D, E: std::fmt::Display>(
+    dist: std::result::Result<D, E>,
+    field: &str,
+    param: &str,
+    value: f64,
+) -> Result<D> {
+    dist.map_err(|e| invalid(format!("{field}.{param}"), value, e.to_string()))
 }
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
