@@ -3,10 +3,10 @@
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use llm_perf::fit::{
-    BootstrapCi, FitError, FitPoint, FittedInferno, InfernoTrainer, InfernoTrainerValidParams,
-    Loss, SeedResponse, points_from_datasets,
+    BootstrapCi, FitPoint, FittedInferno, Loss, SeedResponse, points_from_datasets,
 };
 use llm_perf::model::inferno::{Arithmetic, QueueModel};
+use llm_perf_server::seed_api::TrainerChoice;
 use serde::Serialize;
 
 use crate::read_cmd::InputArgs;
@@ -74,57 +74,6 @@ struct Extra<'a> {
     fit: &'a FittedInferno,
     #[serde(skip_serializing_if = "Option::is_none")]
     bootstrap: Option<&'a BootstrapCi>,
-}
-
-/// The trainer settings a fit is run with: shared by `llm-perf fit` and `POST /train`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrainerChoice {
-    /// Model generation.
-    pub model: QueueModel,
-    /// Loss function.
-    pub loss: Loss,
-    /// Initial α, β, γ.
-    pub init: [f64; 3],
-    /// Nelder–Mead on variables scaled by their initial values.
-    pub scaled: bool,
-    /// One run exactly as the Go trainer.
-    pub seed_compatible: bool,
-    /// Extra starts of the improved mode.
-    pub multistart: usize,
-    /// Seed of the multistart design.
-    pub seed: u64,
-    /// Arithmetic; `None` means `GoFloat32` when seed-compatible, else `F64`.
-    pub arithmetic: Option<Arithmetic>,
-}
-
-impl TrainerChoice {
-    /// The arithmetic actually used.
-    #[must_use]
-    pub fn arithmetic(&self) -> Arithmetic {
-        match self.arithmetic {
-            Some(a) => a,
-            None if self.seed_compatible => Arithmetic::GoFloat32,
-            None => Arithmetic::F64,
-        }
-    }
-
-    /// The validated trainer.
-    ///
-    /// # Errors
-    /// [`FitError::InvalidParam`] for a NaN, infinite or negative initial value.
-    pub fn trainer(&self) -> Result<InfernoTrainerValidParams, FitError> {
-        let [a, b, g] = self.init;
-        InfernoTrainer::params()
-            .model(self.model)
-            .loss(self.loss)
-            .init(a, b, g)
-            .scaled(self.scaled)
-            .seed_compatible(self.seed_compatible)
-            .multistart(self.multistart)
-            .seed(self.seed)
-            .arithmetic(self.arithmetic())
-            .check()
-    }
 }
 
 /// Runs `llm-perf fit`.

@@ -7,7 +7,8 @@
 //! infeasible load) exits with code 2.
 //!
 //! `llm-perf serve` runs the same functions as an HTTP service (model-trainer `/train`,
-//! queue-analysis `/solve`, `/target`, `/optimize`) and logs each request at `info`.
+//! queue-analysis `/solve`, `/target`, `/optimize`, the benchmark store's `/api/…`; the
+//! `llm-perf-server` crate) and logs each request at `info`.
 
 mod catalog_cmd;
 mod convert_cmd;
@@ -18,8 +19,8 @@ mod problem;
 mod queue_cmd;
 mod read_cmd;
 mod serve_cmd;
-mod server;
 mod simulate_cmd;
+mod store_cmd;
 mod table;
 mod tune_cmd;
 
@@ -65,34 +66,28 @@ enum Command {
     Models(catalog_cmd::ModelsArgs),
     /// List catalogued accelerators (GPUs and Ascend NPUs), or show one.
     Accelerators(catalog_cmd::AcceleratorsArgs),
-    /// Run the HTTP service: `POST /train` (model-trainer) and `/solve`, `/target`, `/optimize`.
+    /// Run the HTTP service: seed REST APIs and the benchmark store (see `docs/server.md`).
     ///
-    /// Routes (JSON bodies; errors are `{"message": …}`):
+    /// Routes (JSON; errors are `{"message": …}`): the model-trainer's `POST /train`, the
+    /// queue-analysis `POST /solve`, `/target`, `/optimize`, `GET /healthz`, and the Benchmark
+    /// Modeling Tool's `/api/benchmarks/…` (upload any benchmark format, list models and
+    /// benchmarks, delete, predict with confidence, export), plus Inferno fits of stored
+    /// sweeps, sizing from them and stored predictor files.
     ///
-    /// * `POST /train[?seed_compatible=true][&init=A,B,G][&seconds=true]` — body: an Inferno
-    ///   DataSet `{"name", "data": [DataPoint]}`; answers the model-trainer's
-    ///   `{"OptimizedParms", "AnalysisResults"}`. Default fit: multistart Nelder–Mead,
-    ///   relative squared loss, scaled, from 1,0.01,1e-4; `seed_compatible=true` runs the Go
-    ///   trainer's single run (from 1,0,0 unless `init` is given). 400 for a body that is not a
-    ///   DataSet, 422 for a degenerate one (no points, NaN or negative values), 500 when the
-    ///   optimization fails.
-    ///
-    /// * `POST /solve`, `/target`, `/optimize` — body: the queue-analysis REST problem (keys
-    ///   case-insensitive); answers what `analyze`, `size` and `optimize` print with `--json`.
-    ///   400 for a missing or invalid field, 422 for a load or target the model cannot meet.
-    ///
-    /// * `GET /healthz` — `{"status":"ok"}`.
-    ///
-    /// Listens on 127.0.0.1:8080 by default; stops gracefully on Ctrl-C. Requests are logged
-    /// to stderr (`RUST_LOG` overrides the default `info` level of the server).
+    /// Listens on 127.0.0.1:8080 by default; a non-loopback `--listen` needs a token
+    /// (LLM_PERF_TOKEN) for routes that change the store, or `--read-only`. The database is
+    /// `--db`, LLM_PERF_DB, or `$XDG_DATA_HOME/llm-perf/llm-perf.db`. Stops gracefully on
+    /// Ctrl-C. Requests are logged to stderr (`RUST_LOG` overrides the default `info`).
     Serve(serve_cmd::ServeArgs),
+    /// The benchmark store without a server: import files, list and delete benchmarks.
+    Store(store_cmd::StoreArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The server logs its requests by default; every other command only errors.
     let default_filter = match cli.command {
-        Command::Serve(_) => "error,llm_perf::server=info,llm_perf::serve_cmd=info",
+        Command::Serve(_) => "error,llm_perf_server=info,llm_perf::serve_cmd=info",
         _ => "error",
     };
     tracing_subscriber::fmt()
@@ -117,6 +112,7 @@ fn main() -> ExitCode {
         Command::Models(args) => catalog_cmd::models(&args),
         Command::Accelerators(args) => catalog_cmd::accelerators(&args),
         Command::Serve(args) => serve_cmd::serve(&args),
+        Command::Store(args) => store_cmd::store(&args),
     };
     match output {
         Ok(text) => {

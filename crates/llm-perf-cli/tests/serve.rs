@@ -29,6 +29,7 @@ impl Server {
             .args(["serve", "--port", "0"])
             .args(args)
             .env("RUST_LOG", "info")
+            .env("LLM_PERF_DB", ":memory:")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

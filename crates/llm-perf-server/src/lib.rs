@@ -1,0 +1,76 @@
+//! **llm-perf-server**: everything llm-perf serves over HTTP — the seed services' REST APIs
+//! (the Inferno model-trainer and queue-analysis, the LLM Benchmark Modeling Tool) on a
+//! benchmark store in SQLite — as an axum [`Router`](axum::Router) that `llm-perf serve`
+//! binds, and that programs can mount or drive in tests.
+//!
+//! ```
+//! use llm_perf_server::{AppState, ServerOptions, router, store::Store};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let store = Store::open(":memory:")?;                 // or a file: WAL, migrations, FKs
+//! let app = router(AppState::new(store.clone(), ServerOptions::default()));
+//! // Serve it: axum::serve(tokio::net::TcpListener::bind("127.0.0.1:0").await?, app).await?;
+//!
+//! // The store without a server, as `llm-perf store import` uses it:
+//! let csv = "provider_model,traffic_level,input_avg_len,output_avg_len,ttft_mean,summary_actual_qps\n\
+//!            org/m,0.1,500,100,310.5,0.1\norg/m,0.2,1000,200,402.0,0.2\n";
+//! let parsed = llm_perf_server::store::parse_upload(llm_perf_server::store::UploadRequest {
+//!     file_name: "sweep.csv".into(),
+//!     bytes: csv.as_bytes().to_vec(),
+//!     ..Default::default()
+//! })?;
+//! let stored = store.with_conn(|c| llm_perf_server::store::insert_upload(c, &parsed))?;
+//! assert_eq!((stored.format.as_str(), stored.points), ("together-csv", 2));
+//! let models = store.with_conn(|c| llm_perf_server::store::models(c))?;
+//! assert_eq!(models[0].provider_model, "org/m");
+//! # drop(app);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Routes
+//!
+//! JSON in and out; every error is `{"message": "…"}` with a 4xx status for the client's
+//! input (5xx only for our own failures). Routes marked **write** change the store: they are
+//! refused (403) on a `--read-only` server and, when a token is set, need
+//! `Authorization: Bearer <token>` (401 without it). Bodies above the limit (default 64 MiB)
+//! answer 413.
+//!
+//! | method and path | what it does |
+//! |---|---|
+//! | `POST /train[?seed_compatible=true][&init=A,B,G][&seconds=true]` | model-trainer: fit α, β, γ to an Inferno `DataSet` body |
+//! | `POST /solve`, `/target`, `/optimize` | queue-analysis: one rate, max rate under targets, best max batch |
+//! | `GET /healthz` | `{"status":"ok"}` |
+//! | `POST /api/benchmarks/upload` **write** | store a benchmark file of any detected format (multipart field `file`, or the raw body with `?name=&model=`); 201, 409 for bytes already stored, 422 for a file that cannot be read |
+//! | `GET /api/benchmarks/models` | models with `num_benchmarks`, `num_runs` and token ranges |
+//! | `GET /api/benchmarks/models/{model}/benchmarks` | a model's benchmarks, newest first |
+//! | `GET /api/benchmarks/benchmarks` | every benchmark |
+//! | `GET /api/benchmarks/benchmarks/{id}` | one benchmark with its points and every statistic |
+//! | `DELETE /api/benchmarks/benchmarks/{id}` **write** | delete it (and its file when nothing else uses it) |
+//! | `GET /api/benchmarks/modeling/models` | models with at least two points of different shapes |
+//! | `POST /api/benchmarks/modeling/predict` | `{model, input_tokens, output_tokens, traffic_level?, method?}` → metrics with confidence (as `llm-perf estimate --json`) |
+//! | `POST /api/benchmarks/modeling/export` | `{result}` → one-row CSV in the upload schema |
+//! | `POST /api/benchmarks/modeling/regression` **write** | store a model's regression (R², linear fits) |
+//! | `POST /api/benchmarks/benchmarks/{id}/fit` **write** | fit the Inferno model to a stored sweep and store the fit |
+//! | `POST /api/derived/{id}/size` | replicas and per-replica rate under SLOs from a stored fit |
+//! | `POST /api/predictors?model=M&name=N` **write** | store a predictor file (`llm-perf predict train` output) |
+//! | `GET /api/predictors` | stored predictor files |
+//! | `GET /api/derived[?model=][&kind=]`, `GET /api/derived/{id}` | derived models (fits, regressions, predictors) |
+//! | `DELETE /api/derived/{id}` **write** | delete a derived model |
+//! | `GET /api/store` | database path, schema version, row counts |
+//!
+//! `docs/server.md` in the repository has `curl` examples for each.
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
+
+mod auth;
+pub mod error;
+pub mod export;
+mod routes;
+pub mod seed_api;
+mod state;
+pub mod store;
+
+pub use error::{Result, ServerError};
+pub use routes::{ApiError, router};
+pub use state::{App, AppState, DEFAULT_MAX_BODY_BYTES, ServerOptions};
