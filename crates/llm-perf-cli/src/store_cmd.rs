@@ -105,39 +105,68 @@ enum Outcome {
     Stored(store::StoredUpload),
     Duplicate { upload_id: i64, message: String },
     Failed { message: String },
+    Skipped { message: String },
+}
+
+/// The file earlier in the list that `path` is the AISBench partner of (`x.json` / `x.csv`,
+/// both AISBench), if any.
+fn aisbench_partner<'a>(path: &std::path::Path, earlier: &'a [PathBuf]) -> Option<&'a PathBuf> {
+    let ext = path.extension()?.to_str()?;
+    let other = match ext {
+        "json" => path.with_extension("csv"),
+        "csv" => path.with_extension("json"),
+        _ => return None,
+    };
+    let is_aisbench = |p: &std::path::Path| {
+        std::fs::read(p).ok().is_some_and(|b| {
+            matches!(
+                llm_perf::readers::detect(&b, Some(p)),
+                llm_perf::readers::Format::AisbenchJson | llm_perf::readers::Format::AisbenchCsv
+            )
+        })
+    };
+    earlier
+        .iter()
+        .find(|e| **e == other)
+        .filter(|e| is_aisbench(e) && is_aisbench(path))
 }
 
 fn import(a: &ImportArgs) -> Result<String> {
     let db = open_store(&a.db)?;
     let mut results = Vec::with_capacity(a.files.len());
-    for path in &a.files {
+    for (i, path) in a.files.iter().enumerate() {
         let shown = path.display().to_string();
-        let outcome = match std::fs::read(path) {
-            Err(e) => Outcome::Failed {
-                message: format!("{shown}: {e}"),
+        // An AISBench pair is read as one result from either file: store it once.
+        if let Some(first) = aisbench_partner(path, &a.files[..i]) {
+            results.push((
+                shown,
+                Outcome::Skipped {
+                    message: format!("read together with {}", first.display()),
+                },
+            ));
+            continue;
+        }
+        let request = UploadRequest {
+            model: a.model.clone(),
+            accelerator: a.accelerator.clone(),
+            engine: a.engine.clone(),
+            ..UploadRequest::default()
+        };
+        let outcome = match store::parse_upload_path(path, request)
+            .and_then(|parsed| db.with_conn(|c| store::insert_upload(c, &parsed)))
+        {
+            Ok(stored) => Outcome::Stored(stored),
+            Err(ServerError::Duplicate(d)) => Outcome::Duplicate {
+                upload_id: d.upload_id,
+                message: ServerError::Duplicate(d).to_string(),
             },
-            Ok(bytes) => {
-                let request = UploadRequest {
-                    file_name: shown.clone(),
-                    bytes,
-                    model: a.model.clone(),
-                    accelerator: a.accelerator.clone(),
-                    engine: a.engine.clone(),
-                };
-                match store::parse_upload(request)
-                    .and_then(|parsed| db.with_conn(|c| store::insert_upload(c, &parsed)))
-                {
-                    Ok(stored) => Outcome::Stored(stored),
-                    Err(ServerError::Duplicate(d)) => Outcome::Duplicate {
-                        upload_id: d.upload_id,
-                        message: ServerError::Duplicate(d).to_string(),
-                    },
-                    Err(e) if e.status().is_client_error() => Outcome::Failed {
-                        message: e.to_string(),
-                    },
-                    Err(e) => return Err(e).context(format!("storing {shown}")),
-                }
-            }
+            Err(e) if e.status().is_client_error() => Outcome::Failed {
+                message: e.to_string(),
+            },
+            Err(ServerError::Io { path, source }) => Outcome::Failed {
+                message: format!("{path}: {source}"),
+            },
+            Err(e) => return Err(e).context(format!("storing {shown}")),
         };
         results.push((shown, outcome));
     }
@@ -149,7 +178,11 @@ fn import(a: &ImportArgs) -> Result<String> {
         .iter()
         .filter(|(_, o)| matches!(o, Outcome::Duplicate { .. }))
         .count();
-    let failed = results.len() - stored - duplicates;
+    let skipped = results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Skipped { .. }))
+        .count();
+    let failed = results.len() - stored - duplicates - skipped;
     let text = if a.json {
         let list: Vec<_> = results
             .iter()
@@ -160,6 +193,7 @@ fn import(a: &ImportArgs) -> Result<String> {
             "stored": stored,
             "duplicates": duplicates,
             "failed": failed,
+            "skipped": skipped,
             "files": list,
         }))? + "\n"
     } else {
@@ -177,16 +211,26 @@ fn import(a: &ImportArgs) -> Result<String> {
                             )
                         })
                         .collect();
-                    format!("stored {file} ({}): {}", s.format, parts.join(", "))
+                    if parts.is_empty() {
+                        format!(
+                            "stored {file} ({} {}): {}",
+                            s.format,
+                            s.kind.as_str(),
+                            s.summary
+                        )
+                    } else {
+                        format!("stored {file} ({}): {}", s.format, parts.join(", "))
+                    }
                 }
                 Outcome::Duplicate { message, .. } => format!("duplicate: {message}"),
                 Outcome::Failed { message } => format!("failed: {message}"),
+                Outcome::Skipped { message } => format!("skipped {file}: {message}"),
             };
             out.push_str(&line);
             out.push('\n');
         }
         out.push_str(&format!(
-            "{stored} stored, {duplicates} already stored, {failed} failed ({} files) in {}\n",
+            "{stored} stored, {duplicates} already stored, {skipped} skipped, {failed} failed ({} files) in {}\n",
             results.len(),
             db.location()
         ));

@@ -1,5 +1,6 @@
 -- llm-perf benchmark store, schema version 1.
--- An upload is one file as received; a benchmark is the points of one model in one upload
+-- An upload is one file as received: benchmark results (read into benchmarks and points),
+-- or a request trace, a profiling table or a model document (kept whole, summarised); a benchmark is the points of one model in one upload
 -- (a Together CSV naming two models gives two benchmarks); a point is one measured operating
 -- point; point_stats holds every statistic the file gave for it, by name (ttft_mean,
 -- ttft_p99, e2e_p50, user_tps_mean, throughput, ...), so no percentile is dropped.
@@ -9,6 +10,8 @@ CREATE TABLE uploads (
     file_name   TEXT    NOT NULL,
     sha256      TEXT    NOT NULL UNIQUE CHECK (length(sha256) = 64),
     format      TEXT    NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('benchmark', 'trace', 'profile', 'document')),
+    summary     TEXT    NOT NULL,
     size_bytes  INTEGER NOT NULL CHECK (size_bytes > 0),
     content     BLOB    NOT NULL,
     uploaded_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))

@@ -42,12 +42,15 @@
 //! | `POST /train[?seed_compatible=true][&init=A,B,G][&seconds=true]` | model-trainer: fit α, β, γ to an Inferno `DataSet` body |
 //! | `POST /solve`, `/target`, `/optimize` | queue-analysis: one rate, max rate under targets, best max batch |
 //! | `GET /healthz` | `{"status":"ok"}` |
-//! | `POST /api/benchmarks/upload` **write** | store a benchmark file of any detected format (multipart field `file`, or the raw body with `?name=&model=`); 201, 409 for bytes already stored, 422 for a file that cannot be read |
+//! | `POST /api/benchmarks/upload` **write** | store a file of any detected format (benchmark results are read into points; traces, profiles and documents are kept whole) (multipart field `file`, or the raw body with `?name=&model=`); 201, 409 for bytes already stored, 422 for a file that cannot be read |
 //! | `GET /api/benchmarks/models` | models with `num_benchmarks`, `num_runs` and token ranges |
 //! | `GET /api/benchmarks/models/{model}/benchmarks` | a model's benchmarks, newest first |
 //! | `GET /api/benchmarks/benchmarks` | every benchmark |
 //! | `GET /api/benchmarks/benchmarks/{id}` | one benchmark with its points and every statistic |
 //! | `DELETE /api/benchmarks/benchmarks/{id}` **write** | delete it (and its file when nothing else uses it) |
+//! | `GET /api/uploads` | every stored file: benchmarks, and traces, profiles and model documents kept whole |
+//! | `GET /api/uploads/{id}/content` | a stored file as uploaded |
+//! | `DELETE /api/uploads/{id}` **write** | delete a file with its benchmarks |
 //! | `GET /api/benchmarks/modeling/models` | models with at least two points of different shapes |
 //! | `POST /api/benchmarks/modeling/predict` | `{model, input_tokens, output_tokens, traffic_level?, method?}` → metrics with confidence (as `llm-perf estimate --json`) |
 //! | `POST /api/benchmarks/modeling/export` | `{result}` → one-row CSV in the upload schema |

@@ -40,6 +40,20 @@ pub(super) async fn upload(
     request: Request,
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
+    let limit = state.options.max_body_bytes;
+    let too_large = |e: ApiError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the upload is larger than this server's limit of {} (llm-perf serve --max-body-mib)",
+                    human_bytes(limit)
+                ),
+            )
+        } else {
+            e
+        }
+    };
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -55,12 +69,12 @@ pub(super) async fn upload(
     if is_multipart {
         let mut form = Multipart::from_request(request, &state)
             .await
-            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+            .map_err(|e| too_large(ApiError::new(e.status(), e.body_text())))?;
         let mut saw_file = false;
         while let Some(field) = form
             .next_field()
             .await
-            .map_err(|e| ApiError::new(e.status(), e.body_text()))?
+            .map_err(|e| too_large(ApiError::new(e.status(), e.body_text())))?
         {
             let name = field.name().unwrap_or("").to_owned();
             match name.as_str() {
@@ -71,7 +85,7 @@ pub(super) async fn upload(
                     upload.bytes = field
                         .bytes()
                         .await
-                        .map_err(|e| ApiError::new(e.status(), e.body_text()))?
+                        .map_err(|e| too_large(ApiError::new(e.status(), e.body_text())))?
                         .to_vec();
                     saw_file = true;
                 }
@@ -79,7 +93,7 @@ pub(super) async fn upload(
                     let text = field
                         .text()
                         .await
-                        .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+                        .map_err(|e| too_large(ApiError::new(e.status(), e.body_text())))?;
                     let value = Some(text).filter(|t| !t.trim().is_empty());
                     match name.as_str() {
                         "model" => upload.model = value.or(upload.model),
@@ -98,7 +112,10 @@ pub(super) async fn upload(
             return Err(ApiError::bad_request("no `file` field in the form"));
         }
     } else {
-        upload.bytes = Bytes::from_request(request, &state).await?.to_vec();
+        upload.bytes = Bytes::from_request(request, &state)
+            .await
+            .map_err(|e| too_large(e.into()))?
+            .to_vec();
     }
     let parsed = blocking(move || parse_upload(upload).map_err(ApiError::from)).await?;
     let stored = state
@@ -114,6 +131,8 @@ pub(super) async fn upload(
     );
     let body = serde_json::json!({
         "success": true,
+        "kind": stored.kind,
+        "summary": stored.summary,
         "benchmark_id": stored.benchmarks.first().map(|b| b.benchmark_id),
         "rows_inserted": stored.points,
         "upload_id": stored.upload_id,
@@ -123,6 +142,16 @@ pub(super) async fn upload(
         "benchmarks": stored.benchmarks,
     });
     Ok(json_response(StatusCode::CREATED, &body))
+}
+
+/// `n` bytes as MiB or KiB.
+fn human_bytes(n: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if n % MIB == 0 {
+        format!("{} MiB", n / MIB)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 /// `GET /api/benchmarks/models`.
@@ -168,6 +197,58 @@ pub(super) async fn remove(
     let deleted = state
         .store
         .call(move |c| store::delete_benchmark(c, id))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "success": true, "deleted": deleted }),
+    ))
+}
+
+/// `GET /api/uploads`: every stored file (benchmarks, traces, profiles, documents).
+pub(super) async fn uploads(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let list = state.store.call(|c| store::uploads(c)).await?;
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// `GET /api/uploads/{id}/content`: the file as uploaded.
+pub(super) async fn upload_content(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "upload")?;
+    let (name, _format, bytes) = state
+        .store
+        .call(move |c| store::upload_content(c, id))
+        .await?;
+    let stem = crate::export::safe_file_stem(
+        std::path::Path::new(&name)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("upload"),
+    );
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{stem}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `DELETE /api/uploads/{id}`: the file with its benchmarks.
+pub(super) async fn remove_upload(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "upload")?;
+    let deleted = state
+        .store
+        .call(move |c| store::delete_upload(c, id))
         .await?;
     Ok(json_response(
         StatusCode::OK,

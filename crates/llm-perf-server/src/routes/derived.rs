@@ -9,7 +9,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use llm_perf::fit::{Loss, points_from_datasets};
+use llm_perf::fit::{DEFAULT_MAX_BATCH_SIZE, Loss, points_from_datasets};
 use llm_perf::model::inferno::QueueModel;
 use llm_perf::predict::together::{BenchmarkStore, metric_names};
 use llm_perf::predict::{PredictorFile, VidurFile};
@@ -152,7 +152,8 @@ pub(super) struct SizeBody {
     /// Mean output tokens (default: as input).
     #[serde(default)]
     output_tokens: Option<f64>,
-    /// Max batch size (default: the largest of the fitted benchmark's points).
+    /// Max batch size (default: the largest of the fitted benchmark's points, else the fit's
+    /// own default, 256).
     #[serde(default)]
     max_batch: Option<u32>,
 }
@@ -200,6 +201,7 @@ pub(super) async fn size(
                 .filter_map(|p| p.max_batch_size)
                 .max()
                 .and_then(|m| u32::try_from(m).ok())
+                .or(Some(DEFAULT_MAX_BATCH_SIZE))
         }),
         max_queue: None,
         input_tokens: body.input_tokens.or_else(|| mean(|p| p.input_tokens)),

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/predictors", post(derived::upload_predictor))
         .route("/api/derived/{id}", delete(derived::remove))
+        .route("/api/uploads/{id}", delete(benchmarks::remove_upload))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_write_access,
@@ -53,6 +54,8 @@ pub fn router(state: AppState) -> Router {
             get(benchmarks::of_model),
         )
         .route("/api/benchmarks/benchmarks", get(benchmarks::all))
+        .route("/api/uploads", get(benchmarks::uploads))
+        .route("/api/uploads/{id}/content", get(benchmarks::upload_content))
         .route("/api/benchmarks/benchmarks/{id}", get(benchmarks::one))
         .route(
             "/api/benchmarks/modeling/models",

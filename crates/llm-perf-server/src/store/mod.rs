@@ -20,15 +20,17 @@ use crate::error::{Result, ServerError};
 
 pub use read::{
     BenchmarkDetail, BenchmarkSummary, Counts, DerivedModel, DerivedSummary, ModelSummary,
-    PointRecord, TokenRange, all_benchmarks, benchmark, benchmarks_of, counts, dataset, derived,
-    derived_list, modeling_models, models, together_rows,
+    PointRecord, TokenRange, UploadSummary, all_benchmarks, benchmark, benchmarks_of, counts,
+    dataset, derived, derived_list, modeling_models, models, together_rows, upload_content,
+    uploads,
 };
 pub use upload::{
-    ParsedBenchmark, ParsedPoint, ParsedUpload, UploadRequest, parse_upload, sha256_hex,
+    ParsedBenchmark, ParsedPoint, ParsedUpload, UploadKind, UploadRequest, parse_upload,
+    parse_upload_path, sha256_hex,
 };
 pub use write::{
-    DerivedKind, StoredBenchmark, StoredUpload, delete_benchmark, delete_derived, insert_derived,
-    insert_upload,
+    DerivedKind, StoredBenchmark, StoredUpload, delete_benchmark, delete_derived, delete_upload,
+    insert_derived, insert_upload,
 };
 
 /// Schema migrations, append-only: never edit a released one, add the next.

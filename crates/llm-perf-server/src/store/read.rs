@@ -490,3 +490,74 @@ pub fn derived(conn: &Connection, id: i64) -> Result<DerivedModel> {
         .map_err(|e| ServerError::Internal(format!("derived model {id}: stored JSON: {e}")))?;
     Ok(DerivedModel { summary, content })
 }
+
+/// One stored file (`GET /api/uploads`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UploadSummary {
+    /// Its id.
+    pub upload_id: i64,
+    /// The client's file name.
+    pub file_name: String,
+    /// Detected format.
+    pub format: String,
+    /// `benchmark`, `trace`, `profile` or `document`.
+    pub kind: String,
+    /// One line on the content.
+    pub summary: String,
+    /// Size, bytes.
+    pub size_bytes: i64,
+    /// Content hash.
+    pub sha256: String,
+    /// When it was stored.
+    pub uploaded_at: String,
+    /// Benchmarks read from it.
+    pub benchmark_ids: Vec<i64>,
+}
+
+/// Every stored file, oldest first.
+///
+/// # Errors
+/// Database errors.
+pub fn uploads(conn: &Connection) -> Result<Vec<UploadSummary>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.file_name, u.format, u.kind, u.summary, u.size_bytes, u.sha256, u.uploaded_at, \
+         (SELECT group_concat(b.id) FROM benchmarks b WHERE b.upload_id = u.id) \
+         FROM uploads u ORDER BY u.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let ids: Option<String> = r.get(8)?;
+        Ok(UploadSummary {
+            upload_id: r.get(0)?,
+            file_name: r.get(1)?,
+            format: r.get(2)?,
+            kind: r.get(3)?,
+            summary: r.get(4)?,
+            size_bytes: r.get(5)?,
+            sha256: r.get(6)?,
+            uploaded_at: r.get(7)?,
+            benchmark_ids: ids
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A stored file's name, format and bytes.
+///
+/// # Errors
+/// [`ServerError::NotFound`] for an unknown id.
+pub fn upload_content(conn: &Connection, id: i64) -> Result<(String, String, Vec<u8>)> {
+    conn.query_row(
+        "SELECT file_name, format, content FROM uploads WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()?
+    .ok_or_else(|| ServerError::NotFound {
+        what: "upload",
+        id: id.to_string(),
+    })
+}

@@ -6,9 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use llm_perf::model::PerfDataset;
 use llm_perf::model::{BenchmarkPoint, LatencyStats};
 use llm_perf::predict::together::{BenchmarkRow, read_together_csv};
-use llm_perf::readers::{Format, ReadOptions, SelectOptions, read_bytes};
+use llm_perf::readers::{
+    Document, Format, ReadError, ReadOptions, SelectOptions, read_any_with, read_bytes,
+    read_document_bytes, read_profile_bytes, read_requests_bytes,
+};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, ServerError};
@@ -39,8 +43,40 @@ pub struct ParsedUpload {
     pub format: String,
     /// The bytes as received.
     pub bytes: Vec<u8>,
-    /// One benchmark per model named in the file (in order of first appearance).
+    /// What the file holds.
+    pub kind: UploadKind,
+    /// One line on the content (`8 points of 1 model`, `19366 requests`, …).
+    pub summary: String,
+    /// One benchmark per model named in the file (in order of first appearance); empty for
+    /// traces, profiles and documents.
     pub benchmarks: Vec<ParsedBenchmark>,
+}
+
+/// What an uploaded file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadKind {
+    /// Benchmark results: read into benchmarks and points.
+    Benchmark,
+    /// A request trace (Azure, Mooncake, BurstGPT, Vidur): kept for replay.
+    Trace,
+    /// A profiling table (llm-profiler, Vidur, msserviceprofiler): kept for predictors.
+    Profile,
+    /// A model document (Inferno problems and answers, trainer results, BLIS coefficients).
+    Document,
+}
+
+impl UploadKind {
+    /// The stored name: `benchmark`, `trace`, `profile`, `document`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Benchmark => "benchmark",
+            Self::Trace => "trace",
+            Self::Profile => "profile",
+            Self::Document => "document",
+        }
+    }
 }
 
 /// The points of one model in one file.
@@ -96,6 +132,44 @@ pub struct ParsedPoint {
 /// unknown format, a reader error (with line or field), no points, or no model name in the
 /// file nor in `request.model`.
 pub fn parse_upload(request: UploadRequest) -> Result<ParsedUpload> {
+    let file_name = request.file_name.clone();
+    parse_with(request, |bytes| {
+        read_bytes(bytes, &file_name, &read_options())
+    })
+}
+
+/// Reads the file at `path` as [`parse_upload`] reads uploaded bytes, and as `llm-perf read`
+/// reads files: an AISBench `<dataset>.json` or `.csv` is read together with the other file
+/// beside it. `request.bytes` and `request.file_name` are replaced by the file's.
+///
+/// # Errors
+/// [`ServerError::Io`] when the file cannot be read; else as [`parse_upload`].
+pub fn parse_upload_path(path: &Path, request: UploadRequest) -> Result<ParsedUpload> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ServerError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let request = UploadRequest {
+        file_name: shown,
+        bytes,
+        ..request
+    };
+    parse_with(request, |_| read_any_with(path, &read_options()))
+}
+
+/// Every point of the file, not only those the Inferno trainer would keep.
+fn read_options() -> ReadOptions {
+    ReadOptions {
+        select: SelectOptions::all(),
+        ..ReadOptions::default()
+    }
+}
+
+fn parse_with(
+    request: UploadRequest,
+    read: impl FnOnce(&[u8]) -> std::result::Result<(Format, PerfDataset), ReadError>,
+) -> Result<ParsedUpload> {
     let UploadRequest {
         file_name,
         bytes,
@@ -113,12 +187,23 @@ pub fn parse_upload(request: UploadRequest) -> Result<ParsedUpload> {
         file: file_name.clone(),
         message,
     };
-    let opts = ReadOptions {
-        select: SelectOptions::all(),
-        ..ReadOptions::default()
+    let (format, dataset) = match read(&bytes) {
+        Ok(read) => read,
+        Err(ReadError::NotBenchmark { format, .. }) => {
+            let (kind, summary) =
+                read_other(&bytes, &file_name, format).map_err(|e| upload_error(e.to_string()))?;
+            return Ok(ParsedUpload {
+                sha256: sha256_hex(&bytes),
+                format: format.to_string(),
+                file_name,
+                bytes,
+                kind,
+                summary,
+                benchmarks: Vec::new(),
+            });
+        }
+        Err(e) => return Err(upload_error(e.to_string())),
     };
-    let (format, dataset) =
-        read_bytes(&bytes, &file_name, &opts).map_err(|e| upload_error(e.to_string()))?;
     if dataset.points.is_empty() {
         return Err(upload_error(format!("{file_name}: no benchmark points")));
     }
@@ -167,7 +252,7 @@ pub fn parse_upload(request: UploadRequest) -> Result<ParsedUpload> {
     } else {
         let model = dataset.meta.model.clone().or(model).ok_or_else(|| {
             upload_error(format!(
-                "{file_name}: the file names no model; give one in the `model` field"
+                "{file_name}: the file names no model; name it (upload form field `model`, or `llm-perf store import --model`)"
             ))
         })?;
         vec![ParsedBenchmark {
@@ -178,13 +263,50 @@ pub fn parse_upload(request: UploadRequest) -> Result<ParsedUpload> {
             points: dataset.points.iter().map(parsed_point).collect(),
         }]
     };
+    let points: usize = benchmarks.iter().map(|b| b.points.len()).sum();
+    let summary = format!(
+        "{points} point{} of {} model{}",
+        if points == 1 { "" } else { "s" },
+        benchmarks.len(),
+        if benchmarks.len() == 1 { "" } else { "s" }
+    );
     Ok(ParsedUpload {
         sha256: sha256_hex(&bytes),
         format: format.to_string(),
         file_name,
         bytes,
+        kind: UploadKind::Benchmark,
+        summary,
         benchmarks,
     })
+}
+
+/// Reads a file that holds no benchmark points with the reader of its kind, so a stored
+/// trace, profile or document is known to be readable; returns its kind and a summary.
+fn read_other(
+    bytes: &[u8],
+    file_name: &str,
+    format: Format,
+) -> std::result::Result<(UploadKind, String), ReadError> {
+    if let Ok((_, records)) = read_requests_bytes(bytes, file_name) {
+        return Ok((UploadKind::Trace, format!("{} requests", records.len())));
+    }
+    match read_profile_bytes(bytes, file_name) {
+        Ok((_, profile)) => Ok((UploadKind::Profile, format!("{} rows", profile.len()))),
+        Err(ReadError::UnknownFormat { .. }) => {
+            let (_, document) = read_document_bytes(bytes, file_name)?;
+            let what = match document {
+                Document::AnalyzerProblem(_) => "a queue-analysis problem",
+                Document::AnalyzerSolution(_) => "a queue-analysis answer",
+                Document::GoldenPrimitives(_) => "analyzer golden values",
+                Document::TrainerResult(_) => "a model-trainer result",
+                Document::TrainedPhysics(_) => "trained step-time coefficients",
+                _ => "a model document",
+            };
+            Ok((UploadKind::Document, format!("{what} ({format})")))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Hex SHA-256.

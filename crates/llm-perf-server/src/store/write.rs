@@ -7,7 +7,7 @@ use std::str::FromStr;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
-use super::upload::ParsedUpload;
+use super::upload::{ParsedUpload, UploadKind};
 use crate::error::{Duplicate, Result, ServerError};
 
 /// What [`insert_upload`] stored.
@@ -19,6 +19,10 @@ pub struct StoredUpload {
     pub file_name: String,
     /// Detected format.
     pub format: String,
+    /// What the file holds.
+    pub kind: UploadKind,
+    /// One line on the content.
+    pub summary: String,
     /// Content hash.
     pub sha256: String,
     /// One entry per benchmark (model) stored.
@@ -67,11 +71,14 @@ pub fn insert_upload(conn: &mut Connection, up: &ParsedUpload) -> Result<StoredU
         })));
     }
     tx.execute(
-        "INSERT INTO uploads (file_name, sha256, format, size_bytes, content) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO uploads (file_name, sha256, format, kind, summary, size_bytes, content) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             up.file_name,
             up.sha256,
             up.format,
+            up.kind.as_str(),
+            up.summary,
             i64::try_from(up.bytes.len()).unwrap_or(i64::MAX),
             up.bytes
         ],
@@ -81,6 +88,8 @@ pub fn insert_upload(conn: &mut Connection, up: &ParsedUpload) -> Result<StoredU
         upload_id,
         file_name: up.file_name.clone(),
         format: up.format.clone(),
+        kind: up.kind,
+        summary: up.summary.clone(),
         sha256: up.sha256.clone(),
         benchmarks: Vec::with_capacity(up.benchmarks.len()),
         points: 0,
@@ -163,6 +172,27 @@ pub fn delete_benchmark(conn: &mut Connection, id: i64) -> Result<usize> {
         "DELETE FROM uploads WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM benchmarks WHERE upload_id = ?1)",
         [upload_id],
     )?;
+    tx.commit()?;
+    Ok(usize::try_from(points).unwrap_or(0))
+}
+
+/// Deletes an upload with its benchmarks and points; returns the points deleted.
+///
+/// # Errors
+/// [`ServerError::NotFound`] for an unknown id (nothing changes).
+pub fn delete_upload(conn: &mut Connection, id: i64) -> Result<usize> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let points: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM points p JOIN benchmarks b ON b.id = p.benchmark_id WHERE b.upload_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if tx.execute("DELETE FROM uploads WHERE id = ?1", [id])? == 0 {
+        return Err(ServerError::NotFound {
+            what: "upload",
+            id: id.to_string(),
+        });
+    }
     tx.commit()?;
     Ok(usize::try_from(points).unwrap_or(0))
 }
