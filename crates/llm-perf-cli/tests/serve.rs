@@ -1,121 +1,13 @@
 //! `llm-perf serve` end to end: the real binary on 127.0.0.1, spoken to with hand-written
 //! HTTP/1.1 over `std::net::TcpStream`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Server, message, repo_file};
 use serde_json::Value;
-
-fn repo_file(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-}
-
-/// A running server; killed (and reaped) when dropped, also when a test fails.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    /// Starts `llm-perf serve --port 0 ARGS…` and waits (≤ 10 s) for its listening line.
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_llm-perf"))
-            .args(["serve", "--port", "0"])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env("LLM_PERF_DB", ":memory:")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start llm-perf serve");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = mpsc::channel();
-        // Reads the port, then keeps draining stderr so request logs never block the server.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    let _ = tx.send(port.parse::<u16>().ok());
-                }
-            }
-        });
-        let mut server = Self { child, port: 0 };
-        server.port = rx
-            .recv_timeout(Duration::from_secs(10))
-            .ok()
-            .flatten()
-            .expect("server did not report its port within 10 s");
-        server.wait_accepting();
-        server
-    }
-
-    /// Bounded wait until a TCP connection succeeds.
-    fn wait_accepting(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "server does not accept");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Sends one request and returns the status and the body.
-    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("timeout");
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            self.port,
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).expect("write head");
-        stream.write_all(body).expect("write body");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).expect("read response");
-        let text = String::from_utf8(raw).expect("UTF-8 response");
-        let (head, body) = text.split_once("\r\n\r\n").expect("header end");
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status code");
-        (status, body.to_owned())
-    }
-
-    fn post(&self, path: &str, body: &[u8]) -> (u16, Value) {
-        let (status, body) = self.request("POST", path, body);
-        let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-        (status, json)
-    }
-
-    fn post_file(&self, path: &str, file: &str) -> (u16, Value) {
-        let body = std::fs::read(repo_file(file)).expect("sample file");
-        self.post(path, &body)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn message(v: &Value) -> &str {
-    v["message"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no message in {v}"))
-}
 
 fn assert_seed_shape(v: &Value) {
     let p = &v["OptimizedParms"];

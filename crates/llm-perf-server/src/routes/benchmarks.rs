@@ -147,7 +147,7 @@ pub(super) async fn upload(
 /// `n` bytes as MiB or KiB.
 fn human_bytes(n: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if n % MIB == 0 {
+    if n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
     } else {
         format!("{n} bytes")

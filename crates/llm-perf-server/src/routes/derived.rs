@@ -65,10 +65,17 @@ pub(super) struct FitBody {
 pub(super) async fn fit(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Option<Json<FitBody>>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "benchmark")?;
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = body?;
+    // An empty body takes every default.
+    let body: FitBody = if body.iter().all(u8::is_ascii_whitespace) {
+        FitBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
     let queue_model = match body.model.as_deref() {
         None => state.options.queue.model,
         Some(text) => text.parse::<QueueModel>().map_err(|_| {

@@ -14,8 +14,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::auth::require_write_access;
+use crate::auth::{cross_origin_protection, require_write_access};
 use crate::error::ServerError;
 use crate::state::AppState;
 
@@ -75,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .merge(writes)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(cross_origin_protection))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -218,6 +221,17 @@ where
         tracing::error!("handler failed: {e}");
         Err(ApiError::internal(format!("internal error: {e}")))
     })
+}
+
+/// A handler that panicked (a bug): 500 with a JSON message, and the server goes on.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!("handler panicked: {detail}");
+    ApiError::internal("internal error: the handler panicked (see the server log)").into_response()
 }
 
 /// Logs method, path, status and duration of every request.
