@@ -381,7 +381,7 @@ fn bad_input_is_rejected_and_changes_nothing() {
         "/api/benchmarks/modeling/predict",
         b"{\"model\": \"fixture/model-a\"}",
     );
-    assert_eq!(status, 422, "{v}");
+    assert_eq!(status, 400, "{v}");
     assert!(message(&v).contains("input_tokens"), "{v}");
     let (status, v) = post_json(
         &server,

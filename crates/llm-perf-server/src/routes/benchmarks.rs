@@ -1,16 +1,15 @@
 //! The Benchmark Modeling Tool's API (`/api/benchmarks/…`), same paths and JSON shapes, on
 //! the SQLite store and with any format the readers detect.
 
-use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use llm_perf::predict::together::{BenchmarkStore, EstimateQuery, Method};
 use serde::Deserialize;
 
-use super::{ApiError, blocking, json_response, parse_id};
+use super::{ApiError, blocking, json_body, json_response, parse_id};
 use crate::error::ServerError;
 use crate::export::prediction_csv;
 use crate::state::AppState;
@@ -280,9 +279,9 @@ pub(super) struct PredictBody {
 /// of the model; the answer is what `llm-perf estimate --json` prints for the same files.
 pub(super) async fn predict(
     State(state): State<AppState>,
-    body: Result<Json<PredictBody>, JsonRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body?;
+    let body: PredictBody = json_body(body)?;
     for (field, v) in [
         ("input_tokens", body.input_tokens),
         ("output_tokens", body.output_tokens),
@@ -326,10 +325,8 @@ pub(super) struct ExportBody {
 
 /// `POST /api/benchmarks/modeling/export`: the prediction as a one-row CSV in the upload
 /// schema (`provider_name` "predicted", `traffic_mode` "prediction").
-pub(super) async fn export(
-    body: Result<Json<ExportBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let Json(body) = body?;
+pub(super) async fn export(body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let body: ExportBody = json_body(body)?;
     let csv = prediction_csv(&body.result).map_err(ApiError::from)?;
     let file = format!(
         "prediction-{}.csv",

@@ -3,9 +3,8 @@
 
 use std::path::Path as FsPath;
 
-use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -15,7 +14,7 @@ use llm_perf::predict::together::{BenchmarkStore, metric_names};
 use llm_perf::predict::{PredictorFile, VidurFile};
 use serde::Deserialize;
 
-use super::{ApiError, blocking, json_response, parse_id};
+use super::{ApiError, blocking, json_body, json_response, parse_id};
 use crate::error::ServerError;
 use crate::seed_api::{Problem, TrainerChoice, sizing};
 use crate::state::AppState;
@@ -170,10 +169,10 @@ pub(super) struct SizeBody {
 pub(super) async fn size(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<SizeBody>, JsonRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "derived model")?;
-    let Json(body) = body?;
+    let body: SizeBody = json_body(body)?;
     let (derived, points) = state
         .store
         .call(move |c| {
@@ -264,9 +263,9 @@ pub(super) struct RegressionBody {
 /// metric the points have), 201 with the derived model.
 pub(super) async fn save_regression(
     State(state): State<AppState>,
-    body: Result<Json<RegressionBody>, JsonRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body?;
+    let body: RegressionBody = json_body(body)?;
     let model = body.model.clone();
     let rows = state
         .store
