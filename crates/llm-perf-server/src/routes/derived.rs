@@ -196,17 +196,17 @@ pub(super) async fn size(
         .into());
     }
     let param = |key: &str| derived.content.get(key).and_then(serde_json::Value::as_f64);
-    let mean = |f: fn(&crate::store::PointRecord) -> f64| {
-        (!points.is_empty()).then(|| points.iter().map(f).sum::<f64>() / points.len() as f64)
+    let mean = |f: fn(&crate::store::ParsedPoint) -> f64| {
+        (!points.is_empty())
+            .then(|| points.iter().map(|p| f(&p.point)).sum::<f64>() / points.len() as f64)
     };
     let problem = Problem {
         rate: None,
         max_batch: body.max_batch.or_else(|| {
             points
                 .iter()
-                .filter_map(|p| p.max_batch_size)
+                .filter_map(|p| p.point.max_batch_size)
                 .max()
-                .and_then(|m| u32::try_from(m).ok())
                 .or(Some(DEFAULT_MAX_BATCH_SIZE))
         }),
         max_queue: None,

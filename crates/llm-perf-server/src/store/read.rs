@@ -10,6 +10,7 @@ use llm_perf::predict::together::{BenchmarkRow, metric_names};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::upload::ParsedPoint;
 use crate::error::{Result, ServerError};
 
 /// Smallest and largest value.
@@ -70,30 +71,9 @@ pub struct BenchmarkSummary {
 pub struct PointRecord {
     /// Position in the benchmark.
     pub idx: i64,
-    /// Run label.
-    pub label: Option<String>,
-    /// Achieved rate, req/s.
-    pub request_rate: Option<f64>,
-    /// Concurrency.
-    pub concurrency: Option<f64>,
-    /// Asked-for load level (Together `traffic_level`).
-    pub traffic_level: Option<f64>,
-    /// Mean input tokens.
-    pub input_tokens: f64,
-    /// Mean output tokens.
-    pub output_tokens: f64,
-    /// Output tok/s.
-    pub output_throughput: Option<f64>,
-    /// Successful requests.
-    pub successful: Option<i64>,
-    /// Failed requests.
-    pub failed: Option<i64>,
-    /// Max batch size.
-    pub max_batch_size: Option<i64>,
-    /// Max tokens per step.
-    pub max_num_tokens: Option<i64>,
-    /// Every statistic by name.
-    pub stats: BTreeMap<String, f64>,
+    /// The point as it was read.
+    #[serde(flatten)]
+    pub point: ParsedPoint,
 }
 
 /// A benchmark with its points (`GET /api/benchmarks/benchmarks/{id}`).
@@ -274,29 +254,39 @@ fn points_of(conn: &Connection, ids: &[i64]) -> Result<Vec<(i64, PointRecord)>> 
     for &id in ids {
         let rows = point_stmt
             .query_map([id], |r| {
+                let u64_of = |i: usize| -> rusqlite::Result<Option<u64>> {
+                    Ok(r.get::<_, Option<i64>>(i)?
+                        .and_then(|v| u64::try_from(v).ok()))
+                };
+                let u32_of = |i: usize| -> rusqlite::Result<Option<u32>> {
+                    Ok(r.get::<_, Option<i64>>(i)?
+                        .and_then(|v| u32::try_from(v).ok()))
+                };
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,
                     PointRecord {
                         idx: r.get(2)?,
-                        label: r.get(3)?,
-                        request_rate: r.get(4)?,
-                        concurrency: r.get(5)?,
-                        traffic_level: r.get(6)?,
-                        input_tokens: r.get(7)?,
-                        output_tokens: r.get(8)?,
-                        output_throughput: r.get(9)?,
-                        successful: r.get(10)?,
-                        failed: r.get(11)?,
-                        max_batch_size: r.get(12)?,
-                        max_num_tokens: r.get(13)?,
-                        stats: BTreeMap::new(),
+                        point: ParsedPoint {
+                            label: r.get(3)?,
+                            request_rate: r.get(4)?,
+                            concurrency: r.get(5)?,
+                            traffic_level: r.get(6)?,
+                            input_tokens: r.get(7)?,
+                            output_tokens: r.get(8)?,
+                            output_throughput: r.get(9)?,
+                            successful: u64_of(10)?,
+                            failed: u64_of(11)?,
+                            max_batch_size: u32_of(12)?,
+                            max_num_tokens: u32_of(13)?,
+                            stats: BTreeMap::new(),
+                        },
                     },
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         for (point_id, benchmark_id, mut p) in rows {
-            p.stats = stat_stmt
+            p.point.stats = stat_stmt
                 .query_map([point_id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             out.push((benchmark_id, p));
@@ -343,7 +333,7 @@ pub fn together_rows(conn: &Connection, model: &str) -> Result<Vec<BenchmarkRow>
     let names = metric_names();
     Ok(points_of(conn, &ids)?
         .into_iter()
-        .map(|(benchmark_id, p)| {
+        .map(|(benchmark_id, PointRecord { point: p, .. })| {
             let mut metrics: BTreeMap<String, f64> = p
                 .stats
                 .iter()
@@ -385,7 +375,8 @@ pub fn dataset(conn: &Connection, id: i64) -> Result<PerfDataset> {
         engine: detail.summary.engine.clone(),
         source: Some(detail.summary.file_name.clone()),
     };
-    for p in &detail.points {
+    for PointRecord { idx, point: p } in &detail.points {
+        let idx = *idx;
         let stats = |family: &str| -> Result<LatencyStats> {
             let get = |s: &str| p.stats.get(&format!("{family}_{s}")).copied();
             LatencyStats::new(LatencyStatsData {
@@ -395,10 +386,8 @@ pub fn dataset(conn: &Connection, id: i64) -> Result<PerfDataset> {
                 p95: get("p95"),
                 p99: get("p99"),
             })
-            .map_err(|e| stored_invalid(id, p.idx, &e))
+            .map_err(|e| stored_invalid(id, idx, &e))
         };
-        let to_u32 = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
-        let to_u64 = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
         let point = BenchmarkPoint::new(BenchmarkPointData {
             label: p.label.clone(),
             request_rate: p.request_rate,
@@ -410,12 +399,12 @@ pub fn dataset(conn: &Connection, id: i64) -> Result<PerfDataset> {
             tpot: stats("tpot")?,
             e2e: stats("e2e")?,
             output_throughput: p.output_throughput,
-            successful: to_u64(p.successful),
-            failed: to_u64(p.failed),
-            max_batch_size: to_u32(p.max_batch_size),
-            max_num_tokens: to_u32(p.max_num_tokens),
+            successful: p.successful,
+            failed: p.failed,
+            max_batch_size: p.max_batch_size,
+            max_num_tokens: p.max_num_tokens,
         })
-        .map_err(|e| stored_invalid(id, p.idx, &e))?;
+        .map_err(|e| stored_invalid(id, idx, &e))?;
         ds.points.push(point);
     }
     Ok(ds)

@@ -95,7 +95,7 @@ pub struct ParsedBenchmark {
 }
 
 /// One operating point with every statistic the file gave.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct ParsedPoint {
     /// Run label (`constant@27.1`, `qps@0.1`).
     pub label: Option<String>,
