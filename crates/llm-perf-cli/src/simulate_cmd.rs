@@ -14,7 +14,7 @@ use llm_perf::sim::{
 use crate::table::{Table, key_values, num};
 
 /// The commented starter config printed by `--example-config` (tested to run as it is).
-const EXAMPLE_CONFIG: &str = include_str!("example_config.yaml");
+const EXAMPLE_CONFIG: &str = llm_perf::sim::EXAMPLE_CONFIG_YAML;
 
 /// Arguments of `llm-perf simulate`.
 #[derive(Args, Debug)]

@@ -66,14 +66,20 @@
 //! `docs/server.md` in the repository has `curl` examples for each.
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
+mod assets;
 mod auth;
+pub mod charts;
 pub mod error;
 pub mod export;
+mod pages;
+pub mod report;
 mod routes;
 pub mod seed_api;
 mod state;
 pub mod store;
 
 pub use error::{Result, ServerError};
+pub use pages::{SIM_MAX_REQUESTS, SimulationRun, TuneSummary, simulate_text, tune_summary};
+pub use report::{Report, Section, render_report};
 pub use routes::{ApiError, router};
 pub use state::{App, AppState, DEFAULT_MAX_BODY_BYTES, ServerOptions};

@@ -133,3 +133,8 @@ pub use seed::{Decision, DecisionKind, LoadedConfig, SeedOutputs};
 pub use sim::{Progress, ProgressFn, RunOptions, Simulation};
 pub use slo::{ClientGoodput, Goodput, Slo};
 pub use stats::Stats;
+
+/// A commented starter config (YAML) that runs as it is: one Llama-3.1-8B replica on an H100
+/// with the roofline cost model and a Poisson workload. `llm-perf simulate --example-config`
+/// prints it and the workbench's Simulate page opens with it.
+pub const EXAMPLE_CONFIG_YAML: &str = include_str!("example_config.yaml");

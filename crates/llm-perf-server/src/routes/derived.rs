@@ -142,26 +142,26 @@ pub(super) async fn fit(
 /// Body of `POST /api/derived/{id}/size`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SizeBody {
+pub(crate) struct SizeBody {
     /// Total load to serve, req/s: the answer adds `replicas` and `perReplicaRPS`.
     #[serde(default)]
-    total_rate: Option<f64>,
+    pub total_rate: Option<f64>,
     /// Mean TTFT target, ms.
     #[serde(default)]
-    target_ttft: Option<f64>,
+    pub target_ttft: Option<f64>,
     /// Mean ITL target, ms.
     #[serde(default)]
-    target_itl: Option<f64>,
+    pub target_itl: Option<f64>,
     /// Mean input tokens (default: the mean over the fitted benchmark's points).
     #[serde(default)]
-    input_tokens: Option<f64>,
+    pub input_tokens: Option<f64>,
     /// Mean output tokens (default: as input).
     #[serde(default)]
-    output_tokens: Option<f64>,
+    pub output_tokens: Option<f64>,
     /// Max batch size (default: the largest of the fitted benchmark's points, else the fit's
     /// own default, 256).
     #[serde(default)]
-    max_batch: Option<u32>,
+    pub max_batch: Option<u32>,
 }
 
 /// `POST /api/derived/{id}/size`: the max rate per replica under the targets and the
@@ -173,6 +173,30 @@ pub(super) async fn size(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "derived model")?;
     let body: SizeBody = json_body(body)?;
+    let fit = load_fit(&state, id).await?;
+    let (problem, settings) = fit.problem(&body, &state.options.queue)?;
+    let total = body.total_rate;
+    let data = blocking(move || {
+        let (sizing, plan) = sizing(&problem, settings, total).map_err(|e| match e {
+            crate::seed_api::ProblemError::Model(m) => ApiError::unprocessable(m.to_string()),
+            other => ApiError::bad_request(other.to_string()),
+        })?;
+        Ok(settings.sizing_data(&sizing, plan.as_ref()))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, &data))
+}
+
+/// A stored Inferno fit with the points of the sweep it was fitted to.
+pub(crate) struct StoredFit {
+    /// The derived model.
+    pub derived: crate::store::DerivedModel,
+    /// The sweep's points (empty when the benchmark was deleted since).
+    pub points: Vec<crate::store::PointRecord>,
+}
+
+/// Loads derived model `id`, which must be an Inferno fit.
+pub(crate) async fn load_fit(state: &AppState, id: i64) -> Result<StoredFit, ServerError> {
     let (derived, points) = state
         .store
         .call(move |c| {
@@ -192,61 +216,76 @@ pub(super) async fn size(
                 "derived model {id} is a {}, not an inferno-fit",
                 derived.summary.kind
             ),
-        )
-        .into());
+        ));
     }
-    let param = |key: &str| derived.content.get(key).and_then(serde_json::Value::as_f64);
-    let mean = |f: fn(&crate::store::ParsedPoint) -> f64| {
-        (!points.is_empty())
-            .then(|| points.iter().map(|p| f(&p.point)).sum::<f64>() / points.len() as f64)
-    };
-    let problem = Problem {
-        rate: None,
-        max_batch: body.max_batch.or_else(|| {
-            points
-                .iter()
-                .filter_map(|p| p.point.max_batch_size)
-                .max()
-                .or(Some(DEFAULT_MAX_BATCH_SIZE))
-        }),
-        max_queue: None,
-        input_tokens: body.input_tokens.or_else(|| mean(|p| p.input_tokens)),
-        output_tokens: body.output_tokens.or_else(|| mean(|p| p.output_tokens)),
-        alpha: param("alpha"),
-        beta: param("beta"),
-        gamma: param("gamma"),
-        max_num_tokens: None,
-        target_ttft: body.target_ttft,
-        target_itl: body.target_itl,
-        target_tps: None,
-    };
-    problem
-        .validate_rest(false)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let settings = crate::seed_api::QueueSettings {
-        model: derived
+    Ok(StoredFit { derived, points })
+}
+
+impl StoredFit {
+    /// The fitted α, β, γ, if the content has them.
+    pub(crate) fn param(&self, key: &str) -> Option<f64> {
+        self.derived
             .content
-            .get("model")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(state.options.queue.model),
-        arithmetic: state.options.queue.arithmetic,
-    };
-    let total = body.total_rate;
-    if let Some(t) = total
-        && !(t.is_finite() && t > 0.0)
-    {
-        return Err(ServerError::invalid("total_rate", t, "must be a finite number > 0").into());
+            .get(key)
+            .and_then(serde_json::Value::as_f64)
     }
-    let data = blocking(move || {
-        let (sizing, plan) = sizing(&problem, settings, total).map_err(|e| match e {
-            crate::seed_api::ProblemError::Model(m) => ApiError::unprocessable(m.to_string()),
-            other => ApiError::bad_request(other.to_string()),
-        })?;
-        Ok(settings.sizing_data(&sizing, plan.as_ref()))
-    })
-    .await?;
-    Ok(json_response(StatusCode::OK, &data))
+
+    /// The queue-analysis problem of this fit under `body`'s targets and shape (defaults:
+    /// the sweep's mean tokens and largest max batch), and the fit's model generation.
+    pub(crate) fn problem(
+        &self,
+        body: &SizeBody,
+        defaults: &crate::seed_api::QueueSettings,
+    ) -> Result<(Problem, crate::seed_api::QueueSettings), ServerError> {
+        let points = &self.points;
+        let mean = |f: fn(&crate::store::ParsedPoint) -> f64| {
+            (!points.is_empty())
+                .then(|| points.iter().map(|p| f(&p.point)).sum::<f64>() / points.len() as f64)
+        };
+        let problem = Problem {
+            rate: None,
+            max_batch: body.max_batch.or_else(|| {
+                points
+                    .iter()
+                    .filter_map(|p| p.point.max_batch_size)
+                    .max()
+                    .or(Some(DEFAULT_MAX_BATCH_SIZE))
+            }),
+            max_queue: None,
+            input_tokens: body.input_tokens.or_else(|| mean(|p| p.input_tokens)),
+            output_tokens: body.output_tokens.or_else(|| mean(|p| p.output_tokens)),
+            alpha: self.param("alpha"),
+            beta: self.param("beta"),
+            gamma: self.param("gamma"),
+            max_num_tokens: None,
+            target_ttft: body.target_ttft,
+            target_itl: body.target_itl,
+            target_tps: None,
+        };
+        problem
+            .validate_rest(false)
+            .map_err(|e| ServerError::invalid("fit", "", e.to_string()))?;
+        if let Some(t) = body.total_rate
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(ServerError::invalid(
+                "total_rate",
+                t,
+                "must be a finite number > 0",
+            ));
+        }
+        let settings = crate::seed_api::QueueSettings {
+            model: self
+                .derived
+                .content
+                .get("model")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(defaults.model),
+            arithmetic: defaults.arithmetic,
+        };
+        Ok((problem, settings))
+    }
 }
 
 /// Body of `POST /api/benchmarks/modeling/regression`.

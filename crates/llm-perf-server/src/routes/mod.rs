@@ -1,7 +1,7 @@
 //! The router: every route, the JSON error shape, request logging and limits.
 
 mod benchmarks;
-mod derived;
+pub(crate) mod derived;
 mod seed;
 
 use std::time::Instant;
@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.options.max_body_bytes;
     reads
         .merge(writes)
+        .merge(crate::pages::pages())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(cross_origin_protection))

@@ -7,7 +7,7 @@
 //! `IMMEDIATE` transactions: a failed upload or delete rolls back whole.
 
 mod read;
-mod upload;
+pub(crate) mod upload;
 mod write;
 
 use std::path::{Path, PathBuf};

@@ -364,7 +364,7 @@ fn add_model_column(bytes: &[u8], model: &str) -> std::result::Result<Vec<u8>, c
 }
 
 /// The columns and statistics of a validated point.
-fn parsed_point(p: &BenchmarkPoint) -> ParsedPoint {
+pub(crate) fn parsed_point(p: &BenchmarkPoint) -> ParsedPoint {
     let mut stats = BTreeMap::new();
     for (family, s) in [
         ("ttft", p.ttft()),
