@@ -69,6 +69,13 @@ impl ModelingQuery {
     }
 }
 
+/// A table cell: metric name, value shown, value in full.
+type Cell = (String, String, String);
+/// A row of the predictions table: its label and a cell per statistic.
+type Family = (&'static str, Vec<Option<Cell>>);
+/// A metric outside the families: name, shown, full, unit.
+type Other = (String, String, String, &'static str);
+
 struct ResultView {
     confidence: String,
     method: String,
@@ -77,19 +84,14 @@ struct ResultView {
     /// Statistic column titles.
     stats: Vec<&'static str>,
     /// Per family (TTFT ms, user tok/s, E2E ms): a cell per statistic (metric, shown, raw).
-    families: Vec<(&'static str, Vec<Option<(String, String, String)>>)>,
+    families: Vec<Family>,
     /// Metrics outside the families (throughput): metric, shown, raw, unit.
-    others: Vec<(String, String, String, &'static str)>,
+    others: Vec<Other>,
     export_href: String,
 }
 
 /// The predictions laid out as the seed's CSV groups them.
-fn layout_predictions(
-    p: &std::collections::BTreeMap<String, f64>,
-) -> (
-    Vec<(&'static str, Vec<Option<(String, String, String)>>)>,
-    Vec<(String, String, String, &'static str)>,
-) {
+fn layout_predictions(p: &std::collections::BTreeMap<String, f64>) -> (Vec<Family>, Vec<Other>) {
     use llm_perf::predict::together::STATS;
     let families = [
         ("ttft", "TTFT, ms"),
