@@ -57,6 +57,10 @@ pub struct FitArgs {
     /// object with everything else.
     #[arg(long)]
     json: bool,
+    /// Also write an offline HTML report: parameters, per-point errors, measured against
+    /// fitted TTFT and ITL.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<std::path::PathBuf>,
 }
 
 /// What `--json` prints: the seed's response, then ours.
@@ -98,6 +102,17 @@ pub fn fit(args: &FitArgs) -> Result<String> {
     };
     let trainer = choice.trainer()?;
     let fitted = trainer.fit(&points)?;
+    if let Some(path) = &args.report {
+        let files: Vec<String> = args
+            .input
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        let report = crate::report_cmd::fit_report(format!("Fit of {}", files.join(", ")), &fitted);
+        crate::report_cmd::write_report(path, &report)?;
+        eprintln!("wrote {}", path.display());
+    }
     let ci = if args.bootstrap > 0 {
         Some(trainer.bootstrap(&points, &fitted, args.bootstrap, 0.9, args.seed)?)
     } else {

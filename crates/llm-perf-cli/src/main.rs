@@ -18,6 +18,7 @@ mod predict_cmd;
 mod problem;
 mod queue_cmd;
 mod read_cmd;
+mod report_cmd;
 mod serve_cmd;
 mod simulate_cmd;
 mod store_cmd;
@@ -81,6 +82,8 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// The benchmark store without a server: import files, list and delete benchmarks.
     Store(store_cmd::StoreArgs),
+    /// Write the HTML report of a finished `simulate --out DIR` or `tune --out DIR` run.
+    Report(report_cmd::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Accelerators(args) => catalog_cmd::accelerators(&args),
         Command::Serve(args) => serve_cmd::serve(&args),
         Command::Store(args) => store_cmd::store(&args),
+        Command::Report(args) => report_cmd::report(&args),
     };
     match output {
         Ok(text) => {

@@ -12,6 +12,7 @@ use llm_perf::predict::{
     ForestParams, GbdtParams, PredictorFile, ProfileData, RooflineAttention, Stage, StageModel,
     StepPredictor, Trainer, VidurFile, VidurPredictor,
 };
+use llm_perf_server::charts::predictor::AnyPredictor;
 
 use crate::table::{Table, key_values, num};
 
@@ -83,6 +84,10 @@ struct TrainArgs {
     /// Write the seed's predictor-file shape (linear models only) instead of llm-perf's envelope.
     #[arg(long)]
     seed_format: bool,
+    /// Also write an offline HTML report: latency against batch size and input length with
+    /// the training points.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 /// Arguments of `llm-perf predict query`.
@@ -146,6 +151,10 @@ pub struct EstimateArgs {
     /// Print the `/modeling/predict` response JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write an offline HTML report: the predictions and the fitted surface against the
+    /// measured points.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 /// Runs `llm-perf predict`.
@@ -195,6 +204,16 @@ fn train(a: &TrainArgs) -> Result<String> {
         a.out.display()
     );
     out.push_str(&describe(&a.config, file.get(&a.config)?));
+    if let Some(path) = &a.report {
+        let report = crate::report_cmd::predictor_report(
+            format!("Predictor `{}` from {}", a.config, a.profile.display()),
+            &a.config,
+            AnyPredictor::Step(file.get(&a.config)?),
+            &data.results,
+        );
+        crate::report_cmd::write_report(path, &report)?;
+        out.push_str(&format!("wrote {}\n", path.display()));
+    }
     Ok(out)
 }
 
@@ -298,14 +317,30 @@ fn train_vidur(a: &TrainArgs) -> Result<String> {
     file.configs.insert(a.config.clone(), predictor);
     file.write(&a.out)?;
     let p = file.get(&a.config)?;
-    Ok(format!(
+    let mut out = format!(
         "trained a Vidur predictor for `{}` ({} layers, TP {}, ops: {}; roofline attention) and wrote {}\n",
         a.config,
         p.num_layers(),
         p.tp(),
         p.ops().collect::<Vec<_>>().join(", "),
         a.out.display()
-    ))
+    );
+    if let Some(path) = &a.report {
+        // Vidur profiles are per operation, not per step: the report has no training points.
+        let report = crate::report_cmd::predictor_report(
+            format!(
+                "Vidur predictor `{}` from {}",
+                a.config,
+                a.profile.display()
+            ),
+            &a.config,
+            AnyPredictor::Vidur(p),
+            &[],
+        );
+        crate::report_cmd::write_report(path, &report)?;
+        out.push_str(&format!("wrote {}\n", path.display()));
+    }
+    Ok(out)
 }
 
 fn show(a: &ShowArgs) -> Result<String> {
@@ -384,6 +419,16 @@ pub fn estimate(a: &EstimateArgs) -> Result<String> {
         method: a.method,
     };
     let est = store.estimate(&a.model, &query)?;
+    if let Some(path) = &a.report {
+        let report = crate::report_cmd::estimate_report(
+            format!("Estimate for {}", a.model),
+            &est,
+            store.rows(&a.model)?,
+            &query,
+        )?;
+        crate::report_cmd::write_report(path, &report)?;
+        eprintln!("wrote {}", path.display());
+    }
     if a.json {
         return Ok(serde_json::to_string_pretty(&est)? + "\n");
     }

@@ -82,6 +82,10 @@ pub struct ReadArgs {
     /// Print the normalised data sets as JSON instead of tables.
     #[arg(long)]
     json: bool,
+    /// Also write an offline HTML report: each benchmark's sweep charted (TTFT, ITL/TPOT,
+    /// E2E, throughput against the load), each trace's token-length distributions.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 fn stat(s: &LatencyStats) -> String {
@@ -114,7 +118,9 @@ pub fn read(args: &ReadArgs) -> Result<String> {
     let mut datasets = Vec::new();
     // With --json: files that are not benchmark data, as {file, format, requests|profile|document}.
     let mut others: Vec<serde_json::Value> = Vec::new();
-    for file in &args.input.files {
+    // With --report: the sections of files that are not benchmarks, in file order.
+    let mut other_sections: Vec<(usize, llm_perf_server::Section)> = Vec::new();
+    for (index, file) in args.input.files.iter().enumerate() {
         match read_any_with(file, &opts) {
             Ok((format, ds)) => datasets.push((file, format, ds)),
             // A profile table holds measured operator or step times: say what it holds.
@@ -154,6 +160,9 @@ pub fn read(args: &ReadArgs) -> Result<String> {
             // A request trace has records, not benchmark points: summarise those instead.
             Err(ReadError::NotBenchmark { .. }) => {
                 let (format, records) = read_requests_any(file)?;
+                if args.report.is_some() {
+                    other_sections.push((index, trace_section(file, format, &records)));
+                }
                 if args.json {
                     others.push(serde_json::json!({
                         "file": file.display().to_string(),
@@ -185,6 +194,36 @@ pub fn read(args: &ReadArgs) -> Result<String> {
         {
             out.push_str(&render(*format, ds));
         }
+    }
+    if let Some(path) = &args.report {
+        let mut sections: Vec<(usize, llm_perf_server::Section)> = datasets
+            .iter()
+            .enumerate()
+            .map(|(i, (file, format, ds))| {
+                let position = args
+                    .input
+                    .files
+                    .iter()
+                    .position(|f| f == *file)
+                    .unwrap_or(i);
+                (position, dataset_section(i, file, *format, ds))
+            })
+            .collect();
+        sections.extend(other_sections);
+        sections.sort_by_key(|(position, _)| *position);
+        let names: Vec<String> = args
+            .input
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        let report = llm_perf_server::Report {
+            title: format!("Benchmark data: {}", names.join(", ")),
+            subtitle: "Read with llm-perf (perf-readers); the format of each file is detected from its content.".into(),
+            sections: sections.into_iter().map(|(_, s)| s).collect(),
+        };
+        crate::report_cmd::write_report(path, &report)?;
+        eprintln!("wrote {}", path.display());
     }
     if args.json {
         // Benchmark data only: the array of data sets (what `convert` and other tools read).
@@ -221,6 +260,90 @@ pub fn read(args: &ReadArgs) -> Result<String> {
         out.push('\n');
     }
     Ok(out)
+}
+
+/// A benchmark file's report section: its points and sweep charts.
+fn dataset_section(
+    index: usize,
+    file: &std::path::Path,
+    format: Format,
+    ds: &PerfDataset,
+) -> llm_perf_server::Section {
+    use llm_perf_server::charts::sweep::{Sweep, sweep_charts};
+    let meta = [
+        ("model", ds.meta.model.as_deref()),
+        ("accelerator", ds.meta.accelerator.as_deref()),
+        ("engine", ds.meta.engine.as_deref()),
+    ];
+    llm_perf_server::Section {
+        heading: format!("{}: {} `{}`", file.display(), format.name(), ds.name),
+        rows: meta
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v.to_owned())))
+            .collect(),
+        table_head: [
+            "label",
+            "rate req/s",
+            "concurrency",
+            "in tok",
+            "out tok",
+            "TTFT ms (p50|mean)",
+            "ITL ms",
+            "E2E ms",
+            "out tok/s",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        table_rows: ds.points.iter().map(point_row).collect(),
+        charts: sweep_charts(
+            &format!("read{index}"),
+            &Sweep::from_datasets(std::slice::from_ref(ds)),
+        ),
+        ..llm_perf_server::Section::default()
+    }
+}
+
+/// A trace's report section: request count, span and token-length distributions.
+fn trace_section(
+    file: &std::path::Path,
+    format: Format,
+    records: &[llm_perf::model::RequestRecord],
+) -> llm_perf_server::Section {
+    use llm_perf_server::charts::{Axis, CDF_POINTS, Series, Style, cdf, xy_chart};
+    let tokens = |f: fn(&llm_perf::model::RequestRecord) -> u32| -> Vec<f64> {
+        records.iter().map(|r| f64::from(f(r))).collect()
+    };
+    let span_s = (records.last().map_or(0.0, |r| r.arrival_ms())
+        - records.first().map_or(0.0, |r| r.arrival_ms()))
+        / 1e3;
+    let id = format!("trace-{}", file.display().to_string().len());
+    llm_perf_server::Section {
+        heading: format!("{}: {}", file.display(), format.name()),
+        rows: vec![
+            ("requests".into(), records.len().to_string()),
+            ("span".into(), format!("{} s", num(span_s, 6))),
+        ],
+        charts: vec![xy_chart(
+            &id,
+            "Token lengths",
+            &Axis::new("tokens", "tokens"),
+            &Axis::new("fraction of requests ≤ x", "").linear(),
+            vec![
+                Series::new(
+                    "input",
+                    Style::Step,
+                    cdf(&tokens(|r| r.input_tokens()), CDF_POINTS),
+                ),
+                Series::new(
+                    "output",
+                    Style::Step,
+                    cdf(&tokens(|r| r.output_tokens()), CDF_POINTS),
+                ),
+            ],
+            &[],
+        )],
+        ..llm_perf_server::Section::default()
+    }
 }
 
 fn render(format: Format, ds: &PerfDataset) -> String {

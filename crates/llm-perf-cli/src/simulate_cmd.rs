@@ -48,6 +48,25 @@ pub struct SimulateArgs {
     /// The configuration of the `--cost-model` file to use (needed when it holds several).
     #[arg(long, value_name = "NAME", requires = "cost_model")]
     pub cost_model_config: Option<String>,
+    /// Also write an offline HTML report: summary, latency CDFs, batch size and KV-cache use
+    /// over time (the run's rows are kept in memory for it).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+}
+
+/// A writer that copies everything to a second one (the report's in-memory copy).
+struct Tee<A, B>(A, B);
+
+impl<A: Write, B: Write> Write for Tee<A, B> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.0.write(buf)?;
+        self.1.write_all(&buf[..n])?;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()?;
+        self.1.flush()
+    }
 }
 
 /// Runs `llm-perf simulate`.
@@ -104,23 +123,41 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
             loaded.outputs.summary_json.clone(),
         ),
     };
-    let mut options = RunOptions {
-        progress: progress_bar(),
-        ..RunOptions::default()
+    // With --report the rows are also kept in memory (steps too, even without --steps).
+    let mut report_rows: Vec<u8> = Vec::new();
+    let mut report_steps: Vec<u8> = Vec::new();
+    let keep = args.report.is_some();
+    let steps_file = match (&args.out, args.steps) {
+        (Some(dir), true) => {
+            let steps_path = dir.join("steps.csv");
+            let steps = File::create(&steps_path)
+                .with_context(|| format!("cannot create {}", steps_path.display()))?;
+            Some(BufWriter::new(steps))
+        }
+        _ => None,
     };
-    if let (Some(dir), true) = (&args.out, args.steps) {
-        let steps_path = dir.join("steps.csv");
-        let steps = File::create(&steps_path)
-            .with_context(|| format!("cannot create {}", steps_path.display()))?;
-        options.steps = Some(Box::new(BufWriter::new(steps)));
-    }
-    let summary = match &csv_path {
+    let steps: Option<Box<dyn Write + '_>> = match (steps_file, keep) {
+        (Some(file), true) => Some(Box::new(Tee(file, &mut report_steps))),
+        (Some(file), false) => Some(Box::new(file)),
+        (None, true) => Some(Box::new(&mut report_steps)),
+        (None, false) => None,
+    };
+    let options = RunOptions {
+        steps,
+        progress: progress_bar(),
+    };
+    let sink: Box<dyn Write> = match &csv_path {
         Some(csv_path) => {
             let csv = File::create(parent_made(csv_path)?)
                 .with_context(|| format!("cannot create {}", csv_path.display()))?;
-            sim.run_with(BufWriter::new(csv), options)?
+            Box::new(BufWriter::new(csv))
         }
-        None => sim.run_with(std::io::sink(), options)?,
+        None => Box::new(std::io::sink()),
+    };
+    let summary = if keep {
+        sim.run_with(Tee(sink, &mut report_rows), options)?
+    } else {
+        sim.run_with(sink, options)?
     };
     clear_progress();
     if summary.warm_up_s > 0.0 && summary.requests.arrived > 0 {
@@ -139,10 +176,30 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
         std::fs::write(parent_made(json_path)?, summary.to_json()? + "\n")
             .with_context(|| format!("cannot write {}", json_path.display()))?;
     }
+    if let Some(path) = &args.report {
+        let report = crate::report_cmd::simulation_report(
+            format!("Simulation of {}", path_name(path_of_config(args))),
+            &summary,
+            &report_rows,
+            Some(&report_steps),
+        )?;
+        crate::report_cmd::write_report(path, &report)?;
+        eprintln!("wrote {}", path.display());
+    }
     if args.json {
         return Ok(summary.to_json()? + "\n");
     }
     Ok(render(&summary))
+}
+
+fn path_of_config(args: &SimulateArgs) -> &Path {
+    args.config
+        .as_deref()
+        .unwrap_or_else(|| Path::new("config"))
+}
+
+fn path_name(p: &Path) -> String {
+    p.display().to_string()
 }
 
 /// A one-line progress bar on stderr, only when stderr is a terminal, redrawn at most every

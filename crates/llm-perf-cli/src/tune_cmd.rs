@@ -89,6 +89,9 @@ pub struct TuneArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write an offline HTML report: best configuration, convergence, Pareto front.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 /// Runs `llm-perf tune`.
@@ -197,6 +200,14 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             "none of the {} evaluations succeeded (all are in the results file); the first error: {first}",
             report.records.len()
         );
+    }
+    if let Some(path) = &args.report {
+        let html = crate::report_cmd::tuning_report_of(
+            format!("Tuning with {}", args.config.display()),
+            llm_perf_server::tune_summary_of(&report.records),
+        );
+        crate::report_cmd::write_report(path, &html)?;
+        eprintln!("wrote {}", path.display());
     }
     if args.json {
         return Ok(serde_json::to_string_pretty(&report_json(&report, args.top))? + "\n");

@@ -79,7 +79,9 @@ mod state;
 pub mod store;
 
 pub use error::{Result, ServerError};
-pub use pages::{SIM_MAX_REQUESTS, SimulationRun, TuneSummary, simulate_text, tune_summary};
+pub use pages::{
+    SIM_MAX_REQUESTS, SimulationRun, TuneSummary, simulate_text, tune_summary, tune_summary_of,
+};
 pub use report::{Report, Section, render_report};
 pub use routes::{ApiError, router};
 pub use state::{App, AppState, DEFAULT_MAX_BODY_BYTES, ServerOptions};

@@ -66,12 +66,14 @@ pub fn sweep_charts(prefix: &str, sweeps: &[Sweep]) -> Vec<Chart> {
         let mut out = Vec::new();
         for s in sweeps {
             for (stat, label, style) in stats {
-                let pts: Vec<[f64; 2]> = s
+                let mut pts: Vec<[f64; 2]> = s
                     .points
                     .iter()
                     .enumerate()
                     .filter_map(|(i, p)| Some([load(p, i)?, *p.stats.get(*stat)?]))
                     .collect();
+                // Lines join points in load order (files list them in run order).
+                pts.sort_by(|a, b| a[0].total_cmp(&b[0]));
                 if !pts.is_empty() {
                     out.push(Series::new(format!("{} {label}", s.name), *style, pts));
                 }

@@ -6,6 +6,36 @@ use serde_json::json;
 
 use super::{Axis, Chart, Series, Style, xy_chart};
 
+/// Colours of the TPOT bands, low to high (ColorBrewer RdYlBu, reversed).
+const TPOT_COLOURS: [&str; 4] = ["#2c7bb6", "#74add1", "#fdae61", "#d7191c"];
+
+/// `TPOT lo–hi ms` with as many digits as tell the ends apart (3 to 8 significant).
+fn band_label(lo: f64, hi: f64) -> String {
+    let (mut a, mut b) = (short(lo, 3), short(hi, 3));
+    for digits in 4..=8 {
+        if a != b || lo.total_cmp(&hi).is_eq() {
+            break;
+        }
+        (a, b) = (short(lo, digits), short(hi, digits));
+    }
+    format!("TPOT {a}–{b} ms")
+}
+
+/// `digits` significant digits, no trailing zeros.
+fn short(v: f64, digits: i32) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return format!("{v}");
+    }
+    let decimals =
+        usize::try_from((digits - 1 - v.abs().log10().floor() as i32).max(0)).unwrap_or(0);
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
 /// Reads `results.jsonl`: one record per line (blank lines skipped).
 ///
 /// # Errors
@@ -79,53 +109,69 @@ pub fn tune_charts(records: &[Record]) -> Vec<Chart> {
         .into_iter()
         .filter_map(|i| point(&records[i]))
         .collect();
-    let xy = |v: &[[f64; 3]]| v.iter().map(|p| [p[0], p[1]]).collect::<Vec<_>>();
+    // Colour by TPOT: the evaluated points in four TPOT bands (quartiles), each a series with
+    // its colour and range in the legend (the common ECharts build has no visual map).
+    let mut tpots: Vec<f64> = evaluated
+        .iter()
+        .map(|p| p[2])
+        .filter(|t| t.is_finite())
+        .collect();
+    tpots.sort_by(f64::total_cmp);
+    let quantile = |q: f64| -> f64 {
+        tpots
+            .get(((tpots.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let edges = [
+        quantile(0.0),
+        quantile(0.25),
+        quantile(0.5),
+        quantile(0.75),
+        quantile(1.0),
+    ];
+    let mut series = Vec::new();
+    let mut colours = Vec::new();
+    for band in 0..4 {
+        let (lo, hi) = (edges[band], edges[band + 1]);
+        if band > 0 && lo.total_cmp(&edges[band - 1]).is_eq() && hi.total_cmp(&lo).is_eq() {
+            continue;
+        }
+        let pts: Vec<[f64; 2]> = evaluated
+            .iter()
+            .filter(|p| {
+                let in_band = if band == 0 { p[2] >= lo } else { p[2] > lo };
+                in_band && p[2] <= hi
+            })
+            .map(|p| [p[0], p[1]])
+            .collect();
+        if pts.is_empty() {
+            continue;
+        }
+        series.push(Series::new(band_label(lo, hi), Style::Scatter, pts));
+        colours.push(TPOT_COLOURS[band]);
+    }
+    series.push(Series::new(
+        "Pareto front",
+        Style::Marker,
+        front.iter().map(|p| [p[0], p[1]]).collect(),
+    ));
     let mut pareto = xy_chart(
         "tune-pareto",
-        "Pareto front: throughput against p99 TTFT (colour: TPOT)",
+        "Pareto front: throughput against p99 TTFT, coloured by TPOT",
         &Axis::new("output throughput", "tok/s"),
         &Axis::new("p99 TTFT", "ms"),
-        vec![
-            Series::new("evaluated", Style::Scatter, xy(&evaluated)),
-            Series::new("Pareto front", Style::Marker, xy(&front)),
-        ],
+        series,
         &[],
     );
-    // Colour by TPOT: a third value per point and a visual map over it. The series were
-    // filtered for the axes; rebuild their data from the same points in the same order.
-    let (lo, hi) = evaluated
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-            (lo.min(p[2]), hi.max(p[2]))
-        });
-    if lo.is_finite() {
-        let log = |axis: &str| pareto.option[axis]["type"] == "log";
-        let (x_log, y_log) = (log("xAxis"), log("yAxis"));
-        // What `xy_chart` kept: finite values, and positive ones on a log axis.
-        let with_tpot = |v: &[[f64; 3]]| -> Vec<serde_json::Value> {
-            v.iter()
-                .filter(|p| p.iter().all(|x| x.is_finite()))
-                .filter(|p| (!x_log || p[0] > 0.0) && (!y_log || p[1] > 0.0))
-                .map(|p| json!([p[0], p[1], p[2]]))
-                .collect()
-        };
-        let (evaluated, front) = (with_tpot(&evaluated), with_tpot(&front));
-        pareto.option["series"][0]["data"] = json!(evaluated);
-        pareto.option["series"][1]["data"] = json!(front);
-        pareto.option["visualMap"] = json!({
-            "type": "continuous",
-            "dimension": 2,
-            "min": lo,
-            "max": if hi > lo { hi } else { lo + 1e-9 },
-            "calculable": true,
-            "precision": 3,
-            "text": ["TPOT ms (high)", "low"],
-            "right": 0,
-            "top": "middle",
-            "seriesIndex": [0, 1],
-            "inRange": {"color": ["#2c7bb6", "#abd9e9", "#fdae61", "#d7191c"]},
-        });
-        pareto.option["grid"]["right"] = json!(110);
+    if let Some(list) = pareto.option["series"].as_array_mut() {
+        for (s, colour) in list.iter_mut().zip(&colours) {
+            s["itemStyle"] = json!({ "color": colour });
+        }
+        if let Some(front) = list.last_mut() {
+            front["itemStyle"] =
+                json!({"color": "rgba(0,0,0,0)", "borderColor": "#d7191c", "borderWidth": 2});
+        }
     }
     vec![convergence, pareto]
 }
@@ -159,18 +205,19 @@ mod tests {
             json!([[0.0, 2.0], [1.0, 1.0]])
         );
         // The last record dominates every other one: it alone is on the front.
-        assert_eq!(
-            charts[1].option["series"][1]["data"],
-            json!([[250.0, 40.0, 9.0]])
-        );
-        assert_eq!(
-            charts[1].option["series"][0]["data"]
-                .as_array()
-                .unwrap()
-                .len(),
-            4
-        );
-        assert_eq!(charts[1].option["visualMap"]["min"], 9.0);
+        let series = charts[1].option["series"].as_array().unwrap();
+        assert_eq!(series.last().unwrap()["data"], json!([[250.0, 40.0]]));
+        // Four evaluations in TPOT bands: 9, 10, 11, 12 ms.
+        let banded: usize = series[..series.len() - 1]
+            .iter()
+            .map(|s| s["data"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(banded, 4);
+        assert_eq!(series[0]["name"], "TPOT 9–10 ms");
+        assert_eq!(short(10.3791, 3), "10.4");
+        assert_eq!(short(0.012345, 3), "0.0123");
+        assert_eq!(band_label(10.391, 10.422), "TPOT 10.39–10.42 ms");
+        assert_eq!(charts[1].points, 5);
         let err = read_results_jsonl("{\"iteration\": 0}\n", "r.jsonl").unwrap_err();
         assert!(err.contains("line 1"), "{err}");
     }

@@ -18,7 +18,9 @@ use crate::charts::{Chart, script_json};
 use crate::routes::ApiError;
 use crate::state::AppState;
 
-pub use runs::{SIM_MAX_REQUESTS, SimulationRun, TuneSummary, simulate_text, tune_summary};
+pub use runs::{
+    SIM_MAX_REQUESTS, SimulationRun, TuneSummary, simulate_text, tune_summary, tune_summary_of,
+};
 
 /// The pages and the page-only APIs (simulate, tuning results).
 pub(crate) fn pages() -> Router<AppState> {

@@ -161,14 +161,20 @@ pub fn tune_summary(text: &str, file: &str) -> Result<TuneSummary, ServerError> 
             "{file}: no tuning record (one JSON object per line, as `llm-perf tune --out` writes)"
         )));
     }
-    let charts = tune_charts(&records);
-    Ok(TuneSummary {
+    Ok(tune_summary_of(&records))
+}
+
+/// The summary and charts of tuning records (as a tuner returns them).
+#[must_use]
+pub fn tune_summary_of(records: &[llm_perf::pso::Record]) -> TuneSummary {
+    let charts = tune_charts(records);
+    TuneSummary {
         records: records.len(),
         iterations: records.iter().map(|r| r.iteration).max().unwrap_or(0) + 1,
-        pareto: llm_perf::pso::pareto_front(&records).len(),
-        best: best(&records).cloned(),
+        pareto: llm_perf::pso::pareto_front(records).len(),
+        best: best(records).cloned(),
         charts,
-    })
+    }
 }
 
 /// Query of `POST /api/tune/results`.
