@@ -70,12 +70,35 @@
   }
 
   // ---- Upload page ----------------------------------------------------------------------
+  // The "Stored files" table, rebuilt from /api/uploads.
+  function refreshStored() {
+    call('GET', '/api/uploads').then(function (a) {
+      if (a.status !== 200) { return; }
+      var box = $('#stored');
+      box.textContent = '';
+      if (!a.body.length) { box.appendChild(el('p', 'Nothing stored yet.', 'muted')); return; }
+      var table = el('table');
+      table.id = 'uploads';
+      var head = el('tr');
+      ['id', 'file', 'format', 'kind', 'content', 'uploaded'].forEach(function (h) { head.appendChild(el('th', h)); });
+      table.appendChild(head);
+      a.body.forEach(function (u) {
+        var tr = el('tr');
+        [u.upload_id, u.file_name, u.format, u.kind, u.summary, u.uploaded_at].forEach(function (v) { tr.appendChild(el('td', v)); });
+        table.appendChild(tr);
+      });
+      box.appendChild(table);
+    });
+  }
+
   function uploadPage() {
     var input = $('#files');
     var drop = $('#drop');
     var list = $('#results');
     var model = $('#model');
     function send(files) {
+      var pending = files.length;
+      function finished() { pending -= 1; if (pending === 0) { refreshStored(); } }
       Array.prototype.forEach.call(files, function (file) {
         var item = el('li', file.name + ': uploading…');
         item.setAttribute('data-file', file.name);
@@ -92,9 +115,11 @@
           } else {
             setStatus(item, file.name + ': ' + message(a), false);
           }
+          finished();
         }).catch(function (e) {
           item.setAttribute('data-status', 'network');
           setStatus(item, file.name + ': ' + e, false);
+          finished();
         });
       });
     }
@@ -115,7 +140,9 @@
         var id = button.getAttribute('data-id');
         if (!window.confirm('Delete benchmark ' + id + ' and its points?')) { return; }
         call('DELETE', '/api/benchmarks/benchmarks/' + encodeURIComponent(id)).then(function (a) {
-          if (a.status === 200) { window.location.reload(); } else { setStatus($('#status'), message(a), false); }
+          if (a.status !== 200) { setStatus($('#status'), message(a), false); return; }
+          // The model's last benchmark gone, the model is gone too: back to the list.
+          if ($all('button.delete').length <= 1) { window.location.href = '/models'; } else { window.location.reload(); }
         });
       });
     });

@@ -64,6 +64,19 @@
 //! | `GET /api/store` | database path, schema version, row counts |
 //!
 //! `docs/server.md` in the repository has `curl` examples for each.
+//!
+//! # The workbench
+//!
+//! The same router serves pages (askama templates, every name escaped) with interactive
+//! charts (Apache ECharts 6.1.0, vendored and embedded; no CDN): `/` Upload, `/models` and
+//! `/models/{model}` (sweeps charted, delete with confirmation), `/modeling` (predict with
+//! confidence, fitted surface against the measured points, CSV export), `/predictors`
+//! (a stored predictor against batch size and input length with its training points),
+//! `/capacity` (fit a stored sweep, size replicas under SLOs), `/simulate` (run a config,
+//! latency CDFs, batch and KV-cache use over time; `POST /api/simulate`) and `/tune` (a
+//! `results.jsonl`: best configuration, convergence, Pareto front; `POST /api/tune/results`).
+//! [`charts`] builds every chart; [`render_report`] puts the same charts into one offline
+//! HTML file (the CLI's `--report`).
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 mod assets;

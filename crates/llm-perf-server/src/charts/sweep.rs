@@ -58,7 +58,8 @@ fn load_of(sweeps: &[Sweep]) -> (Axis, LoadOf) {
     }
 }
 
-/// The four charts of `sweeps`; `prefix` makes the element ids unique on a page.
+/// The charts of `sweeps` (TTFT, ITL / TPOT, E2E, throughput; one the files have no
+/// statistic for is left out); `prefix` makes the element ids unique on a page.
 #[must_use]
 pub fn sweep_charts(prefix: &str, sweeps: &[Sweep]) -> Vec<Chart> {
     let (x_axis, load) = load_of(sweeps);
@@ -72,17 +73,20 @@ pub fn sweep_charts(prefix: &str, sweeps: &[Sweep]) -> Vec<Chart> {
                     .enumerate()
                     .filter_map(|(i, p)| Some([load(p, i)?, *p.stats.get(*stat)?]))
                     .collect();
-                // Lines join points in load order (files list them in run order).
+                // Lines join points in load order (files list them in run order); a sweep
+                // with several shapes at one load (Together CSVs) is drawn as points.
                 pts.sort_by(|a, b| a[0].total_cmp(&b[0]));
+                let repeats = pts.windows(2).any(|w| w[0][0].total_cmp(&w[1][0]).is_eq());
+                let style = if repeats { Style::Scatter } else { *style };
                 if !pts.is_empty() {
-                    out.push(Series::new(format!("{} {label}", s.name), *style, pts));
+                    out.push(Series::new(format!("{} {label}", s.name), style, pts));
                 }
             }
         }
         out
     };
     let ms = |name: &str| Axis::new(name, "ms");
-    vec![
+    let charts = vec![
         xy_chart(
             &format!("{prefix}-ttft"),
             "Time to first token",
@@ -124,7 +128,8 @@ pub fn sweep_charts(prefix: &str, sweeps: &[Sweep]) -> Vec<Chart> {
             series(&[("throughput", "", Style::Line)]),
             &[],
         ),
-    ]
+    ];
+    charts.into_iter().filter(|c| c.points > 0).collect()
 }
 
 #[cfg(test)]
@@ -156,8 +161,9 @@ mod tests {
             },
         ];
         let charts = sweep_charts("m", &sweeps);
-        assert_eq!(charts.len(), 4);
-        assert_eq!(charts[0].id, "m-ttft");
+        // No ITL / TPOT statistic: that chart is left out.
+        let ids: Vec<&str> = charts.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["m-ttft", "m-throughput"]);
         assert_eq!(charts[0].points, 4);
         assert_eq!(charts[0].option["series"].as_array().unwrap().len(), 2);
         assert_eq!(charts[0].option["xAxis"]["name"], "request rate (req/s)");
@@ -165,7 +171,7 @@ mod tests {
             charts[0].option["series"][0]["data"][2],
             serde_json::json!([3.0, 40.0])
         );
-        assert_eq!(charts[1].points, 0);
-        assert_eq!(charts[3].points, 4);
+        assert_eq!(charts[0].option["series"][0]["type"], "line");
+        assert_eq!(charts[1].points, 4);
     }
 }
