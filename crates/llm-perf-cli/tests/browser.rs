@@ -314,6 +314,21 @@ async fn workbench_in_a_real_browser() {
         &[],
     );
     assert_eq!(code, 0, "{err}");
+    let predictor = dir.path().join("predictors.json");
+    let (_, err, code) = run_cli(
+        &[
+            "predict",
+            "train",
+            "--profile",
+            "samples/readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
+            "--config",
+            "qwen3-4b-a100",
+            "--out",
+            predictor.to_str().expect("path"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
     let started = std::time::Instant::now();
     with_browser(dir.path(), "workbench", move |b| async move {
         // Upload: the Together sample and a GuideLLM report through the page's file input.
@@ -501,6 +516,43 @@ async fn workbench_in_a_real_browser() {
         input.send_keys(profile.to_str().expect("path")).await.expect("choose");
         b.wait_css("ul#results li[data-status='201']").await;
         b.console_clean("profile upload").await;
+        b.goto(&format!("{base}/predictors")).await;
+        b.client
+            .find(Locator::Id("predictor-model"))
+            .await
+            .expect("model field")
+            .send_keys("Qwen/Qwen3-4B")
+            .await
+            .expect("type");
+        b.client
+            .find(Locator::Id("predictor-file"))
+            .await
+            .expect("file field")
+            .send_keys(predictor.to_str().expect("path"))
+            .await
+            .expect("choose");
+        b.client
+            .find(Locator::Css("#predictor-upload button"))
+            .await
+            .expect("store")
+            .click()
+            .await
+            .expect("store");
+        b.wait_css("table#prediction").await;
+        let option = b.wait_css("select#profile option:nth-child(2)").await;
+        let profile_id = option.attr("value").await.expect("value").expect("profile id");
+        let url = b.client.current_url().await.expect("url");
+        b.goto(&format!("{url}&config=qwen3-4b-a100&bs=4&input=512&profile={profile_id}"))
+            .await;
+        b.wait_css("table#prediction").await;
+        let prefill = b.data_value("table#prediction tr:first-child td[data-value]").await;
+        assert!(prefill.is_finite() && prefill > 0.0);
+        let charts = b.charts().await;
+        assert_eq!(charts.len(), 2, "{charts:?}");
+        // Predicted curves and the profiled points of the chosen input length and batch size.
+        assert!(charts.iter().all(|(_, n)| *n > 10), "{charts:?}");
+        b.console_clean("predictors").await;
+        b.shot("predictors").await;
     })
     .await;
     eprintln!("browser flow: {:.1} s", started.elapsed().as_secs_f64());

@@ -5,8 +5,10 @@
 -- point; point_stats holds every statistic the file gave for it, by name (ttft_mean,
 -- ttft_p99, e2e_p50, user_tps_mean, throughput, ...), so no percentile is dropped.
 
+-- Ids of uploads, benchmarks and derived models are never reused (AUTOINCREMENT): an id a
+-- script or a page kept never comes to mean another file after a delete.
 CREATE TABLE uploads (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     file_name   TEXT    NOT NULL,
     sha256      TEXT    NOT NULL UNIQUE CHECK (length(sha256) = 64),
     format      TEXT    NOT NULL,
@@ -18,7 +20,7 @@ CREATE TABLE uploads (
 ) STRICT;
 
 CREATE TABLE benchmarks (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     upload_id   INTEGER NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
     model       TEXT    NOT NULL CHECK (length(model) > 0),
     name        TEXT    NOT NULL,
@@ -55,7 +57,7 @@ CREATE TABLE point_stats (
 
 -- Models users derive from stored data: Inferno fits, Together regressions, predictor files.
 CREATE TABLE derived_models (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     model        TEXT    NOT NULL,
     kind         TEXT    NOT NULL CHECK (kind IN ('inferno-fit', 'together-regression', 'predictor')),
     name         TEXT    NOT NULL,
