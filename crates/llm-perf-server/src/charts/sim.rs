@@ -36,11 +36,25 @@ pub struct StepRow {
     pub kv_blocks: f64,
 }
 
-fn headers_index(headers: &csv::StringRecord, name: &str, file: &str) -> Result<usize, String> {
-    headers
-        .iter()
-        .position(|h| h == name)
-        .ok_or_else(|| format!("{file}: no `{name}` column"))
+/// A CSV reader over `bytes` and the positions of the `names` columns (in that order).
+fn open_csv<'b, const N: usize>(
+    bytes: &'b [u8],
+    file: &str,
+    names: [&str; N],
+) -> Result<(csv::Reader<&'b [u8]>, [usize; N]), String> {
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{file}: {e}"))?
+        .clone();
+    let mut cols = [0; N];
+    for (slot, name) in cols.iter_mut().zip(names) {
+        *slot = headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("{file}: no `{name}` column"))?;
+    }
+    Ok((reader, cols))
 }
 
 /// Reads the completed requests' latencies of a `requests.csv`.
@@ -48,19 +62,17 @@ fn headers_index(headers: &csv::StringRecord, name: &str, file: &str) -> Result<
 /// # Errors
 /// A message naming the file, line and column of a malformed row.
 pub fn read_requests_csv(bytes: &[u8], file: &str) -> Result<RequestLatencies, String> {
-    let mut reader = csv::Reader::from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("{file}: {e}"))?
-        .clone();
-    let col = |n: &str| headers_index(&headers, n, file);
-    let (status, ttft, tpot, itl, e2e) = (
-        col("status")?,
-        col("ttft_ms")?,
-        col("tpot_ms")?,
-        col("itl_max_ms")?,
-        col("e2e_latency_ms")?,
-    );
+    let (mut reader, [status, ttft, tpot, itl, e2e]) = open_csv(
+        bytes,
+        file,
+        [
+            "status",
+            "ttft_ms",
+            "tpot_ms",
+            "itl_max_ms",
+            "e2e_latency_ms",
+        ],
+    )?;
     let mut out = RequestLatencies::default();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("{file}: {e}"))?;
@@ -97,19 +109,17 @@ pub fn read_requests_csv(bytes: &[u8], file: &str) -> Result<RequestLatencies, S
 /// # Errors
 /// A message naming the file, line and column of a malformed row.
 pub fn read_steps_csv(bytes: &[u8], file: &str) -> Result<Vec<StepRow>, String> {
-    let mut reader = csv::Reader::from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("{file}: {e}"))?
-        .clone();
-    let col = |n: &str| headers_index(&headers, n, file);
-    let (replica, start, running, waiting, kv) = (
-        col("replica_id")?,
-        col("start")?,
-        col("running")?,
-        col("waiting")?,
-        col("kv_blocks_used")?,
-    );
+    let (mut reader, [replica, start, running, waiting, kv]) = open_csv(
+        bytes,
+        file,
+        [
+            "replica_id",
+            "start",
+            "running",
+            "waiting",
+            "kv_blocks_used",
+        ],
+    )?;
     let mut out = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("{file}: {e}"))?;

@@ -7,7 +7,7 @@ use axum::response::Response;
 use llm_perf::fit::FittedInferno;
 use serde::Deserialize;
 
-use super::{ChartView, Layout, chart_views, html, num};
+use super::{ChartView, Layout, chart_views, html, num, optional_positive};
 use crate::charts::capacity::{fit_charts, rate_curves};
 use crate::error::ServerError;
 use crate::routes::ApiError;
@@ -47,18 +47,6 @@ struct CapacityPage {
     error: Option<String>,
     fit: Option<FitView>,
     charts: Vec<ChartView>,
-}
-
-fn optional(field: &str, text: &str) -> Result<Option<f64>, ServerError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    text.parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .map(Some)
-        .ok_or_else(|| ServerError::invalid(field, text, "must be a number > 0"))
 }
 
 fn row(label: &str, value: f64, unit: &str) -> (String, String, String) {
@@ -111,9 +99,9 @@ pub(super) async fn page(
             .parse()
             .map_err(|_| ServerError::invalid("fit", &q.fit, "not a fit id"))?;
         let body = SizeBody {
-            total_rate: optional("total rate", &q.total_rate)?,
-            target_ttft: optional("TTFT target", &q.target_ttft)?,
-            target_itl: optional("ITL target", &q.target_itl)?,
+            total_rate: optional_positive("total rate", &q.total_rate)?,
+            target_ttft: optional_positive("TTFT target", &q.target_ttft)?,
+            target_itl: optional_positive("ITL target", &q.target_itl)?,
             ..SizeBody::default()
         };
         let fit = load_fit(&state, id).await?;

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::charts::{Chart, script_json};
+use crate::error::ServerError;
 use crate::routes::ApiError;
 use crate::state::AppState;
 
@@ -142,6 +143,19 @@ pub(crate) fn encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// A form field that holds a number > 0, or nothing (an empty field).
+pub(crate) fn optional_positive(field: &str, text: &str) -> Result<Option<f64>, ServerError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .map(Some)
+        .ok_or_else(|| ServerError::invalid(field, text, "must be a number > 0"))
 }
 
 /// A number for people: 6 significant digits, no trailing zeros; scientific notation below

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use llm_perf::predict::together::{BenchmarkStore, Estimate, EstimateQuery, Method};
 use serde::Deserialize;
 
-use super::{ChartView, Layout, chart_views, encode, html, num};
+use super::{ChartView, Layout, chart_views, encode, html, num, optional_positive};
 use crate::charts::modeling::modeling_charts;
 use crate::error::ServerError;
 use crate::export::{PredictionResult, prediction_csv, safe_file_stem};
@@ -38,17 +38,7 @@ impl ModelingQuery {
         if self.model.is_empty() {
             return Ok(None);
         }
-        let number = |field: &str, text: &str| -> Result<Option<f64>, ServerError> {
-            let text = text.trim();
-            if text.is_empty() {
-                return Ok(None);
-            }
-            text.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v > 0.0)
-                .map(Some)
-                .ok_or_else(|| ServerError::invalid(field, text, "must be a number > 0"))
-        };
+        let number = optional_positive;
         let need = |field: &str, text: &str| -> Result<f64, ServerError> {
             number(field, text)?
                 .ok_or_else(|| ServerError::invalid(field, "(empty)", "give a number > 0"))
