@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Axis, CDF_POINTS, Chart, Series, Style, cdf, xy_chart};
 
-/// Replicas drawn one by one in the over-time charts; more are summed.
+/// Replicas drawn one by one in the over-time charts; the steps of the others share one series.
 const MAX_REPLICA_SERIES: usize = 8;
 
 /// The columns of `requests.csv` the charts read, per completed request.
@@ -186,7 +186,7 @@ pub fn latency_cdfs(lat: &RequestLatencies) -> Vec<Chart> {
 }
 
 /// Batch size, waiting requests and KV blocks in use over time, per replica (the first
-/// [`MAX_REPLICA_SERIES`]; the rest summed into one series).
+/// eight; the steps of the others share one series).
 #[must_use]
 pub fn step_charts(steps: &[StepRow]) -> Vec<Chart> {
     let mut by_replica: BTreeMap<u32, Vec<&StepRow>> = BTreeMap::new();
