@@ -294,6 +294,20 @@ fn names_from_files_are_untrusted_text_stored_as_given() {
     assert_eq!(models[0]["provider_model"], evil);
     let (_, list) = server.get("/api/benchmarks/benchmarks");
     assert_eq!(list[0]["file_name"], "</script><!--.csv");
+    // A page for a model that is not there: an HTML 404 with the name escaped.
+    let reply = server.send("GET", "/models/%3Cb%3Enope", &[], b"");
+    assert_eq!(reply.status, 404);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/html"))
+    );
+    assert!(
+        reply.text().contains("no model &#60;b&#62;nope")
+            || reply.text().contains("no model &lt;b&gt;nope"),
+        "{}",
+        reply.text()
+    );
     // JSON answers are JSON, never HTML.
     let reply = server.send("GET", "/api/benchmarks/models", &[], b"");
     assert!(

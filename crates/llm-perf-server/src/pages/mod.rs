@@ -102,6 +102,30 @@ pub(crate) fn chart_views(charts: &[Chart]) -> Vec<ChartView> {
     charts.iter().map(ChartView::from).collect()
 }
 
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: String,
+    message: String,
+}
+
+/// An error as a page of the workbench (a stale link, a deleted model), with its status.
+pub(crate) fn error_page(state: &AppState, error: ApiError) -> Response {
+    let status = error.status();
+    let mut response = html(&ErrorPage {
+        layout: Layout::new(state, "Not found", "error"),
+        heading: if status == StatusCode::NOT_FOUND {
+            "Not found".to_owned()
+        } else {
+            format!("Error {}", status.as_u16())
+        },
+        message: error.message().to_owned(),
+    });
+    *response.status_mut() = status;
+    response
+}
+
 /// Policy of the pages: only our own scripts and styles (JSON data blocks are not scripts).
 const PAGE_CSP: &str = "default-src 'self'; img-src 'self' data:";
 

@@ -96,7 +96,7 @@ pub(super) async fn model(
     Path(model): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = model.clone();
-    let (list, sweeps) = state
+    let found = state
         .store
         .call(move |c| {
             let list = store::benchmarks_of(c, &name)?;
@@ -110,7 +110,11 @@ pub(super) async fn model(
             }
             Ok((list, sweeps))
         })
-        .await?;
+        .await;
+    let (list, sweeps) = match found {
+        Ok(found) => found,
+        Err(e) => return Ok(super::error_page(&state, e.into())),
+    };
     let charts = sweep_charts("sweep", &sweeps);
     Ok(html(&ModelPage {
         layout: Layout::new(&state, model.clone(), "model"),
