@@ -166,6 +166,20 @@ fn every_route_from_upload_to_restart() {
         "{csv}"
     );
 
+    // The Modeling page's export link: the same one-row CSV for the same query.
+    let page_export = server.send(
+        "GET",
+        "/modeling/export.csv?model=fixture%2Fmodel-a&input=1000&output=400",
+        &[],
+        b"",
+    );
+    assert_eq!(page_export.status, 200, "{}", page_export.text());
+    assert_eq!(
+        page_export.header("content-disposition"),
+        Some("attachment; filename=\"prediction-fixture_model-a.csv\"")
+    );
+    assert_eq!(page_export.text(), csv);
+
     // Inferno fit of the stored GuideLLM sweep, then sizing from the stored fit.
     let (status, fit) = server.post(
         &format!("/api/benchmarks/benchmarks/{guidellm_id}/fit"),
