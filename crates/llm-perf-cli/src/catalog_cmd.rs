@@ -11,7 +11,12 @@ use crate::table::{Table, key_values, num};
 #[derive(Args, Debug)]
 pub struct ModelsArgs {
     /// Show one model (name or alias, e.g. `meta-llama/Llama-3.1-8B-Instruct`); omit to list all.
+    #[arg(conflicts_with = "config")]
     pub name: Option<String>,
+    /// Show the model a Hugging Face `config.json` describes (any model the catalogue lacks),
+    /// with the same derived sizes.
+    #[arg(long, value_name = "config.json")]
+    pub config: Option<std::path::PathBuf>,
     /// Data type for weight and KV-cache sizes.
     #[arg(long, default_value = "bf16")]
     pub dtype: Dtype,
@@ -45,8 +50,17 @@ fn opt(value: Option<f64>) -> String {
 
 /// Runs `llm-perf models`.
 pub fn models(args: &ModelsArgs) -> Result<String> {
-    if let Some(name) = &args.name {
-        let m = ModelSpec::lookup(name)?;
+    let chosen = match (&args.name, &args.config) {
+        (Some(name), _) => Some(ModelSpec::lookup(name)?),
+        (None, Some(file)) => {
+            let shown = file.display().to_string();
+            let bytes =
+                std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+            Some(llm_perf::readers::read_hf_config(&bytes, &shown)?)
+        }
+        (None, None) => None,
+    };
+    if let Some(m) = chosen {
         if args.json {
             return Ok(serde_json::to_string_pretty(&m)? + "\n");
         }

@@ -596,6 +596,24 @@ fn describe_document(file: &str, format: Format, doc: &Document) -> String {
             c.beta_coeffs.len(),
             c.experiments.len(),
         ),
+        Document::ModelConfig(m) => {
+            let moe = m.moe.as_ref().map_or_else(String::new, |e| {
+                format!(", MoE {} experts ({} active)", e.experts, e.active)
+            });
+            format!(
+                "{file}: {name} (model `{}`: {} layers, hidden {}, heads {}/{} KV, {}B parameters \
+                 ({}B active){moe}; KV {} bytes/token in bf16; use `llm-perf models --config \
+                 {file}` or `cost_model.model_config` to simulate it)\n",
+                m.name,
+                m.layers,
+                m.hidden,
+                m.heads,
+                m.kv_heads,
+                num(m.param_count() as f64 / 1e9, 4),
+                num(m.active_param_count() as f64 / 1e9, 4),
+                m.kv_bytes_per_token(llm_perf::model::Dtype::Bf16),
+            )
+        }
         _ => format!("{file}: {name}\n"),
     }
 }

@@ -48,6 +48,11 @@ pub struct SimulateArgs {
     /// The configuration of the `--cost-model` file to use (needed when it holds several).
     #[arg(long, value_name = "NAME", requires = "cost_model")]
     pub cost_model_config: Option<String>,
+    /// A Hugging Face `config.json` giving the architecture of the roofline cost model's
+    /// model (any model, not only the catalogue's; `cost_model.model_config` in the config
+    /// does the same, relative to the config file).
+    #[arg(long, value_name = "config.json")]
+    pub model_config: Option<PathBuf>,
     /// Also write an offline HTML report: summary, latency CDFs, batch size and KV-cache use
     /// over time (the run's rows are kept in memory for it).
     #[arg(long, value_name = "FILE.html")]
@@ -97,6 +102,20 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
     // `kind: trace_file` arrivals name files relative to the config's directory.
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     llm_perf::resolve_trace_files(&mut config, base)
+        .with_context(|| format!("in {}", path.display()))?;
+    // A model config given on the command line is relative to the working directory.
+    if let Some(file) = &args.model_config {
+        let llm_perf::sim::CostModelConfig::Roofline { model_config, .. } =
+            &mut config.cluster.cost_model
+        else {
+            anyhow::bail!(
+                "--model-config sets the architecture of a roofline cost model; {} uses `kind: inferno`",
+                path.display()
+            );
+        };
+        *model_config = Some(std::path::absolute(file).unwrap_or_else(|_| file.clone()));
+    }
+    llm_perf::resolve_model_configs(&mut config, base)
         .with_context(|| format!("in {}", path.display()))?;
     let sim = match &args.cost_model {
         Some(file) => {

@@ -113,6 +113,7 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
                 .unwrap_or_else(|| std::path::Path::new("."));
             let in_simulator = || format!("{}: [simulator]", args.config.display());
             llm_perf::resolve_trace_files(&mut sim_config, base).with_context(in_simulator)?;
+            llm_perf::resolve_model_configs(&mut sim_config, base).with_context(in_simulator)?;
             let mut evaluator = SimEvaluator::new(&sim_config)
                 .with_context(in_simulator)?
                 .jobs(jobs);

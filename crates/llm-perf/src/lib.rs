@@ -50,7 +50,9 @@ pub use perf_pso as pso;
 pub use perf_readers as readers;
 pub use perf_sim as sim;
 
+mod model_configs;
 mod trace_files;
+pub use model_configs::resolve_model_configs;
 pub use trace_files::resolve_trace_files;
 
 /// The workspace version.

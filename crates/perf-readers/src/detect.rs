@@ -67,6 +67,9 @@ pub enum Format {
     InfernoTrainerResult,
     /// BLIS trained-physics coefficients (`{"alpha_coeffs", "beta_coeffs", "experiments"}`).
     TrainedPhysics,
+    /// Hugging Face model `config.json` (`{"model_type", "hidden_size", "num_hidden_layers", …}`
+    /// at the top level, or a `text_config` object holding them).
+    HfModelConfig,
     /// Not recognised.
     Unknown,
 }
@@ -102,6 +105,7 @@ impl Format {
             Self::InfernoGoldenPrimitives => "inferno-golden-primitives",
             Self::InfernoTrainerResult => "inferno-trainer-result",
             Self::TrainedPhysics => "blis-trained-physics",
+            Self::HfModelConfig => "hf-model-config",
             Self::Unknown => "unknown",
         }
     }
@@ -122,7 +126,7 @@ impl Format {
     }
 
     /// Whether the format is a model document (read with `read_document_any`): an analyzer
-    /// problem or answer, fitted parameters or golden values.
+    /// problem or answer, fitted parameters, golden values or a model configuration.
     #[must_use]
     pub fn is_document(self) -> bool {
         matches!(
@@ -132,12 +136,14 @@ impl Format {
                 | Self::InfernoGoldenPrimitives
                 | Self::InfernoTrainerResult
                 | Self::TrainedPhysics
+                | Self::HfModelConfig
         )
     }
 
     /// What a file of this format holds: `"a benchmark report"`, `"a request trace"`,
     /// `"a profile table"`, `"an analyzer problem"`, `"an analyzer answer"`, `"golden test
-    /// values"` or `"fitted model parameters"` (`"an unknown format"` for [`Format::Unknown`]).
+    /// values"`, `"fitted model parameters"` or `"a model configuration"` (`"an unknown
+    /// format"` for [`Format::Unknown`]).
     #[must_use]
     pub fn kind(self) -> &'static str {
         match self {
@@ -154,6 +160,7 @@ impl Format {
             Self::InfernoSolution => "an analyzer answer",
             Self::InfernoGoldenPrimitives => "golden test values",
             Self::InfernoTrainerResult | Self::TrainedPhysics => "fitted model parameters",
+            Self::HfModelConfig => "a model configuration",
             Self::Unknown => "an unknown format",
             _ => "a benchmark report",
         }
@@ -212,7 +219,9 @@ pub fn detect(bytes: &[u8], path_hint: Option<&Path>) -> Format {
         }
         Some(b'{') => {
             let lower_has = |key: &str| head.to_ascii_lowercase().contains(key);
-            if (has("\"results\"") || has("\"run_name\""))
+            if crate::hf_config::looks_like(head) {
+                Format::HfModelConfig
+            } else if (has("\"results\"") || has("\"run_name\""))
                 && has("\"prefill_latency\"")
                 && has("\"batch_size\"")
                 && !has("\"benchmarks\"")

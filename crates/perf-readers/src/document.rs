@@ -1,10 +1,11 @@
 //! Files that are neither benchmarks, traces nor profiles: model problems, answers, fitted
-//! parameters and golden values, read through one entry point.
+//! parameters, golden values and model configurations, read through one entry point.
 
 use std::path::Path;
 
 use crate::detect::{Format, detect};
 use crate::error::{ReadError, Result};
+use crate::hf_config::read_hf_config;
 use crate::inferno_golden::{GoldenPrimitive, read_golden_primitives};
 use crate::inferno_rest::{
     AnalyzerProblem, AnalyzerSolution, read_analyzer_problem, read_analyzer_solution,
@@ -27,6 +28,8 @@ pub enum Document {
     TrainerResult(TrainerResult),
     /// BLIS trained-physics coefficients ([`read_trained_physics`]).
     TrainedPhysics(TrainedPhysics),
+    /// A model architecture from a Hugging Face `config.json` ([`read_hf_config`]).
+    ModelConfig(Box<perf_model_core::catalog::ModelSpec>),
 }
 
 /// Reads the model document at `path`, detecting its format from the content.
@@ -64,6 +67,7 @@ pub fn read_document_bytes(bytes: &[u8], path: &str) -> Result<(Format, Document
         }
         Format::InfernoTrainerResult => Document::TrainerResult(read_trainer_result(bytes, path)?),
         Format::TrainedPhysics => Document::TrainedPhysics(read_trained_physics(bytes, path)?),
+        Format::HfModelConfig => Document::ModelConfig(Box::new(read_hf_config(bytes, path)?)),
         _ => {
             return Err(ReadError::UnknownFormat {
                 path: path.to_owned(),

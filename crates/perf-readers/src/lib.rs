@@ -56,6 +56,12 @@
 //! its golden primitives ([`read_golden_primitives`]), the model-trainer's fit results
 //! ([`read_trainer_result`]) and BLIS trained-physics coefficients ([`read_trained_physics`]).
 //!
+//! Model architectures: a Hugging Face `config.json` ([`Format::HfModelConfig`]) is read by
+//! [`read_hf_config`] into a `perf_model_core::catalog::ModelSpec` (Llama, Mistral, Mixtral,
+//! Qwen2/2.5/3 and their MoE variants, Gemma 1–3, Phi-3, Granite, OLMo-2, InternLM2,
+//! DeepSeek-V2/V3 with MLA, Llama-4 Scout); [`read_document_any`] returns it as
+//! [`Document::ModelConfig`].
+//!
 //! Not read yet (issue #4): LLMServingSim v1.1 profile CSVs.
 //!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
@@ -71,6 +77,7 @@ mod error;
 mod guidellm;
 mod guidellm_csv_layout;
 mod guidellm_v01;
+mod hf_config;
 mod html;
 mod inferno;
 mod inferno_golden;
@@ -102,6 +109,7 @@ pub use guidellm::{
     BenchmarkRequests, read_guidellm_csv, read_guidellm_csv_json, read_guidellm_json,
     read_guidellm_json_reader, read_guidellm_requests,
 };
+pub use hf_config::read_hf_config;
 pub use html::read_guidellm_html;
 pub use inferno::{TimeUnit, read_inferno};
 pub use inferno_golden::{GoldenPrimitive, read_golden_primitives};
@@ -271,7 +279,8 @@ pub fn read_bytes(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<(Forma
         | Format::InfernoSolution
         | Format::InfernoGoldenPrimitives
         | Format::InfernoTrainerResult
-        | Format::TrainedPhysics => {
+        | Format::TrainedPhysics
+        | Format::HfModelConfig => {
             return Err(ReadError::NotBenchmark {
                 path: path.to_owned(),
                 format,

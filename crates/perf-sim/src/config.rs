@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use perf_model_core::catalog::ModelSpec;
 use perf_model_core::{Accelerator, Dtype, ServingConfig};
 
 use crate::error::{Result, invalid, non_negative, positive};
@@ -212,7 +213,26 @@ pub enum CostModelConfig {
         /// looking `accelerator` up in the catalogue; `accelerator` then only names it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device: Option<Box<Accelerator>>,
+        /// An inline model architecture used instead of looking `model` up in the catalogue;
+        /// `model` then only names it. `llm_perf::resolve_model_configs` fills it from
+        /// `model_config`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spec: Option<Box<ModelSpec>>,
+        /// A Hugging Face `config.json` to read the architecture from (any model the catalogue
+        /// lacks). perf-sim reads no files: `llm-perf simulate` and
+        /// `llm_perf::resolve_model_configs` read it into `spec` before the run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model_config: Option<std::path::PathBuf>,
     },
+}
+
+/// The model of a roofline cost model: its inline `spec`, else the catalogue entry named
+/// `model`.
+pub(crate) fn roofline_model(model: &str, spec: Option<&ModelSpec>) -> Result<ModelSpec> {
+    match spec {
+        Some(s) => Ok(s.clone()),
+        None => Ok(ModelSpec::lookup(model)?),
+    }
 }
 
 /// The accelerator of a roofline cost model: its inline `device`, else the catalogue entry
@@ -1153,9 +1173,25 @@ impl SimConfig {
                 non_negative("cluster.cost_model.beta", *beta)?;
                 non_negative("cluster.cost_model.gamma", *gamma)?;
             }
-            CostModelConfig::Roofline { device, .. } => {
+            CostModelConfig::Roofline {
+                device,
+                spec,
+                model_config,
+                ..
+            } => {
                 if let Some(d) = device {
                     d.validate()?;
+                }
+                if let Some(s) = spec {
+                    s.validate()?;
+                } else if let Some(file) = model_config {
+                    return Err(invalid(
+                        "cluster.cost_model.model_config",
+                        file.display(),
+                        "a model config must be read into `spec` before the run: `llm-perf \
+                         simulate`, `llm-perf tune` and `llm_perf::resolve_model_configs` do it \
+                         (perf-sim itself reads no files)",
+                    ));
                 }
             }
         }

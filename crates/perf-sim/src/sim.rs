@@ -6,9 +6,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use perf_model_core::inferno::ServiceParams;
-use perf_model_core::{Dtype, InfernoStepModel, ModelSpec, RooflineModel, StepTimeModel};
+use perf_model_core::{Dtype, InfernoStepModel, RooflineModel, StepTimeModel};
 
-use crate::config::{CostModelConfig, SimConfig, roofline_accelerator};
+use crate::config::{CostModelConfig, SimConfig, roofline_accelerator, roofline_model};
 use crate::error::{Result, SimError, invalid};
 use crate::kv::derive_num_blocks;
 use crate::output::{
@@ -120,8 +120,10 @@ impl Simulation {
                 accelerator,
                 dtype,
                 device,
+                spec,
+                ..
             } => Arc::new(RooflineModel::new(
-                ModelSpec::lookup(model)?,
+                roofline_model(model, spec.as_deref())?,
                 roofline_accelerator(accelerator, device.as_deref())?,
                 *dtype,
                 tp,
@@ -286,19 +288,22 @@ fn resolve_blocks(config: &SimConfig) -> Result<u64> {
     if let Some(n) = kv.num_gpu_blocks {
         return Ok(n);
     }
-    let (rm, ra, rd, device) = match &config.cluster.cost_model {
+    let (rm, ra, rd, device, spec) = match &config.cluster.cost_model {
         CostModelConfig::Roofline {
             model,
             accelerator,
             dtype,
             device,
+            spec,
+            ..
         } => (
             Some(model.as_str()),
             Some(accelerator.as_str()),
             Some(*dtype),
             device.as_deref().filter(|_| kv.accelerator.is_none()),
+            spec.as_deref().filter(|_| kv.model.is_none()),
         ),
-        CostModelConfig::Inferno { .. } => (None, None, None, None),
+        CostModelConfig::Inferno { .. } => (None, None, None, None, None),
     };
     let (Some(model), Some(accel)) = (kv.model.as_deref().or(rm), kv.accelerator.as_deref().or(ra))
     else {
@@ -310,7 +315,7 @@ fn resolve_blocks(config: &SimConfig) -> Result<u64> {
     };
     let e = &config.cluster.engine;
     derive_num_blocks(
-        &ModelSpec::lookup(model)?,
+        &roofline_model(model, spec)?,
         &roofline_accelerator(accel, device)?,
         kv.dtype.or(rd).unwrap_or(Dtype::Bf16),
         e.tensor_parallel(),

@@ -301,6 +301,7 @@ fn read_other(
                 Document::GoldenPrimitives(_) => "analyzer golden values",
                 Document::TrainerResult(_) => "a model-trainer result",
                 Document::TrainedPhysics(_) => "trained step-time coefficients",
+                Document::ModelConfig(_) => "a model architecture (Hugging Face config.json)",
                 _ => "a model document",
             };
             Ok((UploadKind::Document, format!("{what} ({format})")))

@@ -181,6 +181,8 @@ fn replica(
             accelerator: accelerator.name.clone(),
             dtype: Dtype::Fp16,
             device: Some(Box::new(accelerator)),
+            spec: None,
+            model_config: None,
         },
     })
 }
