@@ -73,7 +73,8 @@ enum Command {
     /// queue-analysis `POST /solve`, `/target`, `/optimize`, `GET /healthz`, and the Benchmark
     /// Modeling Tool's `/api/benchmarks/…` (upload any benchmark format, list models and
     /// benchmarks, delete, predict with confidence, export), plus Inferno fits of stored
-    /// sweeps, sizing from them and stored predictor files.
+    /// sweeps, sizing from them and stored predictor files. The workbench (pages with charts:
+    /// upload, models, modeling, predictors, capacity, simulate, tune) is at `/`.
     ///
     /// Listens on 127.0.0.1:8080 by default; a non-loopback `--listen` needs a token
     /// (LLM_PERF_TOKEN) for routes that change the store, or `--read-only`. The database is

@@ -64,7 +64,7 @@ pub struct Accelerator {
 
 /// Tokens that [`Accelerator::lookup`] ignores: vendor and brand names.
 const ACCEL_NOISE: &[&str] = &[
-    "nvidia", "amd", "huawei", "tesla", "instinct", "gpu", "npu", "tensor", "core",
+    "nvidia", "amd", "huawei", "tesla", "geforce", "instinct", "gpu", "npu", "tensor", "core",
 ];
 
 fn accel_optional(token: &str) -> bool {
@@ -76,10 +76,12 @@ fn accel_optional(token: &str) -> bool {
 impl Accelerator {
     /// Finds a catalogue accelerator by name or alias.
     ///
-    /// Matching is case-insensitive and ignores punctuation and spaces; vendor words
-    /// (`NVIDIA`, `AMD`, `Huawei`, …) are dropped, then memory tokens (`80GB`, `HBM3`) if still
-    /// unmatched. Bare names pick the common serving part: `H100` → `H100 SXM`, `A100` →
-    /// `A100-80GB` (SXM), `910B2`/`Ascend910B2` → `Ascend 910B2`.
+    /// Matching is case-insensitive and ignores punctuation and spaces; vendor and brand words
+    /// (`NVIDIA`, `AMD`, `Huawei`, `GeForce`, …) are dropped, then memory tokens (`80GB`,
+    /// `HBM3`) if still unmatched. Bare names pick the common serving part: `H100` →
+    /// `H100 SXM`, `A100` → `A100-80GB` (SXM), `910B2`/`Ascend910B2` → `Ascend 910B2`, `B200` →
+    /// the HGX B200 GPU, `RTX PRO 6000` → `RTX PRO 6000 Blackwell`, `910C` → one Ascend 910C
+    /// package (two dies).
     ///
     /// # Errors
     /// [`crate::Error::UnknownName`] with up to three nearest catalogue names.

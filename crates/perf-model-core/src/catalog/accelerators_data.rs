@@ -161,6 +161,126 @@ pub(crate) fn build() -> Vec<Accelerator> {
              HCCS bandwidth not published",
         ),
     ];
+    v.extend([
+        entry(
+            "B200",
+            &["HGX B200", "B200 SXM", "B200 180GB", "DGX B200"],
+            "NVIDIA",
+            180.0,
+            Some(7700.0),
+            2250.0,
+            Some(4500.0),
+            Some(4500.0),
+            Some(1800.0),
+            "NVIDIA HGX B200 specifications, per GPU (1,000 W): FP16/BF16 4.5 PFLOPS, FP8 9 \
+             PFLOPS, INT8 9 POPS, all with sparsity, so 2,250 / 4,500 / 4,500 dense (half); \
+             180 GB HBM3e at 7.7 TB/s (B200 launch material: 192 GB, 8 TB/s); NVLink5 1,800 GB/s",
+        ),
+        entry(
+            "L4",
+            &["L4 24GB", "L4 Tensor Core"],
+            "NVIDIA",
+            24.0,
+            Some(300.0),
+            121.0,
+            Some(242.5),
+            Some(242.5),
+            None,
+            "NVIDIA L4 datasheet: FP16/BF16 tensor 242 TFLOPS, FP8 485 TFLOPS, INT8 485 TOPS, all \
+             with sparsity, so 121 / 242.5 / 242.5 dense (half); 24 GB GDDR6 300 GB/s; PCIe Gen4 \
+             x16 only",
+        ),
+        entry(
+            "RTX 4090",
+            &["RTX4090", "GeForce RTX 4090", "4090", "RTX 4090 24GB"],
+            "NVIDIA",
+            24.0,
+            Some(1008.0),
+            165.2,
+            Some(330.3),
+            Some(660.6),
+            None,
+            "NVIDIA Ada GPU architecture whitepaper, GeForce RTX 4090 column: FP16/BF16 tensor \
+             with FP32 accumulate 165.2 TFLOPS dense (330.4 sparse; GeForce runs FP32 accumulate \
+             at half the 330.3 of FP16 accumulate), FP8 with FP32 accumulate 330.3 dense, INT8 \
+             660.6 TOPS dense (1,321.2 sparse); 24 GB GDDR6X 1,008 GB/s; no NVLink (PCIe Gen4)",
+        ),
+        entry(
+            "MI325X",
+            &["Instinct MI325X", "MI325X 256GB", "AMD MI325X"],
+            "AMD",
+            256.0,
+            Some(6000.0),
+            1307.4,
+            Some(2614.9),
+            Some(2614.9),
+            Some(896.0),
+            "AMD Instinct MI325X data sheet (MI300X compute): 1,307.4 TFLOPS FP16/BF16 dense, \
+             2,614.9 FP8 dense (5,229.8 with sparsity), 2,614.9 TOPS INT8 dense, 256 GB HBM3E \
+             6 TB/s, 7 Infinity Fabric links 896 GB/s aggregate (as MI300X)",
+        ),
+    ]);
+    let mut low_confidence = [
+        entry(
+            "RTX PRO 6000 Blackwell",
+            &[
+                "RTX PRO 6000",
+                "RTXPRO6000",
+                "RTX PRO 6000 Blackwell Workstation Edition",
+                "RTX PRO 6000 Blackwell Server Edition",
+                "RTX PRO 6000 96GB",
+            ],
+            "NVIDIA",
+            96.0,
+            Some(1792.0),
+            503.8,
+            Some(1007.6),
+            Some(1007.6),
+            None,
+            "NVIDIA RTX PRO 6000 Blackwell (Workstation Edition, 600 W): 96 GB GDDR7, 512-bit at \
+             28 Gbps = 1,792 GB/s, PCIe Gen5 only; NVIDIA states only 4,000 FP4 'AI TOPS' (with \
+             sparsity) and 125 TFLOPS FP32, so the dense tensor peaks are third-party \
+             (hmc-tech.com: FP16/BF16 503.8 TFLOPS with FP32 accumulate, FP8 1,007.6, INT8 \
+             1,007.6 TOPS, each half the sparse figure and 1/8 of 4,031 sparse FP4); the Server \
+             Edition has the same GPU but its bandwidth may be lower (LLMServingSim uses 1,597)",
+        ),
+        entry(
+            "H20",
+            &["H20 96GB", "HGX H20"],
+            "NVIDIA",
+            96.0,
+            Some(4000.0),
+            148.0,
+            None,
+            Some(296.0),
+            Some(900.0),
+            "No public NVIDIA datasheet; secondary pages (willitrunai.com/gpus/h20-96gb, Chinese \
+             press summaries of the partner spec sheet): 96 GB HBM3 4.0 TB/s, 148 TFLOPS \
+             FP16/BF16 dense, 296 TOPS INT8 dense, NVLink4 900 GB/s; FP8 (296 in circulated \
+             specs) not confirmed by the pages found, so left unset",
+        ),
+        entry(
+            "Ascend 910C",
+            &["910C", "Ascend910C"],
+            "Huawei",
+            128.0,
+            Some(3200.0),
+            780.0,
+            None,
+            None,
+            None,
+            "No official figures; per package (two dies): 780 TFLOPS BF16 and eight HBM2E stacks \
+             at 3.2 TB/s per DigiTimes via TechPowerUp (2025-04; another secondary page says 800 \
+             TFLOPS FP16), FP16 taken equal to BF16; 128 GB from vLLM-Ascend's 'Atlas 800 A3 \
+             (128GB × 8)' (specs/npu.md §6). CANN and vLLM-Ascend address each die as a \
+             64 GB device: per-die figures are half. INT8, FP8 (unsupported) and HCCS bandwidth \
+             left unset (secondary pages disagree: 400 vs 784 GB/s)",
+        ),
+    ];
+    for a in &mut low_confidence {
+        a.low_confidence = true;
+    }
+    v.extend(low_confidence);
     let mut generic = entry(
         "Ascend 910B",
         &["910B", "Ascend910B"],

@@ -8,9 +8,12 @@
 //! own and call `validate`. The roofline step-time model ([`crate::roofline`]) combines the two.
 //!
 //! Every entry names its source in its `source` field. Catalogued models: Llama-2-7B/13B/70B,
-//! Llama-3-8B/70B, Llama-3.1-8B/70B, Mistral-7B (v0.3), Mixtral-8x7B, Qwen2.5-7B/14B/72B,
-//! Qwen3-4B/8B/32B, GPT-3-175B, DeepSeek-V3. Accelerators: A100-80GB, A100-40GB, H100 SXM,
-//! H100 PCIe, H200, L40S, MI300X, Ascend 910B2 and the lower-confidence generic Ascend 910B.
+//! CodeLlama-34B, Llama-3-8B/70B, Llama-3.1-8B/70B, Mistral-7B (v0.3), Mistral-Nemo-12B,
+//! Qwen2.5-7B/14B/72B, Qwen3-4B/8B/32B, Yi-34B, GPT-3-175B, and the MoE models Mixtral-8x7B,
+//! Qwen3-30B-A3B, Llama-4-Scout-17B-16E and DeepSeek-V3. Accelerators: A100-80GB, A100-40GB,
+//! H100 SXM, H100 PCIe, H200, B200 (HGX), L40S, L4, RTX 4090, MI300X, MI325X, Ascend 910B2,
+//! and, from secondary sources (`low_confidence`), RTX PRO 6000 Blackwell, H20, Ascend 910C and
+//! the generic Ascend 910B.
 //!
 //! # Examples
 //! ```
@@ -20,7 +23,7 @@
 //! let gpu = Accelerator::lookup("H100")?;
 //! // Weights of Qwen3-8B in BF16 fit one H100 with room for KV cache.
 //! assert!(model.weight_bytes(Dtype::Bf16) < 0.25 * gpu.memory_bytes());
-//! assert!(catalog::models().len() >= 16);
+//! assert!(catalog::models().len() >= 22);
 //! # Ok::<(), perf_model_core::Error>(())
 //! ```
 

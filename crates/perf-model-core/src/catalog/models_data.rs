@@ -156,6 +156,23 @@ pub(crate) fn build() -> Vec<ModelSpec> {
             69.0e9,
             "HF config.json of meta-llama/Llama-2-70b-hf; arXiv 2307.09288 (69.0B)",
         ),
+        llama2(
+            "CodeLlama-34B",
+            &[
+                "codellama/CodeLlama-34b-hf",
+                "codellama/CodeLlama-34b-Instruct-hf",
+                "codellama-34b",
+                "code-llama-34b",
+            ],
+            48,
+            8192,
+            64,
+            8,
+            22_016,
+            34.0e9,
+            "HF config.json of codellama/CodeLlama-34b-hf (= -Instruct-hf: 8 KV heads, vocab 32000 \
+             unlike the 32016 of the 7B/13B, untied); Roziere et al. 2023, arXiv 2308.12950 (34B)",
+        ),
         llama3(
             "Llama-3-8B",
             &["meta-llama/Meta-Llama-3-8B", "Meta-Llama-3-8B-Instruct", "llama3-8b"],
@@ -219,9 +236,35 @@ pub(crate) fn build() -> Vec<ModelSpec> {
                      model card size 7.25B",
         }
         .build(),
+        Dense {
+            name: "Mistral-Nemo-12B",
+            aliases: &[
+                "mistralai/Mistral-Nemo-Base-2407",
+                "mistralai/Mistral-Nemo-Instruct-2407",
+                "nvidia/Mistral-NeMo-12B-Instruct",
+                "Mistral-Nemo",
+            ],
+            layers: 40,
+            hidden: 5120,
+            heads: 32,
+            kv_heads: 8,
+            head_dim: 128,
+            ffn: 14_336,
+            vocab: 131_072,
+            tied: false,
+            qkv_bias: false,
+            gated: true,
+            published: 12.2e9,
+            source: "HF config.json of mistralai/Mistral-Nemo-Base-2407 (= Instruct-2407: head_dim \
+                     128 though hidden/heads = 160, vocab 131072, untied; the card's 'hidden dim \
+                     14,436' is a typo for intermediate_size 14336); Mistral's card and blog say \
+                     12B, 12.2B is the Hugging Face Hub's tensor count, used because the rounded \
+                     12B lies 2 % under the exact 12.25B",
+        }
+        .build(),
         qwen25(
             "Qwen2.5-7B",
-            &["Qwen/Qwen2.5-7B", "qwen2.5-7b-instruct"],
+            &["Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-7B-Instruct", "qwen2.5-7b-instruct"],
             28,
             3584,
             28,
@@ -286,6 +329,25 @@ pub(crate) fn build() -> Vec<ModelSpec> {
             "HF config.json of Qwen/Qwen3-32B (head_dim 128, untied); model card 32.8B",
         ),
         Dense {
+            name: "Yi-34B",
+            aliases: &["01-ai/Yi-34B", "01-ai/Yi-34B-Chat", "01-ai/Yi-1.5-34B"],
+            layers: 60,
+            hidden: 7168,
+            heads: 56,
+            kv_heads: 8,
+            head_dim: 128,
+            ffn: 20_480,
+            vocab: 64_000,
+            tied: false,
+            qkv_bias: false,
+            gated: true,
+            published: 34.0e9,
+            source: "HF config.json of 01-ai/Yi-34B (Llama layout, GQA 56/8, head_dim 7168/56 = \
+                     128, vocab 64000, untied; Yi-1.5-34B has the same shape); Young et al. 2024, \
+                     arXiv 2403.04652 (34B)",
+        }
+        .build(),
+        Dense {
             name: "GPT-3-175B",
             aliases: &["gpt3-175b", "gpt-3", "davinci"],
             layers: 96,
@@ -333,6 +395,78 @@ pub(crate) fn build() -> Vec<ModelSpec> {
         published_params: Some(46.7e9),
         source: "HF config.json of mistralai/Mixtral-8x7B-v0.1; Jiang et al. 2024, \
                  arXiv 2401.04088 (46.7B total, 12.9B active)"
+            .to_owned(),
+    });
+    v.push(ModelSpec {
+        name: "Qwen3-30B-A3B".to_owned(),
+        aliases: vec![
+            "Qwen/Qwen3-30B-A3B".to_owned(),
+            "Qwen/Qwen3-30B-A3B-Base".to_owned(),
+            "Qwen/Qwen3-30B-A3B-Instruct-2507".to_owned(),
+        ],
+        layers: 48,
+        hidden: 2048,
+        heads: 32,
+        kv_heads: 4,
+        head_dim: 128,
+        // `intermediate_size` of the config; unused, every layer is MoE (`decoder_sparse_step` 1).
+        ffn: 6144,
+        vocab: 151_936,
+        tied_embeddings: false,
+        gated_mlp: true,
+        qkv_bias: false,
+        moe: Some(MoeSpec {
+            experts: 128,
+            active: 8,
+            expert_ffn: 768,
+            shared_experts: 0,
+            dense_layers: 0,
+            dense_ffn: 0,
+        }),
+        mla: None,
+        published_params: Some(30.5e9),
+        source: "HF config.json of Qwen/Qwen3-30B-A3B (qwen3_moe: 128 experts, 8 active, \
+                 moe_intermediate_size 768, no shared expert, mlp_only_layers empty, head_dim 128, \
+                 4 KV heads, untied); model card 30.5B total, 3.3B active"
+            .to_owned(),
+    });
+    v.push(ModelSpec {
+        name: "Llama-4-Scout-17B-16E".to_owned(),
+        aliases: vec![
+            "meta-llama/Llama-4-Scout-17B-16E".to_owned(),
+            "meta-llama/Llama-4-Scout-17B-16E-Instruct".to_owned(),
+            "Llama-4-Scout".to_owned(),
+        ],
+        layers: 48,
+        hidden: 5120,
+        heads: 40,
+        kv_heads: 8,
+        head_dim: 128,
+        // `intermediate_size_mlp`, the dense MLP width; unused, every layer is MoE
+        // (`interleave_moe_layer_step` 1).
+        ffn: 16_384,
+        vocab: 202_048,
+        tied_embeddings: false,
+        gated_mlp: true,
+        qkv_bias: false,
+        // Every layer: 16 routed experts (1 per token) plus one always-on shared expert, all of
+        // width `intermediate_size` 8192; `dense_layers` 0, so `dense_ffn` is not used.
+        moe: Some(MoeSpec {
+            experts: 16,
+            active: 1,
+            expert_ffn: 8192,
+            shared_experts: 1,
+            dense_layers: 0,
+            dense_ffn: 0,
+        }),
+        mla: None,
+        published_params: Some(109.0e9),
+        source: "text_config of the HF config.json of meta-llama/Llama-4-Scout-17B-16E-Instruct \
+                 (= transformers' Llama4TextConfig defaults: 16 experts, 1 active, \
+                 intermediate_size 8192 per expert plus one shared expert of that width, \
+                 intermediate_size_mlp 16384 unused as every layer is MoE, vocab 202048, untied); \
+                 Meta model card 17B active, 109B total including the vision encoder, which is \
+                 not modelled (text-only count 107.8B)"
             .to_owned(),
     });
     v.push(ModelSpec {
