@@ -80,6 +80,20 @@ struct Extra<'a> {
     bootstrap: Option<&'a BootstrapCi>,
 }
 
+/// A fitted point's rate, shape and measured / fitted TTFT and ITL, as the table and the
+/// report show them.
+pub(crate) fn point_cells(p: &llm_perf::fit::PointReport) -> Vec<String> {
+    vec![
+        num(p.rate_rps, 5),
+        num(p.input_tokens, 5),
+        num(p.output_tokens, 5),
+        num(p.obs_ttft_ms, 5),
+        num(p.pred_ttft_ms, 5),
+        num(p.obs_itl_ms, 5),
+        num(p.pred_itl_ms, 5),
+    ]
+}
+
 /// Runs `llm-perf fit`.
 pub fn fit(args: &FitArgs) -> Result<String> {
     let datasets: Vec<_> = args.input.read()?.into_iter().map(|(_, d)| d).collect();
@@ -145,17 +159,10 @@ fn render(f: &FittedInferno, ci: Option<&BootstrapCi>, files: usize) -> String {
         "ITL err %",
     ]);
     for p in &report.points {
-        t.row(vec![
-            num(p.rate_rps, 5),
-            num(p.input_tokens, 5),
-            num(p.output_tokens, 5),
-            num(p.obs_ttft_ms, 5),
-            num(p.pred_ttft_ms, 5),
-            num(p.obs_itl_ms, 5),
-            num(p.pred_itl_ms, 5),
-            num(100.0 * p.rel_err_ttft, 3),
-            num(100.0 * p.rel_err_itl, 3),
-        ]);
+        let mut row = point_cells(p);
+        row.push(num(100.0 * p.rel_err_ttft, 3));
+        row.push(num(100.0 * p.rel_err_itl, 3));
+        t.row(row);
     }
     let s = &report.summary;
     let interval = |which: usize| {

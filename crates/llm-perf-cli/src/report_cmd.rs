@@ -268,21 +268,7 @@ pub fn fit_report(title: String, fitted: &llm_perf::fit::FittedInferno) -> Repor
             ),
         ),
     ];
-    let table_rows = r
-        .points
-        .iter()
-        .map(|p| {
-            vec![
-                num(p.rate_rps, 5),
-                num(p.input_tokens, 5),
-                num(p.output_tokens, 5),
-                num(p.obs_ttft_ms, 5),
-                num(p.pred_ttft_ms, 5),
-                num(p.obs_itl_ms, 5),
-                num(p.pred_itl_ms, 5),
-            ]
-        })
-        .collect();
+    let table_rows = r.points.iter().map(crate::fit_cmd::point_cells).collect();
     Report {
         title,
         subtitle: "Inferno queueing model fitted with llm-perf (perf-fit).".into(),

@@ -315,20 +315,7 @@ async fn workbench_in_a_real_browser() {
     );
     assert_eq!(code, 0, "{err}");
     let predictor = dir.path().join("predictors.json");
-    let (_, err, code) = run_cli(
-        &[
-            "predict",
-            "train",
-            "--profile",
-            "samples/readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
-            "--config",
-            "qwen3-4b-a100",
-            "--out",
-            predictor.to_str().expect("path"),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{err}");
+    common::train_sample_predictor(&predictor);
     let started = std::time::Instant::now();
     with_browser(dir.path(), "workbench", move |b| async move {
         // Upload: the Together sample and a GuideLLM report through the page's file input.

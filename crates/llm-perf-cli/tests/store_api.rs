@@ -212,20 +212,7 @@ fn every_route_from_upload_to_restart() {
 
     // A predictor file, stored and listed.
     let pred_path = dir.path().join("predictors.json");
-    let (_, err, code) = run_cli(
-        &[
-            "predict",
-            "train",
-            "--profile",
-            "samples/readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
-            "--config",
-            "qwen3-4b-a100",
-            "--out",
-            pred_path.to_str().expect("path"),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{err}");
+    common::train_sample_predictor(&pred_path);
     let predictor = std::fs::read(&pred_path).expect("predictor file");
     let (status, stored) = server.post("/api/predictors?model=Qwen/Qwen3-4B&name=a100", &predictor);
     assert_eq!(status, 201, "{stored}");

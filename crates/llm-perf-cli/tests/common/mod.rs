@@ -298,3 +298,22 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (String, String, i32) {
         out.status.code().unwrap_or(-1),
     )
 }
+
+/// Trains the `qwen3-4b-a100` predictor on the A100 llm-profiler sample into `out` with the
+/// real binary (what a user's `llm-perf predict train` writes).
+pub fn train_sample_predictor(out: &std::path::Path) {
+    let (_, err, code) = run_cli(
+        &[
+            "predict",
+            "train",
+            "--profile",
+            "samples/readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
+            "--config",
+            "qwen3-4b-a100",
+            "--out",
+            out.to_str().expect("UTF-8 path"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+}
