@@ -2,4 +2,5 @@
 
 mod cost_models;
 mod facade;
+mod fidelity;
 mod pipeline;

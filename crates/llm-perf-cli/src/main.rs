@@ -24,6 +24,7 @@ mod simulate_cmd;
 mod store_cmd;
 mod table;
 mod tune_cmd;
+mod validate_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -85,6 +86,18 @@ enum Command {
     Store(store_cmd::StoreArgs),
     /// Write the HTML report of a finished `simulate --out DIR` or `tune --out DIR` run.
     Report(report_cmd::ReportArgs),
+    /// Simulate measured runs as they ran and compare: sim vs real per metric, median errors.
+    ///
+    /// Reads inference-perf run folders, BLIS replay files, LLMServingSim bench folders,
+    /// GuideLLM reports with per-request timings and `vllm bench serve --save-detailed` JSON;
+    /// `--engine-config` supplies what a file does not record (model, accelerator, limits).
+    /// Overloaded runs (more than 10 % failed requests) are reported apart.
+    Validate(validate_cmd::ValidateArgs),
+    /// Fit the roofline's uncertain knobs (memory and compute efficiency, per-layer and
+    /// per-step overheads, all-reduce latency, front-end delay) to measured runs, write a
+    /// cost-model file (`--cost-model FILE` of simulate, tune, validate) and print the
+    /// leave-one-run-out errors.
+    Calibrate(validate_cmd::CalibrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +131,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::serve(&args),
         Command::Store(args) => store_cmd::store(&args),
         Command::Report(args) => report_cmd::report(&args),
+        Command::Validate(args) => validate_cmd::validate(&args),
+        Command::Calibrate(args) => validate_cmd::calibrate_cmd(&args),
     };
     match output {
         Ok(text) => {

@@ -20,6 +20,15 @@ use crate::table::num;
 /// The directory cannot be written.
 pub fn write_report(path: &Path, report: &Report) -> Result<()> {
     let html = render_report(report).context("cannot render the report")?;
+    write_atomically(path, html.as_bytes())
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory (created if
+/// missing), readable by all (0644), so a reader never sees half a file.
+///
+/// # Errors
+/// The directory cannot be written.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -27,7 +36,7 @@ pub fn write_report(path: &Path, report: &Report) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut file = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
-    std::io::Write::write_all(&mut file, html.as_bytes())
+    std::io::Write::write_all(&mut file, bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
     // A temporary file is private (0600); a report is a document to share.
     #[cfg(unix)]

@@ -42,7 +42,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub json: bool,
     /// A learned step-time model (`llm-perf predict train` output: linear, gbdt, forest or
-    /// vidur) used by every replica instead of the config's cost model.
+    /// vidur) used by every replica instead of the config's cost model, or a calibration
+    /// from `llm-perf calibrate` applied to the config's roofline cost model.
     #[arg(long, value_name = "MODEL.json")]
     pub cost_model: Option<PathBuf>,
     /// The configuration of the `--cost-model` file to use (needed when it holds several).
@@ -117,14 +118,22 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
     }
     llm_perf::resolve_model_configs(&mut config, base)
         .with_context(|| format!("in {}", path.display()))?;
+    let calibration = match &args.cost_model {
+        Some(file) => crate::validate_cmd::calibration_file(file)?,
+        None => None,
+    };
+    if let (Some(cal), Some(file)) = (&calibration, &args.cost_model) {
+        let note = crate::validate_cmd::apply_calibration(cal, file, &mut config)?;
+        let _ = writeln!(std::io::stderr(), "{note}");
+    }
     let sim = match &args.cost_model {
-        Some(file) => {
+        Some(file) if calibration.is_none() => {
             let name = model_config_name(file, args.cost_model_config.as_deref())?;
             let model = crate::predict_cmd::step_model(file, &name)
                 .with_context(|| format!("--cost-model {}", file.display()))?;
             Simulation::with_cost_model(config, model)
         }
-        None => Simulation::new(config),
+        _ => Simulation::new(config),
     }
     .with_context(|| format!("in {}", path.display()))?;
     // `--out DIR` takes precedence over a seed config's output paths.

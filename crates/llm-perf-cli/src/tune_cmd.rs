@@ -60,6 +60,10 @@ pub struct TuneArgs {
     /// `--evaluator model`: the predictors file (`llm-perf predict train --out`).
     #[arg(long, value_name = "FILE")]
     predictor: Option<PathBuf>,
+    /// `--evaluator sim`: a calibration from `llm-perf calibrate` applied to the
+    /// `[simulator]` roofline cost model.
+    #[arg(long, value_name = "calibrated.json")]
+    cost_model: Option<PathBuf>,
     /// `--evaluator model`: the configuration in the predictors file.
     #[arg(long, value_name = "NAME")]
     predictor_config: Option<String>,
@@ -114,6 +118,17 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             let in_simulator = || format!("{}: [simulator]", args.config.display());
             llm_perf::resolve_trace_files(&mut sim_config, base).with_context(in_simulator)?;
             llm_perf::resolve_model_configs(&mut sim_config, base).with_context(in_simulator)?;
+            if let Some(file) = &args.cost_model {
+                let Some(cal) = crate::validate_cmd::calibration_file(file)? else {
+                    bail!(
+                        "--cost-model {}: not a calibration file (`llm-perf calibrate --out`); \
+                         a learned step-time model goes with --evaluator model --predictor",
+                        file.display()
+                    );
+                };
+                let note = crate::validate_cmd::apply_calibration(&cal, file, &mut sim_config)?;
+                let _ = writeln!(std::io::stderr(), "{note}");
+            }
             let mut evaluator = SimEvaluator::new(&sim_config)
                 .with_context(in_simulator)?
                 .jobs(jobs);

@@ -50,8 +50,10 @@ pub use perf_pso as pso;
 pub use perf_readers as readers;
 pub use perf_sim as sim;
 
+pub mod calibrate;
 mod model_configs;
 mod trace_files;
+pub mod validate;
 pub use model_configs::resolve_model_configs;
 pub use trace_files::resolve_trace_files;
 
@@ -83,6 +85,17 @@ pub enum Error {
     /// From `perf-sim`: invalid simulation configs, cost-model failures, output I/O.
     #[error(transparent)]
     Sim(#[from] perf_sim::SimError),
+    /// A measured run (or calibration file) that cannot be validated or calibrated as given:
+    /// the file, the field and why.
+    #[error("{path}: {field}: {message}")]
+    Run {
+        /// The run's folder or file.
+        path: String,
+        /// The field missing or wrong (`model`, `accelerator`, …).
+        field: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }
 
 /// `Result` with the facade's [`Error`].

@@ -37,7 +37,9 @@ pub use inferno::{
 };
 pub use latency::{LatencyStats, LatencyStatsData};
 pub use request::{RequestRecord, RequestRecordData};
-pub use roofline::{AllReduce, ComputeEfficiency, Overheads, RooflineModel, StepCost};
+pub use roofline::{
+    AllReduce, ComputeEfficiency, Overheads, RooflineCalibration, RooflineModel, StepCost,
+};
 pub use serving::{ServingConfig, ServingConfigData};
 pub use step::{BatchShape, StepTimeModel};
 

@@ -172,108 +172,131 @@ pub fn read_vllm_requests(bytes: &[u8], path: &str) -> Result<Vec<RequestRecord>
     let mut out = Vec::new();
     for (line, value) in &records {
         let cx = Cx { path, line: *line };
-        let root = Node::root(value);
-        let list = |key: &str, required: bool| -> Result<Option<Vec<Node<'_>>>> {
-            match root.get(key) {
-                Some(n) => match n.items() {
-                    Some(items) => Ok(Some(items)),
-                    None => Err(cx.field_err(&n.path, Some(n.v), "expected an array")),
-                },
-                None if required => Err(cx.field_err(
-                    &format!("$.{key}"),
-                    None,
-                    "missing per-request array (saved without --save-detailed?)",
-                )),
-                None => Ok(None),
-            }
-        };
-        let inputs = list("input_lens", true)?.unwrap_or_default();
-        let outputs = list("output_lens", true)?.unwrap_or_default();
-        let ttfts = list("ttfts", false)?;
-        let itls = list("itls", false)?;
-        let latencies = list("latencies", false)?;
-        let starts = list("start_times", false)?;
-        let errors = list("errors", false)?;
-        let n = inputs.len();
-        for (key, l) in [
-            ("output_lens", Some(&outputs)),
-            ("ttfts", ttfts.as_ref()),
-            ("itls", itls.as_ref()),
-            ("latencies", latencies.as_ref()),
-            ("start_times", starts.as_ref()),
-            ("errors", errors.as_ref()),
-        ] {
-            if let Some(l) = l
-                && l.len() != n
-            {
-                return Err(cx.field_err(
-                    &format!("$.{key}"),
-                    None,
-                    &format!("has {} elements, input_lens has {n}", l.len()),
-                ));
-            }
+        let first_id = out.len() as u64;
+        out.extend(
+            detailed_requests(&Node::root(value), &cx, first_id)?
+                .into_iter()
+                .map(|r| r.record),
+        );
+    }
+    Ok(out)
+}
+
+/// One request of a `--save-detailed` result: its record and whether `errors[i]` was set.
+pub(crate) struct DetailedRequest {
+    pub record: RequestRecord,
+    pub failed: bool,
+}
+
+/// The per-request arrays of one result object (see [`read_vllm_requests`]); ids start at
+/// `first_id`.
+pub(crate) fn detailed_requests(
+    root: &Node<'_>,
+    cx: &Cx<'_>,
+    first_id: u64,
+) -> Result<Vec<DetailedRequest>> {
+    let cx = *cx;
+    let mut out = Vec::new();
+    let list = |key: &str, required: bool| -> Result<Option<Vec<Node<'_>>>> {
+        match root.get(key) {
+            Some(n) => match n.items() {
+                Some(items) => Ok(Some(items)),
+                None => Err(cx.field_err(&n.path, Some(n.v), "expected an array")),
+            },
+            None if required => Err(cx.field_err(
+                &format!("$.{key}"),
+                None,
+                "missing per-request array (saved without --save-detailed?)",
+            )),
+            None => Ok(None),
         }
-        let start_values = match &starts {
-            Some(s) => s.iter().map(|x| x.num(&cx)).collect::<Result<Vec<f64>>>()?,
-            None => Vec::new(),
+    };
+    let inputs = list("input_lens", true)?.unwrap_or_default();
+    let outputs = list("output_lens", true)?.unwrap_or_default();
+    let ttfts = list("ttfts", false)?;
+    let itls = list("itls", false)?;
+    let latencies = list("latencies", false)?;
+    let starts = list("start_times", false)?;
+    let errors = list("errors", false)?;
+    let n = inputs.len();
+    for (key, l) in [
+        ("output_lens", Some(&outputs)),
+        ("ttfts", ttfts.as_ref()),
+        ("itls", itls.as_ref()),
+        ("latencies", latencies.as_ref()),
+        ("start_times", starts.as_ref()),
+        ("errors", errors.as_ref()),
+    ] {
+        if let Some(l) = l
+            && l.len() != n
+        {
+            return Err(cx.field_err(
+                &format!("$.{key}"),
+                None,
+                &format!("has {} elements, input_lens has {n}", l.len()),
+            ));
+        }
+    }
+    let start_values = match &starts {
+        Some(s) => s.iter().map(|x| x.num(&cx)).collect::<Result<Vec<f64>>>()?,
+        None => Vec::new(),
+    };
+    let origin = start_values.iter().copied().fold(f64::INFINITY, f64::min);
+    let tokens = |node: &Node<'_>| -> Result<u32> {
+        let x = node.num(&cx)?;
+        if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= f64::from(u32::MAX) {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Ok(x as u32)
+        } else {
+            Err(cx.field_err(&node.path, Some(node.v), "expected a token count"))
+        }
+    };
+    let nth_num = |l: &Option<Vec<Node<'_>>>, i: usize| -> Result<Option<f64>> {
+        match l.as_ref().and_then(|l| l.get(i)) {
+            Some(node) if !node.v.is_null() => node.num(&cx).map(Some),
+            _ => Ok(None),
+        }
+    };
+    for i in 0..n {
+        let failed = errors
+            .as_ref()
+            .and_then(|e| e.get(i))
+            .and_then(|e| e.as_str())
+            .is_some_and(|s| !s.is_empty());
+        let arrival = start_values.get(i).map_or(0.0, |s| (s - origin) * 1000.0);
+        let first = if failed {
+            None
+        } else {
+            nth_num(&ttfts, i)?.map(|t| arrival + t * 1000.0)
         };
-        let origin = start_values.iter().copied().fold(f64::INFINITY, f64::min);
-        let tokens = |node: &Node<'_>| -> Result<u32> {
-            let x = node.num(&cx)?;
-            if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= f64::from(u32::MAX) {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                Ok(x as u32)
-            } else {
-                Err(cx.field_err(&node.path, Some(node.v), "expected a token count"))
-            }
-        };
-        let nth_num = |l: &Option<Vec<Node<'_>>>, i: usize| -> Result<Option<f64>> {
-            match l.as_ref().and_then(|l| l.get(i)) {
-                Some(node) if !node.v.is_null() => node.num(&cx).map(Some),
-                _ => Ok(None),
-            }
-        };
-        for i in 0..n {
-            let failed = errors
-                .as_ref()
-                .and_then(|e| e.get(i))
-                .and_then(|e| e.as_str())
-                .is_some_and(|s| !s.is_empty());
-            let arrival = start_values.get(i).map_or(0.0, |s| (s - origin) * 1000.0);
-            let first = if failed {
-                None
-            } else {
-                nth_num(&ttfts, i)?.map(|t| arrival + t * 1000.0)
-            };
-            let completion = match (first, nth_num(&latencies, i)?) {
-                (None, _) => None,
-                (Some(_), Some(l)) => Some(arrival + l * 1000.0),
-                (Some(f), None) => match itls.as_ref().and_then(|l| l.get(i)) {
-                    Some(gaps) => {
-                        let items = gaps.items().ok_or_else(|| {
-                            cx.field_err(&gaps.path, Some(gaps.v), "expected an array of gaps")
-                        })?;
-                        let mut sum = 0.0;
-                        for g in &items {
-                            sum += g.num(&cx)?;
-                        }
-                        Some(f + sum * 1000.0)
+        let completion = match (first, nth_num(&latencies, i)?) {
+            (None, _) => None,
+            (Some(_), Some(l)) => Some(arrival + l * 1000.0),
+            (Some(f), None) => match itls.as_ref().and_then(|l| l.get(i)) {
+                Some(gaps) => {
+                    let items = gaps.items().ok_or_else(|| {
+                        cx.field_err(&gaps.path, Some(gaps.v), "expected an array of gaps")
+                    })?;
+                    let mut sum = 0.0;
+                    for g in &items {
+                        sum += g.num(&cx)?;
                     }
-                    None => None,
-                },
-            };
-            let data = RequestRecordData {
-                id: out.len() as u64,
-                arrival_ms: arrival,
-                first_token_ms: first,
-                completion_ms: completion,
-                input_tokens: tokens(&inputs[i])?,
-                output_tokens: tokens(&outputs[i])?,
-            };
-            let record = RequestRecord::new(data)
-                .map_err(|e| cx.invalid(&format!("$.input_lens[{i}]"), e))?;
-            out.push(record);
-        }
+                    Some(f + sum * 1000.0)
+                }
+                None => None,
+            },
+        };
+        let data = RequestRecordData {
+            id: first_id + out.len() as u64,
+            arrival_ms: arrival,
+            first_token_ms: first,
+            completion_ms: completion,
+            input_tokens: tokens(&inputs[i])?,
+            output_tokens: tokens(&outputs[i])?,
+        };
+        let record =
+            RequestRecord::new(data).map_err(|e| cx.invalid(&format!("$.input_lens[{i}]"), e))?;
+        out.push(DetailedRequest { record, failed });
     }
     Ok(out)
 }

@@ -179,6 +179,24 @@ pub enum ReadError {
         /// Extra explanation, starting with `: ` when present.
         detail: String,
     },
+    /// A file that a run folder (or a run file's companion) needs is not there, e.g.
+    /// `results/summary_lifecycle_metrics.json` of an inference-perf run folder.
+    #[error("{path}: missing: {reason}")]
+    MissingFile {
+        /// The file that was expected.
+        path: String,
+        /// Who needs it, e.g. `an inference-perf run folder needs it`.
+        reason: String,
+    },
+    /// [`read_run`](crate::read_run) was given a file holding several runs (a GuideLLM report
+    /// with several benchmarks, a JSON-Lines `vllm bench serve` result).
+    #[error("{path}: holds {count} runs, read_run reads exactly one: use read_runs")]
+    SeveralRuns {
+        /// The file.
+        path: String,
+        /// How many runs it holds.
+        count: usize,
+    },
 }
 
 impl ReadError {
@@ -198,7 +216,9 @@ impl ReadError {
             | Self::Yaml { path, .. }
             | Self::Field { path, .. }
             | Self::Invalid { path, .. }
-            | Self::NoPoints { path, .. } => path,
+            | Self::NoPoints { path, .. }
+            | Self::MissingFile { path, .. }
+            | Self::SeveralRuns { path, .. } => path,
         }
     }
 }

@@ -323,8 +323,16 @@ pub struct BenchmarkRequests {
 pub fn read_guidellm_requests(bytes: &[u8], path: &str) -> Result<Vec<BenchmarkRequests>> {
     let text = text::decode(bytes, path)?;
     let value = parse_json_lenient(text, path)?;
+    guidellm_requests_from_value(&value, path)
+}
+
+/// [`read_guidellm_requests`] on a report already parsed.
+pub(crate) fn guidellm_requests_from_value(
+    value: &Value,
+    path: &str,
+) -> Result<Vec<BenchmarkRequests>> {
     let cx = Cx { path, line: 0 };
-    let root = Node::root(&value);
+    let root = Node::root(value);
     let Some(benchmarks) = root.get("benchmarks").and_then(|b| b.items()) else {
         return Err(cx.field_err(
             "$.benchmarks",

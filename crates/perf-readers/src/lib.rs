@@ -62,6 +62,21 @@
 //! DeepSeek-V2/V3 with MLA, Llama-4 Scout); [`read_document_any`] returns it as
 //! [`Document::ModelConfig`].
 //!
+//! Measured serving runs (workload + serving configuration + measurement, for replaying a
+//! run in a simulator and comparing), through [`read_runs`] / [`read_run`] → [`MeasuredRun`],
+//! layout detected by [`detect_run`]:
+//!
+//! | [`RunLayout`] | source |
+//! |---|---|
+//! | [`RunLayout::InferencePerf`] | `kubernetes-sigs/inference-perf` run folder (`exp-config.yaml`, `profile.yaml`, `results/*_lifecycle_metrics.json`) |
+//! | [`RunLayout::BlisReplay`] | BLIS replay `<exp>.json` + `<exp>_ground_truth.json` |
+//! | [`RunLayout::LlmServingSim`] | LLMServingSim `bench run` folder (`vllm/meta.json`, `vllm/requests.jsonl`) |
+//! | [`RunLayout::Guidellm`] | GuideLLM JSON report with per-request timings (one run per benchmark) |
+//! | [`RunLayout::VllmBench`] | `vllm bench serve --save-result [--save-detailed]` JSON |
+//!
+//! Serving flags the run files do not record come from an engine-config YAML
+//! ([`read_engine_config`], [`read_engine_config_str`] → [`RunServing`]).
+//!
 //! Not read yet (issue #4): LLMServingSim v1.1 profile CSVs.
 //!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
@@ -87,6 +102,7 @@ mod ms_batches;
 mod point;
 mod profile;
 mod profiler_summary;
+mod run;
 mod select;
 mod table;
 mod text;
@@ -124,6 +140,11 @@ pub use profile::{
     read_vidur_attention, read_vidur_collective, read_vidur_mlp,
 };
 pub use profiler_summary::{ProfilerSummary, SummaryGroup, read_profiler_summary};
+pub use run::{
+    LengthSpec, LoadStage, MeasuredAt, MeasuredRun, MetricDefinitions, MetricSummary, RunLayout,
+    RunMeasurement, RunRequest, RunServing, RunWorkload, SharedPrefixSpec, detect_run,
+    read_engine_config, read_engine_config_str, read_run, read_runs,
+};
 pub use select::{SelectOptions, SelectRule, StrategyKind};
 pub use together::read_together_csv;
 pub use trace::{read_azure_trace, read_burstgpt_trace, read_mooncake_trace, read_vidur_trace};
@@ -418,5 +439,8 @@ mod tests {
         ok::<crate::ReadOptions>();
         ok::<crate::SelectOptions>();
         ok::<crate::Format>();
+        ok::<crate::MeasuredRun>();
+        ok::<crate::RunServing>();
+        ok::<crate::RunLayout>();
     }
 }

@@ -32,7 +32,16 @@ use crate::text;
 /// JSON reader with the JSON path of the bad value.
 pub fn read_guidellm_yaml(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
     let text = text::decode(bytes, path)?;
-    let value: Value = serde_norway::from_str(text).map_err(|e| {
+    let value = parse_yaml(text, path)?;
+    guidellm_from_value(&value, path, opts)
+}
+
+/// Parses YAML text into the JSON data model (`.inf`/`.nan` become `null`).
+///
+/// # Errors
+/// [`ReadError::Yaml`] with the line and column of a syntax error.
+pub(crate) fn parse_yaml(text: &str, path: &str) -> Result<Value> {
+    serde_norway::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         ReadError::Yaml {
             path: path.to_owned(),
@@ -40,6 +49,5 @@ pub fn read_guidellm_yaml(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
             column,
             message: shorten(&e.to_string()),
         }
-    })?;
-    guidellm_from_value(&value, path, opts)
+    })
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use perf_model_core::catalog::ModelSpec;
-use perf_model_core::{Accelerator, Dtype, ServingConfig};
+use perf_model_core::{Accelerator, Dtype, RooflineCalibration, ServingConfig};
 
 use crate::error::{Result, invalid, non_negative, positive};
 
@@ -223,6 +223,10 @@ pub enum CostModelConfig {
         /// `llm_perf::resolve_model_configs` read it into `spec` before the run.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         model_config: Option<std::path::PathBuf>,
+        /// Calibrated knobs (memory and compute efficiency, overheads, all-reduce) that
+        /// replace the roofline's defaults, e.g. from `llm-perf calibrate`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        calibration: Option<RooflineCalibration>,
     },
 }
 
@@ -1177,8 +1181,12 @@ impl SimConfig {
                 device,
                 spec,
                 model_config,
+                calibration,
                 ..
             } => {
+                if let Some(c) = calibration {
+                    c.validate()?;
+                }
                 if let Some(d) = device {
                     d.validate()?;
                 }

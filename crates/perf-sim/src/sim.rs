@@ -121,13 +121,20 @@ impl Simulation {
                 dtype,
                 device,
                 spec,
+                calibration,
                 ..
-            } => Arc::new(RooflineModel::new(
-                roofline_model(model, spec.as_deref())?,
-                roofline_accelerator(accelerator, device.as_deref())?,
-                *dtype,
-                tp,
-            )?),
+            } => {
+                let roofline = RooflineModel::new(
+                    roofline_model(model, spec.as_deref())?,
+                    roofline_accelerator(accelerator, device.as_deref())?,
+                    *dtype,
+                    tp,
+                )?;
+                Arc::new(match calibration {
+                    Some(c) => roofline.with_calibration(c)?,
+                    None => roofline,
+                })
+            }
         };
         Self::with_cost_model(config, model)
     }

@@ -7,6 +7,7 @@
 //! [`CDF_POINTS`] quantiles; long series are thinned to [`MAX_SERIES_POINTS`].
 
 pub mod capacity;
+pub mod fidelity;
 pub mod modeling;
 pub mod predictor;
 pub mod sim;

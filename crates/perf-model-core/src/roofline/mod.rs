@@ -30,7 +30,7 @@
 //! # Defaults
 //! | device | η_c(tokens) curve | η_m | η_attn |
 //! |---|---|---|---|
-//! | H100 SXM, H200 | H100 Llama-2-7B profile (§4.2) | 0.77 | 0.77 |
+//! | H100 SXM, H200 | H100 Llama-2-7B profile (§4.2) | 0.85 ([`H100_MEMORY_EFFICIENCY`]) | 0.77 |
 //! | A100-80GB, A100-40GB | A100 Llama-3-8B profile (§4.2) | 0.78 | 0.73 |
 //! | any other | pointwise minimum of the two (conservative) | 0.75 | 0.73 |
 //!
@@ -40,7 +40,13 @@
 //! and bus bandwidth come from the H100 DGX medians (TP2 7 µs / 274 GB/s, TP4 38 µs /
 //! 317 GB/s, TP8 23 µs / 365 GB/s; other t use the next larger anchor, above 8 the TP8 one);
 //! the bus bandwidth is scaled by the device's interconnect bandwidth over NVLink4's 900 GB/s,
-//! and by 64/900 (PCIe Gen4 x16) when the device has no catalogued interconnect.
+//! and by 64/900 (PCIe Gen4 x16) when the device has no catalogued interconnect. On
+//! NVLink-class devices (interconnect ≥ 300 GB/s) the latency is
+//! [`NVLINK_SMALL_ALL_REDUCE_US`] instead: serving engines run decode all-reduces as one
+//! custom kernel inside a CUDA graph, which the eager NCCL medians overstate (a 70B TP4 decode
+//! step has 160 all-reduces, so 38 µs each would add 6 ms).
+//!
+//! [`RooflineCalibration`] overrides any of these knobs with values fitted to measured runs.
 //!
 //! # Examples
 //! ```
@@ -67,6 +73,27 @@ use crate::step::{BatchShape, StepTimeModel};
 use crate::validate::{
     at_least_one, ensure_finite, non_negative, out_of_range, positive, unit_interval,
 };
+
+mod calibration;
+pub use calibration::RooflineCalibration;
+
+/// All-reduce latency α on NVLink-class devices (interconnect ≥ 300 GB/s), µs: vLLM's custom
+/// all-reduce (vllm-project/vllm PR #2192) and NCCL under CUDA graphs finish a small
+/// all-reduce in a single kernel; NCCL issue #1259 measures about 6 µs on two H100s with CUDA
+/// graphs. Decode-step payloads (tokens · d · 2 bytes, well under vLLM's 8 MiB custom
+/// all-reduce limit) are in that regime; the DGX NCCL medians (7–38 µs) are for NCCL launched
+/// eagerly.
+pub const NVLINK_SMALL_ALL_REDUCE_US: f64 = 8.0;
+
+/// η_m on H100 SXM and H200: the achieved fraction of peak HBM bandwidth in a whole decode
+/// step of vLLM (weights and KV streamed under CUDA graphs). Vidur's per-operator GEMV
+/// profiles give 0.77 (specs/simulator.md §4.2), but they time each small GEMM alone, with its
+/// launch and tail; BLIS's trained weight factor (1.363, i.e. 0.73) was fitted to per-token
+/// times derived from inference-perf's chunk counts, which under-count the generated tokens by
+/// about a fifth. Refitted on generated tokens (`llm-perf calibrate` on the BLIS H100 training
+/// runs: Llama-2-7B TP1, CodeLlama-34B TP2, Llama-2-70B TP4) the memory term is 0.85, in line
+/// with the 0.85–0.9 of peak that bandwidth-bound kernels sustain on HBM3.
+pub const H100_MEMORY_EFFICIENCY: f64 = 0.85;
 
 /// The compute efficiency η_c as a function of tokens per step: piecewise linear in log₂ tokens
 /// through measured points, flat beyond both ends.
@@ -526,12 +553,15 @@ impl RooflineModel {
             .map(|a| a.name.as_str())
             .unwrap_or("");
         let (compute_eff, memory_eff, attention_eff) = match family {
-            "H100 SXM" | "H200" => (ComputeEfficiency::h100(), 0.77, 0.77),
+            "H100 SXM" | "H200" => (ComputeEfficiency::h100(), H100_MEMORY_EFFICIENCY, 0.77),
             "A100-80GB" | "A100-40GB" => (ComputeEfficiency::a100(), 0.78, 0.73),
             _ => (ComputeEfficiency::generic(), 0.75, 0.73),
         };
         let mut all_reduce = AllReduce::h100_dgx(tp);
         all_reduce.bus_gbs *= accelerator.interconnect_gbs.unwrap_or(64.0) / 900.0;
+        if accelerator.interconnect_gbs.is_some_and(|g| g >= 300.0) {
+            all_reduce.latency_us = NVLINK_SMALL_ALL_REDUCE_US;
+        }
         let mut m = Self {
             model,
             accelerator,

@@ -183,6 +183,7 @@ fn replica(
             device: Some(Box::new(accelerator)),
             spec: None,
             model_config: None,
+            calibration: None,
         },
     })
 }
