@@ -150,9 +150,10 @@ fn inference_perf_folder() {
     ));
     assert!(has_note(
         &run,
-        "counted outputs (mean 30.0) below the offered output_len 40: inference-perf counts \
-         streamed chunks; the requests generated 40 tokens"
+        "counted outputs (mean 30.0) below the offered output_len 40 with ignore_eos: \
+         inference-perf counts streamed chunks, not tokens"
     ));
+    assert!(has_note(&run, "so the requests generated about 40 tokens"));
     assert!(has_note(&run, "= 16.55 ms")); // (500 − 20)/(30 − 1)
     assert!(has_note(&run, "1 of 30 requests failed"));
     round_trips(&run);
