@@ -76,6 +76,10 @@ pub struct ValidateArgs {
     /// Also write an offline HTML report (table and parity charts).
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
+    /// Also write each run's simulation config (`<run>.json`, seed 0) into DIR, to rerun or
+    /// study with `llm-perf simulate`.
+    #[arg(long, value_name = "DIR")]
+    pub save_configs: Option<PathBuf>,
 }
 
 /// Arguments of `llm-perf calibrate`.
@@ -364,6 +368,18 @@ pub fn validate(args: &ValidateArgs) -> Result<String> {
         file => Some(Calibration::read(Path::new(file))?),
     };
     let runs = args.run.read()?;
+    if let Some(dir) = &args.save_configs {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for run in &runs {
+            let knobs = calibration
+                .as_ref()
+                .map(|c| c.knobs_for(&llm_perf::validate::accelerator_of_run(run, &opts)));
+            let cfg = llm_perf::validate::simulation_config(run, &opts, knobs.as_ref())?;
+            let file = dir.join(format!("{}.json", run.name.replace(['/', '\\', ' '], "_")));
+            let text = serde_json::to_string_pretty(&cfg)? + "\n";
+            crate::report_cmd::write_atomically(&file, text.as_bytes())?;
+        }
+    }
     let report = validate_with(&runs, &opts, calibration.as_ref())?;
     let label = if calibration.is_some() {
         format!("roofline calibrated by {}", args.cost_model)

@@ -12,6 +12,7 @@
 //! | `all_reduce_latency_us` | per accelerator, when a run uses TP > 1 | 0–60 µs | small all-reduce latency |
 //! | `step_us` | shared | 0–5000 µs | per-step CPU time (scheduler, sampling, output processing) |
 //! | `pre_schedule_ms` | shared, when a run was measured by an HTTP client | 0–60 ms | HTTP front end before the engine queue |
+//! | `frontend_us_per_token` | shared, when a run was measured by an HTTP client | 0–400 µs | front-end time per streamed token (detokenise, stream) |
 //!
 //! Device knobs are fitted per accelerator because they are properties of the GPU; the CPU-
 //! side knobs are shared by every run because the serving stack's host code does not change
@@ -54,6 +55,9 @@ pub struct Knobs {
     /// Front-end delay before the engine queue, ms (runs measured by an HTTP client).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_schedule_ms: Option<f64>,
+    /// Front-end time per streamed token, µs (runs measured by an HTTP client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend_us_per_token: Option<f64>,
 }
 
 /// Knobs shared by every accelerator (host-side costs).
@@ -66,6 +70,9 @@ pub struct SharedKnobs {
     /// Front-end delay before the engine queue, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_schedule_ms: Option<f64>,
+    /// Front-end time per streamed token, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend_us_per_token: Option<f64>,
 }
 
 /// A run a calibration was fitted on.
@@ -137,6 +144,7 @@ impl Calibration {
         Knobs {
             roofline,
             pre_schedule_ms: self.shared.pre_schedule_ms,
+            frontend_us_per_token: self.shared.frontend_us_per_token,
         }
     }
 
@@ -198,6 +206,7 @@ impl Calibration {
         if let Some(ms) = knobs.pre_schedule_ms.filter(|_| o.is_zero()) {
             o.pre_schedule_ms = ms;
             o.post_completion_ms = FRONTEND_POST_COMPLETION_MS;
+            o.frontend_us_per_token = knobs.frontend_us_per_token.unwrap_or(0.0);
         }
         Ok(Some(name))
     }
@@ -334,6 +343,13 @@ fn knobs_of(trainings: &[Training]) -> Result<Vec<Knob>> {
             hi: 60.0,
             default: crate::validate::FRONTEND_PRE_SCHEDULE_MS,
         });
+        knobs.push(Knob {
+            device: None,
+            name: "frontend_us_per_token",
+            lo: 0.0,
+            hi: 400.0,
+            default: crate::validate::BLIS_PER_OUTPUT_TOKEN_US,
+        });
     }
     Ok(knobs)
 }
@@ -381,7 +397,8 @@ fn assemble(
             }
             None => match k.name {
                 "step_us" => shared.step_us = Some(v),
-                _ => shared.pre_schedule_ms = Some(v),
+                "pre_schedule_ms" => shared.pre_schedule_ms = Some(v),
+                _ => shared.frontend_us_per_token = Some(v),
             },
         }
     }
@@ -394,11 +411,14 @@ fn with_knobs(setup: &Setup, knobs: &Knobs, client: bool) -> Setup {
     if let CostModelConfig::Roofline { calibration, .. } = &mut s.config.cluster.cost_model {
         *calibration = Some(knobs.roofline);
     }
-    if let Some(ms) = knobs
-        .pre_schedule_ms
-        .filter(|_| client && s.config.cluster.overheads.pre_schedule_ms > 0.0)
-    {
-        s.config.cluster.overheads.pre_schedule_ms = ms;
+    let o = &mut s.config.cluster.overheads;
+    if client && o.pre_schedule_ms > 0.0 {
+        if let Some(ms) = knobs.pre_schedule_ms {
+            o.pre_schedule_ms = ms;
+        }
+        if let Some(us) = knobs.frontend_us_per_token {
+            o.frontend_us_per_token = us;
+        }
     }
     s
 }

@@ -189,7 +189,8 @@ pub enum ReadError {
         reason: String,
     },
     /// [`read_run`](crate::read_run) was given a file holding several runs (a GuideLLM report
-    /// with several benchmarks, a JSON-Lines `vllm bench serve` result).
+    /// with several benchmarks, a JSON-Lines `vllm bench serve` result, BLIS trainval
+    /// summaries of several experiments).
     #[error("{path}: holds {count} runs, read_run reads exactly one: use read_runs")]
     SeveralRuns {
         /// The file.

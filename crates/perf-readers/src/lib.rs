@@ -73,6 +73,7 @@
 //! | [`RunLayout::LlmServingSim`] | LLMServingSim `bench run` folder (`vllm/meta.json`, `vllm/requests.jsonl`) |
 //! | [`RunLayout::Guidellm`] | GuideLLM JSON report with per-request timings (one run per benchmark) |
 //! | [`RunLayout::VllmBench`] | `vllm bench serve --save-result [--save-detailed]` JSON |
+//! | [`RunLayout::BlisTrainval`] | BLIS trainval summaries: `trained_physics*.json` (configurations) + `error_records.csv` (measured means and percentiles), one run per experiment |
 //!
 //! Serving flags the run files do not record come from an engine-config YAML
 //! ([`read_engine_config`], [`read_engine_config_str`] → [`RunServing`]).
@@ -148,7 +149,9 @@ pub use run::{
 pub use select::{SelectOptions, SelectRule, StrategyKind};
 pub use together::read_together_csv;
 pub use trace::{read_azure_trace, read_burstgpt_trace, read_mooncake_trace, read_vidur_trace};
-pub use trained_physics::{PhysicsExperiment, TrainedPhysics, read_trained_physics};
+pub use trained_physics::{
+    PhysicsExperiment, PhysicsSharedPrefix, PhysicsWorkload, TrainedPhysics, read_trained_physics,
+};
 pub use trainer_result::{TrainerResult, TrainerResultRow, read_trainer_result};
 pub use yaml::read_guidellm_yaml;
 

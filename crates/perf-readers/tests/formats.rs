@@ -9,7 +9,7 @@ use perf_readers::{
     TimeUnit, read_any, read_any_with, read_bytes, read_document_any, read_document_bytes,
     read_guidellm_csv_json, read_guidellm_html, read_guidellm_json, read_guidellm_json_reader,
     read_guidellm_requests, read_inferno, read_profile_any, read_profiler_sweep, read_requests_any,
-    read_requests_bytes,
+    read_requests_bytes, read_trained_physics,
 };
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/readers/");
@@ -1201,6 +1201,46 @@ fn blis_trained_physics() {
     assert_eq!(x.e2e_mean_ms, Some(6_467.512_167_254_902));
     assert_eq!(x.itl_mean_ms, Some(25.956_630_291_339_206));
     assert_eq!(c.experiments[14].id, "67");
+    // Configuration and offered workload.
+    assert_eq!(
+        (x.max_num_seqs, x.max_num_batched_tokens),
+        (Some(128), Some(2048))
+    );
+    assert_eq!((x.total_kv_blocks, x.cpu_kv_blocks), (Some(8253), Some(0)));
+    let w = x.workload.as_ref().unwrap();
+    assert_eq!((w.num_requests, w.seed), (Some(5100), Some(42)));
+    let sp = w.shared_prefix.unwrap();
+    assert_eq!(
+        (
+            sp.num_unique_system_prompts,
+            sp.num_users_per_system_prompt,
+            sp.system_prompt_len,
+            sp.question_len,
+            sp.output_len,
+            sp.enable_multi_turn_chat
+        ),
+        (
+            Some(9),
+            Some(5),
+            Some(100),
+            Some(447),
+            Some(248),
+            Some(true)
+        )
+    );
+    let stages: Vec<(f64, f64)> = w.stages.iter().map(|s| (s.rate, s.duration_s)).collect();
+    assert_eq!(stages, [(2.5, 600.0), (6.0, 600.0)]);
+    assert_eq!(c.experiments[14].cpu_kv_blocks, Some(1023));
+    // A load stage without a usable rate is an error naming its JSON path.
+    let bad = br#"{"alpha_coeffs": [], "beta_coeffs": [], "experiments": [{"id": "1",
+        "workload": {"inference_perf": {"stages": [{"rate": 0, "duration": 5}]}}}]}"#;
+    let msg = read_trained_physics(bad, "p.json").unwrap_err().to_string();
+    assert!(
+        msg.starts_with(
+            "p.json: $.experiments[0].workload.inference_perf.stages[0].rate: expected a rate > 0"
+        ),
+        "{msg}"
+    );
 }
 
 /// The Inferno queue-analysis REST examples and golden primitives (`samples/inferno/`).

@@ -632,6 +632,376 @@ fn unknown_layouts() {
     );
 }
 
+/// The invented BLIS trainval pair: `trained_physics_test.json` + `error_records.csv`.
+const TRAINVAL: &str = "blis-trainval";
+
+/// Copies the trainval fixtures into `scratch/<dir>/`, with `csv` replacing the CSV when given.
+fn trainval_copy(scratch: &Scratch, dir: &str, csv: Option<&str>) -> PathBuf {
+    let physics =
+        std::fs::read_to_string(fixture(&format!("{TRAINVAL}/trained_physics_test.json"))).unwrap();
+    scratch.write(&format!("{dir}/trained_physics_test.json"), &physics);
+    let text = match csv {
+        Some(t) => t.to_owned(),
+        None => std::fs::read_to_string(fixture(&format!("{TRAINVAL}/error_records.csv"))).unwrap(),
+    };
+    scratch.write(&format!("{dir}/error_records.csv"), &text);
+    scratch.0.join(dir)
+}
+
+#[test]
+fn blis_trainval_joins_experiments_and_dedups_actuals() {
+    let runs = read_runs(&fixture(TRAINVAL)).unwrap();
+    // Experiment `9` has no rows: skipped. The rows of `99-…` match no experiment.
+    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["7-model-a-tp2-chat-1", "20990101-120000-model-b-tp1-chat"]
+    );
+    for run in &runs {
+        assert_eq!(run.layout, RunLayout::BlisTrainval);
+        assert_eq!(run.measured_at, MeasuredAt::Client);
+        assert_eq!(run.source, fixture(TRAINVAL));
+        assert!(run.workload.requests.is_empty());
+        assert_eq!(run.workload.ignore_eos, Some(true));
+        assert_eq!(
+            run.measured.definitions.itl,
+            "sim-to-real pipeline: (E2E_mean − TTFT_mean)/(output_len_mean − 1), output \
+             counted by inference-perf"
+        );
+        let o = &run.measured.overall;
+        assert_eq!((o.successes, o.failures), (0, 0));
+        assert!(o.tpot.is_empty());
+        assert!(has_note(run, "no request counts"), "{:?}", run.notes);
+        assert!(has_note(run, "99-model-z-tp1 (1 rows)"), "{:?}", run.notes);
+        assert!(has_note(run, "ignore_eos assumed true"), "{:?}", run.notes);
+        assert!(has_note(run, "vLLM 0.15.1"), "{:?}", run.notes);
+        round_trips(run);
+    }
+
+    let a = &runs[0];
+    let s = &a.serving;
+    assert_eq!(s.model.as_deref(), Some("example-org/Model-A-FP8"));
+    assert_eq!(s.accelerator.as_deref(), Some("H100"));
+    assert_eq!(s.dtype.as_deref(), Some("fp8"));
+    assert_eq!(s.tensor_parallel, Some(2));
+    assert_eq!(s.max_num_seqs, Some(64));
+    assert_eq!(s.max_num_batched_tokens, Some(1024));
+    assert_eq!(s.num_gpu_blocks, Some(5000));
+    assert_eq!(s.block_size, Some(16));
+    assert_eq!(s.max_model_len, Some(4096));
+    assert_eq!(s.enable_prefix_caching, Some(true));
+    assert_eq!(s.enable_chunked_prefill, Some(true));
+    assert_eq!(s.engine.as_deref(), Some("vllm"));
+    assert_eq!(s.engine_version.as_deref(), Some("0.15.1"));
+    assert_eq!(s.cpu_offload_gib, None);
+    assert_eq!(s.data_parallel, None);
+    assert!(has_note(a, "cpu_kv_blocks 300"), "{:?}", a.notes);
+    assert!(has_note(a, "BLIS's KV block size"), "{:?}", a.notes);
+    let w = &a.workload;
+    assert_eq!(
+        w.shared_prefix,
+        Some(SharedPrefixSpec {
+            groups: 3,
+            prompts_per_group: 2,
+            system_prompt_len: 50,
+            question_len: 150,
+        })
+    );
+    assert_eq!(w.input, Some(LengthSpec::Fixed { tokens: 200 }));
+    assert_eq!(w.output, Some(LengthSpec::Fixed { tokens: 100 }));
+    assert_eq!(
+        w.stages,
+        [
+            LoadStage {
+                rate: 2.0,
+                duration_s: 60.0
+            },
+            LoadStage {
+                rate: 4.0,
+                duration_s: 60.0
+            }
+        ]
+    );
+    // Every actual is on two simulators' rows: read once.
+    let o = &a.measured.overall;
+    assert_eq!(
+        (o.ttft.mean(), o.ttft.p90(), o.ttft.p99()),
+        (Some(40.0), Some(55.0), Some(70.0))
+    );
+    assert_eq!(o.ttft.median(), None);
+    assert_eq!(
+        (o.e2e.mean(), o.e2e.p90(), o.e2e.p99()),
+        (Some(1030.0), Some(1200.0), Some(1400.0))
+    );
+    assert_eq!(o.itl.mean(), Some(10.0));
+    // (1030 − 40)/10 + 1.
+    assert_eq!(o.output_tokens_mean, Some(100.0));
+    assert!(has_note(a, "output_tokens_mean derived"), "{:?}", a.notes);
+    assert!(!has_note(a, "counted outputs"), "{:?}", a.notes);
+    assert_eq!(a.measured.stages.len(), 2);
+    let (s0, s1) = (&a.measured.stages[0], &a.measured.stages[1]);
+    assert_eq!((s0.ttft.mean(), s0.e2e.mean()), (Some(30.0), Some(820.0)));
+    assert_eq!(s0.e2e.p99(), None);
+    assert_relative_eq!(s0.output_tokens_mean.unwrap(), 790.0 / 8.0 + 1.0);
+    assert_eq!(s1.e2e.p99(), Some(1500.0));
+    assert_relative_eq!(s1.output_tokens_mean.unwrap(), 1190.0 / 12.0 + 1.0);
+
+    let b = &runs[1];
+    assert_eq!(b.serving.dtype.as_deref(), Some("fp16"));
+    assert_eq!(b.serving.tensor_parallel, Some(1));
+    assert!(has_note(b, "cpu_kv_blocks 0"), "{:?}", b.notes);
+    assert!(has_note(b, "workloads chat, general"), "{:?}", b.notes);
+    let o = &b.measured.overall;
+    // Only a stage row for ttft_p90: left empty overall.
+    assert_eq!(o.ttft.p90(), None);
+    assert_eq!(b.measured.stages.len(), 1);
+    assert_eq!(b.measured.stages[0].ttft.p90(), Some(25.0));
+    assert_eq!(b.measured.stages[0].ttft.mean(), None);
+    assert_eq!(b.measured.stages[0].output_tokens_mean, None);
+    assert!(
+        has_note(b, "no whole-run (stage_index -1) rows for ttft_p90"),
+        "{:?}",
+        b.notes
+    );
+    // (1612 − 20)/10 + 1 = 160.2 counted, 200 offered.
+    assert_relative_eq!(o.output_tokens_mean.unwrap(), 160.2, epsilon = 1e-9);
+    assert!(
+        has_note(
+            b,
+            "counted outputs (mean 160.2) below the offered output_len 200 with ignore_eos"
+        ),
+        "{:?}",
+        b.notes
+    );
+    assert!(has_note(b, "= 8.00 ms"), "{:?}", b.notes);
+}
+
+#[test]
+fn blis_trainval_detection() {
+    let dir = fixture(TRAINVAL);
+    let csv = dir.join("error_records.csv");
+    let physics = dir.join("trained_physics_test.json");
+    for path in [&dir, &csv, &physics] {
+        assert_eq!(
+            detect_run(path).unwrap(),
+            RunLayout::BlisTrainval,
+            "{path:?}"
+        );
+    }
+    let from_csv = read_runs(&csv).unwrap();
+    assert_eq!(from_csv.len(), 2);
+    assert_eq!(from_csv[0].source, csv);
+    let err = read_run(&dir).unwrap_err();
+    assert!(
+        matches!(err, ReadError::SeveralRuns { count: 2, .. }),
+        "{err}"
+    );
+
+    let scratch = Scratch::new("trainval-detect");
+    // Either file alone is not a run.
+    let lone_csv = scratch.write("csv-only/error_records.csv", "a,b\n1,2\n");
+    let err = detect_run(&lone_csv).unwrap_err();
+    assert!(matches!(err, ReadError::MissingFile { .. }), "{err}");
+    assert!(err.to_string().contains("trained_physics*.json"), "{err}");
+    assert!(matches!(
+        detect_run(&scratch.0.join("csv-only")),
+        Err(ReadError::UnknownFormat { .. })
+    ));
+    let lone_physics = scratch.write("json-only/trained_physics_x.json", "{}");
+    let err = detect_run(&lone_physics).unwrap_err();
+    assert!(matches!(err, ReadError::MissingFile { .. }), "{err}");
+    assert!(err.to_string().contains("error_records.csv"), "{err}");
+    assert!(matches!(
+        detect_run(&scratch.0.join("json-only")),
+        Err(ReadError::UnknownFormat { .. })
+    ));
+    // Other names beside error_records.csv are not a trained-physics file.
+    scratch.write("other/physics.json", "{}");
+    scratch.write("other/error_records.csv", "a,b\n1,2\n");
+    assert!(matches!(
+        detect_run(&scratch.0.join("other")),
+        Err(ReadError::UnknownFormat { .. })
+    ));
+    // Two trained-physics files: ambiguous for the folder and the CSV, not for either JSON.
+    let two = trainval_copy(&scratch, "two", None);
+    scratch.write("two/trained_physics_other.json", "{}");
+    for path in [two.clone(), two.join("error_records.csv")] {
+        let err = detect_run(&path).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("several trained_physics*.json files"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        read_runs(&two.join("trained_physics_test.json"))
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn blis_trainval_conflicting_actuals_name_the_line() {
+    let text = std::fs::read_to_string(fixture(&format!("{TRAINVAL}/error_records.csv"))).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // The sim-b copy of the first row (overall ttft_mean 40) says 41.
+    let n = lines
+        .iter()
+        .position(|l| l.starts_with("sim-b,") && l.contains(",-1,ttft_mean,"))
+        .unwrap();
+    let mut changed: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    changed[n] = changed[n].replace(",40,", ",41,");
+    let scratch = Scratch::new("trainval-conflict");
+    let dir = trainval_copy(&scratch, "run", Some(&(changed.join("\n") + "\n")));
+    let err = read_runs(&dir).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ReadError::Field { .. }), "{msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "{}: line {}: column `actual`: ttft_mean of `7-model-a-tp2-chat-1` at \
+             stage_index -1 disagrees with 40 on line 2",
+            dir.join("error_records.csv").display(),
+            n + 1
+        )),
+        "{msg}"
+    );
+    assert!(msg.ends_with("(found: 41)"), "{msg}");
+    assert!(!msg.contains('\n'));
+}
+
+#[test]
+fn blis_trainval_no_match_names_both_files() {
+    let scratch = Scratch::new("trainval-nomatch");
+    let csv = "experiment_folder,exp_id,stage_index,metric_name,actual\n\
+               /x/42-other-run,42,-1,e2e_mean,100\n";
+    let dir = trainval_copy(&scratch, "run", Some(csv));
+    let msg = read_runs(&dir).unwrap_err().to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "{}: file: no row matches an experiment of {} (ids 7, 20990101-120000, 9)",
+            dir.join("error_records.csv").display(),
+            dir.join("trained_physics_test.json").display()
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("42-other-run"), "{msg}");
+    // A header without the measurements.
+    let dir = trainval_copy(
+        &scratch,
+        "nohdr",
+        Some("experiment_folder,exp_id\n/x/7-a,7\n"),
+    );
+    let msg = read_runs(&dir).unwrap_err().to_string();
+    assert!(
+        msg.contains("line 1: missing column `stage_index`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn blis_trainval_bad_rows_name_line_and_column() {
+    let scratch = Scratch::new("trainval-bad");
+    let head = "experiment_folder,exp_id,stage_index,metric_name,actual,tp\n";
+    for (row, needle) in [
+        (
+            "/x/7-a,7,zero,e2e_mean,100,2",
+            "line 2: column `stage_index`: expected -1 (whole run) or a load-stage index",
+        ),
+        (
+            "/x/7-a,7,-1,e2e_mean,-5,2",
+            "line 2: column `actual`: expected the measured value",
+        ),
+        (
+            "/x/7-a,7,-1,e2e_mean,NaN,2",
+            "line 2: column `actual`: expected the measured value",
+        ),
+        (
+            "/x/7-a,8,-1,e2e_mean,100,2",
+            "line 2: column `exp_id`: does not match experiment `7`",
+        ),
+        (
+            "/x/7-a,7,-1,e2e_mean,100,4",
+            "line 2: column `tp`: disagrees with tp 2 of experiment `7`",
+        ),
+        (
+            "/x/7-a,7,-1,e2e_mean,100,2\n/x/7-b,7,-1,e2e_mean,100,2",
+            "line 3: column `experiment_folder`: a second folder for experiment `7`",
+        ),
+        (
+            "/x/7-a,7,-1,e2e_mean,100,2\n/x/7-a,7,-1,e2e_mean,100,1",
+            "line 3: column `tp`: disagrees with `2` on line 2",
+        ),
+        (
+            "/x/7-a,7,-1,e2e_p90,200,2\n/x/7-a,7,-1,e2e_p99,100,2",
+            "line 3: column `actual`: E2E of `7-a` at stage_index -1: inconsistent values: latency \
+             p99 = 100 is below p90 = 200 (found: 100)",
+        ),
+    ] {
+        let dir = trainval_copy(&scratch, "run", Some(&format!("{head}{row}\n")));
+        let msg = read_runs(&dir).unwrap_err().to_string();
+        assert!(
+            msg.starts_with(&dir.join("error_records.csv").display().to_string()),
+            "{msg}"
+        );
+        assert!(msg.contains(needle), "{row}: {msg}");
+    }
+    // A row with a metric that is not read is no measurement; with one that is, the run reads.
+    let dir = trainval_copy(
+        &scratch,
+        "run",
+        Some(&format!(
+            "{head}/x/7-a,7,-1,tpot_mean,5,2\n/x/7-a,7,-1,e2e_mean,100,2\n"
+        )),
+    );
+    let run = read_run(&dir).unwrap();
+    assert_eq!(run.measured.overall.e2e.mean(), Some(100.0));
+    assert!(
+        has_note(&run, "metrics not read: tpot_mean"),
+        "{:?}",
+        run.notes
+    );
+    assert!(run.measured.stages.is_empty());
+}
+
+/// The repository's real trained-physics file (Apache-2.0) with invented measurements.
+#[test]
+fn blis_trainval_with_the_shipped_trained_physics() {
+    let physics = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../samples/readers/blis/trained_physics_iter29.json"
+    ))
+    .unwrap();
+    let scratch = Scratch::new("trainval-iter29");
+    scratch.write("tv/trained_physics_iter29.json", &physics);
+    scratch.write(
+        "tv/error_records.csv",
+        "simulator,experiment_folder,stage_index,metric_name,actual,exp_id,precision\n\
+         s,/a/20260217-155451-some-run,-1,e2e_mean,1000,20260217,FP16\n\
+         s,/a/20260217-155451-some-run,-1,ttft_mean,10,20260217,FP16\n\
+         s,/a/20260217-155451-some-run,-1,itl_mean,5,20260217,FP16\n\
+         s,/a/17-some-run,0,e2e_mean,500,17,FP8\n",
+    );
+    let runs = read_runs(&scratch.0.join("tv")).unwrap();
+    assert_eq!(runs.len(), 2);
+    let (scout, llama) = (&runs[0], &runs[1]);
+    assert_eq!(scout.name, "17-some-run");
+    assert_eq!(
+        scout.serving.model.as_deref(),
+        Some("RedHatAI/Llama-4-Scout-17B-16E-Instruct-FP8-dynamic")
+    );
+    assert_eq!(scout.serving.num_gpu_blocks, Some(8253));
+    assert_eq!(scout.serving.dtype.as_deref(), Some("fp8"));
+    let sp = scout.workload.shared_prefix.unwrap();
+    assert_eq!((sp.groups, sp.prompts_per_group), (9, 5));
+    assert_eq!(scout.workload.stages[0].rate, 2.5);
+    assert!(scout.measured.overall.e2e.is_empty());
+    assert_eq!(scout.measured.stages[0].e2e.mean(), Some(500.0));
+    assert_eq!(llama.name, "20260217-155451-some-run");
+    assert_eq!(llama.serving.num_gpu_blocks, Some(7463));
+    assert_eq!(llama.measured.overall.output_tokens_mean, Some(199.0));
+}
+
 proptest::proptest! {
     #[test]
     fn engine_config_never_panics(s in "\\PC{0,200}") {
@@ -678,6 +1048,10 @@ proptest::proptest! {
         let _ = read_runs(&scratch.0.join("ip"));
         let file = scratch.write("run.json", &s);
         let _ = read_runs(&file);
+        let tv = trainval_copy(&scratch, "tv", Some(&s));
+        let _ = read_runs(&tv);
+        scratch.write("tv/trained_physics_test.json", &s);
+        let _ = read_runs(&tv);
     }
 
     #[test]
@@ -705,6 +1079,13 @@ proptest::proptest! {
         let guide = scratch.write("guide.json", &format!(
             r#"{{"benchmarks": [{{"args": {{"strategy": {{"type_": "constant", "rate": {a}}}}}, "duration": {b}, "requests": {{"successful": [{{"prompt_tokens": {c}, "output_tokens": {a}, "start_time": {b}, "first_token_time": {c}, "end_time": {a}}}]}}}}]}}"#));
         let _ = read_runs(&guide);
+        let tv = trainval_copy(&scratch, "tv", Some(&format!(
+            "experiment_folder,exp_id,stage_index,metric_name,actual,tp,dp,gpu_mem_util\n\
+             /x/7-a,{a},{b},e2e_mean,{c},{a},{b},{c}\n/x/7-a,7,-1,itl_mean,{a},2,,\n")));
+        let _ = read_runs(&tv);
+        scratch.write("tv/trained_physics_test.json", &format!(
+            r#"{{"alpha_coeffs": [], "beta_coeffs": [], "experiments": [{{"id": "7", "tp": {a}, "total_kv_blocks": {b}, "workload": {{"num_requests": {c}, "inference_perf": {{"shared_prefix": {{"output_len": {a}, "question_len": {b}, "system_prompt_len": {c}, "num_unique_system_prompts": 1, "num_users_per_system_prompt": {a}, "enable_multi_turn_chat": {b}}}, "stages": [{{"rate": {c}, "duration": {a}}}]}}}}}}]}}"#));
+        let _ = read_runs(&tv);
     }
 }
 
@@ -848,4 +1229,77 @@ fn ground_truth_headlines() {
     assert_relative_eq!(o.tpot.mean().unwrap(), 32.5, epsilon = 0.05);
     // The vllm/ folder reads the same run.
     assert_eq!(perf_readers::read_run(&sim.join("vllm")).unwrap(), run);
+
+    // BLIS's trainval summaries: 13 of the 15 experiments have measurements.
+    let trainval = root.join("blis-trainval-summary");
+    assert_eq!(detect_run(&trainval).unwrap(), RunLayout::BlisTrainval);
+    let runs = read_runs(&trainval).unwrap();
+    assert_eq!(runs.len(), 13);
+    println!(
+        "{:<50} {:>7} {:>7} {:>8} | {:>9} {:>7} | per stage",
+        "BLIS trainval run", "out", "offered", "counted%", "ITL/token", "ITL"
+    );
+    for run in &runs {
+        assert_eq!(run.layout, RunLayout::BlisTrainval);
+        let o = &run.measured.overall;
+        let counted = o.output_tokens_mean.unwrap();
+        let Some(LengthSpec::Fixed { tokens: offered }) = run.workload.output else {
+            panic!("{}: no offered output length", run.name)
+        };
+        let per_token = (o.e2e.mean().unwrap() - o.ttft.mean().unwrap()) / f64::from(offered - 1);
+        let stages: Vec<String> = run
+            .measured
+            .stages
+            .iter()
+            .map(|s| format!("{:.1}", s.output_tokens_mean.unwrap_or(f64::NAN)))
+            .collect();
+        println!(
+            "{:<50} {counted:>7.1} {offered:>7} {:>7.1}% | {per_token:>9.2} {:>7.2} | {}",
+            run.name,
+            100.0 * counted / f64::from(offered),
+            o.itl.mean().unwrap(),
+            stages.join(" ")
+        );
+    }
+    for run in &runs {
+        show(run);
+    }
+    let by_name = |name: &str| {
+        runs.iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no run {name}"))
+    };
+    let scout = by_name("17-llama-4-scout-17b-16e-tp2-general-lite-2-1");
+    let o = &scout.measured.overall;
+    assert_eq!(o.e2e.mean().unwrap().round(), 5270.0);
+    assert_relative_eq!(o.ttft.mean().unwrap(), 62.7, epsilon = 0.05);
+    assert_relative_eq!(o.itl.mean().unwrap(), 21.17, epsilon = 0.005);
+    assert_eq!(scout.measured.stages.len(), 2);
+    assert_eq!(scout.serving.dtype.as_deref(), Some("fp8"));
+    assert_eq!(scout.serving.tensor_parallel, Some(2));
+    assert_eq!(scout.serving.num_gpu_blocks, Some(8253));
+    assert_eq!(scout.workload.stages.len(), 2);
+    let qwen = by_name("66-qwen2-5-7b-instruct-tp1-reasoning-lite-1-1");
+    assert_eq!(qwen.measured.overall.e2e.mean().unwrap().round(), 10662.0);
+    assert_eq!(qwen.serving.max_num_batched_tokens, Some(1024));
+    let codegen = by_name("20260217-155451-llama-2-7b-tp1-codegen");
+    assert_relative_eq!(
+        codegen.measured.overall.e2e.mean().unwrap(),
+        2081.0,
+        epsilon = 0.5
+    );
+    assert_relative_eq!(
+        codegen.measured.overall.itl.mean().unwrap(),
+        10.58,
+        epsilon = 0.005
+    );
+    // SOURCES.md: inference-perf counted a mean of 195 of the offered 247 tokens.
+    assert_relative_eq!(
+        codegen.measured.overall.output_tokens_mean.unwrap(),
+        195.0,
+        epsilon = 0.5
+    );
+    // The two Llama-2-7B runs of the physics file without measurements are not runs.
+    assert!(!runs.iter().any(|r| r.name.starts_with("20260217-162547")));
+    assert!(!runs.iter().any(|r| r.name.starts_with("20260217-231439")));
 }

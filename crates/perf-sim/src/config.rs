@@ -104,6 +104,15 @@ pub struct ClusterConfig {
 ///   duration (scheduler, sampling, detokenisation on the CPU).
 /// * `post_completion_ms` passes between the last token and the client seeing completion; it
 ///   counts in E2E and TPOT (the CSV's `completion_time` includes it), not in TTFT or ITL.
+/// * `frontend_us_per_token` is the serving front end's CPU time per streamed token
+///   (detokenise, format the chunk, write it: vLLM's API-server process). Each replica has one
+///   such front end, a FIFO server: a step's tokens join its queue when the step ends, and a
+///   token reaches the client when the front end has worked through the backlog and, on
+///   average, half of its step's tokens: `max(step end, front end free) + c·(S + 1)/2` for a
+///   step sampling S tokens. It delays the first token (TTFT) and the completion (E2E), not
+///   the engine; under load the backlog grows, so TTFT grows with the token rate the way a
+///   saturating single-threaded front end makes it grow.
+#[allow(clippy::doc_markdown)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineOverheads {
@@ -122,6 +131,9 @@ pub struct EngineOverheads {
     /// Delay from the last token to the completion the client sees, ms.
     #[serde(default)]
     pub post_completion_ms: f64,
+    /// Front-end CPU time per streamed token, µs (a FIFO server per replica).
+    #[serde(default)]
+    pub frontend_us_per_token: f64,
 }
 
 impl EngineOverheads {
@@ -141,6 +153,10 @@ impl EngineOverheads {
         non_negative(format!("{p}.per_step_ms"), self.per_step_ms)?;
         non_negative(format!("{p}.per_output_token_us"), self.per_output_token_us)?;
         non_negative(format!("{p}.post_completion_ms"), self.post_completion_ms)?;
+        non_negative(
+            format!("{p}.frontend_us_per_token"),
+            self.frontend_us_per_token,
+        )?;
         Ok(())
     }
 }

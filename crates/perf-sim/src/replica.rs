@@ -478,11 +478,13 @@ impl Replica {
     /// Ends the step at `now`: advances every scheduled request and lazy decoder, samples
     /// tokens, records ITL gaps (of `measured` requests only) and pushes finished slots onto
     /// `done` in running order (their blocks released); decoding requests become lazy
-    /// decoders.
+    /// decoders. First tokens are stamped `first_token_delay` ns after `now` (the front end
+    /// streams them; ITL gaps are measured at the engine).
     pub fn finish_step(
         &mut self,
         reqs: &mut [Req],
         now: u64,
+        first_token_delay: u64,
         itl: &mut Sketch,
         done: &mut Vec<u32>,
         lazy_decode: bool,
@@ -508,7 +510,8 @@ impl Replica {
             if r.computed == r.num_tokens() {
                 r.generated += 1;
                 if r.generated == 1 {
-                    r.first_token_ns = now;
+                    // The client sees it once the front end has streamed it.
+                    r.first_token_ns = now.saturating_add(first_token_delay);
                 } else {
                     let gap = now - r.last_token_ns;
                     if r.measured {

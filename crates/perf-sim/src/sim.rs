@@ -394,6 +394,9 @@ struct Engine<'a> {
     per_step_ms: f64,
     per_token_ms: f64,
     post_ns: u64,
+    /// Front-end CPU per streamed token, ns, and per replica when its front end is next free.
+    frontend_token_ns: f64,
+    frontend_free_ns: Vec<u64>,
 }
 
 impl<'a> Engine<'a> {
@@ -470,6 +473,8 @@ impl<'a> Engine<'a> {
             per_step_ms: oh.per_step_ms,
             per_token_ms: oh.per_output_token_us * 1e-3,
             post_ns: secs_to_ns(oh.post_completion_ms * 1e-3),
+            frontend_token_ns: oh.frontend_us_per_token * 1e3,
+            frontend_free_ns: vec![0; c.cluster.replicas as usize],
         })
     }
 
@@ -736,9 +741,24 @@ impl<'a> Engine<'a> {
         if let Some(steps) = &mut self.steps {
             steps.row(r, &rep.last_step, now)?;
         }
+        // The front end streams this step's tokens after its backlog (EngineOverheads docs).
+        let delivery = if self.frontend_token_ns > 0.0 {
+            let tokens = f64::from(rep.last_step.shape.logits);
+            let free = &mut self.frontend_free_ns[r];
+            let start = now.max(*free);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            {
+                *free = start.saturating_add((self.frontend_token_ns * tokens).ceil() as u64);
+                start.saturating_add((self.frontend_token_ns * (tokens + 1.0) / 2.0).ceil() as u64)
+                    - now
+            }
+        } else {
+            0
+        };
         rep.finish_step(
             &mut self.slab.reqs,
             now,
+            delivery,
             &mut self.itl,
             &mut done,
             self.limits.lazy_decode,
@@ -747,7 +767,7 @@ impl<'a> Engine<'a> {
         if wake {
             rep.wake_pending = true;
         }
-        let seen = now.saturating_add(self.post_ns);
+        let seen = now.saturating_add(delivery).saturating_add(self.post_ns);
         for &s in &done {
             let mut req = self.slab.reqs[s as usize];
             req.last_token_ns = seen;

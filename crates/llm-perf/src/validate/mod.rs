@@ -47,7 +47,9 @@ use crate::Result;
 use crate::calibrate::Knobs;
 
 mod setup;
-pub(crate) use setup::{FRONTEND_POST_COMPLETION_MS, FRONTEND_PRE_SCHEDULE_MS, Setup, setup};
+pub(crate) use setup::{
+    BLIS_PER_OUTPUT_TOKEN_US, FRONTEND_POST_COMPLETION_MS, FRONTEND_PRE_SCHEDULE_MS, Setup, setup,
+};
 
 /// Which serving-stack overheads outside the engine's steps the simulation adds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +62,9 @@ pub enum Overheads {
     /// None.
     None,
     /// Front-end delays always: 15.563 ms from arrival to the engine queue and 0.777 ms from
-    /// the last token to the client (BLIS's H100 fit, specs/simulator.md §3.5).
+    /// the last token to the client (BLIS's H100 fit, specs/simulator.md §3.5), and 45.9 µs of
+    /// front-end time per streamed token (BLIS's per-output-token cost, charged to the front
+    /// end, a FIFO server per replica, where vLLM V1 detokenises and streams).
     Frontend,
     /// BLIS's three overheads: the front-end delays plus 45.9 µs per sampled token.
     Blis,
@@ -249,6 +253,19 @@ pub(crate) fn failure_fraction(run: &MeasuredRun) -> f64 {
     }
 }
 
+/// The simulation configuration that replays `run` (seed 0), as [`validate`] builds it: run
+/// it with `llm-perf simulate` or [`perf_sim::Simulation`] to look at it request by request.
+///
+/// # Errors
+/// As [`validate`].
+pub fn simulation_config(
+    run: &MeasuredRun,
+    opts: &ValidateOptions,
+    knobs: Option<&Knobs>,
+) -> Result<perf_sim::SimConfig> {
+    Ok(setup(run, opts, knobs)?.config)
+}
+
 /// Validates one run with the given calibrated knobs (none: the roofline's defaults).
 ///
 /// # Errors
@@ -383,7 +400,14 @@ pub fn validate_with(
     })
 }
 
-/// The catalogue spelling of `run`'s accelerator ("" when unknown; [`setup`] reports it).
+/// The catalogue spelling of `run`'s accelerator, the key of a [`crate::calibrate::Calibration`]
+/// (empty when unknown; [`validate`] reports it).
+#[must_use]
+pub fn accelerator_of_run(run: &MeasuredRun, opts: &ValidateOptions) -> String {
+    accelerator_key(run, opts)
+}
+
+/// See [`accelerator_of_run`].
 pub(crate) fn accelerator_key(run: &MeasuredRun, opts: &ValidateOptions) -> String {
     run.serving
         .accelerator

@@ -16,8 +16,11 @@ use crate::{Error, Result};
 pub(crate) const FRONTEND_PRE_SCHEDULE_MS: f64 = 15.563;
 /// See [`FRONTEND_PRE_SCHEDULE_MS`].
 pub(crate) const FRONTEND_POST_COMPLETION_MS: f64 = 0.777;
-/// BLIS's fitted per-output-token CPU cost, µs (`--overheads blis` only).
-const BLIS_PER_OUTPUT_TOKEN_US: f64 = 45.9;
+/// BLIS's fitted per-output-token CPU cost, µs. `--overheads blis` adds it to every engine
+/// step as BLIS does; the front-end defaults charge it to the front end instead, where vLLM V1
+/// does that work (detokenising and streaming in the API-server process, off the engine's
+/// critical path): `cluster.overheads.frontend_us_per_token`.
+pub(crate) const BLIS_PER_OUTPUT_TOKEN_US: f64 = 45.9;
 
 /// Everything needed to simulate one run, resolved from the run and the options.
 #[derive(Clone, Debug)]
@@ -227,16 +230,24 @@ fn generated_output(run: &MeasuredRun) -> Option<u32> {
 fn overheads_json(
     run: &MeasuredRun,
     opts: &ValidateOptions,
-    pre_schedule_ms: f64,
+    knobs: Option<&Knobs>,
     notes: &mut Vec<String>,
 ) -> Value {
+    let pre_schedule_ms = knobs
+        .and_then(|k| k.pre_schedule_ms)
+        .unwrap_or(FRONTEND_PRE_SCHEDULE_MS);
+    let token_us = knobs
+        .and_then(|k| k.frontend_us_per_token)
+        .unwrap_or(BLIS_PER_OUTPUT_TOKEN_US);
     let frontend = json!({ "pre_schedule_ms": pre_schedule_ms,
-                           "post_completion_ms": FRONTEND_POST_COMPLETION_MS });
+                           "post_completion_ms": FRONTEND_POST_COMPLETION_MS,
+                           "frontend_us_per_token": token_us });
     match opts.overheads {
         Overheads::Auto if run.measured_at == MeasuredAt::Client => {
             notes.push(format!(
                 "front-end overheads on (measured by an HTTP client): {pre_schedule_ms:.3} ms \
-                 before scheduling, {FRONTEND_POST_COMPLETION_MS} ms after the last token"
+                 before scheduling, {FRONTEND_POST_COMPLETION_MS} ms after the last token, \
+                 {token_us:.1} us of front-end time per streamed token"
             ));
             frontend
         }
@@ -419,16 +430,13 @@ pub(crate) fn setup(
     if let Some(k) = knobs {
         cost["calibration"] = json!(k.roofline);
     }
-    let pre_schedule_ms = knobs
-        .and_then(|k| k.pre_schedule_ms)
-        .unwrap_or(FRONTEND_PRE_SCHEDULE_MS);
     let mut cfg = json!({
         "cluster": {
             "replicas": s.data_parallel.unwrap_or(1).max(1),
             "engine": engine,
             "cost_model": cost,
             "kv_cache": { "num_gpu_blocks": blocks },
-            "overheads": overheads_json(run, opts, pre_schedule_ms, &mut notes),
+            "overheads": overheads_json(run, opts, knobs, &mut notes),
         },
         "workload": workload,
     });

@@ -6,17 +6,17 @@ use serde_json::Value;
 
 use super::support::{file_name, missing, read_text, shown};
 use super::{
-    MeasuredRun, RunLayout, blis_replay, guidellm_run, inference_perf, llmservingsim,
-    vllm_bench_run,
+    MeasuredRun, RunLayout, blis_replay, blis_trainval, guidellm_run, inference_perf,
+    llmservingsim, vllm_bench_run,
 };
 use crate::error::{ReadError, Result};
 use crate::json::parse_records;
 
 /// What a folder is checked for.
 const FOLDER_LOOKED_FOR: &str = "not a run folder: looked for exp-config.yaml, profile.yaml or \
-     results/summary_lifecycle_metrics.json (inference-perf) and vllm/meta.json or \
-     vllm/requests.jsonl (LLMServingSim); BLIS replays, GuideLLM reports and vllm bench results \
-     are files: pass the file";
+     results/summary_lifecycle_metrics.json (inference-perf), vllm/meta.json or \
+     vllm/requests.jsonl (LLMServingSim) and trained_physics*.json with error_records.csv (BLIS \
+     trainval); BLIS replays, GuideLLM reports and vllm bench results are files: pass the file";
 
 /// What a JSON file is checked for.
 const FILE_LOOKED_FOR: &str = "looked for `benchmarks` (GuideLLM report), `requests` with \
@@ -30,6 +30,7 @@ enum Found {
     LlmServingSim(PathBuf, PathBuf),
     Guidellm(Value),
     VllmBench(Vec<(usize, Value)>),
+    BlisTrainval(PathBuf, PathBuf),
 }
 
 impl Found {
@@ -40,6 +41,7 @@ impl Found {
             Self::LlmServingSim(..) => RunLayout::LlmServingSim,
             Self::Guidellm(_) => RunLayout::Guidellm,
             Self::VllmBench(_) => RunLayout::VllmBench,
+            Self::BlisTrainval(..) => RunLayout::BlisTrainval,
         }
     }
 }
@@ -48,10 +50,13 @@ impl Found {
 ///
 /// Folders: `exp-config.yaml`, `profile.yaml` or `results/summary_lifecycle_metrics.json` →
 /// [`RunLayout::InferencePerf`]; `vllm/meta.json` or `vllm/requests.jsonl` (or those files
-/// directly in the folder, i.e. the `vllm/` folder itself) → [`RunLayout::LlmServingSim`].
+/// directly in the folder, i.e. the `vllm/` folder itself) → [`RunLayout::LlmServingSim`];
+/// `error_records.csv` with exactly one `trained_physics*.json` → [`RunLayout::BlisTrainval`].
 /// Files, by name: `<exp>_ground_truth.json` → [`RunLayout::BlisReplay`]; `meta.json` /
 /// `requests.jsonl` → LLMServingSim; `results/*_lifecycle_metrics.json`, `exp-config.yaml`,
-/// `profile.yaml` → the inference-perf folder they are in. Other files by their JSON keys:
+/// `profile.yaml` → the inference-perf folder they are in; `error_records.csv` or
+/// `trained_physics*.json` → BLIS trainval (the other file must be beside it). Other files
+/// by their JSON keys:
 /// `benchmarks` → [`RunLayout::Guidellm`]; `requests` with `experiment`, `config` or
 /// `model_id` → BLIS replay; `engine_kwargs` → LLMServingSim; `input_lens`, `ttfts`,
 /// `mean_ttft_ms`, `completed`, … → [`RunLayout::VllmBench`] (JSON Lines too).
@@ -74,8 +79,9 @@ pub fn detect_run(path: &Path) -> Result<RunLayout> {
 
 /// Reads the measured runs at `path`: detects the layout (see [`detect_run`]) and reads it.
 /// A GuideLLM report gives one run per benchmark (named `<file stem>#<index> <strategy>`), a
-/// JSON-Lines `vllm bench serve` result one per line (`<file stem>#<index>`); every other
-/// layout gives one run.
+/// JSON-Lines `vllm bench serve` result one per line (`<file stem>#<index>`), BLIS trainval
+/// summaries one per experiment with measurements (named after its `experiment_folder`);
+/// every other layout gives one run.
 ///
 /// Times in the runs are milliseconds (files in seconds or µs are converted).
 ///
@@ -92,8 +98,10 @@ pub fn detect_run(path: &Path) -> Result<RunLayout> {
 /// As [`detect_run`]; [`ReadError::MissingFile`] for a file the layout needs (an
 /// inference-perf folder without `results/summary_lifecycle_metrics.json`, a BLIS replay
 /// without its ground truth, an LLMServingSim folder without `vllm/meta.json` or
-/// `vllm/requests.jsonl`); [`ReadError::Json`], [`ReadError::Yaml`] and [`ReadError::Field`]
-/// naming the file, line or JSON path and the bad value.
+/// `vllm/requests.jsonl`, a BLIS `error_records.csv` or `trained_physics*.json` without the
+/// other); [`ReadError::Json`], [`ReadError::Yaml`] and [`ReadError::Field`] naming the file,
+/// line or JSON path and the bad value (for BLIS trainval also two rows that disagree on a
+/// measurement, and no row matching any experiment).
 pub fn read_runs(path: &Path) -> Result<Vec<MeasuredRun>> {
     match find(path)? {
         Found::InferencePerf(dir) => Ok(vec![inference_perf::read(&dir)?]),
@@ -101,6 +109,7 @@ pub fn read_runs(path: &Path) -> Result<Vec<MeasuredRun>> {
         Found::LlmServingSim(run, vllm) => Ok(vec![llmservingsim::read(&run, &vllm)?]),
         Found::Guidellm(value) => guidellm_run::read(path, &value),
         Found::VllmBench(records) => vllm_bench_run::read(path, &records),
+        Found::BlisTrainval(physics, csv) => blis_trainval::read(path, &physics, &csv),
     }
 }
 
@@ -116,7 +125,8 @@ pub fn read_runs(path: &Path) -> Result<Vec<MeasuredRun>> {
 ///
 /// # Errors
 /// As [`read_runs`]; [`ReadError::SeveralRuns`] when the file holds several runs (a GuideLLM
-/// report with several benchmarks): read those with [`read_runs`].
+/// report with several benchmarks, BLIS trainval summaries of several experiments): read
+/// those with [`read_runs`].
 pub fn read_run(path: &Path) -> Result<MeasuredRun> {
     let mut runs = read_runs(path)?;
     if runs.len() == 1
@@ -149,6 +159,9 @@ fn find(path: &Path) -> Result<Found> {
         if let Some((run, vllm)) = llmservingsim::locate(path) {
             return Ok(Found::LlmServingSim(run, vllm));
         }
+        if let Some((physics, csv)) = blis_trainval::locate(path)? {
+            return Ok(Found::BlisTrainval(physics, csv));
+        }
         return Err(ReadError::UnknownFormat {
             path: shown(path),
             reason: FOLDER_LOOKED_FOR.to_owned(),
@@ -166,6 +179,9 @@ fn find(path: &Path) -> Result<Found> {
             ));
         }
         return Ok(Found::BlisReplay(main, None));
+    }
+    if let Some((physics, csv)) = blis_trainval::locate(path)? {
+        return Ok(Found::BlisTrainval(physics, csv));
     }
     let parent = path.parent();
     if matches!(name.as_str(), "meta.json" | "requests.jsonl")

@@ -10,7 +10,7 @@
 //!
 //! [`read_run`] detects the layout ([`RunLayout`]) of a folder or file and reads it;
 //! [`read_runs`] reads files that hold several runs (a GuideLLM report, one run per
-//! benchmark). Metric definitions follow the tool that measured them;
+//! benchmark; BLIS's trainval summaries, one run per experiment). Metric definitions follow the tool that measured them;
 //! [`RunMeasurement::definitions`] says which was used (e.g. inference-perf's ITL is per
 //! streamed chunk, not per token). Every time is in milliseconds: files in seconds (or µs)
 //! are converted as they are read.
@@ -22,6 +22,7 @@
 //! | [`RunLayout::LlmServingSim`] | `vllm/meta.json`, `vllm/requests.jsonl` (+ `config.json`) | engine |
 //! | [`RunLayout::Guidellm`] | GuideLLM JSON report with per-request timings, one run per benchmark | client |
 //! | [`RunLayout::VllmBench`] | `vllm bench serve --save-result [--save-detailed]` JSON | client |
+//! | [`RunLayout::BlisTrainval`] | folder with `trained_physics*.json` + `error_records.csv` (or either file): one run per experiment with measurements, means and p90/p99 per stage and overall | client |
 //!
 //! The serving flags a run did not record come from an engine-config YAML:
 //!
@@ -46,6 +47,7 @@ use perf_model_core::LatencyStats;
 use serde::{Deserialize, Serialize};
 
 mod blis_replay;
+mod blis_trainval;
 mod detect;
 mod engine_config;
 mod guidellm_run;
@@ -75,6 +77,12 @@ pub enum RunLayout {
     Guidellm,
     /// A `vllm bench serve --save-result --save-detailed` JSON (per-request arrays).
     VllmBench,
+    /// BLIS's "trainval" summaries: a folder holding `trained_physics*.json` (each
+    /// experiment's configuration and offered inference-perf workload) and
+    /// `error_records.csv` (the sim-to-real pipeline's records, whose `actual` column is the
+    /// measured mean / p90 / p99 of TTFT and E2E and the mean ITL, ms, per experiment and load
+    /// stage). One run per experiment with measurements; no per-request data, no counts.
+    BlisTrainval,
 }
 
 impl RunLayout {
@@ -87,6 +95,7 @@ impl RunLayout {
             Self::LlmServingSim => "LLMServingSim bench folder",
             Self::Guidellm => "GuideLLM report (per request)",
             Self::VllmBench => "vllm bench serve --save-detailed",
+            Self::BlisTrainval => "BLIS trainval summaries (trained physics + error records)",
         }
     }
 }

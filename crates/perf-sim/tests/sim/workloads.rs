@@ -240,6 +240,71 @@ fn overheads_shift_ttft_and_e2e() {
 }
 
 #[test]
+fn the_front_end_streams_each_step_after_its_backlog() {
+    // Inferno steps of exactly α + β·tokens: α 10 ms, β 0 (γ 0), so every step takes 10 ms.
+    let base = json!({
+        "seed": 1,
+        "cluster": { "cost_model": { "kind": "inferno", "alpha": 10.0, "beta": 0.0, "gamma": 0.0 },
+                     "engine": { "max_batch_size": 64, "max_num_batched_tokens": 4096 },
+                     "kv_cache": { "num_gpu_blocks": 4096 } },
+        "workload": { "clients": [ { "arrival": { "kind": "trace", "requests":
+            vec![json!({ "arrival_ms": 0.0, "input_tokens": 16, "output_tokens": 5 }); 40] } } ] }
+    });
+    let (a, _) = run(cfg(base.clone()));
+    // 40 requests at t = 0 prefill together in step 1 (first token at 10 ms) and finish in
+    // step 5 (50 ms): no front end, TTFT 10 ms and E2E 50 ms for all.
+    assert!(
+        (a.latency.ttft_ms.mean - 10.0).abs() < 1e-3,
+        "{}",
+        a.latency.ttft_ms.mean
+    );
+    assert!(
+        (a.latency.e2e_ms.mean - 50.0).abs() < 1e-3,
+        "{}",
+        a.latency.e2e_ms.mean
+    );
+    // 100 µs per token: each step's 40 tokens take 4 ms of front-end time, less than a step,
+    // so there is no backlog and every token is seen c·(S + 1)/2 = 2.05 ms after its step.
+    let mut v = base.clone();
+    v["cluster"]["overheads"] = json!({ "frontend_us_per_token": 100.0 });
+    let (b, csv) = run(cfg(v));
+    assert!(
+        (b.latency.ttft_ms.mean - 12.05).abs() < 1e-3,
+        "{}",
+        b.latency.ttft_ms.mean
+    );
+    assert!(
+        (b.latency.e2e_ms.mean - 52.05).abs() < 1e-3,
+        "{}",
+        b.latency.e2e_ms.mean
+    );
+    // The engine is not slowed: the same steps, the same ITL.
+    assert_eq!(a.latency.itl_ms, b.latency.itl_ms);
+    assert!(
+        rows(&csv)
+            .iter()
+            .all(|x| x.done_ns.unwrap() > x.first_ns.unwrap())
+    );
+    // 400 µs per token: 16 ms of work per 10 ms step, so the backlog grows by 6 ms a step.
+    // Step k (k = 1…5) ends at 10k ms and its tokens start streaming at 10 + 16(k − 1) ms;
+    // the first tokens (step 1) are seen at 10 + 0.4·41/2 = 18.2 ms and the last (step 5) at
+    // 10 + 64 + 8.2 = 82.2 ms.
+    let mut v = base;
+    v["cluster"]["overheads"] = json!({ "frontend_us_per_token": 400.0 });
+    let (c, _) = run(cfg(v));
+    assert!(
+        (c.latency.ttft_ms.mean - 18.2).abs() < 1e-3,
+        "{}",
+        c.latency.ttft_ms.mean
+    );
+    assert!(
+        (c.latency.e2e_ms.mean - 82.2).abs() < 1e-3,
+        "{}",
+        c.latency.e2e_ms.mean
+    );
+}
+
+#[test]
 fn negative_overhead_is_an_error() {
     let mut c = cfg(json!({
         "max_requests": 1, "cluster": cluster(),
