@@ -418,7 +418,7 @@ pub fn calibrate_cmd(args: &CalibrateArgs) -> Result<String> {
     );
     let _ = writeln!(
         out,
-        "objective (mean over runs of Σ ln(sim/real)² on ttft_mean, itl, e2e_mean): {} at the defaults → {}",
+        "objective (mean over runs of Σ w·ρ(ln(sim/real)), Cauchy ρ; ttft_mean w 1, itl and e2e_mean w ½): {} at the defaults → {}",
         num(cal.fit.objective_default, 4),
         num(cal.fit.objective, 4)
     );

@@ -110,8 +110,10 @@ pub struct ClusterConfig {
 ///   token reaches the client when the front end has worked through the backlog and, on
 ///   average, half of its step's tokens: `max(step end, front end free) + c·(S + 1)/2` for a
 ///   step sampling S tokens. It delays the first token (TTFT) and the completion (E2E), not
-///   the engine; under load the backlog grows, so TTFT grows with the token rate the way a
-///   saturating single-threaded front end makes it grow.
+///   the engine. An arriving request (after `pre_schedule_ms`) also waits for the backlog
+///   before it joins the engine's queue, as an HTTP handler waits for the event loop. Under
+///   load the backlog grows, so TTFT grows with the token rate the way a saturating
+///   single-threaded front end makes it grow.
 #[allow(clippy::doc_markdown)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -29,6 +29,9 @@ const STEP_END: u8 = 0;
 const ARRIVAL: u8 = 1;
 const ENQUEUE: u8 = 2;
 const WAKE: u8 = 3;
+/// A routed request clears its replica's busy front end (`frontend_us_per_token`) and joins
+/// the waiting queue; last at equal times, after the wake-ups it may have to trigger again.
+const ADMIT: u8 = 4;
 
 /// `(time ns, class, sequence number, payload)`; the sequence number makes keys unique.
 type Event = Reverse<(u64, u8, u64, u32)>;
@@ -556,7 +559,8 @@ impl<'a> Engine<'a> {
                 STEP_END => self.on_step_end(payload as usize, now, &mut out)?,
                 ARRIVAL => self.on_arrival(payload as usize, now, &mut out)?,
                 ENQUEUE => self.enqueue(payload, now, &mut out)?,
-                _ => self.on_wake(payload as usize, now)?,
+                WAKE => self.on_wake(payload as usize, now)?,
+                _ => self.admit(payload, now),
             }
         }
         // A step still in flight was cut by `max_simulation_time_s`: it is counted in the
@@ -685,16 +689,27 @@ impl<'a> Engine<'a> {
             )?;
             self.slab.remove(slot);
             self.closed_loop_next(req.client as usize, now);
+        } else if self.frontend_free_ns[r] > now {
+            // The replica's front end is still streaming earlier tokens: the request's
+            // handler runs after that backlog (EngineOverheads::frontend_us_per_token).
+            let ready = self.frontend_free_ns[r];
+            self.push(ready, ADMIT, slot);
         } else {
-            let rep = &mut self.replicas[r];
-            rep.waiting.push_back(slot);
-            rep.counters.routed += 1;
-            if !rep.busy && !rep.wake_pending {
-                rep.wake_pending = true;
-                self.push(now, WAKE, u32::try_from(r).unwrap_or(u32::MAX));
-            }
+            self.admit(slot, now);
         }
         Ok(())
+    }
+
+    /// Puts the routed request in `slot` into its replica's waiting queue.
+    fn admit(&mut self, slot: u32, now: u64) {
+        let r = self.slab.reqs[slot as usize].replica as usize;
+        let rep = &mut self.replicas[r];
+        rep.waiting.push_back(slot);
+        rep.counters.routed += 1;
+        if !rep.busy && !rep.wake_pending {
+            rep.wake_pending = true;
+            self.push(now, WAKE, u32::try_from(r).unwrap_or(u32::MAX));
+        }
     }
 
     fn on_wake(&mut self, r: usize, now: u64) -> Result<()> {

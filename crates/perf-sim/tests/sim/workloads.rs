@@ -305,6 +305,32 @@ fn the_front_end_streams_each_step_after_its_backlog() {
 }
 
 #[test]
+fn a_request_arriving_into_a_busy_front_end_waits_for_its_backlog() {
+    // As above (10 ms steps, 40 requests at 0, 400 µs per token), plus one request at 12 ms.
+    let mut reqs = vec![json!({ "arrival_ms": 0.0, "input_tokens": 16, "output_tokens": 5 }); 40];
+    reqs.push(json!({ "arrival_ms": 12.0, "input_tokens": 16, "output_tokens": 5 }));
+    let v = json!({
+        "seed": 1,
+        "cluster": { "cost_model": { "kind": "inferno", "alpha": 10.0, "beta": 0.0, "gamma": 0.0 },
+                     "engine": { "max_batch_size": 64, "max_num_batched_tokens": 4096 },
+                     "kv_cache": { "num_gpu_blocks": 4096 },
+                     "overheads": { "frontend_us_per_token": 400.0 } },
+        "workload": { "clients": [ { "arrival": { "kind": "trace", "requests": reqs } } ] }
+    });
+    let (_, csv) = run(cfg(v));
+    let late = rows(&csv)
+        .into_iter()
+        .find(|r| r.arrival_ns == 12_000_000)
+        .expect("the late request");
+    // Step 1's 40 tokens keep the front end busy until 10 + 16 = 26 ms, so the request joins
+    // the queue at 26 ms, prefills in the step of 30–40 ms, and its token waits for steps 2
+    // and 3 (front end free at 58 ms) then half of step 4's 41 tokens: 58 + 8.4 = 66.4 ms.
+    #[allow(clippy::cast_precision_loss)]
+    let ttft_ms = (late.first_ns.unwrap() - late.arrival_ns) as f64 / 1e6;
+    assert!((ttft_ms - 54.4).abs() < 1e-3, "{ttft_ms}");
+}
+
+#[test]
 fn negative_overhead_is_an_error() {
     let mut c = cfg(json!({
         "max_requests": 1, "cluster": cluster(),
