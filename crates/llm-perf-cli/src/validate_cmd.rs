@@ -169,9 +169,17 @@ fn read_expanding(path: &Path) -> Result<Vec<MeasuredRun>> {
         // Report why the folder itself is not a run.
         return Ok(read_runs(path)?);
     }
-    let mut runs = Vec::new();
+    let mut runs: Vec<MeasuredRun> = Vec::new();
     for c in children {
-        runs.extend(read_runs(&c)?);
+        // A replay and its ground-truth file are one run, found twice.
+        for run in read_runs(&c)? {
+            if !runs
+                .iter()
+                .any(|r| r.layout == run.layout && r.source == run.source && r.name == run.name)
+            {
+                runs.push(run);
+            }
+        }
     }
     Ok(runs)
 }

@@ -281,6 +281,14 @@ fn workload_json(
                 output_tokens: generated.unwrap_or(r.output_tokens).max(1),
             })
             .collect();
+        if w.shared_prefix.is_some() {
+            notes.push(
+                "the trace keeps no prompt identity, so the replay caches no prefixes although \
+                 the run did (more prefill work than ran: TTFT is an upper bound; the run's \
+                 load-stage form simulates its prompt set)"
+                    .into(),
+            );
+        }
         notes.push(format!(
             "trace replay of {} requests{}",
             requests.len(),
