@@ -192,33 +192,42 @@ fn pct(x: f64) -> String {
     }
 }
 
-/// The per-run table: real / sim and error for each metric.
-fn run_table(runs: &[RunValidation]) -> Table {
+/// Column titles of the per-run table: the run, then real / sim and error per metric.
+fn table_head() -> Vec<String> {
     let mut head = vec!["run".to_owned()];
     for m in METRICS {
-        head.push(format!("{m} real / sim ms"));
+        head.push(format!("{m} real / sim (ms)"));
         head.push("err".into());
     }
-    head.push("notes".into());
+    head
+}
+
+/// One run's cells under [`table_head`].
+fn run_cells(r: &RunValidation) -> Vec<String> {
+    let mut row = vec![format!(
+        "{}{}",
+        r.name,
+        if r.overloaded { " (overloaded)" } else { "" }
+    )];
+    for m in METRICS {
+        match r.metrics.get(m) {
+            Some(c) => {
+                row.push(format!("{} / {}", num(c.real, 4), num(c.sim, 4)));
+                row.push(pct(c.err));
+            }
+            None => row.extend(["–".to_owned(), "–".to_owned()]),
+        }
+    }
+    row
+}
+
+/// The per-run table, with what was simulated on what.
+fn run_table(runs: &[RunValidation]) -> Table {
+    let mut head = table_head();
+    head.push("simulated".into());
     let mut t = Table::new(&head);
     for r in runs {
-        let mut row = vec![format!(
-            "{}{}",
-            r.name,
-            if r.overloaded { " (overloaded)" } else { "" }
-        )];
-        for m in METRICS {
-            match r.metrics.get(m) {
-                Some(c) => {
-                    row.push(format!("{} / {}", num(c.real, 4), num(c.sim, 4)));
-                    row.push(pct(c.err));
-                }
-                None => {
-                    row.push("–".into());
-                    row.push("–".into());
-                }
-            }
-        }
+        let mut row = run_cells(r);
         row.push(format!("{} on {}", r.model, r.accelerator));
         t.row(row);
     }
@@ -273,32 +282,8 @@ fn render(report: &ValidationReport, cost_model: &str) -> String {
 }
 
 fn report_of(report: &ValidationReport, cost_model: &str) -> Report {
-    let mut head = vec!["run".to_owned()];
-    for m in METRICS {
-        head.push(format!("{m} real / sim (ms)"));
-        head.push("err".into());
-    }
-    let table_rows = report
-        .runs
-        .iter()
-        .map(|r| {
-            let mut row = vec![format!(
-                "{}{}",
-                r.name,
-                if r.overloaded { " (overloaded)" } else { "" }
-            )];
-            for m in METRICS {
-                match r.metrics.get(m) {
-                    Some(c) => {
-                        row.push(format!("{} / {}", num(c.real, 4), num(c.sim, 4)));
-                        row.push(pct(c.err));
-                    }
-                    None => row.extend(["–".to_owned(), "–".to_owned()]),
-                }
-            }
-            row
-        })
-        .collect();
+    let head = table_head();
+    let table_rows = report.runs.iter().map(run_cells).collect();
     let notes = vec![
         median_line(
             "median error, runs not overloaded",

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::engine_config::serving_from_node;
 use super::inference_perf::{FolderProfile, read_folder_profile};
 use super::support::{
-    TpotRule, file_stem, missing, non_negative_at, opt_bool, opt_string, read_json, req_u32, shown,
-    stage_at, stage_ranges, summarize,
+    TpotRule, derived_itl, file_stem, missing, non_negative_at, opt_bool, opt_string, read_json,
+    req_u32, shown, stage_at, stage_ranges, summarize,
 };
 use super::{
     MeasuredAt, MeasuredRun, MetricDefinitions, RunLayout, RunMeasurement, RunRequest, RunWorkload,
@@ -139,16 +139,10 @@ pub(super) fn read(main: &Path, value: Option<Value>) -> Result<MeasuredRun> {
         .map(|d| d.join("..").join("default_args").join(&name));
     let mut workload = profile_beside(workload_dir, &name, &requests, &mut serving, &mut notes)?;
     let overall = summarize(&requests, TpotRule::SkipSingle, &gt_shown, "$")?;
-    if let (Some(e2e), Some(ttft), Some(out)) = (
-        overall.e2e.mean(),
-        overall.ttft.mean(),
-        overall.output_tokens_mean,
-    ) && out > 1.0
-    {
+    if let Some(itl) = derived_itl(&overall) {
         notes.push(format!(
-            "(E2E mean − TTFT mean)/(output mean − 1) = {:.2} ms, the sim-to-real pipeline's \
+            "(E2E mean − TTFT mean)/(output mean − 1) = {itl:.2} ms, the sim-to-real pipeline's \
              measured ITL; the per-request TPOT mean is {:.2} ms (short outputs weigh more)",
-            (e2e - ttft) / (out - 1.0),
             overall.tpot.mean().unwrap_or(f64::NAN)
         ));
     }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::engine_config::serving_from_node;
 use super::support::{
-    file_name, missing, opt_bool, opt_string, read_json, read_yaml, req_u32, shown,
+    derived_itl, file_name, missing, opt_bool, opt_string, read_json, read_yaml, req_u32, shown,
 };
 use super::{
     LengthSpec, LoadStage, MeasuredAt, MeasuredRun, MetricDefinitions, MetricSummary, RunLayout,
@@ -344,16 +344,10 @@ pub(super) fn read(dir: &Path) -> Result<MeasuredRun> {
              those counted at 248), so the requests generated about {tokens} tokens"
         ));
     }
-    if let (Some(e2e), Some(ttft), Some(out)) = (
-        overall.e2e.mean(),
-        overall.ttft.mean(),
-        overall.output_tokens_mean,
-    ) && out > 1.0
-    {
+    if let Some(itl) = derived_itl(&overall) {
         notes.push(format!(
-            "per-token TPOT derived as (E2E mean − TTFT mean)/(output mean − 1) = {:.2} ms; \
-             inference-perf's own tpot and itl are per streamed chunk",
-            (e2e - ttft) / (out - 1.0)
+            "per-token TPOT derived as (E2E mean − TTFT mean)/(output mean − 1) = {itl:.2} ms; \
+             inference-perf's own tpot and itl are per streamed chunk"
         ));
     }
     Ok(MeasuredRun {

@@ -282,6 +282,17 @@ pub(super) fn stage_at(k: usize) -> String {
     format!("stage {k}")
 }
 
+/// The sim-to-real pipeline's measured ITL of `overall`: `(E2E mean − TTFT mean)/(output
+/// mean − 1)`, when all three are known and the output mean exceeds one token.
+pub(super) fn derived_itl(overall: &MetricSummary) -> Option<f64> {
+    let (e2e, ttft, out) = (
+        overall.e2e.mean()?,
+        overall.ttft.mean()?,
+        overall.output_tokens_mean?,
+    );
+    (out > 1.0).then(|| (e2e - ttft) / (out - 1.0))
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)]
 mod tests {
