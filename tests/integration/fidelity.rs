@@ -230,3 +230,26 @@ fn runs_that_cannot_be_simulated_name_their_file_and_field() {
     assert!(m.starts_with("runs/no-gpu: accelerator: "), "{m}");
     assert!(m.contains("--accelerator"), "{m}");
 }
+
+#[test]
+fn lengths_without_arrivals_and_bursty_stages_reach_the_simulation() -> llm_perf::Result<()> {
+    let mut run = synthetic_run("bursty", 2.0, &RooflineCalibration::default());
+    run.workload.input = None;
+    run.workload.output = None;
+    run.workload.pairs = vec![[300, 20], [700, 60]];
+    run.workload.arrival_cv = Some(0.5);
+    let cfg = llm_perf::validate::simulation_config(&run, &ValidateOptions::default(), None)?;
+    let client = &cfg.workload.clients[0];
+    assert_eq!(client.pairs.as_deref(), Some(&[[300, 20], [700, 60]][..]));
+    let llm_perf::sim::ArrivalConfig::Stages { stages, cv } = &client.arrival else {
+        panic!("stages expected: {:?}", client.arrival)
+    };
+    assert_eq!(stages.len(), 1);
+    assert_eq!(*cv, Some(0.5));
+    // Every simulated request has one of the two measured shapes.
+    let summary = Simulation::new(cfg)?.run(std::io::sink())?;
+    let mean_in =
+        summary.throughput.input_tokens_per_second / summary.throughput.requests_per_second;
+    assert!((300.0..=700.0).contains(&mean_in), "{mean_in}");
+    Ok(())
+}

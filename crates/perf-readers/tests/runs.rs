@@ -513,7 +513,24 @@ fn vllm_bench_summary_only_and_append() {
         }]
     );
     assert!(has_note(&runs[1], "burstiness 0.5"));
+    // Gamma gaps with CV 1/√0.5.
+    assert!((runs[1].workload.arrival_cv.unwrap() - 2f64.sqrt()).abs() < 1e-12);
     assert_eq!(runs[1].measured.overall.e2e.p99(), Some(560.0));
+    // Lengths without arrivals: pairs for the stages to carry, no replayable requests.
+    let run = read_run(&fixture("vllm-bench/no-start-times.json")).unwrap();
+    assert!(run.workload.requests.is_empty());
+    // The successful requests' lengths (the fourth timed out).
+    assert_eq!(run.workload.pairs, [[100, 4], [120, 5], [110, 3]]);
+    assert!(has_note(&run, "no start_times"));
+    assert_eq!(
+        run.measured.overall.ttft.mean(),
+        read_run(&fixture("vllm-bench/detailed.json"))
+            .unwrap()
+            .measured
+            .overall
+            .ttft
+            .mean()
+    );
     assert!(matches!(
         read_run(&fixture("vllm-bench/append.jsonl")),
         Err(ReadError::SeveralRuns { count: 2, .. })

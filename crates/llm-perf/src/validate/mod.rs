@@ -18,7 +18,7 @@
 //!   counts streamed chunks, not tokens, and under-counts: in the Llama-2-7B H100 runs of
 //!   BLIS's training set, requests "counted" at 0–50 tokens take as long to decode as those
 //!   counted at 248), else the tool's mean count. The tools' own per-chunk ITL fields are not
-//!   used.
+//!   used. A summary without E2E (older `vllm bench` results) compares its mean TPOT instead.
 //!
 //! A run with more than [`ValidateOptions::overload_failures`] of its requests failed is
 //! *overloaded*: reported, but kept out of the medians.
@@ -198,6 +198,10 @@ pub(crate) fn real_figures(run: &MeasuredRun, setup: &Setup) -> BTreeMap<String,
         && n > 1.0
     {
         put("itl", Some((e - t) / (n - 1.0)));
+    } else if o.e2e.mean().is_none() {
+        // A summary without E2E (older `vllm bench` results): its mean TPOT, the per-request
+        // (E2E − TTFT)/(output − 1), is the closest figure.
+        put("itl", o.tpot.mean());
     }
     out
 }

@@ -302,30 +302,17 @@ fn workload_json(
             json!({ "name": "replay", "arrival": { "kind": "trace", "requests": requests } });
         return Ok((json!({ "clients": [client] }), 1, None));
     }
-    let (Some(input), Some(output)) = (&w.input, &w.output) else {
-        return Err(missing(
-            run,
-            "workload",
-            "the run describes neither its requests nor its prompt and output lengths",
-        ));
-    };
-    let output = match generated {
-        Some(n) => LengthSpec::Fixed { tokens: n },
-        None => output.clone(),
-    };
     let mut client = json!({ "name": "offered" });
-    if let Some(sp) = w.shared_prefix.filter(|_| opts.prefix_caching) {
-        client["shared_prefix"] = json!({ "groups": sp.groups, "prompts_per_group": sp.prompts_per_group,
-                                          "system_prompt_len": sp.system_prompt_len });
-        client["input"] = length_json(input);
-        client["output"] = length_json(&output);
+    if !w.pairs.is_empty() {
         notes.push(format!(
-            "shared-prefix prompts {}x{} (system prompt {} tokens)",
-            sp.groups, sp.prompts_per_group, sp.system_prompt_len
+            "the {} requests' own (input, output) lengths, resampled",
+            w.pairs.len()
         ));
+        client["pairs"] = json!(w.pairs);
     } else {
-        client["pairs"] = pairs_json(input, &output);
+        lengths_json(run, opts, generated, &mut client, notes)?;
     }
+    let cv = w.arrival_cv.filter(|cv| (cv - 1.0).abs() > 1e-12);
     if !w.stages.is_empty() {
         let stages: Vec<Value> = w
             .stages
@@ -333,8 +320,12 @@ fn workload_json(
             .map(|s| json!({ "rate": s.rate, "duration_s": s.duration_s }))
             .collect();
         client["arrival"] = json!({ "kind": "stages", "stages": stages });
+        if let Some(cv) = cv {
+            client["arrival"]["cv"] = json!(cv);
+        }
         notes.push(format!(
-            "Poisson arrivals over {} stage(s): {}",
+            "{} arrivals over {} stage(s): {}",
+            cv.map_or_else(|| "Poisson".to_owned(), |cv| format!("gamma (CV {cv:.3})")),
             w.stages.len(),
             w.stages
                 .iter()
@@ -362,6 +353,60 @@ fn workload_json(
         "workload",
         "the run has no per-request arrivals, load stages or concurrency to replay",
     ))
+}
+
+/// The offered lengths of `run` (its length specs, else its measured means) into `client`.
+fn lengths_json(
+    run: &MeasuredRun,
+    opts: &ValidateOptions,
+    generated: Option<u32>,
+    client: &mut Value,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let w = &run.workload;
+    let o = &run.measured.overall;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let mean = |m: Option<f64>| {
+        m.filter(|x| x.is_finite() && *x >= 1.0)
+            .map(|x| LengthSpec::Fixed {
+                tokens: x.round().min(f64::from(u32::MAX)) as u32,
+            })
+    };
+    let (input, output) = match (&w.input, &w.output) {
+        (Some(i), Some(o)) => (i.clone(), o.clone()),
+        _ => match (mean(o.input_tokens_mean), mean(o.output_tokens_mean)) {
+            (Some(i), Some(out)) => {
+                notes.push(
+                    "lengths fixed at the measured means (the run records no distribution)".into(),
+                );
+                (i, out)
+            }
+            _ => {
+                return Err(missing(
+                    run,
+                    "workload",
+                    "the run describes neither its requests nor its prompt and output lengths",
+                ));
+            }
+        },
+    };
+    let output = match generated {
+        Some(n) => LengthSpec::Fixed { tokens: n },
+        None => output,
+    };
+    if let Some(sp) = w.shared_prefix.filter(|_| opts.prefix_caching) {
+        client["shared_prefix"] = json!({ "groups": sp.groups, "prompts_per_group": sp.prompts_per_group,
+                                          "system_prompt_len": sp.system_prompt_len });
+        client["input"] = length_json(&input);
+        client["output"] = length_json(&output);
+        notes.push(format!(
+            "shared-prefix prompts {}x{} (system prompt {} tokens)",
+            sp.groups, sp.prompts_per_group, sp.system_prompt_len
+        ));
+    } else {
+        client["pairs"] = pairs_json(&input, &output);
+    }
+    Ok(())
 }
 
 /// Builds the simulation of `run`.

@@ -288,6 +288,14 @@ pub struct RunWorkload {
     /// Closed-loop concurrency, when the load was a fixed number of users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    /// Coefficient of variation of the inter-arrival gaps of the stages (1 = Poisson; `vllm
+    /// bench serve --burstiness b` gives gamma gaps with CV `1/√b`). Absent: Poisson.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_cv: Option<f64>,
+    /// The `(input, output)` token pairs of the requests when the tool kept their lengths but
+    /// not their arrivals (then `requests` is empty and the stages describe the load).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<[u32; 2]>,
     /// Prompt lengths offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<LengthSpec>,

@@ -79,10 +79,14 @@ fn read_one(path: &Path, name: String, value: &Value, cx: &Cx<'_>) -> Result<Mea
                     "request_rate {r} without num_prompts: the stage duration is unknown"
                 )),
             }
-            if let Some(b) = burstiness.filter(|b| b.is_finite() && (*b - 1.0).abs() > 1e-12) {
-                notes.push(format!(
-                    "burstiness {b}: gamma-distributed inter-arrival times (1.0 is Poisson)"
-                ));
+            if let Some(b) = burstiness.filter(|b| b.is_finite() && *b > 0.0) {
+                workload.arrival_cv = Some(1.0 / b.sqrt());
+                if (b - 1.0).abs() > 1e-12 {
+                    notes.push(format!(
+                        "burstiness {b}: gamma-distributed inter-arrival times with CV 1/√{b} \
+                         (1.0 is Poisson)"
+                    ));
+                }
             }
         }
         Some(r) if r.is_infinite() => notes.push(
@@ -121,6 +125,14 @@ fn read_one(path: &Path, name: String, value: &Value, cx: &Cx<'_>) -> Result<Mea
             .collect();
         requests.sort_by(|a, b| a.arrival_ms.total_cmp(&b.arrival_ms));
         let mut overall = summarize(&requests, TpotRule::SkipSingle, cx.path, "$")?;
+        if !starts {
+            // Lengths without arrivals: a replay would send everything at once.
+            workload.pairs = requests
+                .iter()
+                .filter(|r| !r.failed)
+                .map(|r| [r.input_tokens, r.output_tokens])
+                .collect();
+        }
         overall.itl = validated(pooled_itl(&root, &list, cx)?, cx.path, "$.itls")?;
         let finite = |x: Option<f64>| x.filter(|v| v.is_finite() && *v >= 0.0);
         if let Some(x) = finite(num("request_throughput")?) {
@@ -129,7 +141,9 @@ fn read_one(path: &Path, name: String, value: &Value, cx: &Cx<'_>) -> Result<Mea
         if let Some(x) = finite(num("output_throughput")?) {
             overall.output_tokens_per_s = Some(x);
         }
-        workload.requests = requests;
+        if starts {
+            workload.requests = requests;
+        }
         overall
     } else {
         notes.push(
