@@ -37,9 +37,11 @@ pub struct TuneArgs {
     /// Tuning config (TOML: `[pso]`, `[fitness]`, `[run]`, `[[field]]`, `[[constraint]]`,
     /// `[simulator]`).
     config: PathBuf,
-    /// Evaluator of candidates.
-    #[arg(long, value_enum, default_value_t = EvaluatorKind::Sim)]
-    evaluator: EvaluatorKind,
+    /// Evaluator of candidates. Default: `benchmark` for a seed (LLMServingTuner /
+    /// msserviceprofiler) `config.toml`, recognised by its engine and benchmark sections,
+    /// else `sim`.
+    #[arg(long, value_enum)]
+    evaluator: Option<EvaluatorKind>,
     /// Directory for `results.jsonl` (one line per evaluation, written as it finishes) and
     /// `checkpoint.json` (after every iteration); created if missing.
     #[arg(long, value_name = "DIR")]
@@ -103,9 +105,11 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
     if args.resume && args.out.is_none() {
         bail!("--resume needs --out DIR, the directory of the run to continue");
     }
-    let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) = match args
-        .evaluator
-    {
+    let kind = match args.evaluator {
+        Some(k) => k,
+        None => default_evaluator(&args.config)?,
+    };
+    let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) = match kind {
         EvaluatorKind::Sim | EvaluatorKind::Model => {
             let config = TuneConfig::from_path(&args.config)?;
             let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
@@ -132,7 +136,7 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             let mut evaluator = SimEvaluator::new(&sim_config)
                 .with_context(in_simulator)?
                 .jobs(jobs);
-            if args.evaluator == EvaluatorKind::Model {
+            if kind == EvaluatorKind::Model {
                 let (Some(file), Some(name)) = (&args.predictor, &args.predictor_config) else {
                     bail!("--evaluator model needs --predictor FILE and --predictor-config NAME");
                 };
@@ -152,6 +156,13 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
         EvaluatorKind::Benchmark => {
             let seed = SeedConfig::from_path(&args.config)?;
             let (engine, bench) = choose_sections(&seed, args)?;
+            // Every seed key is used or named as ignored, as the simulator's seed loader does.
+            {
+                let mut err = std::io::stderr().lock();
+                for line in seed.decisions(&engine, &bench) {
+                    let _ = writeln!(err, "{}: {line}", args.config.display());
+                }
+            }
             let space = seed.search_space(&engine, Some(&bench), true, SeedCompat::Seed)?;
             let registry = Registry::with_builtins();
             let engine_section =
@@ -162,7 +173,27 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
                 "model_config",
                 args.benchmark_config.as_deref(),
             );
-            let engine_impl = registry.engine(&engine, &engine_section)?;
+            // Which engine and files were used, for errors about a missing one.
+            let others: Vec<&str> = ["mindie", "vllm_ascend", "vllm"]
+                .into_iter()
+                .filter(|n| *n != engine && seed.raw.contains_key(*n))
+                .collect();
+            let hint = || {
+                let mut h = format!(
+                    "tuning the [{engine}] engine section (set its `config_path`, or give \
+                     --engine-config FILE)"
+                );
+                if !others.is_empty() {
+                    h.push_str(&format!(
+                        "; the file also has [{}]: --engine NAME",
+                        others.join("], [")
+                    ));
+                }
+                h
+            };
+            let engine_impl = registry
+                .engine(&engine, &engine_section)
+                .with_context(hint)?;
             let bench_impl = registry.benchmark(&bench, &bench_section)?;
             if args.dry_run {
                 let first = first_candidate(&space)?;
@@ -171,7 +202,8 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
                     bench_impl.as_ref(),
                     &backend_config(&first),
                     &Pass::default(),
-                )?;
+                )
+                .with_context(hint)?;
                 return Ok(plan.render());
             }
             let runner = Arc::new(SystemRunner::new());
@@ -345,6 +377,45 @@ fn records_table(
 
 /// The engine and benchmark sections to use: the flags, else `[optimizer_engine]`, else the first
 /// section present.
+/// The seed's sections that our tuning TOML does not have: their presence marks a seed
+/// (LLMServingTuner / msserviceprofiler) `config.toml`.
+const SEED_SECTIONS: [&str; 8] = [
+    "mindie",
+    "vllm",
+    "vllm_ascend",
+    "ais_bench",
+    "vllm_benchmark",
+    "pso_options",
+    "cbo",
+    "data_storage",
+];
+
+/// `benchmark` for a seed `config.toml` (one of [`SEED_SECTIONS`] and no `[simulator]`), said
+/// on stderr; `sim` otherwise (and for a file that does not parse: the sim path reports it).
+fn default_evaluator(path: &std::path::Path) -> Result<EvaluatorKind> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(EvaluatorKind::Sim);
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Ok(EvaluatorKind::Sim);
+    };
+    let seed: Vec<&str> = SEED_SECTIONS
+        .into_iter()
+        .filter(|k| table.contains_key(*k))
+        .collect();
+    if seed.is_empty() || table.contains_key("simulator") {
+        return Ok(EvaluatorKind::Sim);
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "{}: a seed tuner config ([{}]): evaluating candidates with real benchmarks \
+         (--evaluator benchmark); --evaluator sim needs our [simulator] layout",
+        path.display(),
+        seed.join("], [")
+    );
+    Ok(EvaluatorKind::Benchmark)
+}
+
 fn choose_sections(seed: &SeedConfig, args: &TuneArgs) -> Result<(String, String)> {
     let (engine_default, bench_default) = seed.optimizer_engine();
     let present = |names: &[&str]| {

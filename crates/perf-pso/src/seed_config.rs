@@ -124,6 +124,83 @@ impl SeedConfig {
         Self::parse(&text, &path.display().to_string())
     }
 
+    /// What a real-benchmark run does with each key and section of the file, one line each:
+    /// `used: …` or `ignored: … (why)`, so no seed key is dropped silently. `engine` and
+    /// `benchmark` are the sections being tuned.
+    #[must_use]
+    pub fn decisions(&self, engine: &str, benchmark: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (key, value) in &self.raw {
+            let k = key.as_str();
+            let name = if value.is_table() {
+                format!("[{k}]")
+            } else {
+                k.to_owned()
+            };
+            let line = match k {
+                "n_particles" | "iters" | "ftol" | "ftol_iter" | "pso_options" => {
+                    format!("used: {name} (particle swarm settings)")
+                }
+                "ttft_penalty"
+                | "tpot_penalty"
+                | "success_rate_penalty"
+                | "ttft_slo"
+                | "tpot_slo"
+                | "success_rate_slo"
+                | "generate_speed_target" => {
+                    format!("used: {k} = {value} (fitness)")
+                }
+                _ if k == engine => format!("used: [{k}] (the engine tuned)"),
+                _ if k == benchmark => format!("used: [{k}] (the benchmark run)"),
+                "mindie" | "vllm" | "vllm_ascend" => {
+                    format!("ignored: [{k}] (tuning [{engine}]; --engine {k} tunes this one)")
+                }
+                "ais_bench" | "vllm_benchmark" => format!(
+                    "ignored: [{k}] (benchmarking with [{benchmark}]; --benchmark {k} uses this one)"
+                ),
+                "optimizer_engine" | "optimizer_config_field" => {
+                    format!("used: {name} (README layout)")
+                }
+                "pso_strategy" => "ignored: [pso_strategy] (coefficient schedules are not \
+                     implemented yet: c1, c2 and w stay constant)"
+                    .to_owned(),
+                "cbo" | "suggrogate" | "use_surrogate" => format!(
+                    "ignored: {name} (the surrogate pre-filter is not implemented yet: every \
+                     particle is measured)"
+                ),
+                "data_storage" => "ignored: [data_storage] (results go to --out DIR as \
+                     results.jsonl and checkpoint.json, not data_storage_<time>.csv)"
+                    .to_owned(),
+                "theory_guided_enable" | "mem_coefficient" | "scaling_coefficient" => format!(
+                    "ignored: {name} (theory-guided max_batch_size bounds are not implemented \
+                     yet: the fields' own ranges are searched)"
+                ),
+                "max_fine_tune" | "step_size" | "slo_coefficient" => format!(
+                    "ignored: {name} (fine-tuning of REQUESTRATE / CONCURRENCY against the SLOs \
+                     is not implemented yet)"
+                ),
+                "sample_size" => "ignored: sample_size (the benchmark's own dataset settings \
+                     decide what is sent)"
+                    .to_owned(),
+                "particles_time_out" => "ignored: particles_time_out (each service start \
+                     and benchmark has its own timeout in its section)"
+                    .to_owned(),
+                "latency_model" | "simulator_output" => format!(
+                    "ignored: {name} (the seed's simulator mode: use `llm-perf tune` with a \
+                     [simulator] config)"
+                ),
+                "kubectl" | "communication" | "parallel" | "service" | "health_check" => format!(
+                    "ignored: {name} (multi-node and Kubernetes orchestration are not part of \
+                     this evaluator)"
+                ),
+                "output" => "ignored: output (results go to --out DIR)".to_owned(),
+                _ => format!("ignored: {name} (not a seed key)"),
+            };
+            out.push(line);
+        }
+        out
+    }
+
     /// `[optimizer_engine] engine` / `benchmark` of the README layout, if present.
     #[must_use]
     pub fn optimizer_engine(&self) -> (Option<String>, Option<String>) {
