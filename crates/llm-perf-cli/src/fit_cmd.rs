@@ -96,7 +96,11 @@ pub(crate) fn point_cells(p: &llm_perf::fit::PointReport) -> Vec<String> {
 
 /// Runs `llm-perf fit`.
 pub fn fit(args: &FitArgs) -> Result<String> {
-    let datasets: Vec<_> = args.input.read()?.into_iter().map(|(_, d)| d).collect();
+    let read = args.input.read()?;
+    for ((format, ds), file) in read.iter().zip(&args.input.files) {
+        check_fit_input(*format, ds, file, args.input.seconds)?;
+    }
+    let datasets: Vec<_> = read.into_iter().map(|(_, d)| d).collect();
     let points: Vec<FitPoint> = points_from_datasets(&datasets)?;
     let [a, b, g] = args.init[..] else {
         bail!("--init takes three values α,β,γ, got {}", args.init.len());
@@ -231,4 +235,36 @@ fn render(f: &FittedInferno, ci: Option<&BootstrapCi>, files: usize) -> String {
     out.push('\n');
     out.push_str(&key_values(&rows));
     out
+}
+
+/// Refuses inputs the Inferno fit cannot use, with the fix: an Inferno data set whose times
+/// are in seconds but read as milliseconds (its ITL is below 0.2 "ms": no LLM decodes a token
+/// that fast), and a Together CSV (one row per traffic level, no ITL: `estimate` reads it).
+fn check_fit_input(
+    format: llm_perf::readers::Format,
+    ds: &llm_perf::model::PerfDataset,
+    file: &std::path::Path,
+    seconds: bool,
+) -> Result<()> {
+    use llm_perf::readers::Format;
+    if format == Format::TogetherCsv {
+        bail!(
+            "{}: a Together benchmark CSV has no per-token ITL, which the Inferno fit needs; \
+             `llm-perf estimate {}` models it (throughput, TTFT, E2E with confidence)",
+            file.display(),
+            file.display()
+        );
+    }
+    if format == Format::InfernoDataSet && !seconds {
+        let itl: Vec<f64> = ds.points.iter().filter_map(|p| p.itl().mean()).collect();
+        if !itl.is_empty() && itl.iter().all(|&v| v < 0.2) {
+            let max = itl.iter().copied().fold(0.0, f64::max);
+            bail!(
+                "{}: every ITL is below 0.2 ms (largest {max:.4}): these times are in seconds \
+                 (the `qm_*` files of the model-trainer are); rerun with --seconds",
+                file.display()
+            );
+        }
+    }
+    Ok(())
 }

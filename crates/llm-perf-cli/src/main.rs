@@ -59,6 +59,7 @@ enum Command {
     /// Smallest max batch size reaching near-peak throughput under the targets (`/optimize`).
     Optimize(queue_cmd::OptimizeArgs),
     /// Simulate serving (continuous batching, paged KV, preemption, replicas) from a YAML/JSON config.
+    #[command(alias = "run")]
     Simulate(simulate_cmd::SimulateArgs),
     /// Tune serving knobs with particle swarm optimisation, evaluated by the simulator.
     Tune(tune_cmd::TuneArgs),

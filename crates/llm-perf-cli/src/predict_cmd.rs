@@ -1,7 +1,7 @@
 //! `llm-perf predict` (train, query and show step-time predictors) and `llm-perf estimate`
 //! (benchmark-level metrics for a request shape from Together-style benchmark CSVs).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -176,7 +176,7 @@ fn train(a: &TrainArgs) -> Result<String> {
         }),
         Kind::Vidur => return train_vidur(a),
     };
-    let data = ProfileData::read(&a.profile)?;
+    let data = ProfileData::read(&a.profile).map_err(|e| not_a_sweep(&a.profile, e))?;
     if a.seed_format && a.kind != Kind::Linear {
         bail!("--seed-format holds linear models only; drop it or use --kind linear");
     }
@@ -470,4 +470,29 @@ pub(crate) fn step_model(
         Loaded::Step(file) => std::sync::Arc::new(file.get(config)?.clone()),
         Loaded::Vidur(file) => std::sync::Arc::new(file.get(config)?.clone()),
     })
+}
+
+/// The error of a `--profile` that is not an llm-profiler sweep: when the file is another
+/// format llm-perf knows, say which and which command takes it.
+fn not_a_sweep(path: &Path, err: llm_perf::predict::PredictError) -> anyhow::Error {
+    use llm_perf::readers::{Format, detect};
+    let Ok(bytes) = std::fs::read(path) else {
+        return err.into();
+    };
+    let format = detect(&bytes, Some(path));
+    if matches!(format, Format::Unknown | Format::LlmProfilerSweep) {
+        return err.into();
+    }
+    let what = if format.is_profile() {
+        "a profile this trainer does not take (--kind vidur reads a Vidur mlp.csv)"
+    } else {
+        "benchmark results, not a step-time profile: `llm-perf fit` (Inferno α, β, γ) or \
+         `llm-perf estimate` (Together CSVs) model them"
+    };
+    anyhow::anyhow!(
+        "{}: detected as {} — {what}; `predict train` takes an llm-profiler sweep \
+         (`benchmark_data_*.json` with `results`) or, with --kind vidur, a Vidur mlp.csv",
+        path.display(),
+        format.name()
+    )
 }

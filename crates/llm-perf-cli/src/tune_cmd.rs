@@ -111,6 +111,7 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
     };
     let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) = match kind {
         EvaluatorKind::Sim | EvaluatorKind::Model => {
+            refuse_simulation_config(&args.config)?;
             let config = TuneConfig::from_path(&args.config)?;
             let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
             let mut sim_config = config.sim_config_unchecked()?;
@@ -414,6 +415,33 @@ fn default_evaluator(path: &std::path::Path) -> Result<EvaluatorKind> {
         seed.join("], [")
     );
     Ok(EvaluatorKind::Benchmark)
+}
+
+/// A simulation config (YAML or JSON) given to `tune`: say what it is and which command
+/// takes it, instead of a TOML syntax error.
+fn refuse_simulation_config(path: &std::path::Path) -> Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let looks_like_sim = text.parse::<toml::Table>().is_err()
+        && (matches!(ext.as_deref(), Some("yaml" | "yml" | "json"))
+            || text.trim_start().starts_with('{'))
+        && ["cluster", "workload", "frameworks_to_test", "simulation"]
+            .iter()
+            .any(|k| text.contains(k));
+    if looks_like_sim {
+        bail!(
+            "{}: a simulation config (YAML/JSON), not a tuning config: `llm-perf simulate {}` \
+             runs it; `tune` takes a TOML with [pso], [fitness], [[field]] and a [simulator] \
+             section holding such a config (see samples/pso/sim_tune.toml), or a seed \
+             config.toml",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn choose_sections(seed: &SeedConfig, args: &TuneArgs) -> Result<(String, String)> {

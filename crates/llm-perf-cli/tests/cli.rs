@@ -847,6 +847,47 @@ fn a_seed_config_needs_no_evaluator_flag_and_every_key_is_accounted_for() {
 }
 
 #[test]
+fn a_new_users_wrong_turns_get_the_fix() {
+    // An Inferno file in seconds fitted as milliseconds: refused, with the flag that fixes it.
+    let qm = samples("inferno-trainer/qm_train_s4.json");
+    fails_naming(&["fit", &qm], "rerun with --seconds");
+    let fitted = json(&run(&["fit", &qm, "--seconds", "--json"]));
+    // With the unit right, α is a few milliseconds per step, not thousandths.
+    let alpha = fitted["OptimizedParms"]["alpha"].as_f64().unwrap();
+    assert!((1.0..50.0).contains(&alpha), "{fitted}");
+    // A Together CSV to `fit`: the file and the command that models it.
+    let together = samples("predict/together-fixture.csv");
+    fails_naming(
+        &["fit", &together],
+        "together-fixture.csv: a Together benchmark CSV",
+    );
+    fails_naming(&["fit", &together], "llm-perf estimate");
+    // An Inferno data set to `predict train`: what it is and what the trainer takes.
+    fails_naming(
+        &[
+            "predict",
+            "train",
+            "--profile",
+            &samples("inferno-trainer/data.json"),
+            "--config",
+            "x",
+            "--out",
+            "never-written.json",
+        ],
+        "detected as inferno-json",
+    );
+    // A simulation config to `tune`: which command takes it.
+    fails_naming(
+        &["tune", &samples("sim/llama31-8b-h100.yaml")],
+        "a simulation config (YAML/JSON), not a tuning config: `llm-perf simulate",
+    );
+    // `run` is `simulate`.
+    let out = run(&["run", &samples("sim/llama31-8b-h100.json"), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["requests"]["completed"], 2000);
+}
+
+#[test]
 fn simulate_example_config_runs_as_printed() {
     let out = run(&["simulate", "--example-config"]);
     assert!(out.status.success(), "{}", stderr(&out));
