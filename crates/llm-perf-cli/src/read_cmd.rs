@@ -67,10 +67,25 @@ impl InputArgs {
     /// Reads every file as a benchmark data set.
     pub fn read(&self) -> Result<Vec<(Format, PerfDataset)>> {
         let opts = self.options();
-        self.files
+        let read: Vec<(Format, PerfDataset)> = self
+            .files
             .iter()
-            .map(|f| read_any_with(f, &opts).map_err(Into::into))
-            .collect()
+            .map(|f| read_any_with(f, &opts))
+            .collect::<Result<_, _>>()?;
+        for (_, ds) in &read {
+            print_warnings(ds);
+        }
+        Ok(read)
+    }
+}
+
+/// The statistics a reader dropped as broken (a clock glitch, a negative mean), one
+/// `warning:` line each on stderr: the file still reads, and a command that needs a dropped
+/// value fails naming it.
+pub fn print_warnings(ds: &PerfDataset) {
+    let mut err = std::io::stderr().lock();
+    for w in &ds.warnings {
+        let _ = std::io::Write::write_fmt(&mut err, format_args!("warning: {w}\n"));
     }
 }
 
@@ -122,7 +137,10 @@ pub fn read(args: &ReadArgs) -> Result<String> {
     let mut other_sections: Vec<(usize, llm_perf_server::Section)> = Vec::new();
     for (index, file) in args.input.files.iter().enumerate() {
         match read_any_with(file, &opts) {
-            Ok((format, ds)) => datasets.push((file, format, ds)),
+            Ok((format, ds)) => {
+                print_warnings(&ds);
+                datasets.push((file, format, ds));
+            }
             // A profile table holds measured operator or step times: say what it holds.
             Err(ReadError::NotBenchmark { format, .. }) if format.is_profile() => {
                 let (format, profile) = read_profile_any(file)?;

@@ -888,6 +888,33 @@ fn a_new_users_wrong_turns_get_the_fix() {
 }
 
 #[test]
+fn a_corrupted_statistic_warns_when_unused_and_fails_when_used() {
+    let fixture = |name: &str| {
+        format!(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../perf-readers/tests/fixtures/glitch/{}"
+            ),
+            name
+        )
+    };
+    // The throughput run's TTFT mean is a clock glitch (−2.2e8 ms); the fit drops that run.
+    let out = run(&["fit", &fixture("guidellm-csv-unused-glitch.json"), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("$[1] (throughput), point dropped by the selection: ttft.mean = -222574949"),
+        "{err}"
+    );
+    assert!(json(&out)["OptimizedParms"]["alpha"].as_f64().unwrap() > 0.0);
+    // A kept point's TTFT median is broken: the fit needs it, so it fails naming it.
+    fails_naming(
+        &["fit", &fixture("guidellm-csv-used-glitch.json")],
+        "$[3], point 2 (constant@51.99): ttft.median = -187.25",
+    );
+}
+
+#[test]
 fn simulate_example_config_runs_as_printed() {
     let out = run(&["simulate", "--example-config"]);
     assert!(out.status.success(), "{}", stderr(&out));

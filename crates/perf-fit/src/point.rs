@@ -1,5 +1,6 @@
 //! Training points: one measured operating point as the trainer sees it.
 
+use perf_model_core::benchmark::DataWarning;
 use perf_model_core::inferno::{DEFAULT_MAX_NUM_TOKENS, MAX_BATCH_SIZE_LIMIT};
 use perf_model_core::{BenchmarkPoint, PerfDataset};
 use serde::{Deserialize, Serialize};
@@ -182,15 +183,91 @@ impl FitPoint {
 /// Converts every point of every data set into [`FitPoint`]s, concatenated in order (the input
 /// of a joint fit). Error indices count across the data sets.
 ///
+/// A statistic the reader dropped as broken (see
+/// [`DataWarning`](perf_model_core::benchmark::DataWarning) in [`PerfDataset::warnings`]) is
+/// an error only when the fit uses it: the rate, the TTFT statistic [`FitPoint::from_benchmark`]
+/// takes (the median; the mean when the file had no median) and the ITL one (the mean; the
+/// median when the file had no mean). A dropped statistic is never replaced by another one.
+/// Warnings about points the selection dropped, and about statistics the fit does not use,
+/// are ignored here.
+///
 /// # Errors
-/// As [`FitPoint::from_benchmark`].
+/// [`FitError::Core`] with [`perf_model_core::Error::OutOfRange`] naming the file, the place
+/// in it, the point (index in its data set and label), the field and the value as found, for
+/// a used statistic that was dropped as broken; otherwise as [`FitPoint::from_benchmark`].
 pub fn points_from_datasets(datasets: &[PerfDataset]) -> Result<Vec<FitPoint>> {
-    datasets
-        .iter()
-        .flat_map(|d| d.points.iter())
-        .enumerate()
-        .map(|(i, p)| FitPoint::from_benchmark(p, i))
-        .collect()
+    let mut out = Vec::with_capacity(datasets.iter().map(PerfDataset::len).sum());
+    for ds in datasets {
+        for (k, p) in ds.points.iter().enumerate() {
+            if let Some((w, use_)) = dropped_input(ds, k, p) {
+                return Err(dropped_error(ds, w, use_));
+            }
+            out.push(FitPoint::from_benchmark(p, out.len())?);
+        }
+    }
+    Ok(out)
+}
+
+/// The first statistic point `k` of `ds` would be fitted with that the reader dropped as
+/// broken, with what the fit uses it for.
+fn dropped_input<'a>(
+    ds: &'a PerfDataset,
+    k: usize,
+    p: &BenchmarkPoint,
+) -> Option<(&'a DataWarning, &'static str)> {
+    let dropped = |field: &str| {
+        ds.warnings.iter().find(|w| {
+            w.point == Some(k)
+                && w.field == field
+                && (w.label.is_none() || w.label.as_deref() == p.label())
+        })
+    };
+    // The statistic used is `primary` when the file had it (valid or dropped), else `fallback`.
+    let used = |primary: (&str, Option<f64>), fallback: (&str, Option<f64>)| {
+        if primary.1.is_some() {
+            return None;
+        }
+        dropped(primary.0).or_else(|| fallback.1.is_none().then(|| dropped(fallback.0)).flatten())
+    };
+    let rate = p
+        .request_rate()
+        .is_none()
+        .then(|| dropped("request_rate"))
+        .flatten();
+    // As `from_benchmark`: TTFT median, else mean; ITL mean, else median.
+    let (ttft, itl) = (p.ttft(), p.itl());
+    let ttft = used(("ttft.median", ttft.median()), ("ttft.mean", ttft.mean()));
+    let itl = used(("itl.mean", itl.mean()), ("itl.median", itl.median()));
+    [
+        (rate, "the request rate"),
+        (ttft, "the observed TTFT"),
+        (itl, "the observed ITL"),
+    ]
+    .into_iter()
+    .find_map(|(w, use_)| w.map(|w| (w, use_)))
+}
+
+/// The error for a dropped statistic the fit needs.
+fn dropped_error(ds: &PerfDataset, w: &DataWarning, use_: &str) -> FitError {
+    let file = if w.file.is_empty() {
+        ds.meta.source.as_deref().unwrap_or(&ds.name)
+    } else {
+        &w.file
+    };
+    let point = match (&w.label, w.point) {
+        (Some(label), Some(k)) => format!("point {k} ({label})"),
+        (None, Some(k)) => format!("point {k}"),
+        (Some(label), None) => format!("point {label}"),
+        (None, None) => "point".to_owned(),
+    };
+    FitError::Core(perf_model_core::Error::OutOfRange {
+        field: format!("{file}: {}, {point}: {}", w.location, w.field),
+        value: w.value.clone().unwrap_or_else(|| "?".to_owned()),
+        expected: format!(
+            "{}; the reader dropped this statistic as broken and the fit uses it as {use_}",
+            w.reason
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -269,5 +346,103 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    fn glitch_dataset() -> PerfDataset {
+        let point = |label: &str, ttft: LatencyStatsData, itl: LatencyStatsData| {
+            BenchmarkPoint::new(BenchmarkPointData {
+                label: Some(label.into()),
+                request_rate: Some(2.0),
+                input_tokens: 100.0,
+                output_tokens: 50.0,
+                ttft: LatencyStats::new(ttft).unwrap(),
+                itl: LatencyStats::new(itl).unwrap(),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let both = |x: f64| LatencyStatsData {
+            mean: Some(x),
+            median: Some(x),
+            ..Default::default()
+        };
+        let median_only = |x: f64| LatencyStatsData {
+            mean: None,
+            ..both(x)
+        };
+        let mean_only = |x: f64| LatencyStatsData {
+            median: None,
+            ..both(x)
+        };
+        let mut ds = PerfDataset::new("g");
+        ds.meta.source = Some("g.json".into());
+        ds.points = vec![
+            point("constant@1", median_only(20.0), both(8.0)),
+            point("constant@2", both(21.0), mean_only(8.5)),
+        ];
+        ds
+    }
+
+    fn warning(point: Option<usize>, label: &str, field: &str, value: &str) -> DataWarning {
+        DataWarning {
+            file: "g.json".into(),
+            location: format!("$[{}]", point.map_or(9, |k| k + 2)),
+            label: Some(label.into()),
+            point,
+            field: field.into(),
+            value: Some(value.into()),
+            reason: "must be >= 0".into(),
+        }
+    }
+
+    #[test]
+    fn unused_dropped_statistics_do_not_matter() {
+        let mut ds = glitch_dataset();
+        ds.warnings = vec![
+            // The throughput run the selection dropped, and a mean beside a valid median.
+            warning(None, "throughput", "ttft.median", "-222574949"),
+            warning(Some(0), "constant@1", "ttft.mean", "-222574949"),
+            warning(Some(1), "constant@2", "itl.p99", "inf"),
+        ];
+        let points = points_from_datasets(&[ds]).unwrap();
+        assert_eq!(points.len(), 2);
+        assert_eq!(points[0].ttft_ms.to_bits(), 20f64.to_bits());
+    }
+
+    #[test]
+    fn a_used_dropped_statistic_is_an_error_naming_file_point_field_and_value() {
+        let mut ds = glitch_dataset();
+        // Point 0 has no TTFT median left: the median was broken, and the mean is not used
+        // in its place.
+        ds.points[0] = BenchmarkPoint::new(BenchmarkPointData {
+            ttft: LatencyStats::from_mean(20.0).unwrap(),
+            ..ds.points[0].data().clone()
+        })
+        .unwrap();
+        ds.warnings = vec![warning(Some(0), "constant@1", "ttft.median", "-5")];
+        let err = points_from_datasets(&[ds.clone()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "g.json: $[2], point 0 (constant@1): ttft.median = -5: must be >= 0; the reader \
+             dropped this statistic as broken and the fit uses it as the observed TTFT"
+        );
+        // Point 1 has no ITL mean left: its median does not stand in for it.
+        ds.warnings = vec![warning(Some(1), "constant@2", "itl.mean", "-1")];
+        ds.points[0] = glitch_dataset().points[0].clone();
+        ds.points[1] = BenchmarkPoint::new(BenchmarkPointData {
+            itl: LatencyStats::new(LatencyStatsData {
+                median: Some(8.4),
+                ..Default::default()
+            })
+            .unwrap(),
+            ..ds.points[1].data().clone()
+        })
+        .unwrap();
+        let err = points_from_datasets(&[ds]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("g.json: $[3], point 1 (constant@2): itl.mean = -1: must be >= 0"),
+            "{err}"
+        );
+        assert!(err.ends_with("as the observed ITL"), "{err}");
     }
 }

@@ -221,6 +221,76 @@ pub struct DatasetMeta {
     pub source: Option<String>,
 }
 
+/// A value a reader found broken in its file (NaN-free but infinite, negative, or a quantile out
+/// of order; or a whole point that fails validation) and left out of the data set instead of
+/// rejecting the file.
+///
+/// Readers keep every statistic of a point that validates and drop only the broken ones, so a
+/// clock glitch in one statistic (a TTFT mean of −2.2e8 ms beside a sane median) does not make
+/// the file unreadable. Whether a dropped value matters is decided where values are used: a
+/// fit that needs a dropped statistic fails naming it (see `perf_fit::points_from_datasets`).
+///
+/// # Examples
+/// ```
+/// use perf_model_core::benchmark::DataWarning;
+/// let w = DataWarning {
+///     file: "sweep.json".into(),
+///     location: "$[1]".into(),
+///     label: Some("throughput".into()),
+///     point: None,
+///     field: "ttft.mean".into(),
+///     value: Some("-222574949".into()),
+///     reason: "must be >= 0".into(),
+/// };
+/// assert_eq!(
+///     w.to_string(),
+///     "sweep.json: $[1] (throughput), point dropped by the selection: \
+///      ttft.mean = -222574949: must be >= 0; dropped"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataWarning {
+    /// The file the value was read from.
+    pub file: String,
+    /// Where the point is in the file: a JSON path (`$[1]`, `$.benchmarks[3]`), a JSON-Lines
+    /// line, or a CSV row.
+    pub location: String,
+    /// The point's label (`constant@27.13`, `throughput`), when the file names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Index of the point in [`PerfDataset::points`]; `None` when the point selection dropped
+    /// the point (the warning is then about a point nobody uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<usize>,
+    /// The field: a statistic such as `ttft.mean`, `itl.p99`, `e2e.median`, a rate such as
+    /// `request_rate` or `output_throughput`, or a point field such as `input_tokens`.
+    pub field: String,
+    /// The value as found in the file (before any unit conversion), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Why it is broken, e.g. `must be >= 0`, `above p90 = 14.4 (…)`.
+    pub reason: String,
+}
+
+impl std::fmt::Display for DataWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file, self.location)?;
+        if let Some(label) = &self.label {
+            write!(f, " ({label})")?;
+        }
+        match self.point {
+            Some(k) => write!(f, ", point {k}")?,
+            None => f.write_str(", point dropped by the selection")?,
+        }
+        write!(f, ": {}", self.field)?;
+        if let Some(value) = &self.value {
+            write!(f, " = {value}")?;
+        }
+        write!(f, ": {}; dropped", self.reason)
+    }
+}
+
 /// A named, ordered set of [`BenchmarkPoint`]s (a sweep) with its metadata.
 ///
 /// The order is the order of measurement; every point is already validated.
@@ -234,6 +304,10 @@ pub struct PerfDataset {
     pub meta: DatasetMeta,
     /// The points, in measurement order.
     pub points: Vec<BenchmarkPoint>,
+    /// Values the reader found broken and left out, in file order (see [`DataWarning`]).
+    /// A warning's [`point`](DataWarning::point) indexes [`points`](Self::points) as read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<DataWarning>,
 }
 
 impl PerfDataset {
@@ -338,5 +412,28 @@ mod tests {
         assert_eq!(back, ds);
         let bad = text.replace("128.0", "-1.0");
         assert!(serde_json::from_str::<PerfDataset>(&bad).is_err());
+        assert!(!text.contains("warnings"), "{text}");
+    }
+
+    #[test]
+    fn warnings_round_trip_and_name_file_point_and_field() {
+        let mut ds = PerfDataset::new("sweep");
+        ds.points.push(BenchmarkPoint::new(base()).unwrap());
+        ds.warnings.push(DataWarning {
+            file: "s.json".into(),
+            location: "$[3]".into(),
+            label: None,
+            point: Some(0),
+            field: "itl.p99".into(),
+            value: Some("inf".into()),
+            reason: "must be a finite number".into(),
+        });
+        let text = serde_json::to_string(&ds).unwrap();
+        let back: PerfDataset = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, ds);
+        assert_eq!(
+            ds.warnings[0].to_string(),
+            "s.json: $[3], point 0: itl.p99 = inf: must be a finite number; dropped"
+        );
     }
 }

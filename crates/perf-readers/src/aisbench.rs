@@ -3,16 +3,14 @@
 
 use std::collections::HashMap;
 
-use perf_model_core::{
-    BenchmarkPoint, BenchmarkPointData, DatasetMeta, LatencyStats, LatencyStatsData, PerfDataset,
-};
+use perf_model_core::{BenchmarkPointData, DatasetMeta, LatencyStatsData, PerfDataset};
 use serde_json::Value;
 
 use crate::ReadOptions;
 use crate::error::{Location, ReadError, Result, shorten};
 use crate::json::{Cx, parse_json_lenient, parse_number_text};
-use crate::point::{positive_finite, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, apply};
+use crate::point::{Notes, RawStats, latency, stem};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish};
 use crate::text;
 
 /// Lower-cases and collapses white space, for case-insensitive key matching.
@@ -218,19 +216,23 @@ pub fn read_aisbench(
                 .to_owned(),
         });
     };
-    let here = Location::File;
-    let invalid = |e| ReadError::Invalid {
-        path: path.to_owned(),
-        location: here.clone(),
-        source: Box::new(e),
-    };
+    let mut notes = Notes::new(Location::File);
     let row = |name: &str| {
         stats
             .as_ref()
             .and_then(|s| s.rows.get(name).copied())
             .unwrap_or_default()
     };
-    let lat = |name: &str| LatencyStats::new(row(name)).map_err(invalid);
+    let raw = |name: &str| {
+        let s = row(name);
+        RawStats {
+            mean: s.mean,
+            median: s.median,
+            p90: s.p90,
+            p95: s.p95,
+            p99: s.p99,
+        }
+    };
     let per_request = |total: Option<f64>| match (total, common.success) {
         (Some(t), Some(n)) if n > 0.0 => t / n,
         _ => 0.0,
@@ -244,39 +246,35 @@ pub fn read_aisbench(
             })
     };
     let data = BenchmarkPointData {
-        request_rate: positive_finite(common.rate),
-        concurrency: positive_finite(common.concurrency),
+        request_rate: notes.rate("request_rate", common.rate),
+        concurrency: notes.rate("concurrency", common.concurrency),
         input_tokens: row("inputtokens")
             .mean
             .unwrap_or_else(|| per_request(common.input_total)),
         output_tokens: row("outputtokens")
             .mean
             .unwrap_or_else(|| per_request(common.output_total)),
-        ttft: lat("ttft")?,
-        tpot: lat("tpot")?,
-        itl: lat("itl")?,
-        e2e: lat("e2el")?,
-        output_throughput: common.output_throughput.filter(|x| x.is_finite()),
+        ttft: latency(&mut notes, "ttft", raw("ttft"), 1.0),
+        tpot: latency(&mut notes, "tpot", raw("tpot"), 1.0),
+        itl: latency(&mut notes, "itl", raw("itl"), 1.0),
+        e2e: latency(&mut notes, "e2e", raw("e2el"), 1.0),
+        output_throughput: notes.non_negative("output_throughput", common.output_throughput),
         successful: count(common.success),
         failed: count(common.failed),
         ..BenchmarkPointData::default()
     };
-    let point = BenchmarkPoint::new(data).map_err(invalid)?;
-    Ok(PerfDataset {
-        name: stem(path),
-        meta: DatasetMeta {
-            source: Some(path.to_owned()),
-            ..DatasetMeta::default()
-        },
-        points: apply(
-            vec![Candidate {
-                kind: StrategyKind::Unknown,
-                point,
-            }],
-            &opts.select,
-            SeedRule::All,
-        ),
-    })
+    let meta = DatasetMeta {
+        source: Some(path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(
+        stem(path),
+        meta,
+        vec![Candidate::new(StrategyKind::Unknown, notes, data)],
+        &opts.select,
+        SeedRule::All,
+        path,
+    )
 }
 
 #[cfg(test)]

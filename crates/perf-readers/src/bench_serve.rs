@@ -2,14 +2,14 @@
 //! flat objects of configuration and summary metrics, one per run (JSON or JSON Lines).
 
 use perf_model_core::{
-    BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset, RequestRecord, RequestRecordData,
+    BenchmarkPointData, DatasetMeta, PerfDataset, RequestRecord, RequestRecordData,
 };
 
 use crate::ReadOptions;
 use crate::error::{ReadError, Result};
 use crate::json::{Cx, Node, parse_records};
-use crate::point::{RawStats, latency, not_nan, positive_finite, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, apply};
+use crate::point::{Notes, RawStats, latency, positive_finite, stem};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish};
 use crate::text;
 
 /// Reads a `vllm bench serve` (or `benchmark_serving.py --save-result`) result: one JSON
@@ -68,15 +68,19 @@ fn read_bench_serve(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<Perf
             detail: ": no result object".to_owned(),
         });
     }
-    Ok(PerfDataset {
-        name: stem(path),
-        meta: DatasetMeta {
-            model,
-            source: Some(path.to_owned()),
-            ..DatasetMeta::default()
-        },
-        points: apply(candidates, &opts.select, SeedRule::All),
-    })
+    let meta = DatasetMeta {
+        model,
+        source: Some(path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(
+        stem(path),
+        meta,
+        candidates,
+        &opts.select,
+        SeedRule::All,
+        path,
+    )
 }
 
 fn run(root: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
@@ -120,24 +124,27 @@ fn run(root: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
         stats("e2e_latency")?
     };
     let count = |key: &str| root.opt_count(&[key], cx);
-    let concurrency = max_conc.or_else(|| positive_finite(num("concurrency").ok().flatten()));
+    let mut notes = Notes::at(cx, &root.path);
+    let concurrency = match max_conc {
+        Some(c) => Some(c),
+        None => notes.rate("concurrency", num("concurrency").ok().flatten()),
+    };
     let data = BenchmarkPointData {
         label: (!label.is_empty()).then_some(label),
-        request_rate: positive_finite(achieved),
+        request_rate: notes.rate("request_rate", achieved),
         concurrency,
         input_tokens: per_request(num("total_input_tokens")?),
         output_tokens: per_request(num("total_output_tokens")?),
-        ttft: latency(cx, &root.path, stats("ttft")?, 1.0)?,
-        itl: latency(cx, &root.path, stats("itl")?, 1.0)?,
-        tpot: latency(cx, &root.path, stats("tpot")?, 1.0)?,
-        e2e: latency(cx, &root.path, e2e, 1.0)?,
-        output_throughput: not_nan(num("output_throughput")?).filter(|x| x.is_finite()),
+        ttft: latency(&mut notes, "ttft", stats("ttft")?, 1.0),
+        itl: latency(&mut notes, "itl", stats("itl")?, 1.0),
+        tpot: latency(&mut notes, "tpot", stats("tpot")?, 1.0),
+        e2e: latency(&mut notes, "e2e", e2e, 1.0),
+        output_throughput: notes.non_negative("output_throughput", num("output_throughput")?),
         successful: count("completed")?,
         failed: count("failed")?,
         ..BenchmarkPointData::default()
     };
-    let point = BenchmarkPoint::new(data).map_err(|e| cx.invalid(&root.path, e))?;
-    Ok(Candidate { kind, point })
+    Ok(Candidate::new(kind, notes, data))
 }
 
 /// Reads the per-request arrays of `vllm bench serve --save-detailed` (and of older

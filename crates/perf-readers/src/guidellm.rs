@@ -4,15 +4,15 @@
 use std::collections::HashMap;
 
 use perf_model_core::{
-    BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset, RequestRecord, RequestRecordData,
+    BenchmarkPointData, DatasetMeta, PerfDataset, RequestRecord, RequestRecordData,
 };
 use serde_json::Value;
 
 use crate::ReadOptions;
 use crate::error::{ReadError, Result};
 use crate::json::{Cx, Node, json_error, number, parse_json_lenient, parse_number_text};
-use crate::point::{RawStats, distribution, latency, positive_finite, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, apply};
+use crate::point::{Notes, RawStats, distribution, latency, positive_finite, stem};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish};
 use crate::text;
 
 /// Reads a GuideLLM JSON report (`{"benchmarks": […]}`, with or without `metadata`, `args` or
@@ -31,7 +31,8 @@ use crate::text;
 ///
 /// # Errors
 /// A [`ReadError`](crate::ReadError) with the file and JSON path of a missing `benchmarks`
-/// array, a non-numeric metric, or a point that fails validation.
+/// array, a non-numeric metric, or a kept point that fails validation (a broken statistic is
+/// dropped with a warning instead, see the crate docs).
 pub fn read_guidellm_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
     let text = text::decode(bytes, path)?;
     // Fast path: a typed parse that skips the (possibly 100 MB+) request lists without
@@ -122,15 +123,19 @@ pub(crate) fn guidellm_from_value(
             })
         })
         .and_then(|n| n.as_str().map(str::to_owned));
-    Ok(PerfDataset {
-        name: stem(path),
-        meta: DatasetMeta {
-            model,
-            source: Some(path.to_owned()),
-            ..DatasetMeta::default()
-        },
-        points: apply(candidates, &opts.select, SeedRule::All),
-    })
+    let meta = DatasetMeta {
+        model,
+        source: Some(path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(
+        stem(path),
+        meta,
+        candidates,
+        &opts.select,
+        SeedRule::All,
+        path,
+    )
 }
 
 /// A GuideLLM report without its request lists (and other bulky parts we do not read).
@@ -259,10 +264,11 @@ fn json_benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
             .req_num(&[name, "successful", "mean"], cx)
             .map(|x| if x.is_nan() { 0.0 } else { x })
     };
+    let mut notes = Notes::at(cx, &b.path);
     let concurrency = if kind == StrategyKind::Concurrent {
         positive_finite(streams)
     } else {
-        positive_finite(mean("request_concurrency")?)
+        notes.rate("concurrency", mean("request_concurrency")?)
     };
     let totals = metrics
         .get("request_totals")
@@ -277,21 +283,21 @@ fn json_benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
     };
     let data = BenchmarkPointData {
         label: (!label.is_empty()).then_some(label),
-        request_rate: positive_finite(mean("requests_per_second")?),
+        request_rate: notes.rate("request_rate", mean("requests_per_second")?),
         concurrency,
         input_tokens: tokens("prompt_token_count")?,
         output_tokens: tokens("output_token_count")?,
-        ttft: latency(cx, &metrics.path, stats("time_to_first_token_ms")?, 1.0)?,
-        itl: latency(cx, &metrics.path, stats("inter_token_latency_ms")?, 1.0)?,
-        tpot: latency(cx, &metrics.path, stats("time_per_output_token_ms")?, 1.0)?,
-        e2e: latency(cx, &metrics.path, stats("request_latency")?, 1000.0)?,
-        output_throughput: mean("output_tokens_per_second")?.filter(|x| x.is_finite()),
+        ttft: latency(&mut notes, "ttft", stats("time_to_first_token_ms")?, 1.0),
+        itl: latency(&mut notes, "itl", stats("inter_token_latency_ms")?, 1.0),
+        tpot: latency(&mut notes, "tpot", stats("time_per_output_token_ms")?, 1.0),
+        e2e: latency(&mut notes, "e2e", stats("request_latency")?, 1000.0),
+        output_throughput: notes
+            .non_negative("output_throughput", mean("output_tokens_per_second")?),
         successful,
         failed,
         ..BenchmarkPointData::default()
     };
-    let point = BenchmarkPoint::new(data).map_err(|e| cx.invalid(&b.path, e))?;
-    Ok(Candidate { kind, point })
+    Ok(Candidate::new(kind, notes, data))
 }
 
 /// The per-request records of one GuideLLM benchmark.
@@ -547,7 +553,7 @@ fn normalise_key(key: &str) -> String {
 ///
 /// # Errors
 /// A [`ReadError`](crate::ReadError) with the file and JSON path (`$[row]."column"`) of a
-/// non-numeric cell, a missing rate column, or a point that fails validation.
+/// non-numeric cell, a missing rate column, or a kept point that fails validation.
 pub fn read_guidellm_csv_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
     let text = text::decode(bytes, path)?;
     let value = parse_json_lenient(text, path)?;
@@ -569,14 +575,18 @@ pub fn read_guidellm_csv_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> R
         };
         candidates.push(csv_row(&cells, keys, i, &cx)?);
     }
-    Ok(PerfDataset {
-        name: stem(path),
-        meta: DatasetMeta {
-            source: Some(path.to_owned()),
-            ..DatasetMeta::default()
-        },
-        points: apply(candidates, &opts.select, SeedRule::DropThroughputFirst7),
-    })
+    let meta = DatasetMeta {
+        source: Some(path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(
+        stem(path),
+        meta,
+        candidates,
+        &opts.select,
+        SeedRule::DropThroughputFirst7,
+        path,
+    )
 }
 
 fn csv_row(
@@ -641,24 +651,23 @@ fn csv_row(
             Some(_) => Err(cx.field_err(&at(key), cells.get(key).copied(), "expected a count")),
         }
     };
-    let here = format!("$[{row}]");
+    let mut notes = Notes::at(cx, &format!("$[{row}]"));
     let data = BenchmarkPointData {
         label,
-        request_rate: positive_finite(num(keys.rate)?),
-        concurrency: positive_finite(num(keys.concurrency)?),
+        request_rate: notes.rate("request_rate", num(keys.rate)?),
+        concurrency: notes.rate("concurrency", num(keys.concurrency)?),
         input_tokens: num(keys.input)?.unwrap_or(0.0),
         output_tokens: num(keys.output)?.unwrap_or(0.0),
-        ttft: latency(cx, &here, stats(keys.ttft)?, 1.0)?,
-        itl: latency(cx, &here, stats(keys.itl)?, 1.0)?,
-        tpot: latency(cx, &here, stats(keys.tpot)?, 1.0)?,
-        e2e: latency(cx, &here, stats(keys.e2e)?, 1000.0)?,
-        output_throughput: num(keys.throughput)?.filter(|x| x.is_finite()),
+        ttft: latency(&mut notes, "ttft", stats(keys.ttft)?, 1.0),
+        itl: latency(&mut notes, "itl", stats(keys.itl)?, 1.0),
+        tpot: latency(&mut notes, "tpot", stats(keys.tpot)?, 1.0),
+        e2e: latency(&mut notes, "e2e", stats(keys.e2e)?, 1000.0),
+        output_throughput: notes.non_negative("output_throughput", num(keys.throughput)?),
         successful: count(keys.successful)?,
         failed: count(keys.errored)?,
         ..BenchmarkPointData::default()
     };
-    let point = BenchmarkPoint::new(data).map_err(|e| cx.invalid(&here, e))?;
-    Ok(Candidate { kind, point })
+    Ok(Candidate::new(kind, notes, data))
 }
 
 /// Reads a GuideLLM CSV export: the v0.2–0.3 single header row (`Name`, `Successful Requests
@@ -678,7 +687,7 @@ fn csv_row(
 /// # Errors
 /// [`ReadError::Field`] for a row that cannot be placed (line, cell count and why) or a bad cell
 /// (`$[row]."column"` with the 0-based data row), CSV syntax errors with their line, and
-/// validation errors.
+/// validation errors of kept points.
 pub fn read_guidellm_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
     let text = text::decode(bytes, path)?;
     let mut reader = csv::ReaderBuilder::new()
@@ -751,14 +760,18 @@ pub fn read_guidellm_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result
         let style = if three_rows { &V2_KEYS } else { &V1_KEYS };
         candidates.push(csv_row(&cells, style, i - data_start, &cx)?);
     }
-    Ok(PerfDataset {
-        name: stem(path),
-        meta: DatasetMeta {
-            source: Some(path.to_owned()),
-            ..DatasetMeta::default()
-        },
-        points: apply(candidates, &opts.select, SeedRule::All),
-    })
+    let meta = DatasetMeta {
+        source: Some(path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(
+        stem(path),
+        meta,
+        candidates,
+        &opts.select,
+        SeedRule::All,
+        path,
+    )
 }
 
 /// Parses `"[a, b, …]"` (or a JSON array) of exactly 11 numbers.

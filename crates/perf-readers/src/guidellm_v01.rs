@@ -2,13 +2,13 @@
 //! "args": {…}}]}`, where each benchmark carries its raw per-request `results` and no
 //! precomputed metrics.
 
-use perf_model_core::{BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset};
+use perf_model_core::{BenchmarkPointData, DatasetMeta, PerfDataset};
 
 use crate::ReadOptions;
 use crate::error::Result;
 use crate::json::{Cx, Node};
-use crate::point::{latency, positive_finite, sample_stats, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, apply};
+use crate::point::{Notes, latency, positive_finite, sample_stats, stem};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish};
 
 /// Reads the reports of a v0.1 file (the elements of the top-level `benchmarks`).
 ///
@@ -43,15 +43,19 @@ pub(crate) fn read_v01(
             candidates.push(benchmark(b, cx)?);
         }
     }
-    Ok(PerfDataset {
-        name: stem(cx.path),
-        meta: DatasetMeta {
-            model,
-            source: Some(cx.path.to_owned()),
-            ..DatasetMeta::default()
-        },
-        points: apply(candidates, &opts.select, SeedRule::All),
-    })
+    let meta = DatasetMeta {
+        model,
+        source: Some(cx.path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(
+        stem(cx.path),
+        meta,
+        candidates,
+        &opts.select,
+        SeedRule::All,
+        cx.path,
+    )
 }
 
 fn benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
@@ -130,21 +134,21 @@ fn benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {
         }
     };
     let per_s = |x: f64| positive_finite((span > 0.0).then(|| x / span));
+    let mut notes = Notes::at(cx, &b.path);
     let data = BenchmarkPointData {
         label: (!label.is_empty()).then_some(label),
         request_rate: per_s(count),
         concurrency: None,
         input_tokens: mean(&input),
         output_tokens: mean(&output),
-        ttft: latency(cx, &b.path, sample_stats(&ttft), 1.0)?,
-        itl: latency(cx, &b.path, sample_stats(&itl), 1.0)?,
-        tpot: latency(cx, &b.path, sample_stats(&itl), 1.0)?,
-        e2e: latency(cx, &b.path, sample_stats(&e2e), 1.0)?,
+        ttft: latency(&mut notes, "ttft", sample_stats(&ttft), 1.0),
+        itl: latency(&mut notes, "itl", sample_stats(&itl), 1.0),
+        tpot: latency(&mut notes, "tpot", sample_stats(&itl), 1.0),
+        e2e: latency(&mut notes, "e2e", sample_stats(&e2e), 1.0),
         output_throughput: per_s(output.iter().sum()),
         successful: Some(results.len() as u64),
         failed,
         ..BenchmarkPointData::default()
     };
-    let point = BenchmarkPoint::new(data).map_err(|e| cx.invalid(&b.path, e))?;
-    Ok(Candidate { kind, point })
+    Ok(Candidate::new(kind, notes, data))
 }

@@ -1,14 +1,14 @@
 //! GuideLLM HTML reports: the JS literals `window.benchmarks = […]` and
 //! `window.workloadDetails = {…}` embedded in a `<script>`.
 
-use perf_model_core::{BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset};
+use perf_model_core::{BenchmarkPointData, DatasetMeta, PerfDataset};
 use serde_json::Value;
 
 use crate::ReadOptions;
 use crate::error::{ReadError, Result};
 use crate::json::{Cx, Node, parse_json_lenient};
-use crate::point::{RawStats, distribution, latency, positive_finite, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, apply};
+use crate::point::{Notes, RawStats, distribution, latency, stem};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish};
 use crate::text;
 
 /// Token mean Inferno assumes when `workloadDetails` has none.
@@ -29,7 +29,7 @@ const DEFAULT_TOKENS: f64 = 64.0;
 ///
 /// # Errors
 /// [`ReadError::Field`] when no `window.benchmarks` literal is found or it is unterminated;
-/// JSON and validation errors with the JSON path inside the literal.
+/// JSON errors and validation errors of kept points with the JSON path inside the literal.
 pub fn read_guidellm_html(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
     let text = text::decode(bytes, path)?;
     let cx = Cx { path, line: 0 };
@@ -71,20 +71,21 @@ pub fn read_guidellm_html(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
             b.get(name)
                 .map_or(Ok(RawStats::default()), |n| distribution(&n, &cx))
         };
+        let mut notes = Notes::at(&cx, &b.path);
         let data = BenchmarkPointData {
-            request_rate: positive_finite(b.opt_num(&["requestsPerSecond"], &cx)?),
+            request_rate: notes.rate("request_rate", b.opt_num(&["requestsPerSecond"], &cx)?),
             input_tokens,
             output_tokens,
-            ttft: latency(&cx, &b.path, stats("ttft")?, 1.0)?,
-            itl: latency(&cx, &b.path, stats("itl")?, 1.0)?,
-            e2e: latency(&cx, &b.path, stats("timePerRequest")?, 1000.0)?,
-            output_throughput: b
-                .opt_num(&["throughput", "mean"], &cx)?
-                .filter(|x| x.is_finite()),
+            ttft: latency(&mut notes, "ttft", stats("ttft")?, 1.0),
+            itl: latency(&mut notes, "itl", stats("itl")?, 1.0),
+            e2e: latency(&mut notes, "e2e", stats("timePerRequest")?, 1000.0),
+            output_throughput: notes.non_negative(
+                "output_throughput",
+                b.opt_num(&["throughput", "mean"], &cx)?,
+            ),
             ..BenchmarkPointData::default()
         };
-        let point = BenchmarkPoint::new(data).map_err(|e| cx.invalid(&b.path, e))?;
-        candidates.push(Candidate { kind, point });
+        candidates.push(Candidate::new(kind, notes, data));
     }
     let model = run_info
         .as_ref()
@@ -92,15 +93,19 @@ pub fn read_guidellm_html(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
         .and_then(Value::as_str)
         .filter(|m| *m != "N/A")
         .map(str::to_owned);
-    Ok(PerfDataset {
-        name: stem(path),
-        meta: DatasetMeta {
-            model,
-            source: Some(path.to_owned()),
-            ..DatasetMeta::default()
-        },
-        points: apply(candidates, &opts.select, SeedRule::DropThroughputFirst7),
-    })
+    let meta = DatasetMeta {
+        model,
+        source: Some(path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(
+        stem(path),
+        meta,
+        candidates,
+        &opts.select,
+        SeedRule::DropThroughputFirst7,
+        path,
+    )
 }
 
 /// The value of the first `window.<name> = <literal>` whose literal is complete and parses

@@ -1,11 +1,11 @@
 //! Inferno's native `DataSet` (`llm-inferno/model-trainer` `samples/data.json`, the `/train` body).
 
-use perf_model_core::{BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset};
+use perf_model_core::{BenchmarkPointData, DatasetMeta, PerfDataset};
 
 use crate::error::Result;
 use crate::json::{Cx, Node, parse_json_lenient};
-use crate::point::{RawStats, latency, not_nan, stem, to_u32};
-use crate::select::{Candidate, SeedRule, StrategyKind, apply};
+use crate::point::{Notes, RawStats, latency, not_nan, stem, to_u32};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish};
 use crate::{ReadOptions, text};
 
 /// Unit of the four time fields of an Inferno `DataSet`.
@@ -42,7 +42,8 @@ impl TimeUnit {
 ///
 /// # Errors
 /// A [`ReadError`](crate::ReadError) naming the file and JSON path: not text, bad JSON, no
-/// `data` array, a non-numeric field, or a point that fails validation (e.g. rate `<= 0`).
+/// `data` array, a non-numeric field, or a point that fails validation (e.g. rate `<= 0`; every
+/// point is kept). A broken TTFT or ITL is dropped with a warning instead (see the crate docs).
 pub fn read_inferno(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<PerfDataset> {
     let text = text::decode(bytes, path)?;
     let value = parse_json_lenient(text, path)?;
@@ -68,48 +69,42 @@ pub fn read_inferno(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<Perf
             _ => num("avgWaitTime")?.unwrap_or(0.0) + num("avgPrefillTime")?.unwrap_or(0.0),
         };
         let itl = num("avgITLTime")?.unwrap_or(0.0);
+        let mut notes = Notes::at(&cx, &item.path);
         let data = BenchmarkPointData {
             request_rate: Some(num("requestRate")?.unwrap_or(0.0)),
             input_tokens: num("inputTokens")?.unwrap_or(0.0),
             output_tokens: num("outputTokens")?.unwrap_or(0.0),
             ttft: latency(
-                &cx,
-                &item.path,
+                &mut notes,
+                "ttft",
                 RawStats {
                     mean: Some(ttft),
                     ..RawStats::default()
                 },
                 to_ms,
-            )?,
+            ),
             itl: latency(
-                &cx,
-                &item.path,
+                &mut notes,
+                "itl",
                 RawStats {
                     mean: Some(itl),
                     ..RawStats::default()
                 },
                 to_ms,
-            )?,
+            ),
             max_batch_size: to_u32(num("maxBatchSize")?),
             max_num_tokens: to_u32(num("maxNumTokens")?),
             ..BenchmarkPointData::default()
         };
-        let point = BenchmarkPoint::new(data).map_err(|e| cx.invalid(&item.path, e))?;
-        candidates.push(Candidate {
-            kind: StrategyKind::Unknown,
-            point,
-        });
+        candidates.push(Candidate::new(StrategyKind::Unknown, notes, data));
     }
     let name = root
         .get_ci("name")
         .and_then(|n| n.as_str().map(str::to_owned))
         .unwrap_or_else(|| stem(path));
-    Ok(PerfDataset {
-        name,
-        meta: DatasetMeta {
-            source: Some(path.to_owned()),
-            ..DatasetMeta::default()
-        },
-        points: apply(candidates, &opts.select, SeedRule::All),
-    })
+    let meta = DatasetMeta {
+        source: Some(path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(name, meta, candidates, &opts.select, SeedRule::All, path)
 }

@@ -82,6 +82,34 @@
 //!
 //! Which points of a file are kept is explicit: see [`SelectOptions`]; the default reproduces
 //! the Inferno readers.
+//!
+//! # Broken values
+//!
+//! Reports in the wild carry clock glitches (a TTFT mean of −2.2e8 ms beside a sane median).
+//! What is validated is what is used, after selection: a statistic (mean, median, p90, p95,
+//! p99 of TTFT, ITL, TPOT or E2E) that is infinite, negative or a quantile out of order, and a
+//! negative or infinite throughput, is dropped from its point instead of failing the file, and
+//! a point that does not validate as a whole (negative tokens, no load) fails the file only if
+//! the selection keeps it. Every such value becomes a
+//! [`DataWarning`](perf_model_core::benchmark::DataWarning) in [`PerfDataset::warnings`] naming
+//! the file, the place in it, the point and the field (and whether the selection dropped the
+//! point), and is logged with `tracing::warn!`. A NaN statistic is absent (Python's statistic
+//! of an empty set), without a warning. Users of the points decide whether a dropped value
+//! matters: `perf_fit::points_from_datasets` fails naming it when the fit needs it.
+//!
+//! ```
+//! use perf_readers::{ReadOptions, read_bytes};
+//! let run = br#"{"request_throughput": 2.5, "completed": 10, "total_input_tokens": 1000,
+//!     "total_output_tokens": 500, "mean_ttft_ms": -2.2e8, "median_ttft_ms": 41.5}"#;
+//! let (_, ds) = read_bytes(run, "run.json", &ReadOptions::default())?;
+//! assert_eq!(ds.points[0].ttft().median(), Some(41.5));
+//! assert_eq!(ds.points[0].ttft().mean(), None);
+//! assert_eq!(
+//!     ds.warnings[0].to_string(),
+//!     "run.json: line 1: $, point 0: ttft.mean = -220000000: must be >= 0; dropped"
+//! );
+//! # Ok::<(), perf_readers::ReadError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 

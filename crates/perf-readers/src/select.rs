@@ -1,6 +1,10 @@
 //! Which benchmark points of a file are kept: explicit, with the Inferno-compatible default.
 
-use perf_model_core::BenchmarkPoint;
+use perf_model_core::benchmark::DataWarning;
+use perf_model_core::{BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset};
+
+use crate::error::{ReadError, Result};
+use crate::point::Notes;
 
 /// The load strategy a benchmark point ran under, as far as the file tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -133,18 +137,31 @@ pub(crate) enum SeedRule {
     DropThroughputFirst7,
 }
 
-/// A point read from a file, before selection.
+/// A point read from a file, before selection: its strategy, the point (or why it does not
+/// validate) and the values left out of it.
 #[derive(Clone, Debug)]
 pub(crate) struct Candidate {
     pub kind: StrategyKind,
-    pub point: BenchmarkPoint,
+    pub label: Option<String>,
+    pub point: std::result::Result<BenchmarkPoint, perf_model_core::Error>,
+    pub notes: Notes,
 }
 
-pub(crate) fn apply(
-    candidates: Vec<Candidate>,
-    opts: &SelectOptions,
-    seed: SeedRule,
-) -> Vec<BenchmarkPoint> {
+impl Candidate {
+    /// Validates `data`; a point that does not validate is an error only if the selection
+    /// keeps it.
+    pub(crate) fn new(kind: StrategyKind, notes: Notes, data: BenchmarkPointData) -> Self {
+        Self {
+            kind,
+            label: data.label.clone(),
+            point: BenchmarkPoint::new(data),
+            notes,
+        }
+    }
+}
+
+/// Which candidates `opts` keeps, by index.
+fn selected(kinds: &[StrategyKind], opts: &SelectOptions, seed: SeedRule) -> Vec<bool> {
     let (keep, seed_cap): (Box<dyn Fn(StrategyKind) -> bool>, Option<usize>) = match &opts.rule {
         SelectRule::SeedCompatible => match seed {
             SeedRule::All => (Box::new(|_| true), None),
@@ -163,18 +180,125 @@ pub(crate) fn apply(
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b).unwrap_or(usize::MAX),
     };
-    candidates
-        .into_iter()
-        .filter(|c| keep(c.kind))
-        .take(cap)
-        .map(|c| c.point)
+    let mut taken = 0;
+    kinds
+        .iter()
+        .map(|&k| {
+            let take = keep(k) && taken < cap;
+            taken += usize::from(take);
+            take
+        })
         .collect()
+}
+
+/// Applies the selection to the candidates read from `path`: the kept points, and a warning
+/// for every value left out (of kept points, and of points the selection drops: those also
+/// for a point that does not validate).
+///
+/// # Errors
+/// [`ReadError::Invalid`] for the first kept point that does not validate.
+pub(crate) fn apply(
+    candidates: Vec<Candidate>,
+    opts: &SelectOptions,
+    seed: SeedRule,
+    path: &str,
+) -> Result<(Vec<BenchmarkPoint>, Vec<DataWarning>)> {
+    let kinds: Vec<StrategyKind> = candidates.iter().map(|c| c.kind).collect();
+    let keep = selected(&kinds, opts, seed);
+    let mut points = Vec::new();
+    let mut warnings = Vec::new();
+    for (c, keep) in candidates.into_iter().zip(keep) {
+        let location = c.notes.location.to_string();
+        let slot = match (keep, c.point) {
+            (true, Ok(p)) => {
+                points.push(p);
+                Some(points.len() - 1)
+            }
+            (true, Err(e)) => {
+                return Err(ReadError::Invalid {
+                    path: path.to_owned(),
+                    location: c.notes.location,
+                    source: Box::new(e),
+                });
+            }
+            (false, Ok(_)) => None,
+            (false, Err(e)) => {
+                let (field, value, reason) = describe(&e);
+                warnings.push(DataWarning {
+                    file: path.to_owned(),
+                    location: location.clone(),
+                    label: c.label.clone(),
+                    point: None,
+                    field,
+                    value,
+                    reason,
+                });
+                None
+            }
+        };
+        for d in c.notes.dropped {
+            warnings.push(DataWarning {
+                file: path.to_owned(),
+                location: location.clone(),
+                label: c.label.clone(),
+                point: slot,
+                field: d.field,
+                value: Some(d.value),
+                reason: d.reason,
+            });
+        }
+    }
+    Ok((points, warnings))
+}
+
+/// Field, value and reason of a validation error.
+fn describe(e: &perf_model_core::Error) -> (String, Option<String>, String) {
+    use perf_model_core::Error;
+    match e {
+        Error::NonFinite { field, value } => (
+            field.clone(),
+            Some(value.to_string()),
+            "must be a finite number".to_owned(),
+        ),
+        Error::OutOfRange {
+            field,
+            value,
+            expected,
+        } => (field.clone(), Some(value.clone()), expected.clone()),
+        other => ("point".to_owned(), None, other.to_string()),
+    }
+}
+
+/// The data set of the candidates read from `path`: [`apply`], then every warning logged
+/// (`tracing::warn!`) and kept in [`PerfDataset::warnings`].
+///
+/// # Errors
+/// As [`apply`].
+pub(crate) fn finish(
+    name: String,
+    meta: DatasetMeta,
+    candidates: Vec<Candidate>,
+    opts: &SelectOptions,
+    seed: SeedRule,
+    path: &str,
+) -> Result<PerfDataset> {
+    let (points, warnings) = apply(candidates, opts, seed, path)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(PerfDataset {
+        name,
+        meta,
+        points,
+        warnings,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perf_model_core::BenchmarkPointData;
+    use crate::error::Location;
+    use crate::point::Dropped;
 
     fn cands() -> Vec<Candidate> {
         let kinds = [StrategyKind::Synchronous, StrategyKind::Throughput]
@@ -182,28 +306,37 @@ mod tests {
             .chain(std::iter::repeat_n(StrategyKind::Constant, 9));
         kinds
             .enumerate()
-            .map(|(i, kind)| Candidate {
-                kind,
-                point: BenchmarkPoint::new(BenchmarkPointData {
-                    request_rate: Some(1.0 + i as f64),
-                    ..Default::default()
-                })
-                .unwrap(),
+            .map(|(i, kind)| {
+                Candidate::new(
+                    kind,
+                    Notes::new(Location::Line {
+                        line: i + 1,
+                        column: 0,
+                    }),
+                    BenchmarkPointData {
+                        request_rate: Some(1.0 + i as f64),
+                        ..Default::default()
+                    },
+                )
             })
             .collect()
     }
 
+    fn kept(c: Vec<Candidate>, opts: &SelectOptions, seed: SeedRule) -> Vec<BenchmarkPoint> {
+        apply(c, opts, seed, "f.csv").unwrap().0
+    }
+
     #[test]
     fn seed_rule_drops_throughput_and_caps() {
-        let kept = apply(
+        let kept7 = kept(
             cands(),
             &SelectOptions::default(),
             SeedRule::DropThroughputFirst7,
         );
-        let rates: Vec<_> = kept.iter().filter_map(|p| p.request_rate()).collect();
+        let rates: Vec<_> = kept7.iter().filter_map(|p| p.request_rate()).collect();
         assert_eq!(rates, [1.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
         assert_eq!(
-            apply(cands(), &SelectOptions::default(), SeedRule::All).len(),
+            kept(cands(), &SelectOptions::default(), SeedRule::All).len(),
             11
         );
     }
@@ -211,17 +344,62 @@ mod tests {
     #[test]
     fn explicit_rules() {
         let s = SeedRule::DropThroughputFirst7;
-        assert_eq!(apply(cands(), &SelectOptions::all(), s).len(), 11);
+        assert_eq!(kept(cands(), &SelectOptions::all(), s).len(), 11);
         assert_eq!(
-            apply(cands(), &SelectOptions::except_throughput(), s).len(),
+            kept(cands(), &SelectOptions::except_throughput(), s).len(),
             10
         );
         let c = SelectOptions::only(&[StrategyKind::Constant]).with_max_points(3);
-        let rates: Vec<_> = apply(cands(), &c, s)
+        let rates: Vec<_> = kept(cands(), &c, s)
             .iter()
             .filter_map(|p| p.request_rate())
             .collect();
         assert_eq!(rates, [3.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn broken_values_are_errors_only_where_kept() {
+        let mut c = cands();
+        // The throughput run (index 1) has negative tokens and a dropped statistic; the
+        // fourth kept point (index 4) has a dropped statistic.
+        c[1] = Candidate::new(
+            StrategyKind::Throughput,
+            Notes::new(Location::Line { line: 2, column: 0 }),
+            BenchmarkPointData {
+                label: Some("throughput".into()),
+                request_rate: Some(9.0),
+                input_tokens: -4.0,
+                ..Default::default()
+            },
+        );
+        for i in [1, 4] {
+            c[i].notes.dropped.push(Dropped {
+                field: "ttft.mean".into(),
+                value: "-222574949".into(),
+                reason: "must be >= 0".into(),
+            });
+        }
+        let seed = SeedRule::DropThroughputFirst7;
+        let (points, warnings) =
+            apply(c.clone(), &SelectOptions::default(), seed, "f.csv").unwrap();
+        assert_eq!(points.len(), 7);
+        let shown: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "f.csv: line 2 (throughput), point dropped by the selection: input_tokens = -4: \
+                 must be >= 0; dropped",
+                "f.csv: line 2 (throughput), point dropped by the selection: ttft.mean = \
+                 -222574949: must be >= 0; dropped",
+                "f.csv: line 5, point 3: ttft.mean = -222574949: must be >= 0; dropped",
+            ]
+        );
+        // Kept, the point that does not validate fails the file.
+        let err = apply(c, &SelectOptions::all(), seed, "f.csv").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f.csv: line 2: input_tokens = -4: must be >= 0"
+        );
     }
 
     #[test]

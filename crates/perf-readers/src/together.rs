@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use perf_model_core::{BenchmarkPoint, BenchmarkPointData, DatasetMeta, PerfDataset};
+use perf_model_core::{BenchmarkPointData, DatasetMeta, PerfDataset};
 
 use crate::ReadOptions;
 use crate::error::{Location, ReadError, Result, shorten};
 use crate::json::parse_number_text;
-use crate::point::{RawStats, positive_finite, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, apply};
+use crate::point::{Notes, RawStats, latency, positive_finite, stem};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish};
 use crate::text;
 
 /// Reads a Together benchmark CSV (header `provider_name, provider_model, traffic_mode,
@@ -66,32 +66,18 @@ pub fn read_together_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result
                     message: "expected a number".to_owned(),
                 })
         };
-        let here = Location::Cell {
+        let mut notes = Notes::new(Location::Cell {
             row,
             column: "*".to_owned(),
-        };
-        let invalid = |e| ReadError::Invalid {
-            path: path.to_owned(),
-            location: here.clone(),
-            source: Box::new(e),
-        };
-        let stats = |m: &str| -> Result<perf_model_core::LatencyStats> {
-            let raw = RawStats {
+        });
+        let stats = |m: &str| -> Result<RawStats> {
+            Ok(RawStats {
                 mean: num(&format!("{m}_mean"))?,
                 median: num(&format!("{m}_p50"))?,
                 p90: None,
                 p95: num(&format!("{m}_p95"))?,
                 p99: num(&format!("{m}_p99"))?,
-            };
-            let f = |x: Option<f64>| x.filter(|v| !v.is_nan());
-            perf_model_core::LatencyStats::new(perf_model_core::LatencyStatsData {
-                mean: f(raw.mean),
-                median: f(raw.median),
-                p90: None,
-                p95: f(raw.p95),
-                p99: f(raw.p99),
             })
-            .map_err(invalid)
         };
         if model.is_none() && !cell("provider_model").is_empty() {
             model = Some(cell("provider_model").to_owned());
@@ -111,34 +97,38 @@ pub fn read_together_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result
         let total = count(num("summary_total_num_requests")?);
         let data = BenchmarkPointData {
             label,
-            request_rate: positive_finite(num("summary_actual_qps")?),
+            request_rate: notes.rate("request_rate", num("summary_actual_qps")?),
             concurrency,
             input_tokens: num("input_avg_len")?.unwrap_or(0.0),
             output_tokens: num("output_avg_len")?.unwrap_or(0.0),
-            ttft: stats("ttft")?,
-            e2e: stats("e2e")?,
-            output_throughput: num("summary_job_level_tps")?.filter(|x| x.is_finite()),
+            ttft: latency(&mut notes, "ttft", stats("ttft")?, 1.0),
+            e2e: latency(&mut notes, "e2e", stats("e2e")?, 1.0),
+            output_throughput: notes
+                .non_negative("output_throughput", num("summary_job_level_tps")?),
             successful: total.map(|t| t.saturating_sub(failed.unwrap_or(0))),
             failed,
             ..BenchmarkPointData::default()
         };
-        let point = BenchmarkPoint::new(data).map_err(invalid)?;
         let kind = if concurrency.is_some() {
             StrategyKind::Concurrent
         } else {
             StrategyKind::Unknown
         };
-        candidates.push(Candidate { kind, point });
+        candidates.push(Candidate::new(kind, notes, data));
     }
-    Ok(PerfDataset {
-        name: stem(path),
-        meta: DatasetMeta {
-            model,
-            source: Some(path.to_owned()),
-            ..DatasetMeta::default()
-        },
-        points: apply(candidates, &opts.select, SeedRule::All),
-    })
+    let meta = DatasetMeta {
+        model,
+        source: Some(path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(
+        stem(path),
+        meta,
+        candidates,
+        &opts.select,
+        SeedRule::All,
+        path,
+    )
 }
 
 /// A whole, non-negative count.

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::error::{ReadError, Result};
 use crate::json::{Cx, Node};
-use crate::point::{RawStats, latency};
+use crate::point::{RawStats, latency_strict};
 
 /// The ITL definition of inference-perf.
 const ITL_DEFINITION: &str =
@@ -418,7 +418,7 @@ pub(super) fn lifecycle(value: &Value, path: &str) -> Result<MetricSummary> {
             p95: n.opt_num(&["p95"], &cx)?,
             p99: n.opt_num(&["p99"], &cx)?,
         };
-        latency(&cx, &n.path, raw, 1000.0)
+        latency_strict(&cx, &n.path, raw, 1000.0)
     };
     let finite = |x: Option<f64>| x.filter(|v| v.is_finite());
     Ok(MetricSummary {
