@@ -32,14 +32,25 @@
 //! # Routes
 //!
 //! JSON in and out; every error is `{"message": "…"}` with a 4xx status for the client's
-//! input (5xx only for our own failures). Routes marked **write** change the store: they are
-//! refused (403) on a `--read-only` server and, when a token is set, need
-//! `Authorization: Bearer <token>` (401 without it). Bodies above the limit (default 64 MiB)
-//! answer 413.
+//! input (5xx only for our own failures), a wrong method's 405 included (with its `Allow`
+//! header). Routes marked **write** change the store: they are refused (403) on a
+//! `--read-only` server and, when a token is set, need `Authorization: Bearer <token>` (401
+//! without it). Bodies above the limit (default 64 MiB) answer 413.
+//!
+//! | status | when |
+//! |---|---|
+//! | 400 | the request is malformed: a body that is not JSON or not of the route's shape (a missing field, a string for a number, an unknown key), a bad query parameter |
+//! | 401, 403 | a write without the token, on a read-only server, or from another site |
+//! | 404 | an unknown id or path (JSON; a browser asking for a page gets the HTML page) |
+//! | 405 | a method the path does not take; `Allow` lists those it does |
+//! | 409 | an upload whose bytes are stored already |
+//! | 413 | a body above the limit |
+//! | 422 | well-formed input the model cannot use: a negative, non-finite or absurd value (named by its key, `data[3].requestRate` for a `/train` point), a data set the fit cannot start on, a rate above capacity, an unreachable target, a file that cannot be read |
+//! | 500 | a failure of the server itself (database, optimizer framework, a panic) |
 //!
 //! | method and path | what it does |
 //! |---|---|
-//! | `POST /train[?seed_compatible=true][&init=A,B,G][&seconds=true]` | model-trainer: fit α, β, γ to an Inferno `DataSet` body |
+//! | `POST /train[?loss=&model=&init=A,B,G&seed_compatible=&scaled=&multistart=&seed=&arithmetic=&seconds=]` | model-trainer: fit α, β, γ to an Inferno `DataSet` body, with `llm-perf fit`'s settings (below) |
 //! | `POST /solve`, `/target`, `/optimize` | queue-analysis: one rate, max rate under targets, best max batch |
 //! | `GET /healthz` | `{"status":"ok"}` |
 //! | `POST /api/benchmarks/upload` **write** | store a file of any detected format (benchmark results are read into points; traces, profiles and documents are kept whole) (multipart field `file`, or the raw body with `?name=&model=`); 201, 409 for bytes already stored, 422 for a file that cannot be read |
@@ -64,6 +75,29 @@
 //! | `GET /api/store` | database path, schema version, row counts |
 //!
 //! `docs/server.md` in the repository has `curl` examples for each.
+//!
+//! ## `POST /train` query parameters
+//!
+//! The trainer settings of `llm-perf fit`, with the flags' meanings and value spellings (the
+//! flag `--seed-compatible` is `seed_compatible=true`; `-` and `_` are alike in keys). Without
+//! parameters `/train` fits as before.
+//!
+//! | key | values | default of `/train` | default of `llm-perf fit` |
+//! |---|---|---|---|
+//! | `loss` | `rel-sq`, `weighted-abs` | `rel-sq` | same |
+//! | `model` | `v3`, `v6`, `v7` (or `0.3` … `0.8`) | `serve --model` (`v7`) | `v7` |
+//! | `init` | `A,B,G`: α, β, γ, each `>= 0` | `1,0,0` when seed-compatible (upstream's `/train`), else `1,0.01,0.0001` | `1,0.01,0.0001` |
+//! | `seed_compatible` | `true`, `false` | `false` | `false` |
+//! | `scaled` | `true`, `false` | `true` (upstream's `/train` scales) | `false` (`--scaled`) |
+//! | `multistart` | `0` … `64` | `8` | `8` |
+//! | `seed` | an integer `>= 0` | `0` | `0` |
+//! | `arithmetic` | `f64`, `go` | `serve --arithmetic`, else `go` when seed-compatible, `f64` otherwise | `go` when seed-compatible, else `f64` |
+//! | `seconds` | `true`, `false` | `false`: the body's times are ms | `--seconds` |
+//!
+//! The model-trainer README's response, `llm-perf fit data.json --model v3 --loss weighted-abs
+//! --init 10,0,0 --seed-compatible`, is `POST /train?model=v3&loss=weighted-abs&init=10,0,0&seed_compatible=true&scaled=false`.
+//! An unknown key, a key given twice or a bad value answers 400 naming the key, the value and
+//! what is accepted.
 //!
 //! # The workbench
 //!

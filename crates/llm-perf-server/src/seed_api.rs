@@ -15,13 +15,20 @@ use llm_perf::model::inferno::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// A problem that cannot be analysed: a missing or invalid field, or what the analyzer
-/// rejects (keep the source: a rate above capacity is the client's 422, not a 400).
+/// A problem that cannot be analysed: a malformed body, a field whose value cannot be used,
+/// or what the analyzer rejects. The variants keep the HTTP distinction: a body that is not a
+/// problem is the client's 400, well-formed values the model cannot use are its 422.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProblemError {
-    /// The body: malformed JSON, an unknown key, a missing or invalid field.
+    /// The body's shape: malformed JSON, an unknown key, a value of the wrong JSON type, a
+    /// missing field.
     #[error("{0}")]
     Body(String),
+    /// A well-formed field whose value cannot be used (negative, non-finite, fractional
+    /// count); the message names the REST key.
+    #[error("{0}")]
+    Value(String),
     /// The analyzer rejected the values or cannot meet the load or target.
     #[error(transparent)]
     Model(#[from] llm_perf::model::Error),
@@ -35,6 +42,10 @@ macro_rules! body_error {
 
 macro_rules! bail {
     ($($arg:tt)*) => { return Err(ProblemError::Body(format!($($arg)*))) };
+}
+
+macro_rules! bail_value {
+    ($($arg:tt)*) => { return Err(ProblemError::Value(format!($($arg)*))) };
 }
 
 /// A queue-analysis problem: the REST body of `/solve`, `/target` and `/optimize` (each field
@@ -110,7 +121,7 @@ fn number(key: &str, value: &Value) -> Result<f64> {
 fn count(key: &str, value: &Value) -> Result<u32> {
     let v = number(key, value)?;
     if v.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&v) {
-        bail!("field `{key}` must be a non-negative integer, got {value}");
+        bail_value!("field `{key}` must be a non-negative integer, got {value}");
     }
     // Exact: v is integral and within u32's range.
     Ok(v as u32)
@@ -128,7 +139,8 @@ impl Problem {
     /// REST key.
     ///
     /// # Errors
-    /// The first missing or invalid field.
+    /// The first missing field ([`ProblemError::Body`]) or invalid value
+    /// ([`ProblemError::Value`]).
     pub fn validate_rest(&self, need_rate: bool) -> Result<()> {
         let required = [
             ("maxBatchSize", self.max_batch.map(f64::from)),
@@ -162,16 +174,90 @@ impl Problem {
             if let Some(v) = value
                 && !(v.is_finite() && v >= 0.0)
             {
-                bail!("field `{key}` must be a finite number >= 0, got {v}");
+                bail_value!("field `{key}` must be a finite number >= 0, got {v}");
             }
         }
         if self.max_batch == Some(0) {
-            bail!("field `maxBatchSize` must be > 0, got 0");
+            bail_value!("field `maxBatchSize` must be > 0, got 0");
         }
         if self.max_num_tokens == Some(0) {
-            bail!("field `maxNumTokens` must be > 0, got 0");
+            bail_value!("field `maxNumTokens` must be > 0, got 0");
         }
         Ok(())
+    }
+}
+
+/// The REST key of a field name the analyzer's errors use (`rate` → `RPS`, `itl_ms` →
+/// `targetITL`, …); other names are returned unchanged.
+#[must_use]
+pub fn rest_key(field: &str) -> &str {
+    match field {
+        "rate" | "rate_rps" | "request_rate" => "RPS",
+        "input_tokens" => "avgInputTokens",
+        "output_tokens" => "avgOutputTokens",
+        "max_batch_size" | "batch" => "maxBatchSize",
+        "max_queue_size" => "maxQueueSize",
+        "max_num_tokens" => "maxNumTokens",
+        "ttft_ms" => "targetTTFT",
+        "itl_ms" => "targetITL",
+        "tps" => "targetTPS",
+        other => other,
+    }
+}
+
+/// A number for a one-line message: as Rust prints it, but with an exponent when it is very
+/// large or very small (`1e300`, not three hundred digits).
+#[must_use]
+pub fn short_num(x: f64) -> String {
+    let a = x.abs();
+    if a.is_finite() && a != 0.0 && !(1e-4..1e15).contains(&a) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// A value the analyzer formatted (`OutOfRange::value`), shortened like [`short_num`] when it
+/// is a number.
+fn short_text(value: &str) -> String {
+    value
+        .parse::<f64>()
+        .map_or_else(|_| value.to_owned(), short_num)
+}
+
+/// The analyzer's error `e` in the REST body's terms: fields by their key (`key` maps an
+/// analyzer field name to it), numbers short.
+#[must_use]
+pub fn model_message(e: &llm_perf::model::Error, key: impl Fn(&str) -> String) -> String {
+    use llm_perf::model::Error as E;
+    match e {
+        E::NonFinite { field, value } => {
+            format!("field `{}` = {value}: must be a finite number", key(field))
+        }
+        E::OutOfRange {
+            field,
+            value,
+            expected,
+        } => format!("field `{}` = {}: {expected}", key(field), short_text(value)),
+        E::RateAboveCapacity { rate, max_rate } => format!(
+            "field `{}` = {}: above the maximum rate the model can serve with these parameters, {} req/s",
+            key("rate"),
+            short_num(*rate),
+            short_num(*max_rate)
+        ),
+        E::TargetUnreachable {
+            metric,
+            target,
+            achieved,
+            min_rate,
+        } => format!(
+            "field `{}` = {} ms cannot be met: at the lowest rate ({} req/s) the model gives {} ms",
+            key(&format!("{}_ms", metric.to_ascii_lowercase())),
+            short_num(*target),
+            short_num(*min_rate),
+            short_num(*achieved)
+        ),
+        other => other.to_string(),
     }
 }
 

@@ -3,13 +3,15 @@
 mod benchmarks;
 pub(crate) mod derived;
 mod seed;
+mod train;
 
 use std::time::Instant;
 
 use axum::Router;
+use axum::body::HttpBody;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -21,7 +23,8 @@ use crate::error::ServerError;
 use crate::state::AppState;
 
 /// Every route (see the crate docs for the table), with request logging, the body limit of
-/// the options and a JSON 404 for unknown paths.
+/// the options, a JSON 404 for unknown paths (an HTML page for a browser asking for a page
+/// outside `/api/`) and a JSON body on every error, a wrong method's 405 included.
 pub fn router(state: AppState) -> Router {
     // Routes that change the store: behind the token / read-only check.
     let writes = Router::new()
@@ -43,7 +46,7 @@ pub fn router(state: AppState) -> Router {
             require_write_access,
         ));
     let reads = Router::new()
-        .route("/train", post(seed::train))
+        .route("/train", post(train::train))
         .route("/solve", post(seed::solve))
         .route("/target", post(seed::target))
         .route("/optimize", post(seed::optimize))
@@ -72,7 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/derived/{id}", get(derived::one))
         .route("/api/derived/{id}/size", post(derived::size));
     let max_body = state.options.max_body_bytes;
-    reads
+    let app = reads
         .merge(writes)
         .merge(crate::pages::pages())
         .fallback(not_found)
@@ -80,7 +83,13 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(cross_origin_protection))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(log_request))
-        .with_state(state)
+        .with_state(state);
+    // `Router::layer` wraps each route, inside the method routing that answers a wrong method
+    // with an empty 405 and adds `Allow` afterwards; wrapped around the whole router, the
+    // JSON rewrite sees the finished answer.
+    Router::new()
+        .fallback_service(app)
+        .layer(middleware::from_fn(json_error_bodies))
 }
 
 /// An error answer: a status and `{"message": …}` (plus fields some errors add).
@@ -260,13 +269,71 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-async fn not_found(request: Request) -> ApiError {
-    ApiError::new(
+/// An unknown path: 404 with a JSON message; a browser asking for an HTML page outside
+/// `/api/` gets the workbench's HTML 404 instead.
+async fn not_found(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path();
+    let error = ApiError::new(
         StatusCode::NOT_FOUND,
         format!(
-            "no route for {} {}; see GET /api/store and the route table in docs/server.md",
+            "no route for {} {path}; see GET /api/store and the route table in docs/server.md",
             request.method(),
-            request.uri().path()
         ),
-    )
+    );
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html && *request.method() == Method::GET && !path.starts_with("/api/") {
+        return crate::pages::error_page(
+            &state,
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("There is no page at {path}."),
+            ),
+        );
+    }
+    error.into_response()
+}
+
+/// Gives every error answer without a body a JSON `{"message": …}` (axum answers a wrong
+/// method with an empty 405): the message names the method and path, and for a 405 the
+/// methods the path takes. The other headers (`Allow` above all) are kept.
+async fn json_error_bodies(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    if !is_error
+        || response.headers().contains_key(header::CONTENT_TYPE)
+        || response.body().size_hint().exact() != Some(0)
+    {
+        return response;
+    }
+    let message = if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = response
+            .headers()
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("method {method} is not allowed on {path}; allowed: {allow}")
+    } else {
+        format!(
+            "{method} {path}: {}",
+            status.canonical_reason().unwrap_or("error")
+        )
+    };
+    let mut out = ApiError::new(status, message).into_response();
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    out
 }
