@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use perf_model_core::{BenchmarkPointData, DatasetMeta, LatencyStatsData, PerfDataset};
+use perf_model_core::{BenchmarkPointData, LatencyStatsData, PerfDataset};
 use serde_json::Value;
 
 use crate::ReadOptions;
 use crate::error::{Location, ReadError, Result, shorten};
 use crate::json::{Cx, parse_json_lenient, parse_number_text};
-use crate::point::{Notes, RawStats, latency, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, finish};
+use crate::point::{Notes, RawStats, latency};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish_file};
 use crate::text;
 
 /// Lower-cases and collapses white space, for case-insensitive key matching.
@@ -263,17 +263,12 @@ pub fn read_aisbench(
         failed: count(common.failed),
         ..BenchmarkPointData::default()
     };
-    let meta = DatasetMeta {
-        source: Some(path.to_owned()),
-        ..DatasetMeta::default()
-    };
-    finish(
-        stem(path),
-        meta,
+    finish_file(
+        path,
+        None,
         vec![Candidate::new(StrategyKind::Unknown, notes, data)],
         &opts.select,
         SeedRule::All,
-        path,
     )
 }
 

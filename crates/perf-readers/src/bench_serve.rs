@@ -1,15 +1,13 @@
 //! `vllm bench serve` / `benchmark_serving.py` result JSON and SGLang `bench_serving` JSONL:
 //! flat objects of configuration and summary metrics, one per run (JSON or JSON Lines).
 
-use perf_model_core::{
-    BenchmarkPointData, DatasetMeta, PerfDataset, RequestRecord, RequestRecordData,
-};
+use perf_model_core::{BenchmarkPointData, PerfDataset, RequestRecord, RequestRecordData};
 
 use crate::ReadOptions;
 use crate::error::{ReadError, Result};
 use crate::json::{Cx, Node, parse_records};
-use crate::point::{Notes, RawStats, latency, positive_finite, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, finish};
+use crate::point::{Notes, RawStats, latency, positive_finite};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish_file};
 use crate::text;
 
 /// Reads a `vllm bench serve` (or `benchmark_serving.py --save-result`) result: one JSON
@@ -68,19 +66,7 @@ fn read_bench_serve(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result<Perf
             detail: ": no result object".to_owned(),
         });
     }
-    let meta = DatasetMeta {
-        model,
-        source: Some(path.to_owned()),
-        ..DatasetMeta::default()
-    };
-    finish(
-        stem(path),
-        meta,
-        candidates,
-        &opts.select,
-        SeedRule::All,
-        path,
-    )
+    finish_file(path, model, candidates, &opts.select, SeedRule::All)
 }
 
 fn run(root: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {

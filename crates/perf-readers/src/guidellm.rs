@@ -3,16 +3,14 @@
 
 use std::collections::HashMap;
 
-use perf_model_core::{
-    BenchmarkPointData, DatasetMeta, PerfDataset, RequestRecord, RequestRecordData,
-};
+use perf_model_core::{BenchmarkPointData, PerfDataset, RequestRecord, RequestRecordData};
 use serde_json::Value;
 
 use crate::ReadOptions;
 use crate::error::{ReadError, Result};
 use crate::json::{Cx, Node, json_error, number, parse_json_lenient, parse_number_text};
-use crate::point::{Notes, RawStats, distribution, latency, positive_finite, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, finish};
+use crate::point::{Notes, RawStats, distribution, latency, positive_finite};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish_file};
 use crate::text;
 
 /// Reads a GuideLLM JSON report (`{"benchmarks": […]}`, with or without `metadata`, `args` or
@@ -123,19 +121,7 @@ pub(crate) fn guidellm_from_value(
             })
         })
         .and_then(|n| n.as_str().map(str::to_owned));
-    let meta = DatasetMeta {
-        model,
-        source: Some(path.to_owned()),
-        ..DatasetMeta::default()
-    };
-    finish(
-        stem(path),
-        meta,
-        candidates,
-        &opts.select,
-        SeedRule::All,
-        path,
-    )
+    finish_file(path, model, candidates, &opts.select, SeedRule::All)
 }
 
 /// A GuideLLM report without its request lists (and other bulky parts we do not read).
@@ -575,17 +561,12 @@ pub fn read_guidellm_csv_json(bytes: &[u8], path: &str, opts: &ReadOptions) -> R
         };
         candidates.push(csv_row(&cells, keys, i, &cx)?);
     }
-    let meta = DatasetMeta {
-        source: Some(path.to_owned()),
-        ..DatasetMeta::default()
-    };
-    finish(
-        stem(path),
-        meta,
+    finish_file(
+        path,
+        None,
         candidates,
         &opts.select,
         SeedRule::DropThroughputFirst7,
-        path,
     )
 }
 
@@ -760,18 +741,7 @@ pub fn read_guidellm_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result
         let style = if three_rows { &V2_KEYS } else { &V1_KEYS };
         candidates.push(csv_row(&cells, style, i - data_start, &cx)?);
     }
-    let meta = DatasetMeta {
-        source: Some(path.to_owned()),
-        ..DatasetMeta::default()
-    };
-    finish(
-        stem(path),
-        meta,
-        candidates,
-        &opts.select,
-        SeedRule::All,
-        path,
-    )
+    finish_file(path, None, candidates, &opts.select, SeedRule::All)
 }
 
 /// Parses `"[a, b, …]"` (or a JSON array) of exactly 11 numbers.

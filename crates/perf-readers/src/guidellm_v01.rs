@@ -2,13 +2,13 @@
 //! "args": {…}}]}`, where each benchmark carries its raw per-request `results` and no
 //! precomputed metrics.
 
-use perf_model_core::{BenchmarkPointData, DatasetMeta, PerfDataset};
+use perf_model_core::{BenchmarkPointData, PerfDataset};
 
 use crate::ReadOptions;
 use crate::error::Result;
 use crate::json::{Cx, Node};
-use crate::point::{Notes, latency, positive_finite, sample_stats, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, finish};
+use crate::point::{Notes, latency, positive_finite, sample_stats};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish_file};
 
 /// Reads the reports of a v0.1 file (the elements of the top-level `benchmarks`).
 ///
@@ -43,19 +43,7 @@ pub(crate) fn read_v01(
             candidates.push(benchmark(b, cx)?);
         }
     }
-    let meta = DatasetMeta {
-        model,
-        source: Some(cx.path.to_owned()),
-        ..DatasetMeta::default()
-    };
-    finish(
-        stem(cx.path),
-        meta,
-        candidates,
-        &opts.select,
-        SeedRule::All,
-        cx.path,
-    )
+    finish_file(cx.path, model, candidates, &opts.select, SeedRule::All)
 }
 
 fn benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {

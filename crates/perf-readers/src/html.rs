@@ -1,14 +1,14 @@
 //! GuideLLM HTML reports: the JS literals `window.benchmarks = […]` and
 //! `window.workloadDetails = {…}` embedded in a `<script>`.
 
-use perf_model_core::{BenchmarkPointData, DatasetMeta, PerfDataset};
+use perf_model_core::{BenchmarkPointData, PerfDataset};
 use serde_json::Value;
 
 use crate::ReadOptions;
 use crate::error::{ReadError, Result};
 use crate::json::{Cx, Node, parse_json_lenient};
-use crate::point::{Notes, RawStats, distribution, latency, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, finish};
+use crate::point::{Notes, RawStats, distribution, latency};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish_file};
 use crate::text;
 
 /// Token mean Inferno assumes when `workloadDetails` has none.
@@ -93,18 +93,12 @@ pub fn read_guidellm_html(bytes: &[u8], path: &str, opts: &ReadOptions) -> Resul
         .and_then(Value::as_str)
         .filter(|m| *m != "N/A")
         .map(str::to_owned);
-    let meta = DatasetMeta {
+    finish_file(
+        path,
         model,
-        source: Some(path.to_owned()),
-        ..DatasetMeta::default()
-    };
-    finish(
-        stem(path),
-        meta,
         candidates,
         &opts.select,
         SeedRule::DropThroughputFirst7,
-        path,
     )
 }
 

@@ -274,6 +274,23 @@ fn describe(e: &perf_model_core::Error) -> (String, Option<String>, String) {
 ///
 /// # Errors
 /// As [`apply`].
+/// [`finish`] for a file read whole: the data set is named after the file's stem and records
+/// the file as its source (and the model, when the file names it).
+pub(crate) fn finish_file(
+    path: &str,
+    model: Option<String>,
+    candidates: Vec<Candidate>,
+    opts: &SelectOptions,
+    seed: SeedRule,
+) -> Result<PerfDataset> {
+    let meta = DatasetMeta {
+        model,
+        source: Some(path.to_owned()),
+        ..DatasetMeta::default()
+    };
+    finish(crate::point::stem(path), meta, candidates, opts, seed, path)
+}
+
 pub(crate) fn finish(
     name: String,
     meta: DatasetMeta,

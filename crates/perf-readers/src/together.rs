@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use perf_model_core::{BenchmarkPointData, DatasetMeta, PerfDataset};
+use perf_model_core::{BenchmarkPointData, PerfDataset};
 
 use crate::ReadOptions;
 use crate::error::{Location, ReadError, Result, shorten};
 use crate::json::parse_number_text;
-use crate::point::{Notes, RawStats, latency, positive_finite, stem};
-use crate::select::{Candidate, SeedRule, StrategyKind, finish};
+use crate::point::{Notes, RawStats, latency, positive_finite};
+use crate::select::{Candidate, SeedRule, StrategyKind, finish_file};
 use crate::text;
 
 /// Reads a Together benchmark CSV (header `provider_name, provider_model, traffic_mode,
@@ -116,19 +116,7 @@ pub fn read_together_csv(bytes: &[u8], path: &str, opts: &ReadOptions) -> Result
         };
         candidates.push(Candidate::new(kind, notes, data));
     }
-    let meta = DatasetMeta {
-        model,
-        source: Some(path.to_owned()),
-        ..DatasetMeta::default()
-    };
-    finish(
-        stem(path),
-        meta,
-        candidates,
-        &opts.select,
-        SeedRule::All,
-        path,
-    )
+    finish_file(path, model, candidates, &opts.select, SeedRule::All)
 }
 
 /// A whole, non-negative count.
