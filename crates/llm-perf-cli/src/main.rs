@@ -15,6 +15,7 @@ mod convert_cmd;
 mod engines_cmd;
 mod fit_cmd;
 mod predict_cmd;
+mod predict_view;
 mod problem;
 mod queue_cmd;
 mod read_cmd;

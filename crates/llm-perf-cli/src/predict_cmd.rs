@@ -45,6 +45,12 @@ enum PredictCommand {
     Query(QueryArgs),
     /// List the configurations of a predictors file with their weights and validation scores.
     Show(ShowArgs),
+    /// The profiler's `view`: the weights per configuration, then predictions from lines read
+    /// on stdin — `mode prefill|decode`, `bs N`, `input-len L`, `config NAME` (the first
+    /// configuration by default) — one after every line once mode, bs and input-len are set,
+    /// until end of input. Scriptable: `printf 'mode decode\nbs 8\ninput-len 512\n' | llm-perf
+    /// predict view FILE`.
+    View(crate::predict_view::ViewArgs),
 }
 
 /// Arguments of `llm-perf predict train`.
@@ -127,6 +133,11 @@ struct ShowArgs {
     json: bool,
 }
 
+/// The flags of [`show_loaded`].
+struct ShowFlags {
+    json: bool,
+}
+
 /// Arguments of `llm-perf estimate`.
 #[derive(Args, Debug)]
 pub struct EstimateArgs {
@@ -163,6 +174,7 @@ pub fn predict(args: &PredictArgs) -> Result<String> {
         PredictCommand::Train(a) => train(a),
         PredictCommand::Query(a) => query(a),
         PredictCommand::Show(a) => show(a),
+        PredictCommand::View(a) => crate::predict_view::view(a),
     }
 }
 
@@ -243,14 +255,33 @@ fn query(a: &QueryArgs) -> Result<String> {
         Mode::Prefill => Stage::Prefill,
         Mode::Decode => Stage::Decode,
     };
-    let ms = match load(&a.file)? {
-        Loaded::Step(file) => file.get(&a.config)?.predict_ms(stage, a.bs, a.input_len)?,
-        Loaded::Vidur(file) => {
-            let predictor = file.get(&a.config)?;
-            predictor.step_time(&uniform_batch(stage, a.bs, a.input_len)?)
-        }
-    };
+    let ms = predict_ms(&load(&a.file)?, &a.config, stage, a.bs, a.input_len)?;
     Ok(format!("{} ms\n", num(ms, 6)))
+}
+
+/// One step's predicted time, ms, from configuration `config` of a loaded predictors file.
+pub(crate) fn predict_ms(
+    loaded: &Loaded,
+    config: &str,
+    stage: Stage,
+    bs: f64,
+    input_len: f64,
+) -> Result<f64> {
+    Ok(match loaded {
+        Loaded::Step(file) => file.get(config)?.predict_ms(stage, bs, input_len)?,
+        Loaded::Vidur(file) => {
+            let predictor = file.get(config)?;
+            predictor.step_time(&uniform_batch(stage, bs, input_len)?)
+        }
+    })
+}
+
+/// The configuration names of a loaded predictors file, in file order.
+pub(crate) fn config_names(loaded: &Loaded) -> Vec<String> {
+    match loaded {
+        Loaded::Step(file) => file.configs.keys().cloned().collect(),
+        Loaded::Vidur(file) => file.configs.keys().cloned().collect(),
+    }
 }
 
 /// The step of `bs` identical requests: whole prompts of `len` tokens, or decodes over `len`
@@ -344,7 +375,13 @@ fn train_vidur(a: &TrainArgs) -> Result<String> {
 }
 
 fn show(a: &ShowArgs) -> Result<String> {
-    let file = match load(&a.file)? {
+    show_loaded(load(&a.file)?, a.json)
+}
+
+/// `predict show` of a loaded file: a table of weights per configuration, or JSON.
+pub(crate) fn show_loaded(loaded: Loaded, json: bool) -> Result<String> {
+    let a = ShowFlags { json };
+    let file = match loaded {
         Loaded::Step(file) => file,
         Loaded::Vidur(file) => {
             if a.json {

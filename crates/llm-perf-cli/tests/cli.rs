@@ -915,6 +915,98 @@ fn a_corrupted_statistic_warns_when_unused_and_fails_when_used() {
 }
 
 #[test]
+fn predict_view_reads_queries_from_stdin() {
+    use std::io::Write as _;
+    let dir = std::env::temp_dir().join(format!("llm-perf-view-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pred.json");
+    let trained = run(&[
+        "predict",
+        "train",
+        "--profile",
+        &samples(
+            "readers/profiles/llm-profiler/A100_benchmark_data_Qwen_Qwen3-4B_TP_1_PP_1.v2.json",
+        ),
+        "--config",
+        "qwen3-4b-a100",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let view = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_llm-perf"))
+            .args(["predict", "view", file.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let query = |mode: &str, bs: &str, len: &str| {
+        let out = run(&[
+            "predict",
+            "query",
+            file.to_str().unwrap(),
+            "qwen3-4b-a100",
+            "--mode",
+            mode,
+            "--bs",
+            bs,
+            "--input-len",
+            len,
+        ]);
+        stdout(&out).trim().trim_end_matches(" ms").to_owned()
+    };
+    let out = view("mode decode\nbs 8\n# nothing yet\ninput-len 512\nmode prefill\nbs 1\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // The weights first, as `predict show` prints them.
+    assert!(text.starts_with("config `qwen3-4b-a100`"), "{text}");
+    // A prediction once mode, bs and input-len are set, then after every line: 3 of them,
+    // each equal to `predict query`.
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" ms  (config"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (line, (mode, bs)) in
+        lines
+            .iter()
+            .zip([("decode", "8"), ("prefill", "8"), ("prefill", "1")])
+    {
+        let ms = line.split(" ms").next().unwrap();
+        assert_eq!(ms, query(mode, bs, "512"), "{line}");
+        assert!(
+            line.contains(&format!("{mode}, bs {bs}, input-len 512")),
+            "{line}"
+        );
+    }
+    // A line it cannot use is reported, the session goes on, and the exit code says so.
+    let out = view("config other\nmode decode\nbs 2\ninput-len 64\n");
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(
+        text.contains("error: config = other: not in the file (configurations: qwen3-4b-a100)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{} ms  (config qwen3-4b-a100, decode, bs 2",
+            query("decode", "2", "64")
+        )),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn simulate_example_config_runs_as_printed() {
     let out = run(&["simulate", "--example-config"]);
     assert!(out.status.success(), "{}", stderr(&out));
