@@ -495,6 +495,9 @@ pub fn estimate(a: &EstimateArgs) -> Result<String> {
         t.row(vec![k, v]);
     }
     out.push_str(&t.render());
+    for note in &est.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
     Ok(out)
 }
 

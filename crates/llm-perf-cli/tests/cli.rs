@@ -881,6 +881,26 @@ fn a_new_users_wrong_turns_get_the_fix() {
         &["tune", &samples("sim/llama31-8b-h100.yaml")],
         "a simulation config (YAML/JSON), not a tuning config: `llm-perf simulate",
     );
+    // An estimate far outside the data says it extrapolates, and never answers 0 tok/s.
+    let far = stdout(&run(&[
+        "estimate",
+        "--csv",
+        &together,
+        "--model",
+        "fixture/model-a",
+        "--input",
+        "1e12",
+        "--output",
+        "400",
+    ]));
+    assert!(
+        far.contains("note: input tokens 1000000000000 are outside the measured 500–4000"),
+        "{far}"
+    );
+    assert!(
+        far.contains("note: linear gives user_tps_mean = 0, which no server measures"),
+        "{far}"
+    );
     // `run` is `simulate`.
     let out = run(&["run", &samples("sim/llama31-8b-h100.json"), "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -279,6 +279,45 @@ pub struct Estimate {
     pub interpolation_method: Method,
     /// Distance to the nearest point (range-normalised), as used by the confidence rule.
     pub nearest_distance: f64,
+    /// What the estimate could not do as asked, one sentence each: a method the data cannot
+    /// support or whose answer is not physical (and what was used instead), a query outside
+    /// the measured range. Absent from the JSON when empty (the seed's response shape).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The first prediction that cannot be a measurement of this server: a value ≤ 0 (or not
+/// finite) where every measured point is > 0, or a 5th percentile above the mean where every
+/// measured point has it below.
+fn non_physical(predictions: &BTreeMap<String, f64>, pts: &[Point]) -> Option<String> {
+    for (k, v) in predictions {
+        if k.ends_with("_stdev") || (v.is_finite() && *v > 0.0) {
+            continue;
+        }
+        if pts
+            .iter()
+            .filter_map(|p| p.metrics.get(k))
+            .all(|m| *m > 0.0)
+        {
+            return Some(format!("{k} = {v}"));
+        }
+    }
+    for family in ["ttft", "user_tps", "e2e"] {
+        let (kp, km) = (format!("{family}_p05"), format!("{family}_mean"));
+        let (Some(&p05), Some(&mean)) = (predictions.get(&kp), predictions.get(&km)) else {
+            continue;
+        };
+        let data_ordered = pts
+            .iter()
+            .all(|p| match (p.metrics.get(&kp), p.metrics.get(&km)) {
+                (Some(a), Some(b)) => a <= b,
+                _ => true,
+            });
+        if p05 > mean && data_ordered {
+            return Some(format!("{kp} = {p05} above {km} = {mean}"));
+        }
+    }
+    None
 }
 
 /// `y = a + b·x1 + c·x2`.
@@ -656,37 +695,94 @@ impl BenchmarkStore {
         };
         let (q1, q2) = (query.input_tokens, query.output_tokens);
         let q3 = query.traffic_level.unwrap_or(0.5);
-        let mut predictions = BTreeMap::new();
-        for name in metric_names() {
-            let sel: Vec<(f64, f64, f64, f64)> = pts
-                .iter()
-                .filter_map(|p| p.metrics.get(&name).map(|v| (p.x1, p.x2, p.x3, *v)))
-                .collect();
-            if sel.is_empty() {
-                continue;
-            }
-            let v = if method == Method::Average {
-                sel.iter().map(|p| p.3).sum::<f64>() / sel.len() as f64
-            } else {
-                Fit::new(method == Method::Polynomial, with_qps, &sel).eval(with_qps, q1, q2, q3)
-            };
-            predictions.insert(name, clamp0(v));
+        let mut notes = Vec::new();
+        // Never a method the data cannot support: a fit needs more points than coefficients.
+        let mut method = method;
+        let coefficients = |poly: bool| design(poly, with_qps, 0.0, 0.0, 0.0).len();
+        if method == Method::Polynomial && n <= coefficients(true) {
+            notes.push(format!(
+                "polynomial needs more than {} data points, this model has {n}: linear used",
+                coefficients(true)
+            ));
+            method = Method::Linear;
         }
-        if method != Method::Average
-            && !with_qps
-            && let Some(&ttft) = predictions.get("ttft_mean")
-        {
-            let tps = predictions.get("user_tps_mean").copied().unwrap_or(0.0);
-            let gen_ms = if tps > 0.0 && tps.is_finite() {
-                1000.0 * q2 / tps
-            } else {
-                q2 * 10.0 * 1000.0
-            };
-            let mut e2e = ttft + gen_ms;
-            if !e2e.is_finite() {
-                e2e = ttft + 10.0 * q2;
+        if method == Method::Linear && n <= coefficients(false) {
+            notes.push(format!(
+                "linear needs more than {} data points, this model has {n}: average used",
+                coefficients(false)
+            ));
+            method = Method::Average;
+        }
+        let predict = |method: Method| {
+            let mut predictions = BTreeMap::new();
+            for name in metric_names() {
+                let sel: Vec<(f64, f64, f64, f64)> = pts
+                    .iter()
+                    .filter_map(|p| p.metrics.get(&name).map(|v| (p.x1, p.x2, p.x3, *v)))
+                    .collect();
+                if sel.is_empty() {
+                    continue;
+                }
+                let v = if method == Method::Average {
+                    sel.iter().map(|p| p.3).sum::<f64>() / sel.len() as f64
+                } else {
+                    Fit::new(method == Method::Polynomial, with_qps, &sel)
+                        .eval(with_qps, q1, q2, q3)
+                };
+                predictions.insert(name, clamp0(v));
             }
-            predictions.insert("e2e_mean".to_owned(), clamp0(e2e));
+            if method != Method::Average
+                && !with_qps
+                && let Some(&ttft) = predictions.get("ttft_mean")
+            {
+                let tps = predictions.get("user_tps_mean").copied().unwrap_or(0.0);
+                let gen_ms = if tps > 0.0 && tps.is_finite() {
+                    1000.0 * q2 / tps
+                } else {
+                    q2 * 10.0 * 1000.0
+                };
+                let mut e2e = ttft + gen_ms;
+                if !e2e.is_finite() {
+                    e2e = ttft + 10.0 * q2;
+                }
+                predictions.insert("e2e_mean".to_owned(), clamp0(e2e));
+            }
+            predictions
+        };
+        // Never a non-physical answer: fall back to a simpler method and say so.
+        let mut predictions = predict(method);
+        while let Some(why) = non_physical(&predictions, &pts) {
+            let simpler = match method {
+                Method::Polynomial => Method::Linear,
+                Method::Linear | Method::AutoDetect => Method::Average,
+                Method::Average => break,
+            };
+            notes.push(format!(
+                "{} gives {why}, which no server measures: {} used",
+                method.as_str(),
+                simpler.as_str()
+            ));
+            method = simpler;
+            predictions = predict(method);
+        }
+        {
+            let range = |f: fn(&Point) -> f64| {
+                pts.iter()
+                    .map(f)
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                        (lo.min(v), hi.max(v))
+                    })
+            };
+            for (what, q, (lo, hi)) in [
+                ("input tokens", q1, range(|p| p.x1)),
+                ("output tokens", q2, range(|p| p.x2)),
+            ] {
+                if q < lo || q > hi {
+                    notes.push(format!(
+                        "{what} {q} are outside the measured {lo}–{hi}: the estimate extrapolates"
+                    ));
+                }
+            }
         }
         let (d, extrapolating) = nearest(&pts, q1, q2);
         let mut confidence = if d < 0.1 && !extrapolating {
@@ -725,6 +821,7 @@ impl BenchmarkStore {
             num_benchmarks_used: n,
             interpolation_method: method,
             nearest_distance: d,
+            notes,
         })
     }
 }
@@ -850,6 +947,7 @@ mod tests {
     #[test]
     fn linear_recovers_exact_coefficients_and_auto_picks_linear() {
         let s = store();
+
         let f = s.linear_fit(M, "ttft_mean").unwrap();
         assert_relative_eq!(f.a, 300.0, max_relative = 1e-10);
         assert_relative_eq!(f.b, 0.02, max_relative = 1e-10);
@@ -894,17 +992,60 @@ mod tests {
     }
 
     #[test]
-    fn clamps_and_e2e_fallback() {
+    fn a_non_physical_answer_falls_back_and_says_so() {
         let s = store();
-        // user_tps_mean = 60 − 0.002·40000 = −20 → 0; E2E falls back to out·10·1000.
+        // Linear: user_tps_mean = 60 − 0.002·40000 = −20 tok/s, where every measured point is
+        // positive: not an answer. The average of the points is used instead, and said.
         let e = s.estimate(M, &EstimateQuery::new(40_000.0, 100.0)).unwrap();
-        assert_eq!(e.predictions["user_tps_mean"].to_bits(), 0f64.to_bits());
-        assert_relative_eq!(
-            e.predictions["e2e_mean"],
-            1099.0 + 1_000_000.0,
-            max_relative = 1e-10
+        assert_eq!(e.interpolation_method, Method::Average);
+        assert_eq!(
+            e.notes,
+            [
+                "linear gives user_tps_mean = 0, which no server measures: average used",
+                "input tokens 40000 are outside the measured 500–4000: the estimate extrapolates",
+            ]
         );
-        assert!(e.predictions.values().all(|v| *v >= 0.0 && v.is_finite()));
+        let average = |k: &str| {
+            let rows = s.rows(M).unwrap();
+            rows.iter().map(|r| r.metrics[k]).sum::<f64>() / rows.len() as f64
+        };
+        assert_relative_eq!(
+            e.predictions["user_tps_mean"],
+            average("user_tps_mean"),
+            max_relative = 1e-12
+        );
+        assert!(e.predictions.values().all(|v| *v > 0.0 && v.is_finite()));
+        assert_eq!(e.confidence, Confidence::Low);
+        // Inside the measured range nothing is said.
+        assert!(
+            s.estimate(M, &EstimateQuery::new(1000.0, 200.0))
+                .unwrap()
+                .notes
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_method_the_data_cannot_support_is_not_used() {
+        let mut rows = read_together_csv(FIXTURE.as_bytes(), Path::new("f.csv")).unwrap();
+        rows.truncate(4);
+        let mut s = BenchmarkStore::new();
+        s.add_rows(rows);
+        // 4 points: a 6-coefficient polynomial is underdetermined, linear (3) is not.
+        let e = s
+            .estimate(
+                M,
+                &EstimateQuery {
+                    method: Method::Polynomial,
+                    ..EstimateQuery::new(1000.0, 200.0)
+                },
+            )
+            .unwrap();
+        assert_eq!(e.interpolation_method, Method::Linear);
+        assert_eq!(
+            e.notes,
+            ["polynomial needs more than 6 data points, this model has 4: linear used"]
+        );
     }
 
     #[test]
