@@ -111,16 +111,7 @@ pub(crate) fn guidellm_from_value(
     for b in &benchmarks {
         candidates.push(json_benchmark(b, &cx)?);
     }
-    let model = root
-        .at(&["config", "spec", "backend", "model"])
-        .or_else(|| root.at(&["args", "model"]))
-        .or_else(|| {
-            benchmarks.first().and_then(|b| {
-                b.at(&["worker", "backend_model"])
-                    .or_else(|| b.at(&["config", "backend", "model"]))
-            })
-        })
-        .and_then(|n| n.as_str().map(str::to_owned));
+    let model = report_model(&root, &benchmarks);
     finish_file(path, model, candidates, &opts.select, SeedRule::All)
 }
 
@@ -227,6 +218,20 @@ pub(crate) fn strategy_label(
         _ => kind_name.to_owned(),
     };
     Ok((kind, label, streams))
+}
+
+/// The model a GuideLLM report was run against: the report's backend spec (v0.4+) or args,
+/// else its first benchmark's worker or backend.
+pub(crate) fn report_model(root: &Node<'_>, benchmarks: &[Node<'_>]) -> Option<String> {
+    root.at(&["config", "spec", "backend", "model"])
+        .or_else(|| root.at(&["args", "model"]))
+        .or_else(|| {
+            benchmarks.first().and_then(|b| {
+                b.at(&["worker", "backend_model"])
+                    .or_else(|| b.at(&["config", "backend", "model"]))
+            })
+        })
+        .and_then(|n| n.as_str().map(str::to_owned))
 }
 
 fn json_benchmark(b: &Node<'_>, cx: &Cx<'_>) -> Result<Candidate> {

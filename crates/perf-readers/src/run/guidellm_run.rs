@@ -12,7 +12,7 @@ use super::{
     RunServing, RunWorkload,
 };
 use crate::error::Result;
-use crate::guidellm::{guidellm_requests_from_value, strategy_label};
+use crate::guidellm::{guidellm_requests_from_value, report_model, strategy_label};
 use crate::json::{Cx, Node};
 use crate::select::StrategyKind;
 
@@ -46,16 +46,7 @@ pub(super) fn read(path: &Path, value: &Value) -> Result<Vec<MeasuredRun>> {
              read_guidellm_json",
         ));
     }
-    let model = root
-        .at(&["config", "spec", "backend", "model"])
-        .or_else(|| root.at(&["args", "model"]))
-        .or_else(|| {
-            benchmarks.first().and_then(|b| {
-                b.at(&["worker", "backend_model"])
-                    .or_else(|| b.at(&["config", "backend", "model"]))
-            })
-        })
-        .and_then(|n| n.as_str().map(str::to_owned));
+    let model = report_model(&root, &benchmarks);
     let stem = file_stem(path);
     let mut runs = Vec::with_capacity(benchmarks.len());
     for (index, (b, list)) in benchmarks.iter().zip(lists).enumerate() {
