@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use npu_backends::aisbench::{AisBench, AisBenchConfig};
 use npu_backends::mindie::{HealthMode, Mindie, MindieConfig};
@@ -23,12 +24,23 @@ const SAMPLE: &str = concat!(
     "/../../samples/npu/deepseekr1-w8a8_2node_800I-A2_config.json"
 );
 
+/// A loopback port no other test of this process will be given, bindable now.
+///
+/// Ports come from below Linux's ephemeral range (32768–60999): a port the kernel hands out
+/// for `bind(…:0)` is also a candidate for the local end of any outgoing connection, so another
+/// test's HTTP probe could take it between this call and the engine's launch (seen on CI as
+/// "port … is already in use"). A per-process counter, offset by the pid so concurrent test
+/// processes start apart, keeps the tests of this binary on distinct ports.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 1_000) as u16 * 10;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (base - 20_000 + offset) % 12_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A scratch directory removed when dropped.
