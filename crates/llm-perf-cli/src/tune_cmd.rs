@@ -152,6 +152,9 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             if let Some(max) = config.run.max_evaluations {
                 tuner = tuner.max_evaluations(max);
             }
+            if let Some(settings) = &config.surrogate {
+                tuner = tuner.surrogate(settings.clone())?;
+            }
             (tuner, Box::new(evaluator), config.pso.iters)
         }
         EvaluatorKind::Benchmark => {
@@ -229,9 +232,14 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
 
     // Progress on stderr, one line per iteration, so stdout stays the report.
     let mut progress = |s: &IterationSummary| {
+        let predicted = if s.predicted > 0 {
+            format!(", {} predicted by the surrogate, not run", s.predicted)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             std::io::stderr(),
-            "iteration {}/{iterations}: best cost {} after {} evaluations ({} cached)",
+            "iteration {}/{iterations}: best cost {} after {} evaluations ({} cached{predicted})",
             s.iteration + 1,
             num(s.best_cost, 6),
             s.evaluations,
@@ -271,6 +279,7 @@ fn report_json(report: &TuneReport, top: usize) -> serde_json::Value {
         "best_config": report.best_config.to_map(),
         "iterations": report.iterations,
         "evaluations": report.total_evaluations,
+        "predicted": report.predicted,
         "finished": report.finished,
         "top": report.top_k(top),
         "pareto_front": pareto
@@ -310,9 +319,17 @@ fn pareto(report: &TuneReport) -> Vec<(&Record, usize)> {
 
 fn render(report: &TuneReport, top: usize) -> String {
     let mut out = format!(
-        "{} iterations, {} evaluations{}; best cost {}\n\n",
+        "{} iterations, {} evaluations{}{}; best cost {}\n\n",
         report.iterations,
         report.total_evaluations,
+        if report.predicted > 0 {
+            format!(
+                " ({} more particles predicted by the surrogate, not run)",
+                report.predicted
+            )
+        } else {
+            String::new()
+        },
         if report.finished {
             ""
         } else {
@@ -326,7 +343,11 @@ fn render(report: &TuneReport, top: usize) -> String {
     if !front.is_empty() {
         out.push_str(&format!(
             "\nPareto front of the {} evaluations (max out tok/s, min p99 TTFT, min TPOT):\n",
-            report.records.iter().filter(|r| !r.cached).count()
+            report
+                .records
+                .iter()
+                .filter(|r| !r.cached && r.real)
+                .count()
         ));
         let records: Vec<&Record> = front.iter().map(|(r, _)| *r).collect();
         out.push_str(&records_table(

@@ -42,6 +42,8 @@
 //! * [`pso`]: the swarm, its options and RNG discipline (§2).
 //! * [`evaluator`]: the `Evaluator` trait, parallel evaluation with scoped threads.
 //! * [`tuner`]: the loop, de-duplication, results file, exact resume (§7).
+//! * [`surrogate`]: the optional Gaussian-process pre-filter ([`gaussian_process`]) that skips
+//!   particles predicted to miss the SLOs, recorded as predicted (§2.3).
 //! * [`seed_config`]: the seed's `config.toml` (§8); [`tune_config`]: our own tuning TOML.
 //! * `sim` (feature `sim`): [`SimEvaluator`] over `perf-sim`.
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
@@ -50,11 +52,13 @@
 pub mod error;
 pub mod evaluator;
 pub mod fitness;
+pub mod gaussian_process;
 pub mod pso;
 pub mod seed_config;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod space;
+pub mod surrogate;
 pub mod tune_config;
 pub mod tuner;
 
@@ -71,5 +75,8 @@ pub use space::{
     ConfigEntry, Constraint, ConstraintMode, DecodedConfig, Field, FieldKind, FieldSpec, Placement,
     SearchSpace, SeedCompat,
 };
+pub use surrogate::{
+    Prefilter, ScreenInput, Screening, SurrogateFilter, SurrogateSettings, SurrogateStrategy,
+};
 pub use tune_config::{RunOptions, TuneConfig};
-pub use tuner::{IterationSummary, Record, TuneReport, Tuner, pareto_front};
+pub use tuner::{IterationSummary, Record, TuneReport, Tuner, is_predicted, pareto_front};

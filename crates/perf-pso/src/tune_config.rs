@@ -12,6 +12,10 @@
 //! [run]
 //! max_evaluations = 100
 //! jobs = 2
+//! [surrogate]                   # optional: the Gaussian-process pre-filter (crate::surrogate)
+//! initial_points = 5
+//! strategy = "conservative"     # or "aggressive"
+//! feasibility_threshold = -1.2
 //! [[field]]                     # FieldSpec, as in the seed's target_field
 //! name = "MAX_NUM_SEQS"
 //! config_position = "env"
@@ -34,6 +38,7 @@ use crate::error::{Result, io_err, toml_error};
 use crate::fitness::Fitness;
 use crate::pso::PsoParams;
 use crate::space::{Constraint, ConstraintMode, FieldSpec, SearchSpace, SeedCompat};
+use crate::surrogate::SurrogateSettings;
 
 /// Run limits and execution options.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -90,6 +95,9 @@ pub struct TuneConfig {
     /// Penalise or repair constraint violations.
     #[serde(default)]
     pub constraint_mode: ConstraintMode,
+    /// The surrogate pre-filter; absent = every particle is evaluated.
+    #[serde(default)]
+    pub surrogate: Option<SurrogateSettings>,
     /// The simulator configuration (a `perf_sim::SimConfig` table), for the simulator evaluator.
     #[serde(default)]
     pub simulator: Option<serde_json::Value>,
@@ -105,6 +113,9 @@ impl TuneConfig {
         let cfg: Self = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
         cfg.pso.check()?;
         cfg.fitness.check()?;
+        if let Some(s) = &cfg.surrogate {
+            s.check()?;
+        }
         Ok(cfg)
     }
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use perf_model_core::PerformanceIndex;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use crate::evaluator::{Candidate, Evaluation, Evaluator};
 use crate::fitness::Fitness;
 use crate::pso::{PsoParams, SwarmState, de_inf, ser_inf};
 use crate::space::{DecodedConfig, SearchSpace};
+use crate::surrogate::{Prefilter, ScreenInput, Screening, SurrogateFilter, SurrogateSettings};
 
 /// Checkpoint format name.
 pub const CHECKPOINT_FORMAT: &str = "llm-perf.pso-checkpoint";
@@ -40,7 +42,8 @@ pub struct Record {
     pub fitness: f64,
     /// Wall time, s (`null` when timing is not recorded).
     pub duration_s: Option<f64>,
-    /// Real (not predicted) evaluation.
+    /// Real (not predicted) evaluation: `false` for a particle a [`Prefilter`] skipped (its
+    /// `index` then holds the prediction) and for a constraint violation (never run).
     pub real: bool,
     /// Copied from an earlier evaluation of the same configuration (not re-run).
     pub cached: bool,
@@ -57,6 +60,8 @@ pub struct IterationSummary {
     pub evaluations: usize,
     /// Configurations of this iteration answered from the cache.
     pub cached: usize,
+    /// Particles of this iteration the pre-filter skipped (predicted, not run).
+    pub predicted: usize,
 }
 
 /// The outcome of [`Tuner::run`].
@@ -78,9 +83,11 @@ pub struct TuneReport {
     pub converged: bool,
     /// `true` when the evaluation budget stopped the run.
     pub budget_exhausted: bool,
-    /// Evaluations over the whole run (resumed ones included; cached and constraint-violating
-    /// candidates excluded).
+    /// Evaluations over the whole run (resumed ones included; cached, predicted and
+    /// constraint-violating candidates excluded).
     pub total_evaluations: usize,
+    /// Particles the pre-filter skipped over the whole run (resumed ones included).
+    pub predicted: usize,
     /// Every record of the run (from the results file on resume).
     pub records: Vec<Record>,
     /// The final swarm.
@@ -88,13 +95,13 @@ pub struct TuneReport {
 }
 
 impl TuneReport {
-    /// The `k` records of lowest finite cost, distinct configurations, best first.
+    /// The `k` measured records of lowest finite cost, distinct configurations, best first.
     #[must_use]
     pub fn top_k(&self, k: usize) -> Vec<&Record> {
         let mut v: Vec<&Record> = self
             .records
             .iter()
-            .filter(|r| r.fitness.is_finite() && !r.cached)
+            .filter(|r| r.fitness.is_finite() && !r.cached && r.real)
             .collect();
         v.sort_by(|a, b| a.fitness.total_cmp(&b.fitness));
         let mut seen = Vec::new();
@@ -114,7 +121,7 @@ impl TuneReport {
 
 impl TuneReport {
     /// The seed's top-k for fine-tuning (specs/tuning.md §6): among non-cached records with a
-    /// finite cost and TTFT, TPOT and output tok/s > 0, the union of the `k` lowest costs and
+    /// finite cost and TTFT, TPOT and output tok/s > 0 (measured, not predicted), the union of the `k` lowest costs and
     /// the `k` highest output tok/s within the SLO slack `c` (TTFT ≤ T1_slo·(1 + c) and
     /// TPOT ≤ T2_slo·(1 + c) when both penalties are non-zero; only the TPOT test when only the
     /// TPOT penalty is; no test otherwise). Lowest-cost picks first.
@@ -124,7 +131,7 @@ impl TuneReport {
         let rows: Vec<&Record> = self
             .records
             .iter()
-            .filter(|r| !r.cached && r.fitness.is_finite())
+            .filter(|r| !r.cached && r.real && r.fitness.is_finite())
             .filter(|r| {
                 r.index.as_ref().is_some_and(|i| {
                     pos(i.ttft_ms()) && pos(i.tpot_ms()) && pos(i.output_throughput())
@@ -169,14 +176,14 @@ impl TuneReport {
 }
 
 /// Indices of the records on the Pareto front of (max output tok/s, min p99 TTFT, min TPOT)
-/// among successful, non-cached records (the TTFT statistic of the index where the evaluator
+/// among successful, measured, non-cached records (the TTFT statistic of the index where the evaluator
 /// gives no p99); missing latencies count as +∞.
 #[must_use]
 pub fn pareto_front(records: &[Record]) -> Vec<usize> {
     let pts: Vec<(usize, [f64; 3])> = records
         .iter()
         .enumerate()
-        .filter(|(_, r)| !r.cached)
+        .filter(|(_, r)| !r.cached && r.real)
         .filter_map(|(i, r)| {
             let idx = r.index.as_ref()?;
             let g = idx.output_throughput()?;
@@ -232,6 +239,9 @@ struct Fingerprint {
     pso: String,
     fitness: String,
     memoise: bool,
+    /// The pre-filter's description; empty without one (and in older checkpoints).
+    #[serde(default)]
+    prefilter: String,
 }
 
 fn fnv(text: &str) -> String {
@@ -271,6 +281,7 @@ pub struct Tuner {
     memoise: bool,
     stop_after: Option<usize>,
     max_evaluations: Option<usize>,
+    prefilter: Option<Mutex<Box<dyn Prefilter>>>,
 }
 
 impl Tuner {
@@ -288,7 +299,24 @@ impl Tuner {
             memoise: true,
             stop_after: None,
             max_evaluations: None,
+            prefilter: None,
         }
+    }
+    /// Screens every batch with `prefilter` before it is evaluated; skipped particles are
+    /// recorded as predicted (`real = false`) and never become a best (specs/tuning.md §2.3).
+    #[must_use]
+    pub fn prefilter(mut self, prefilter: impl Prefilter + 'static) -> Self {
+        self.prefilter = Some(Mutex::new(Box::new(prefilter)));
+        self
+    }
+    /// [`Tuner::prefilter`] with the Gaussian-process [`SurrogateFilter`] judging feasibility
+    /// by this tuner's fitness SLOs.
+    ///
+    /// # Errors
+    /// Invalid settings ([`SurrogateSettings::check`]).
+    pub fn surrogate(self, settings: SurrogateSettings) -> Result<Self> {
+        let filter = SurrogateFilter::new(settings, &self.fitness)?;
+        Ok(self.prefilter(filter))
     }
     /// Evaluation budget: stop before an iteration whose new (non-cached) evaluations would
     /// take the run's total above `max` (resumed evaluations included).
@@ -355,6 +383,11 @@ impl Tuner {
             pso: fnv(&serde_json::to_string(&pso).unwrap_or_default()),
             fitness: fnv(&serde_json::to_string(&self.fitness).unwrap_or_default()),
             memoise: self.memoise,
+            prefilter: self
+                .prefilter
+                .as_ref()
+                .map(|p| lock(p).describe())
+                .unwrap_or_default(),
         }
     }
 
@@ -405,6 +438,34 @@ impl Tuner {
                     .as_deref()
                     .is_none_or(|e| !e.starts_with("constraint"))
         };
+        // The pre-filter learns from measurements only, replayed in order on resume so that it
+        // makes the decisions it made then.
+        let observe = |filter: &mut Box<dyn Prefilter>, rs: &[Record]| {
+            for r in rs.iter().filter(|r| r.real && evaluated(r)) {
+                let index = if r.error.is_none() {
+                    r.index.as_ref()
+                } else {
+                    None
+                };
+                filter.observe(&r.position, index);
+            }
+        };
+        if let Some(p) = &self.prefilter {
+            let mut filter = lock(p);
+            filter.reset();
+            let mut it = 0;
+            while it < state.iteration {
+                let of_it: Vec<Record> = records
+                    .iter()
+                    .filter(|r| r.iteration == it)
+                    .cloned()
+                    .collect();
+                observe(&mut filter, &of_it);
+                filter.update();
+                it += 1;
+            }
+        }
+        let mut predicted_total = records.iter().filter(|r| is_predicted(r)).count();
         // outcomes journaled in the interrupted iteration join the cache as they did then
         if self.memoise {
             for r in pending.iter().filter(|r| evaluated(r)) {
@@ -501,6 +562,41 @@ impl Tuner {
                 }
                 to_eval.push(i);
             }
+            let mut predicted_count = 0;
+            if let Some(p) = &self.prefilter
+                && !to_eval.is_empty()
+            {
+                let filter = lock(p);
+                let inputs: Vec<ScreenInput<'_>> = to_eval
+                    .iter()
+                    .map(|&i| ScreenInput {
+                        position: &state.particles[i].position,
+                        personal_best_cost: state.particles[i].best_cost,
+                    })
+                    .collect();
+                let decisions = filter.screen(&inputs);
+                drop(filter);
+                let mut kept = Vec::with_capacity(to_eval.len());
+                for (k, &i) in to_eval.iter().enumerate() {
+                    match decisions.get(k) {
+                        Some(Screening::Skip { predicted, reason }) => {
+                            tracing::debug!(iteration = it, particle = i, %reason, "skipped");
+                            for j in
+                                std::iter::once(i).chain((0..n).filter(|&j| dup_of[j] == Some(i)))
+                            {
+                                let mut r = mk(j, *predicted, None, 0.0, false, false);
+                                if predicted.is_none() {
+                                    r.fitness = f64::INFINITY;
+                                }
+                                slots[j] = Some(r);
+                                predicted_count += 1;
+                            }
+                        }
+                        _ => kept.push(i),
+                    }
+                }
+                to_eval = kept;
+            }
             let pending_here = pending
                 .iter()
                 .filter(|r| r.iteration == it && evaluated(r))
@@ -583,7 +679,23 @@ impl Tuner {
                 }
             }
             let iter_records: Vec<Record> = slots.into_iter().flatten().collect();
-            let costs: Vec<f64> = iter_records.iter().map(|r| r.fitness).collect();
+            // a prediction never becomes a personal or global best
+            let costs: Vec<f64> = iter_records
+                .iter()
+                .map(|r| {
+                    if is_predicted(r) {
+                        f64::INFINITY
+                    } else {
+                        r.fitness
+                    }
+                })
+                .collect();
+            if let Some(p) = &self.prefilter {
+                let mut filter = lock(p);
+                observe(&mut filter, &iter_records);
+                filter.update();
+            }
+            predicted_total += iter_records.iter().filter(|r| is_predicted(r)).count();
             state.tell(&self.params, &costs)?;
             state.step(&self.params);
             records.extend(iter_records);
@@ -608,6 +720,7 @@ impl Tuner {
                 best_cost: state.best_cost,
                 evaluations,
                 cached: cached_count,
+                predicted: predicted_count,
             });
         }
         let best_position = match state.best_particle() {
@@ -624,6 +737,7 @@ impl Tuner {
             converged: state.converged,
             budget_exhausted,
             total_evaluations,
+            predicted: predicted_total,
             records,
             state,
         })
@@ -680,6 +794,9 @@ impl Tuner {
         if file.fingerprint.memoise != fp.memoise {
             diffs.push("memoisation");
         }
+        if file.fingerprint.prefilter != fp.prefilter {
+            diffs.push("pre-filter settings");
+        }
         if !diffs.is_empty() {
             return Err(refuse(format!("{} differ from this run", diffs.join(", "))));
         }
@@ -720,6 +837,17 @@ impl Tuner {
             evaluations: file.evaluations,
         })
     }
+}
+
+/// Whether a record holds a pre-filter's prediction rather than a measurement.
+#[must_use]
+pub fn is_predicted(r: &Record) -> bool {
+    !r.real && !r.cached && r.error.is_none()
+}
+
+fn lock<T: ?Sized>(m: &Mutex<Box<T>>) -> std::sync::MutexGuard<'_, Box<T>> {
+    // a panicking prefilter leaves no half-written state worth refusing
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Parses a JSONL journal; returns the complete records and `ends`, where `ends[k]` is the byte

@@ -51,12 +51,13 @@ pub fn read_results_jsonl(text: &str, file: &str) -> Result<Vec<Record>, String>
         .collect()
 }
 
-/// The record with the lowest cost (ties: the first).
+/// The measured record with the lowest cost (ties: the first); a surrogate's prediction is
+/// never the best.
 #[must_use]
 pub fn best(records: &[Record]) -> Option<&Record> {
     records
         .iter()
-        .filter(|r| r.fitness.is_finite())
+        .filter(|r| r.fitness.is_finite() && !llm_perf::pso::is_predicted(r))
         .min_by(|a, b| a.fitness.total_cmp(&b.fitness))
 }
 
@@ -68,7 +69,7 @@ pub fn tune_charts(records: &[Record]) -> Vec<Chart> {
     let last = records.iter().map(|r| r.iteration).max().unwrap_or(0);
     for it in 0..=last {
         for r in records.iter().filter(|r| r.iteration == it) {
-            if r.fitness.is_finite() {
+            if r.fitness.is_finite() && !llm_perf::pso::is_predicted(r) {
                 running = running.min(r.fitness);
             }
         }
@@ -78,7 +79,7 @@ pub fn tune_charts(records: &[Record]) -> Vec<Chart> {
     }
     let each: Vec<[f64; 2]> = records
         .iter()
-        .filter(|r| r.fitness.is_finite() && !r.cached)
+        .filter(|r| r.fitness.is_finite() && !r.cached && !llm_perf::pso::is_predicted(r))
         .map(|r| [r.iteration as f64, r.fitness])
         .collect();
     let convergence = xy_chart(
