@@ -211,7 +211,7 @@ fn import(a: &ImportArgs) -> Result<String> {
                             )
                         })
                         .collect();
-                    if parts.is_empty() {
+                    let mut line = if parts.is_empty() {
                         format!(
                             "stored {file} ({} {}): {}",
                             s.format,
@@ -220,7 +220,11 @@ fn import(a: &ImportArgs) -> Result<String> {
                         )
                     } else {
                         format!("stored {file} ({}): {}", s.format, parts.join(", "))
+                    };
+                    for w in &s.warnings {
+                        line.push_str(&format!("\n  warning: {w}"));
                     }
+                    line
                 }
                 Outcome::Duplicate { message, .. } => format!("duplicate: {message}"),
                 Outcome::Failed { message } => format!("failed: {message}"),

@@ -720,3 +720,55 @@ fn store_import_takes_every_reader_sample_that_read_accepts() {
     assert!(out.contains(&summary), "{out}");
     eprintln!("{}", out.lines().last().unwrap_or(""));
 }
+
+#[test]
+fn reader_warnings_are_returned_and_kept_with_the_upload() {
+    // A GuideLLM export whose throughput run carries a clock glitch (TTFT mean −2.2e8 ms): the
+    // reader drops that statistic and warns; the store keeps the warning with the upload.
+    const GLITCH: &str =
+        "crates/perf-readers/tests/fixtures/glitch/guidellm-csv-unused-glitch.json";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = serve_on(&dir, &[]);
+    let up = server.send(
+        "POST",
+        "/api/benchmarks/upload?name=glitch.json&model=m",
+        &[],
+        &read(GLITCH),
+    );
+    assert_eq!(up.status, 201, "{}", up.text());
+    let up = up.json();
+    let warnings = up["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{up}");
+    let w = warnings[0].as_str().expect("text");
+    assert!(w.contains("ttft.mean") && w.contains("-222574949"), "{w}");
+    // Listed with the upload, and after a restart.
+    let (status, list) = server.get("/api/uploads");
+    assert_eq!(status, 200);
+    assert_eq!(list[0]["warnings"][0], w, "{list}");
+    drop(server);
+    let server = serve_on(&dir, &[]);
+    let (_, list) = server.get("/api/uploads");
+    assert_eq!(list[0]["warnings"][0], w, "{list}");
+    // A clean upload has none.
+    let clean = server.upload("together-fixture.csv", &read(TOGETHER), &[], None);
+    assert_eq!(clean.json()["warnings"], json!([]));
+    // The store CLI prints them under the file.
+    let db = dir.path().join("cli.db");
+    let (out, err, code) = run_cli(
+        &[
+            "store",
+            "import",
+            "--db",
+            db.to_str().expect("path"),
+            "--model",
+            "m",
+            GLITCH,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\n  warning: ") && out.contains("ttft.mean"),
+        "{out}"
+    );
+}

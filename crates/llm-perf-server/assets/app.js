@@ -84,7 +84,8 @@
       table.appendChild(head);
       a.body.forEach(function (u) {
         var tr = el('tr');
-        [u.upload_id, u.file_name, u.format, u.kind, u.summary, u.uploaded_at].forEach(function (v) { tr.appendChild(el('td', v)); });
+        var content = u.summary + ((u.warnings || []).length ? ' (' + u.warnings.length + ' warning' + (u.warnings.length === 1 ? '' : 's') + ': ' + u.warnings.join('; ') + ')' : '');
+        [u.upload_id, u.file_name, u.format, u.kind, content, u.uploaded_at].forEach(function (v) { tr.appendChild(el('td', v)); });
         table.appendChild(tr);
       });
       box.appendChild(table);
@@ -112,6 +113,11 @@
             var parts = b.benchmarks.map(function (x) { return x.model + ' (' + x.points + ' points)'; });
             var what = parts.length ? parts.join(', ') : b.summary;
             setStatus(item, file.name + ': ' + b.format + ' — ' + what, true);
+            (b.warnings || []).forEach(function (w) {
+              var note = el('div', 'warning: ' + w);
+              note.className = 'warning';
+              item.appendChild(note);
+            });
           } else {
             setStatus(item, file.name + ': ' + message(a), false);
           }

@@ -139,6 +139,7 @@ pub(super) async fn upload(
         "format": stored.format,
         "sha256": stored.sha256,
         "benchmarks": stored.benchmarks,
+        "warnings": stored.warnings,
     });
     Ok(json_response(StatusCode::CREATED, &body))
 }

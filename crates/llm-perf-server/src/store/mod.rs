@@ -34,7 +34,10 @@ pub use write::{
 };
 
 /// Schema migrations, append-only: never edit a released one, add the next.
-const MIGRATIONS_SLICE: &[M<'_>] = &[M::up(include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS_SLICE: &[M<'_>] = &[
+    M::up(include_str!("../../migrations/0001_init.sql")),
+    M::up(include_str!("../../migrations/0002_upload_warnings.sql")),
+];
 const MIGRATIONS: Migrations<'_> = Migrations::from_slice(MIGRATIONS_SLICE);
 
 /// The database path that means "in memory, gone when the process ends".

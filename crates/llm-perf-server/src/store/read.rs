@@ -501,6 +501,8 @@ pub struct UploadSummary {
     pub uploaded_at: String,
     /// Benchmarks read from it.
     pub benchmark_ids: Vec<i64>,
+    /// What the reader warned about when it was stored.
+    pub warnings: Vec<String>,
 }
 
 /// Every stored file, oldest first.
@@ -510,11 +512,12 @@ pub struct UploadSummary {
 pub fn uploads(conn: &Connection) -> Result<Vec<UploadSummary>> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.file_name, u.format, u.kind, u.summary, u.size_bytes, u.sha256, u.uploaded_at, \
-         (SELECT group_concat(b.id) FROM benchmarks b WHERE b.upload_id = u.id) \
+         (SELECT group_concat(b.id) FROM benchmarks b WHERE b.upload_id = u.id), u.warnings \
          FROM uploads u ORDER BY u.id",
     )?;
     let rows = stmt.query_map([], |r| {
         let ids: Option<String> = r.get(8)?;
+        let warnings: String = r.get(9)?;
         Ok(UploadSummary {
             upload_id: r.get(0)?,
             file_name: r.get(1)?,
@@ -529,6 +532,8 @@ pub fn uploads(conn: &Connection) -> Result<Vec<UploadSummary>> {
                 .split(',')
                 .filter_map(|s| s.parse().ok())
                 .collect(),
+            // written by this crate as a JSON array of strings (checked by the schema)
+            warnings: serde_json::from_str(&warnings).unwrap_or_default(),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

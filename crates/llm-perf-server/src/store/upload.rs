@@ -50,6 +50,9 @@ pub struct ParsedUpload {
     /// One benchmark per model named in the file (in order of first appearance); empty for
     /// traces, profiles and documents.
     pub benchmarks: Vec<ParsedBenchmark>,
+    /// What the reader warned about (a broken statistic it dropped, naming file, point and
+    /// field); stored with the upload and returned with it.
+    pub warnings: Vec<String>,
 }
 
 /// What an uploaded file holds.
@@ -200,6 +203,7 @@ fn parse_with(
                 kind,
                 summary,
                 benchmarks: Vec::new(),
+                warnings: Vec::new(),
             });
         }
         Err(e) => return Err(upload_error(e.to_string())),
@@ -277,6 +281,7 @@ fn parse_with(
         bytes,
         kind: UploadKind::Benchmark,
         summary,
+        warnings: dataset.warnings.iter().map(ToString::to_string).collect(),
         benchmarks,
     })
 }

@@ -29,6 +29,8 @@ pub struct StoredUpload {
     pub benchmarks: Vec<StoredBenchmark>,
     /// Points stored over all benchmarks.
     pub points: usize,
+    /// What the reader warned about (see [`ParsedUpload::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 /// One benchmark created by an upload.
@@ -71,8 +73,8 @@ pub fn insert_upload(conn: &mut Connection, up: &ParsedUpload) -> Result<StoredU
         })));
     }
     tx.execute(
-        "INSERT INTO uploads (file_name, sha256, format, kind, summary, size_bytes, content) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO uploads (file_name, sha256, format, kind, summary, size_bytes, content, warnings) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             up.file_name,
             up.sha256,
@@ -80,7 +82,8 @@ pub fn insert_upload(conn: &mut Connection, up: &ParsedUpload) -> Result<StoredU
             up.kind.as_str(),
             up.summary,
             i64::try_from(up.bytes.len()).unwrap_or(i64::MAX),
-            up.bytes
+            up.bytes,
+            serde_json::to_string(&up.warnings).unwrap_or_else(|_| "[]".to_owned())
         ],
     )?;
     let upload_id = tx.last_insert_rowid();
@@ -93,6 +96,7 @@ pub fn insert_upload(conn: &mut Connection, up: &ParsedUpload) -> Result<StoredU
         sha256: up.sha256.clone(),
         benchmarks: Vec::with_capacity(up.benchmarks.len()),
         points: 0,
+        warnings: up.warnings.clone(),
     };
     {
         let mut bench_stmt = tx.prepare_cached(
