@@ -6,11 +6,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use llm_perf::model::{Accelerator, BatchShape, Dtype, ModelSpec, RooflineModel, StepTimeModel};
+use llm_perf::predict::state::{NUM_STATE_FEATURES, PLAUSIBLE_MS, StateTrainParams};
 use llm_perf::predict::together::{BenchmarkStore, EstimateQuery, Method};
 use llm_perf::predict::vidur::{read_vidur_all_reduce_csv, read_vidur_mlp_csv};
+use llm_perf::predict::xgboost::DumpOptions;
 use llm_perf::predict::{
-    ForestParams, GbdtParams, PredictorFile, ProfileData, RooflineAttention, Stage, StageModel,
-    StepPredictor, Trainer, VidurFile, VidurPredictor,
+    ForestParams, GbdtParams, PredictorFile, ProfileData, RangeCheck, RooflineAttention, Stage,
+    StageModel, StateBatch, StateModel, StateRequest, StateSample, StepPredictor, Trainer,
+    VidurFile, VidurPredictor, XgbModel,
 };
 use llm_perf_server::charts::predictor::AnyPredictor;
 
@@ -19,9 +22,11 @@ use crate::table::{Table, key_values, num};
 /// Model kinds `predict train` can fit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Kind {
-    /// Minimum-norm least squares on the profiler's four features (the seed's model).
+    /// Minimum-norm least squares on the profiler's four features (the seed's model; the
+    /// default for a sweep).
     Linear,
-    /// Gradient-boosted trees on ln(time).
+    /// Gradient-boosted trees on ln(time) (the only kind, and the default, for an
+    /// msserviceprofiler batch profile: the serving tuner's 160-feature state model).
     Gbdt,
     /// Random forest on ln(time).
     Forest,
@@ -39,9 +44,13 @@ pub struct PredictArgs {
 
 #[derive(Subcommand, Debug)]
 enum PredictCommand {
-    /// Train prefill and decode predictors on an llm-profiler sweep and save them.
+    /// Train prefill and decode predictors on an llm-profiler sweep, or the serving tuner's
+    /// state model on an msserviceprofiler batch profile (detected from the content), or
+    /// import an XGBoost state model (`--xgboost`), and save them.
     Train(TrainArgs),
-    /// Predict one step's time (ms) from a predictors file.
+    /// Predict one step's time (ms) from a predictors file, or evaluate an XGBoost JSON model
+    /// on a feature row (`--xgboost MODEL.json --features …`). Warns on stderr when the query
+    /// lies outside the training range.
     Query(QueryArgs),
     /// List the configurations of a predictors file with their weights and validation scores.
     Show(ShowArgs),
@@ -56,10 +65,23 @@ enum PredictCommand {
 /// Arguments of `llm-perf predict train`.
 #[derive(Args, Debug)]
 struct TrainArgs {
-    /// Profiling data: an llm-profiler sweep JSON (linear, gbdt, forest) or a Vidur `mlp.csv`
-    /// (vidur).
-    #[arg(long, value_name = "FILE")]
-    profile: PathBuf,
+    /// Profiling data: an llm-profiler sweep JSON (linear, gbdt, forest), an msserviceprofiler
+    /// batch profile (`pretrain_data.json`, a CSV of Python tuples: the state model), or a
+    /// Vidur `mlp.csv` (vidur).
+    #[arg(long, value_name = "FILE", required_unless_present = "xgboost")]
+    profile: Option<PathBuf>,
+    /// Import an XGBoost model of the 160 state features as a state model instead of
+    /// training: a JSON model (`save_model("m.json")`) or a JSON tree dump (with
+    /// `--base-score`).
+    #[arg(long, value_name = "MODEL.json", conflicts_with = "profile")]
+    xgboost: Option<PathBuf>,
+    /// XGBoost tree dumps only: the model's base_score (a dump does not record it).
+    #[arg(long)]
+    base_score: Option<f64>,
+    /// Unit of `model_execute_time` in a batch profile (default us: msserviceprofiler
+    /// writes µs), or of an imported XGBoost model's output (default ms).
+    #[arg(long, value_enum)]
+    time_unit: Option<TimeUnit>,
     /// Vidur only: the `all_reduce.csv` of the same device, for TP > 1.
     #[arg(long, value_name = "FILE")]
     all_reduce: Option<PathBuf>,
@@ -75,13 +97,15 @@ struct TrainArgs {
     /// Name of the configuration in the predictors file (e.g. `qwen3-4b-a100-tp1`).
     #[arg(long)]
     config: String,
-    /// Model kind.
-    #[arg(long, value_enum, default_value_t = Kind::Linear)]
-    kind: Kind,
-    /// Folds of seeded cross-validation stored with the model (0 = none).
+    /// Model kind (default: linear for a sweep, gbdt for a batch profile).
+    #[arg(long, value_enum)]
+    kind: Option<Kind>,
+    /// Folds of seeded cross-validation stored with the model (0 = none; sweeps only: the
+    /// state model is scored on the seed's 90/10 split).
     #[arg(long, value_name = "K", default_value_t = 5)]
     cv: usize,
-    /// Seed of the cross-validation shuffle (and of the forest).
+    /// Seed of the cross-validation shuffle (and of the forest), or of the state model's
+    /// 90/10 split.
     #[arg(long, default_value_t = 2024)]
     seed: u64,
     /// Predictors file to create or add the configuration to.
@@ -96,22 +120,77 @@ struct TrainArgs {
     report: Option<PathBuf>,
 }
 
+/// Time unit on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TimeUnit {
+    /// Microseconds.
+    Us,
+    /// Milliseconds.
+    Ms,
+}
+
+impl TimeUnit {
+    fn ms_per_unit(self) -> f64 {
+        match self {
+            TimeUnit::Us => 1e-3,
+            TimeUnit::Ms => 1.0,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Us => "µs",
+            TimeUnit::Ms => "ms",
+        }
+    }
+}
+
 /// Arguments of `llm-perf predict query`.
+///
+/// A step predictor takes `--mode --bs --input-len`. A state model takes a uniform batch
+/// (`--bs --input-len [--output-len] [--need-blocks] [--mode]`), explicit requests
+/// (`--request IN,BLOCKS,OUT`, repeated) or the 160 raw features (`--features`). With
+/// `--xgboost MODEL.json --features …` no predictors file is needed.
 #[derive(Args, Debug)]
 struct QueryArgs {
     /// Predictors file (llm-perf's envelope or the seed's shape).
-    file: PathBuf,
-    /// Configuration name.
-    config: String,
-    /// Stage.
+    #[arg(required_unless_present = "xgboost")]
+    file: Option<PathBuf>,
+    /// Configuration (or state model) name.
+    #[arg(required_unless_present = "xgboost")]
+    config: Option<String>,
+    /// Stage. Required for step predictors; for state models it defaults to decode when any
+    /// request has output tokens, else prefill.
     #[arg(long, value_enum)]
-    mode: Mode,
-    /// Batch size.
+    mode: Option<Mode>,
+    /// Batch size (requests in the step).
     #[arg(long)]
-    bs: f64,
-    /// Input length (prefill: prompt tokens; decode: context tokens).
+    bs: Option<f64>,
+    /// Input length (step predictors — prefill: prompt tokens; decode: context tokens. State
+    /// models: prompt tokens per request).
     #[arg(long)]
-    input_len: f64,
+    input_len: Option<f64>,
+    /// State models: tokens generated so far per request (default 0).
+    #[arg(long)]
+    output_len: Option<f64>,
+    /// State models: KV blocks held per request (default ⌈(input + output) × the model's
+    /// blocks per token⌉).
+    #[arg(long)]
+    need_blocks: Option<f64>,
+    /// State models: one request as `INPUT,BLOCKS,OUTPUT` (repeat for each request; replaces
+    /// --bs, --input-len, --output-len and --need-blocks).
+    #[arg(long = "request", value_name = "IN,BLOCKS,OUT")]
+    requests: Vec<String>,
+    /// State models or --xgboost: the raw feature row, comma-separated (`nan` = missing).
+    #[arg(long, value_name = "X0,X1,…", allow_hyphen_values = true)]
+    features: Option<String>,
+    /// Evaluate this XGBoost model (JSON model or JSON tree dump) on --features and print its
+    /// raw output (no predictors file).
+    #[arg(long, value_name = "MODEL.json", conflicts_with_all = ["file", "config"])]
+    xgboost: Option<PathBuf>,
+    /// --xgboost with a tree dump: the model's base_score.
+    #[arg(long)]
+    base_score: Option<f64>,
 }
 
 /// Stage on the command line.
@@ -179,17 +258,36 @@ pub fn predict(args: &PredictArgs) -> Result<String> {
 }
 
 fn train(a: &TrainArgs) -> Result<String> {
-    let trainer = match a.kind {
+    if let Some(model) = &a.xgboost {
+        return import_xgboost(a, model);
+    }
+    let Some(profile) = &a.profile else {
+        bail!("give --profile FILE (or --xgboost MODEL.json to import a state model)");
+    };
+    if a.kind == Some(Kind::Vidur) {
+        return train_vidur(a, profile);
+    }
+    if let Ok(bytes) = std::fs::read(profile)
+        && llm_perf::readers::detect(&bytes, Some(profile))
+            == llm_perf::readers::Format::MsServiceProfilerBatches
+    {
+        return train_state(a, profile, &bytes);
+    }
+    if a.time_unit.is_some() || a.base_score.is_some() {
+        bail!("--time-unit and --base-score apply to batch profiles and XGBoost imports only");
+    }
+    let kind = a.kind.unwrap_or(Kind::Linear);
+    let trainer = match kind {
         Kind::Linear => Trainer::Linear,
         Kind::Gbdt => Trainer::Gbdt(GbdtParams::default()),
         Kind::Forest => Trainer::Forest(ForestParams {
             seed: a.seed,
             ..ForestParams::default()
         }),
-        Kind::Vidur => return train_vidur(a),
+        Kind::Vidur => return train_vidur(a, profile),
     };
-    let data = ProfileData::read(&a.profile).map_err(|e| not_a_sweep(&a.profile, e))?;
-    if a.seed_format && a.kind != Kind::Linear {
+    let data = ProfileData::read(profile).map_err(|e| not_a_sweep(profile, e))?;
+    if a.seed_format && kind != Kind::Linear {
         bail!("--seed-format holds linear models only; drop it or use --kind linear");
     }
     let predictor = if a.cv > 0 {
@@ -197,11 +295,7 @@ fn train(a: &TrainArgs) -> Result<String> {
     } else {
         StepPredictor::train(&data, &trainer)?
     };
-    let mut file = if a.out.exists() {
-        PredictorFile::read(&a.out)?
-    } else {
-        PredictorFile::new()
-    };
+    let mut file = existing_file(&a.out)?;
     file.insert(a.config.clone(), predictor);
     if a.seed_format {
         file.write_seed(&a.out)?;
@@ -212,13 +306,13 @@ fn train(a: &TrainArgs) -> Result<String> {
         "trained {} predictors for `{}` on {} and wrote {}\n",
         trainer.name(),
         a.config,
-        a.profile.display(),
+        profile.display(),
         a.out.display()
     );
     out.push_str(&describe(&a.config, file.get(&a.config)?));
     if let Some(path) = &a.report {
         let report = crate::report_cmd::predictor_report(
-            format!("Predictor `{}` from {}", a.config, a.profile.display()),
+            format!("Predictor `{}` from {}", a.config, profile.display()),
             &a.config,
             AnyPredictor::Step(file.get(&a.config)?),
             &data.results,
@@ -227,6 +321,190 @@ fn train(a: &TrainArgs) -> Result<String> {
         out.push_str(&format!("wrote {}\n", path.display()));
     }
     Ok(out)
+}
+
+/// The predictors file at `path` if it exists (to add a configuration to), else a new one.
+fn existing_file(path: &Path) -> Result<PredictorFile> {
+    Ok(if path.exists() {
+        PredictorFile::read(path)?
+    } else {
+        PredictorFile::new()
+    })
+}
+
+/// Writes a warning line on stderr (stdout keeps the command's result).
+fn warn(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Options a state model does not take.
+fn reject_for_state(a: &TrainArgs, what: &str) -> Result<()> {
+    if a.seed_format {
+        bail!("--seed-format holds linear models only; {what} is a state model");
+    }
+    if a.report.is_some() {
+        bail!("--report draws step predictors only; {what} is a state model");
+    }
+    if matches!(a.kind, Some(k) if k != Kind::Gbdt) {
+        bail!("{what} trains the state model, a gbdt: drop --kind or use --kind gbdt");
+    }
+    Ok(())
+}
+
+/// `predict train` on an msserviceprofiler batch profile: the serving tuner's state model.
+fn train_state(a: &TrainArgs, profile: &Path, bytes: &[u8]) -> Result<String> {
+    reject_for_state(a, "a batch profile")?;
+    if a.base_score.is_some() {
+        bail!("--base-score applies to XGBoost tree dumps only");
+    }
+    let unit = a.time_unit.unwrap_or(TimeUnit::Us);
+    let name = profile.display().to_string();
+    let rows = llm_perf::readers::read_ms_batches(bytes, &name)?;
+    let mut samples = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let ms = r.model_execute_time * unit.ms_per_unit();
+        if ms <= 0.0 {
+            bail!(
+                "{name}: row {}, column `model_execute_time`: {}: step times must be > 0",
+                i + 1,
+                r.model_execute_time
+            );
+        }
+        samples.push(StateSample {
+            batch: StateBatch {
+                stage: match r.stage {
+                    llm_perf::readers::Stage::Prefill => Stage::Prefill,
+                    llm_perf::readers::Stage::Decode => Stage::Decode,
+                },
+                batch_size: f64::from(r.batch_size),
+                total_need_blocks: r.total_need_blocks as f64,
+                total_prefill_token: r.total_prefill_tokens as f64,
+                max_seq_len: r.max_seq_len as f64,
+                requests: r
+                    .requests
+                    .iter()
+                    .map(|q| StateRequest {
+                        input_length: q.input_length as f64,
+                        need_blocks: q.need_blocks as f64,
+                        output_length: q.output_length as f64,
+                    })
+                    .collect(),
+            },
+            model_execute_ms: ms,
+        });
+    }
+    let params = StateTrainParams {
+        seed: a.seed,
+        ..StateTrainParams::default()
+    };
+    let fit = StateModel::train(&samples, &params).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let mut model = fit.model.clone();
+    let prefill = samples
+        .iter()
+        .filter(|s| s.batch.stage == Stage::Prefill)
+        .count();
+    model.metadata = Some(serde_json::json!({
+        "source": name,
+        "format": "msserviceprofiler batch profile",
+        "time_unit": unit.name(),
+        "batches": samples.len(),
+        "prefill_batches": prefill,
+        "decode_batches": samples.len() - prefill,
+    }));
+    let mut file = existing_file(&a.out)?;
+    file.insert_state(a.config.clone(), model);
+    file.write(&a.out)?;
+    for w in fit.warnings() {
+        warn(&format!("warning: {w}"));
+    }
+    let mut out = format!(
+        "trained a state model (gbdt on {NUM_STATE_FEATURES} features) for `{}` on {} and wrote {}\n\
+         batches: {} ({prefill} prefill, {} decode); model_execute_time read in {}{}\n",
+        a.config,
+        name,
+        a.out.display(),
+        samples.len(),
+        samples.len() - prefill,
+        unit.name(),
+        if unit == TimeUnit::Us {
+            " (÷ 1000 → ms)"
+        } else {
+            ""
+        }
+    );
+    out.push_str(&describe_state(&a.config, file.get_state(&a.config)?));
+    Ok(out)
+}
+
+/// `predict train --xgboost`: an XGBoost model of the 160 state features as a state model.
+fn import_xgboost(a: &TrainArgs, path: &Path) -> Result<String> {
+    reject_for_state(a, "--xgboost")?;
+    let unit = a.time_unit.unwrap_or(TimeUnit::Ms);
+    let xgb = read_xgboost(path, a.base_score, Some(NUM_STATE_FEATURES))?;
+    if xgb.num_features() != NUM_STATE_FEATURES {
+        bail!(
+            "{}: the model takes {} features, a state model {NUM_STATE_FEATURES}; evaluate it with \
+             `predict query --xgboost {} --features …` instead",
+            path.display(),
+            xgb.num_features(),
+            path.display()
+        );
+    }
+    let (trees, objective, base) = (
+        xgb.num_trees(),
+        xgb.objective().to_owned(),
+        xgb.base_score(),
+    );
+    let mut model = StateModel::from_xgboost(xgb, unit.ms_per_unit())?;
+    model.metadata = Some(serde_json::json!({
+        "source": path.display().to_string(),
+        "format": "XGBoost JSON",
+        "time_unit": unit.name(),
+    }));
+    let mut file = existing_file(&a.out)?;
+    file.insert_state(a.config.clone(), model);
+    file.write(&a.out)?;
+    let mut out = format!(
+        "imported {} ({trees} trees, {objective}, base_score {base}; output in {}) as state model `{}` and wrote {}\n",
+        path.display(),
+        unit.name(),
+        a.config,
+        a.out.display()
+    );
+    out.push_str(&describe_state(&a.config, file.get_state(&a.config)?));
+    Ok(out)
+}
+
+/// Reads an XGBoost JSON model, or a JSON tree dump when `base_score` is given.
+fn read_xgboost(
+    path: &Path,
+    base_score: Option<f64>,
+    num_feature: Option<usize>,
+) -> Result<XgbModel> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let is_dump = text.trim_start().starts_with('[');
+    Ok(match (is_dump, base_score) {
+        (true, Some(base_score)) => XgbModel::from_dump_str(
+            &text,
+            path,
+            DumpOptions {
+                base_score,
+                num_feature,
+            },
+        )?,
+        (true, None) => bail!(
+            "{}: a JSON tree dump does not record base_score: give --base-score (the model's \
+             `learner_model_param.base_score`)",
+            path.display()
+        ),
+        (false, None) => XgbModel::from_json_str(&text, path)?,
+        (false, Some(_)) => bail!(
+            "{}: a JSON model records its base_score; --base-score is for tree dumps",
+            path.display()
+        ),
+    })
 }
 
 /// A predictors file of either kind.
@@ -239,8 +517,18 @@ pub(crate) enum Loaded {
 pub(crate) fn load(path: &std::path::Path) -> Result<Loaded> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let is_vidur = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
+    let doc = serde_json::from_str::<serde_json::Value>(&text).ok();
+    if doc.as_ref().is_some_and(XgbModel::is_model_json) {
+        bail!(
+            "{}: an XGBoost model, not a predictors file: evaluate it with `predict query \
+             --xgboost {} --features …`, or import a 160-feature state model with `predict \
+             train --xgboost {} --config NAME --out FILE`",
+            path.display(),
+            path.display(),
+            path.display()
+        );
+    }
+    let is_vidur = doc
         .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_owned))
         .is_some_and(|f| f == VidurFile::FORMAT);
     Ok(if is_vidur {
@@ -251,15 +539,208 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Loaded> {
 }
 
 fn query(a: &QueryArgs) -> Result<String> {
-    let stage = match a.mode {
-        Mode::Prefill => Stage::Prefill,
-        Mode::Decode => Stage::Decode,
+    if let Some(model) = &a.xgboost {
+        return query_xgboost(a, model);
+    }
+    let (Some(path), Some(config)) = (&a.file, &a.config) else {
+        bail!("give a predictors file and a configuration, or --xgboost MODEL.json --features …");
     };
-    let ms = predict_ms(&load(&a.file)?, &a.config, stage, a.bs, a.input_len)?;
+    let loaded = load(path)?;
+    if let Loaded::Step(file) = &loaded
+        && let Some(model) = file.state_models.get(config)
+    {
+        return query_state(a, config, model);
+    }
+    if a.base_score.is_some() {
+        bail!("--base-score applies to --xgboost tree dumps only");
+    }
+    if a.output_len.is_some()
+        || a.need_blocks.is_some()
+        || !a.requests.is_empty()
+        || a.features.is_some()
+    {
+        bail!(
+            "`{config}` is a step predictor: it takes --mode, --bs and --input-len only \
+             (--output-len, --need-blocks, --request and --features are for state models)"
+        );
+    }
+    let (Some(mode), Some(bs), Some(input_len)) = (a.mode, a.bs, a.input_len) else {
+        bail!("`{config}` is a step predictor: give --mode, --bs and --input-len");
+    };
+    let stage = stage_of(mode);
+    let ms = predict_ms(&loaded, config, stage, bs, input_len)?;
+    if let Loaded::Step(file) = &loaded {
+        let check = file.get(config)?.range_check(stage, bs, input_len);
+        warn_range(&format!("`{config}` ({stage})"), &check);
+    }
     Ok(format!("{} ms\n", num(ms, 6)))
 }
 
-/// One step's predicted time, ms, from configuration `config` of a loaded predictors file.
+fn stage_of(mode: Mode) -> Stage {
+    match mode {
+        Mode::Prefill => Stage::Prefill,
+        Mode::Decode => Stage::Decode,
+    }
+}
+
+/// Writes the extrapolation warning (or the unknown-range note) of a range check on stderr.
+fn warn_range(what: &str, check: &RangeCheck) {
+    match check {
+        RangeCheck::Inside => {}
+        RangeCheck::Outside(out) => warn(&format!(
+            "warning: {what} extrapolates: {}",
+            out.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        RangeCheck::Unknown => warn(&format!(
+            "note: {what} has no stored training range (a seed file without the sweep's \
+             metadata, a file written before llm-perf stored ranges, or an imported model): \
+             cannot tell whether this query extrapolates"
+        )),
+    }
+}
+
+/// Parses a comma- (or space-) separated row of numbers; `nan` (any case) is a missing value.
+fn parse_features(text: &str) -> Result<Vec<f64>> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .enumerate()
+        .map(|(i, t)| {
+            t.parse::<f64>()
+                .map_err(|_| anyhow::anyhow!("--features: value {i} `{t}` is not a number"))
+        })
+        .collect()
+}
+
+/// `predict query` of a state model.
+fn query_state(a: &QueryArgs, config: &str, model: &StateModel) -> Result<String> {
+    if a.base_score.is_some() {
+        bail!("--base-score applies to --xgboost tree dumps only");
+    }
+    let uniform_flags = a.bs.is_some()
+        || a.input_len.is_some()
+        || a.output_len.is_some()
+        || a.need_blocks.is_some();
+    let what = format!("state model `{config}`");
+    let (ms, check) = if let Some(text) = &a.features {
+        if uniform_flags || !a.requests.is_empty() || a.mode.is_some() {
+            bail!(
+                "--features is the whole feature row: drop --mode, --bs, --input-len, --output-len, --need-blocks and --request"
+            );
+        }
+        let x = parse_features(text)?;
+        if x.iter().any(|v| v.is_nan()) {
+            bail!("--features: a state model takes no missing values");
+        }
+        (
+            model.predict_features_ms(&x)?,
+            model.range_check_features(&x),
+        )
+    } else if !a.requests.is_empty() {
+        if uniform_flags {
+            bail!(
+                "--request lists the requests: drop --bs, --input-len, --output-len and --need-blocks"
+            );
+        }
+        let mut requests = Vec::with_capacity(a.requests.len());
+        for (i, text) in a.requests.iter().enumerate() {
+            let v = parse_features(text)
+                .ok()
+                .filter(|v| v.len() == 3)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--request {}: `{text}` is not INPUT,BLOCKS,OUTPUT (three numbers)",
+                        i + 1
+                    )
+                })?;
+            requests.push(StateRequest {
+                input_length: v[0],
+                need_blocks: v[1],
+                output_length: v[2],
+            });
+        }
+        let stage = a.mode.map_or_else(
+            || {
+                if requests.iter().any(|r| r.output_length > 0.0) {
+                    Stage::Decode
+                } else {
+                    Stage::Prefill
+                }
+            },
+            stage_of,
+        );
+        let batch = StateBatch::from_requests(stage, requests);
+        (model.predict_ms(&batch)?, model.range_check(&batch))
+    } else {
+        let (Some(bs), Some(input)) = (a.bs, a.input_len) else {
+            bail!(
+                "{what}: give --bs and --input-len (and --output-len, --need-blocks), \
+                 --request IN,BLOCKS,OUT (repeated), or --features"
+            );
+        };
+        if !(bs >= 1.0 && bs.fract() == 0.0) {
+            bail!("--bs must be a whole number >= 1, got {bs}");
+        }
+        let output = a.output_len.unwrap_or(0.0);
+        let blocks = a
+            .need_blocks
+            .unwrap_or_else(|| ((input + output) * model.approximation.blocks_per_token).ceil());
+        let request = StateRequest {
+            input_length: input,
+            need_blocks: blocks,
+            output_length: output,
+        };
+        let stage = a.mode.map_or(
+            if output > 0.0 {
+                Stage::Decode
+            } else {
+                Stage::Prefill
+            },
+            stage_of,
+        );
+        (
+            model.predict_uniform_ms(stage, bs, &request)?,
+            model.range_check_uniform(stage, bs, &request),
+        )
+    };
+    warn_range(&what, &check);
+    if !llm_perf::predict::state::is_plausible_ms(ms) {
+        warn(&format!(
+            "warning: {what} predicts {} ms, outside {}…{} ms: a unit error? (the seed flags this)",
+            num(ms, 6),
+            PLAUSIBLE_MS.0,
+            PLAUSIBLE_MS.1
+        ));
+    }
+    Ok(format!("{} ms\n", num(ms, 6)))
+}
+
+/// `predict query --xgboost MODEL.json --features …`: the model's raw output.
+fn query_xgboost(a: &QueryArgs, path: &Path) -> Result<String> {
+    if a.mode.is_some()
+        || a.bs.is_some()
+        || a.input_len.is_some()
+        || a.output_len.is_some()
+        || a.need_blocks.is_some()
+        || !a.requests.is_empty()
+    {
+        bail!(
+            "--xgboost evaluates a raw feature row: give --features only (and --base-score for a dump)"
+        );
+    }
+    let Some(text) = &a.features else {
+        bail!("--xgboost needs --features X0,X1,… (the model's feature row)");
+    };
+    let model = read_xgboost(path, a.base_score, None)?;
+    let x = parse_features(text)?;
+    let y = model.predict(&x)?;
+    Ok(format!("{y}\n"))
+}
+
+/// One step's predicted time, ms, from configuration `config` of a loaded predictors file
+/// (a state model takes `bs` requests of `input_len` prompt tokens and no output).
 pub(crate) fn predict_ms(
     loaded: &Loaded,
     config: &str,
@@ -268,7 +749,17 @@ pub(crate) fn predict_ms(
     input_len: f64,
 ) -> Result<f64> {
     Ok(match loaded {
-        Loaded::Step(file) => file.get(config)?.predict_ms(stage, bs, input_len)?,
+        Loaded::Step(file) => match file.state_models.get(config) {
+            Some(model) => {
+                let request = StateRequest {
+                    input_length: input_len,
+                    need_blocks: (input_len * model.approximation.blocks_per_token).ceil(),
+                    output_length: 0.0,
+                };
+                model.predict_uniform_ms(stage, bs, &request)?
+            }
+            None => file.get(config)?.predict_ms(stage, bs, input_len)?,
+        },
         Loaded::Vidur(file) => {
             let predictor = file.get(config)?;
             predictor.step_time(&uniform_batch(stage, bs, input_len)?)
@@ -279,7 +770,7 @@ pub(crate) fn predict_ms(
 /// The configuration names of a loaded predictors file, in file order.
 pub(crate) fn config_names(loaded: &Loaded) -> Vec<String> {
     match loaded {
-        Loaded::Step(file) => file.configs.keys().cloned().collect(),
+        Loaded::Step(file) => file.names(),
         Loaded::Vidur(file) => file.configs.keys().cloned().collect(),
     }
 }
@@ -306,7 +797,7 @@ fn uniform_batch(stage: Stage, bs: f64, len: f64) -> Result<BatchShape> {
     })
 }
 
-fn train_vidur(a: &TrainArgs) -> Result<String> {
+fn train_vidur(a: &TrainArgs, profile: &Path) -> Result<String> {
     let (Some(model_name), Some(gpu_name)) = (&a.model, &a.accelerator) else {
         bail!(
             "--kind vidur needs --model (layers, attention shape) and --accelerator (attention term)"
@@ -317,14 +808,14 @@ fn train_vidur(a: &TrainArgs) -> Result<String> {
     let open = |p: &PathBuf| {
         std::fs::File::open(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
     };
-    let rows = read_vidur_mlp_csv(open(&a.profile)?, &a.profile)?;
+    let rows = read_vidur_mlp_csv(open(&profile.to_path_buf())?, profile)?;
     if !rows.iter().any(|r| r.tp == a.tp) {
         let mut found: Vec<u32> = rows.iter().map(|r| r.tp).collect();
         found.sort_unstable();
         found.dedup();
         bail!(
             "{} has no rows for TP {} (it has TP {:?}); choose --tp accordingly",
-            a.profile.display(),
+            profile.display(),
             a.tp,
             found
         );
@@ -359,11 +850,7 @@ fn train_vidur(a: &TrainArgs) -> Result<String> {
     if let Some(path) = &a.report {
         // Vidur profiles are per operation, not per step: the report has no training points.
         let report = crate::report_cmd::predictor_report(
-            format!(
-                "Vidur predictor `{}` from {}",
-                a.config,
-                a.profile.display()
-            ),
+            format!("Vidur predictor `{}` from {}", a.config, profile.display()),
             &a.config,
             AnyPredictor::Vidur(p),
             &[],
@@ -412,7 +899,52 @@ pub(crate) fn show_loaded(loaded: Loaded, json: bool) -> Result<String> {
         out.push_str(&describe(name, predictor));
         out.push('\n');
     }
+    for (name, model) in &file.state_models {
+        out.push_str(&describe_state(name, model));
+        out.push('\n');
+    }
     Ok(out)
+}
+
+/// A state model: regressor, scores, mapping from simulator steps, training ranges.
+fn describe_state(name: &str, m: &StateModel) -> String {
+    let mut out = format!(
+        "state model `{name}` ({}, {NUM_STATE_FEATURES} features → ms)\n",
+        m.regressor.kind()
+    );
+    if let Some(v) = &m.validation {
+        out.push_str(&format!(
+            "split (seed {}): {} train / {} held-out rows\n",
+            v.seed, v.train.rows, v.test.rows
+        ));
+        let mut t = Table::new(&["part", "rows", "MAPE %", "RMSE ms", "R²"]);
+        for (part, s) in [("train", &v.train), ("held-out", &v.test)] {
+            t.row(vec![
+                part.to_owned(),
+                s.rows.to_string(),
+                num(s.mape, 4),
+                num(s.rmse, 4),
+                num(s.r2, 4),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
+    let a = &m.approximation;
+    out.push_str(&format!(
+        "simulator steps: {} blocks per token (≈ {} tokens per block), decode output fraction {}\n",
+        num(a.blocks_per_token, 4),
+        num(1.0 / a.blocks_per_token, 4),
+        num(a.decode_output_fraction, 4)
+    ));
+    if !m.training_ranges.is_empty() {
+        let ranges: Vec<String> = m
+            .training_ranges
+            .iter()
+            .map(|(k, r)| format!("{k} {r}"))
+            .collect();
+        out.push_str(&format!("training ranges: {}\n", ranges.join(", ")));
+    }
+    out
 }
 
 fn describe(name: &str, p: &StepPredictor) -> String {
@@ -507,7 +1039,10 @@ pub(crate) fn step_model(
     config: &str,
 ) -> Result<std::sync::Arc<dyn StepTimeModel>> {
     Ok(match load(path)? {
-        Loaded::Step(file) => std::sync::Arc::new(file.get(config)?.clone()),
+        Loaded::Step(file) => match file.state_models.get(config) {
+            Some(model) => std::sync::Arc::new(model.clone()),
+            None => std::sync::Arc::new(file.get(config)?.clone()),
+        },
         Loaded::Vidur(file) => std::sync::Arc::new(file.get(config)?.clone()),
     })
 }
@@ -531,7 +1066,8 @@ fn not_a_sweep(path: &Path, err: llm_perf::predict::PredictError) -> anyhow::Err
     };
     anyhow::anyhow!(
         "{}: detected as {} — {what}; `predict train` takes an llm-profiler sweep \
-         (`benchmark_data_*.json` with `results`) or, with --kind vidur, a Vidur mlp.csv",
+         (`benchmark_data_*.json` with `results`), an msserviceprofiler batch profile or, \
+         with --kind vidur, a Vidur mlp.csv",
         path.display(),
         format.name()
     )

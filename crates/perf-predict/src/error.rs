@@ -103,6 +103,16 @@ pub enum PredictError {
         /// What the library reported.
         message: String,
     },
+    /// A model file uses a feature this crate does not implement (an XGBoost objective other
+    /// than identity-link regression, categorical splits, multi-output trees, a DART or linear
+    /// booster, …).
+    #[error("{path}: not supported: {what}")]
+    Unsupported {
+        /// File (or `<memory>`) the model came from.
+        path: PathBuf,
+        /// What is not supported, with where it was found.
+        what: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -4,9 +4,22 @@
 //! ```text
 //! {"format": "llm-perf/predictor", "version": 1,
 //!  "configs": {"<name>": {"prefill": {"kind": "linear", "weights": [...], "bias": b, "mse": m},
-//!                         "decode":  {...}, "metadata": {...}}}}
+//!                         "decode":  {...}, "metadata": {...},
+//!                         "training_ranges": {"prefill": {"batch_size": {"min": 1, "max": 64},
+//!                                                         "input_len": {...}}, "decode": {...}}}},
+//!  "state_models": {"<name>": {"regressor": {"kind": "gbdt" | "xgboost", ...},
+//!                              "approximation": {"blocks_per_token": .., "decode_output_fraction": ..},
+//!                              "training_ranges": {...}, "validation": {...}, "metadata": {...}}}}
 //! ```
-//! The seed's format (read and written unchanged; `mse` and `metadata` optional, other keys kept):
+//! `training_ranges` is optional (files written before it existed load unchanged; their
+//! queries report [`RangeCheck::Unknown`](crate::RangeCheck::Unknown) unless the metadata has
+//! the sweep's tested sizes). `state_models` ([`StateModel`], the serving tuner's step-time
+//! model) needs version 2: a file is written as version 1 when it has none, so older builds
+//! keep reading it, and as version 2 otherwise, so older builds refuse it instead of silently
+//! dropping the state models. Names are unique across `configs` and `state_models`.
+//! The seed's format (read and written unchanged; `mse` and `metadata` optional, other keys
+//! kept; a `training_ranges` key, which the seed's files never have, is read as ours — we write
+//! it into seed-format files we train, and the seed's readers skip non-stage keys):
 //! ```text
 //! {"<name>": {"metadata": {...},
 //!             "prefill": {"weights": [w_new, w_prod, w_ctx, w_bs], "bias": b, "model_type": "linear", "mse": m},
@@ -22,11 +35,13 @@ use serde_json::{Map, Value};
 use crate::error::{PredictError, Result};
 use crate::linear::{LinearModel, NUM_FEATURES, Stage};
 use crate::predictor::{StageModel, StepPredictor};
+use crate::state::StateModel;
 
 /// The `format` tag of our envelope.
 pub const FORMAT: &str = "llm-perf/predictor";
-/// The envelope version this crate writes and reads.
-pub const VERSION: u32 = 1;
+/// The newest envelope version this crate reads (it reads 1 and 2). It writes 1 for files
+/// without state models, 2 for files with some.
+pub const VERSION: u32 = 2;
 
 /// Several named [`StepPredictor`]s, as stored in one predictor file.
 ///
@@ -46,13 +61,19 @@ pub const VERSION: u32 = 1;
 pub struct PredictorFile {
     /// Predictors by configuration name.
     pub configs: BTreeMap<String, StepPredictor>,
+    /// State models (the serving tuner's step-time model) by name.
+    #[serde(default)]
+    pub state_models: BTreeMap<String, StateModel>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
     format: String,
     version: u32,
+    #[serde(default)]
     configs: BTreeMap<String, StepPredictor>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    state_models: BTreeMap<String, StateModel>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -76,20 +97,52 @@ impl PredictorFile {
     /// The predictor named `name`.
     ///
     /// # Errors
-    /// [`PredictError::UnknownName`] listing the known names.
+    /// [`PredictError::UnknownName`] listing the known names (of both kinds).
     pub fn get(&self, name: &str) -> Result<&StepPredictor> {
-        self.configs
-            .get(name)
-            .ok_or_else(|| PredictError::UnknownName {
-                kind: "config",
-                name: name.to_owned(),
-                known: self.configs.keys().cloned().collect(),
-            })
+        self.configs.get(name).ok_or_else(|| self.unknown(name))
     }
 
-    /// Adds or replaces the predictor `name` (the seed's `train_models` merges the same way).
+    /// The state model named `name`.
+    ///
+    /// # Errors
+    /// [`PredictError::UnknownName`] listing the known names (of both kinds).
+    pub fn get_state(&self, name: &str) -> Result<&StateModel> {
+        self.state_models
+            .get(name)
+            .ok_or_else(|| self.unknown(name))
+    }
+
+    fn unknown(&self, name: &str) -> PredictError {
+        PredictError::UnknownName {
+            kind: "config",
+            name: name.to_owned(),
+            known: self.names(),
+        }
+    }
+
+    /// Every name in the file: the predictors' then the state models'.
+    #[must_use]
+    pub fn names(&self) -> Vec<String> {
+        self.configs
+            .keys()
+            .chain(self.state_models.keys())
+            .cloned()
+            .collect()
+    }
+
+    /// Adds or replaces the predictor `name` (the seed's `train_models` merges the same way);
+    /// a state model of that name is removed.
     pub fn insert(&mut self, name: impl Into<String>, predictor: StepPredictor) {
-        self.configs.insert(name.into(), predictor);
+        let name = name.into();
+        self.state_models.remove(&name);
+        self.configs.insert(name, predictor);
+    }
+
+    /// Adds or replaces the state model `name`; a predictor of that name is removed.
+    pub fn insert_state(&mut self, name: impl Into<String>, model: StateModel) {
+        let name = name.into();
+        self.configs.remove(&name);
+        self.state_models.insert(name, model);
     }
 
     /// Parses either format: a top-level `"format"` key selects our envelope (which must say
@@ -132,9 +185,9 @@ impl PredictorFile {
                     source,
                 }
             })?;
-            if env.version != VERSION {
+            if !(1..=VERSION).contains(&env.version) {
                 return Err(fmt_err(format!(
-                    "unsupported version {}, this build reads version {VERSION}",
+                    "unsupported version {}, this build reads versions 1 to {VERSION}",
                     env.version
                 )));
             }
@@ -142,9 +195,15 @@ impl PredictorFile {
                 for stage in Stage::ALL {
                     check_stage(p.stage(stage), name, stage).map_err(&fmt_err)?;
                 }
+                if env.state_models.contains_key(name) {
+                    return Err(fmt_err(format!(
+                        "`{name}` is both a config and a state model"
+                    )));
+                }
             }
             return Ok(Self {
                 configs: env.configs,
+                state_models: env.state_models,
             });
         }
         let mut configs = BTreeMap::new();
@@ -173,15 +232,24 @@ impl PredictorFile {
                 stages.push(model);
             }
             let metadata = cfg.remove("metadata");
+            let ranges = match cfg.remove("training_ranges") {
+                Some(v) => serde_json::from_value(v)
+                    .map_err(|e| fmt_err(format!("config `{name}`, training_ranges: {e}")))?,
+                None => BTreeMap::new(),
+            };
             let (Some(decode), Some(prefill)) = (stages.pop(), stages.pop()) else {
                 return Err(fmt_err(format!("config `{name}`: missing stage")));
             };
             let mut p = StepPredictor::new(prefill, decode);
             p.metadata = metadata;
+            p.training_ranges = ranges;
             p.seed_extra = cfg;
             configs.insert(name, p);
         }
-        Ok(Self { configs })
+        Ok(Self {
+            configs,
+            state_models: BTreeMap::new(),
+        })
     }
 
     /// Reads a predictor file of either format.
@@ -203,8 +271,9 @@ impl PredictorFile {
     pub fn to_json_value(&self) -> Result<Value> {
         let env = Envelope {
             format: FORMAT.to_owned(),
-            version: VERSION,
+            version: if self.state_models.is_empty() { 1 } else { 2 },
             configs: self.configs.clone(),
+            state_models: self.state_models.clone(),
         };
         serde_json::to_value(env).map_err(|source| PredictError::Json {
             path: PathBuf::from("<memory>"),
@@ -228,14 +297,29 @@ impl PredictorFile {
     /// when known, other keys read from a seed file written back).
     ///
     /// # Errors
-    /// [`PredictError::Format`] if a stage is not linear (the seed format holds linear
-    /// models only).
+    /// [`PredictError::Format`] if a stage is not linear or the file has state models (the
+    /// seed format holds linear models only).
     pub fn to_seed_value(&self) -> Result<Value> {
+        if let Some(name) = self.state_models.keys().next() {
+            return Err(PredictError::Format {
+                path: PathBuf::from("<memory>"),
+                message: format!("state model `{name}` cannot be written in the seed format"),
+            });
+        }
         let mut top = Map::new();
         for (name, p) in &self.configs {
             let mut cfg = p.seed_extra.clone();
             if let Some(m) = &p.metadata {
                 cfg.insert("metadata".into(), m.clone());
+            }
+            if !p.training_ranges.is_empty() {
+                let ranges = serde_json::to_value(&p.training_ranges).map_err(|source| {
+                    PredictError::Json {
+                        path: PathBuf::from("<memory>"),
+                        source,
+                    }
+                })?;
+                cfg.insert("training_ranges".into(), ranges);
             }
             for stage in Stage::ALL {
                 let lin = match p.stage(stage) {
@@ -403,7 +487,7 @@ mod tests {
     fn format_errors_name_the_path() {
         let bad = [
             r#"{"format": "other", "version": 1, "configs": {}}"#,
-            r#"{"format": "llm-perf/predictor", "version": 2, "configs": {}}"#,
+            r#"{"format": "llm-perf/predictor", "version": 3, "configs": {}}"#,
             r#"{"c": {"prefill": {"weights": [1, 2, 3], "bias": 0, "model_type": "linear"}, "decode": {"weights": [1, 2, 3, 4], "bias": 0, "model_type": "linear"}}}"#,
             r#"{"c": {"prefill": {"weights": [1, 2, 3, 4], "bias": 0, "model_type": "tree"}, "decode": {"weights": [1, 2, 3, 4], "bias": 0, "model_type": "linear"}}}"#,
             r#"{"c": {"prefill": {"weights": [1, 2, 3, 4], "bias": 0, "model_type": "linear"}}}"#,

@@ -1,10 +1,13 @@
 //! Predictors of forward-pass (step) time and of benchmark-level metrics.
 //!
 //! This crate owns forward-time predictors (linear min-norm least squares on four features,
-//! gradient-boosted trees, random forests, Vidur-style per-operator curves),
-//! benchmark-level regression (`metric = a + b·in + c·out`) with confidence, cross-validation
-//! and versioned model JSON. Its predictors implement [`perf_model_core::StepTimeModel`] so the
-//! simulator (`perf-sim`) can use them as its cost model.
+//! gradient-boosted trees, random forests, Vidur-style per-operator curves), the serving
+//! tuner's 160-feature **state model** ([`state`], trained on msserviceprofiler batch
+//! profiles), inference with **XGBoost JSON models** ([`xgboost`]), benchmark-level regression
+//! (`metric = a + b·in + c·out`) with confidence, cross-validation, training ranges with
+//! extrapolation warnings ([`ranges`]) and versioned model JSON ([`mod@file`]). Its predictors
+//! implement [`perf_model_core::StepTimeModel`] so the simulator (`perf-sim`) can use them as
+//! its cost model.
 //!
 //! ```
 //! use perf_model_core::{BatchShape, StepTimeModel};
@@ -31,14 +34,23 @@ pub mod file;
 pub mod linalg;
 pub mod linear;
 pub mod predictor;
+pub mod ranges;
+pub mod state;
 pub mod together;
 pub mod trees;
 pub mod vidur;
+pub mod xgboost;
 
 pub use cv::{CvReport, Metrics, Trainer, cross_validate, holdout};
 pub use error::{PredictError, Result};
 pub use file::PredictorFile;
 pub use linear::{FEATURE_NAMES, LinearModel, NUM_FEATURES, ProfileData, ProfileRow, Stage};
 pub use predictor::{StageModel, StepPredictor, decode_features, prefill_features};
+pub use ranges::{Extrapolation, RangeCheck, TrainingRanges, ValueRange};
+pub use state::{
+    ShapeApprox, StateBatch, StateFit, StateModel, StateRegressor, StateRequest, StateSample,
+    StateTrainParams,
+};
 pub use trees::{ForestModel, ForestParams, GbdtLoss, GbdtModel, GbdtParams};
 pub use vidur::{RooflineAttention, VidurFile, VidurPredictor};
+pub use xgboost::XgbModel;

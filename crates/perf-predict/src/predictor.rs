@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::cv::{CvReport, Trainer};
 use crate::error::Result;
 use crate::linear::{LinearModel, NUM_FEATURES, ProfileData, Stage};
+use crate::ranges::{RangeCheck, TrainingRanges};
 use crate::trees::{ForestModel, GbdtModel};
 
 /// The model of one stage. Outputs are in **seconds**, as in the seed.
@@ -105,6 +106,11 @@ pub struct StepPredictor {
     /// [`StepPredictor::train_with_cv`]; kept in our format, not in the seed's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub validation: BTreeMap<Stage, CvReport>,
+    /// Ranges of `batch_size` and `input_len` over the rows each stage was trained on (set by
+    /// [`StepPredictor::train`]; absent from seed files and from files written before ranges
+    /// were stored — see [`StepPredictor::range_check`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub training_ranges: BTreeMap<Stage, TrainingRanges>,
     /// Other keys of a seed config object, kept so a seed file is written back unchanged.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub(crate) seed_extra: Map<String, Value>,
@@ -119,6 +125,7 @@ impl StepPredictor {
             decode,
             metadata: None,
             validation: BTreeMap::new(),
+            training_ranges: BTreeMap::new(),
             seed_extra: Map::new(),
         }
     }
@@ -132,7 +139,8 @@ impl StepPredictor {
         Self::train(data, &Trainer::Linear)
     }
 
-    /// Trains both stages with `trainer` on a profiling sweep and keeps its metadata.
+    /// Trains both stages with `trainer` on a profiling sweep, keeps its metadata and records
+    /// each stage's training ranges of `batch_size` and `input_len`.
     ///
     /// # Errors
     /// Any error of the fit, for either stage.
@@ -142,6 +150,20 @@ impl StepPredictor {
         let prefill = trainer.fit(&xp, &yp)?;
         let decode = trainer.fit(&xd, &yd)?;
         let mut p = Self::new(prefill, decode);
+        for stage in Stage::ALL {
+            let mut r = TrainingRanges::default();
+            for row in data
+                .results
+                .iter()
+                .filter(|row| row.target(stage).is_some())
+            {
+                r.observe("batch_size", row.batch_size);
+                r.observe("input_len", row.input_len);
+            }
+            if !r.is_empty() {
+                p.training_ranges.insert(stage, r);
+            }
+        }
         p.metadata = match &data.metadata {
             Value::Null => None,
             v => Some(v.clone()),
@@ -167,6 +189,54 @@ impl StepPredictor {
                 .insert(stage, crate::cv::cross_validate(trainer, &x, &y, k, seed)?);
         }
         Ok(p)
+    }
+
+    /// The ranges of `batch_size` and `input_len` that `stage` was trained on: the stored
+    /// [`StepPredictor::training_ranges`], else the min and max of the sweep metadata's
+    /// `batch_sizes_tested` and `input_lens_tested` (a seed file keeps the sweep's metadata),
+    /// else `None`.
+    #[must_use]
+    pub fn ranges(&self, stage: Stage) -> Option<TrainingRanges> {
+        if let Some(r) = self.training_ranges.get(&stage) {
+            return Some(r.clone());
+        }
+        let meta = self.metadata.as_ref()?;
+        let mut r = TrainingRanges::default();
+        for (key, name) in [
+            ("batch_sizes_tested", "batch_size"),
+            ("input_lens_tested", "input_len"),
+        ] {
+            for v in meta[key].as_array().into_iter().flatten() {
+                if let Some(v) = v.as_f64() {
+                    r.observe(name, v);
+                }
+            }
+        }
+        (!r.is_empty()).then_some(r)
+    }
+
+    /// Whether a query lies inside the training ranges of [`StepPredictor::ranges`]
+    /// ([`RangeCheck::Unknown`] when there are none).
+    ///
+    /// # Examples
+    /// ```
+    /// use perf_predict::{ProfileData, ProfileRow, RangeCheck, Stage, StepPredictor};
+    /// let results = [(1.0, 64.0), (8.0, 64.0), (1.0, 512.0), (8.0, 512.0), (4.0, 256.0)]
+    ///     .map(|(bs, l)| ProfileRow { batch_size: bs, input_len: l,
+    ///         prefill_latency: Some(0.01 + 1e-5 * bs * l), median_decode_latency: Some(0.007 + 1e-4 * bs) })
+    ///     .to_vec();
+    /// let p = StepPredictor::train_linear(&ProfileData { metadata: serde_json::Value::Null, results })?;
+    /// assert_eq!(p.range_check(Stage::Decode, 4.0, 100.0), RangeCheck::Inside);
+    /// let RangeCheck::Outside(out) = p.range_check(Stage::Decode, 4e9, 100.0) else { panic!() };
+    /// assert_eq!(out[0].to_string(), "batch_size = 4000000000 is outside the training range [1, 8]");
+    /// # Ok::<(), perf_predict::PredictError>(())
+    /// ```
+    #[must_use]
+    pub fn range_check(&self, stage: Stage, batch_size: f64, input_len: f64) -> RangeCheck {
+        match self.ranges(stage) {
+            Some(r) => r.check(&[("batch_size", batch_size), ("input_len", input_len)]),
+            None => RangeCheck::Unknown,
+        }
     }
 
     /// The model of `stage`.

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use perf_model_core::{BatchShape, StepTimeModel};
 use perf_predict::together::{BenchmarkStore, EstimateQuery, read_together_csv};
-use perf_predict::{LinearModel, PredictorFile, StageModel, StepPredictor};
+use perf_predict::{
+    LinearModel, PredictorFile, ShapeApprox, StageModel, StateModel, StepPredictor, XgbModel,
+};
 use proptest::prelude::*;
 
 proptest! {
@@ -53,5 +55,48 @@ proptest! {
         s.add_csv(csv.as_bytes(), Path::new("a.csv")).unwrap();
         let e = s.estimate("m", &EstimateQuery::new(i, o)).unwrap();
         prop_assert!(e.predictions.values().all(|v| v.is_finite() && *v >= 0.0));
+    }
+
+    #[test]
+    fn xgboost_json_never_panics(
+        left in proptest::collection::vec(-3i64..8, 0..6),
+        right in proptest::collection::vec(-3i64..8, 0..6),
+        feature in proptest::collection::vec(-1i64..5, 0..6),
+        cond in proptest::collection::vec(prop_oneof![any::<f64>(), -5.0..5.0f64], 0..6),
+        x in proptest::collection::vec(prop_oneof![any::<f64>(), -5.0..5.0f64], 0..5),
+    ) {
+        let n = left.len();
+        let json = format!(
+            r#"{{"learner": {{"learner_model_param": {{"base_score": "0.5", "num_feature": "4"}},
+               "objective": {{"name": "reg:squarederror"}},
+               "gradient_booster": {{"model": {{"trees": [{{"left_children": {left:?},
+               "right_children": {right:?}, "split_indices": {feature:?},
+               "split_conditions": {}, "default_left": {:?}}}]}}}}}}}}"#,
+            serde_json::to_string(&cond.iter().map(|c| if c.is_finite() { *c } else { 0.0 }).collect::<Vec<_>>()).unwrap(),
+            vec![1; n],
+        );
+        if let Ok(m) = XgbModel::from_json_str(&json, Path::new("fuzz.json")) {
+            let _ = m.predict(&x);
+        }
+    }
+
+    #[test]
+    fn state_step_time_is_finite_and_non_negative(
+        ps in any::<u32>(), pt in any::<u64>(), psq in any::<u64>(), pc in any::<u64>(), px in any::<u64>(),
+        ds in any::<u32>(), dc in any::<u64>(),
+        bpt in 1e-6..10.0f64, frac in 0.0..=1.0f64,
+    ) {
+        let json = r#"{"learner": {"learner_model_param": {"base_score": "1", "num_feature": "160"},
+            "objective": {"name": "reg:squarederror"}, "gradient_booster": {"model": {"trees": [
+            {"left_children": [1, -1, -1], "right_children": [2, -1, -1], "split_indices": [6, 0, 0],
+             "split_conditions": [5000.0, 10.0, -20.0], "default_left": [0, 0, 0]}]}}}}"#;
+        let mut m = StateModel::from_xgboost(XgbModel::from_json_str(json, Path::new("s")).unwrap(), 1.0).unwrap();
+        m.approximation = ShapeApprox { blocks_per_token: bpt, decode_output_fraction: frac };
+        let b = BatchShape { prefill_seqs: ps, prefill_tokens: pt, prefill_tokens_sq: psq, prefill_cached: pc, prefill_cross: px, decode_seqs: ds, decode_context: dc, logits: 0 };
+        if let Some(x) = m.approximation.features(&b) {
+            prop_assert!(x.iter().all(|v| v.is_finite() && *v >= 0.0), "{x:?}");
+        }
+        let t = m.step_time(&b);
+        prop_assert!(t.is_finite() && t >= 0.0);
     }
 }
