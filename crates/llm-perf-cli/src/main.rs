@@ -17,6 +17,7 @@ mod fit_cmd;
 mod predict_cmd;
 mod predict_view;
 mod problem;
+mod profile_cmd;
 mod queue_cmd;
 mod read_cmd;
 mod report_cmd;
@@ -51,6 +52,10 @@ enum Command {
     Fit(fit_cmd::FitArgs),
     /// Train, query or show step-time predictors (llm-profiler sweeps → prefill/decode models).
     Predict(predict_cmd::PredictArgs),
+    /// Profile a real engine's one-batch latency over batch sizes × input lengths (the LLM
+    /// profiler's `profile`): writes `benchmark_data_<model>_TP_<tp>_PP_<pp>.json` for
+    /// `predict train`.
+    Profile(profile_cmd::ProfileArgs),
     /// Estimate TTFT, per-user tokens/s, E2E and throughput for a request shape from benchmark CSVs.
     Estimate(predict_cmd::EstimateArgs),
     /// Analyze one arrival rate with the Inferno queueing model (queue-analysis `/solve`).
@@ -121,6 +126,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert_cmd::convert(&args),
         Command::Fit(args) => fit_cmd::fit(&args),
         Command::Predict(args) => predict_cmd::predict(&args),
+        Command::Profile(args) => profile_cmd::profile(&args),
         Command::Estimate(args) => predict_cmd::estimate(&args),
         Command::Analyze(args) => queue_cmd::analyze(&args),
         Command::Size(args) => queue_cmd::size(&args),

@@ -462,7 +462,8 @@ fn describe_profile(file: &str, format: Format, profile: &Profile) -> String {
             format!(
                 "{file}: {} (msserviceprofiler per-batch execute times: {} batches, {prefill} \
                  prefill and {} decode, batch size up to {max_batch}, model_execute_time {}–{} \
-                 (no unit in the file; looks like µs); use it with `perf-predict`)\n",
+                 (no unit in the file; looks like µs); train the tuner's state model on it: \
+                 llm-perf predict train --profile {file} --config NAME --out predictors.json)\n",
                 format.name(),
                 rows.len(),
                 rows.len() - prefill,
@@ -479,7 +480,8 @@ fn describe_profile(file: &str, format: Format, profile: &Profile) -> String {
             )
         }
         _ => format!(
-            "{file}: {} ({} rows; use it with `perf-predict`)\n",
+            "{file}: {} ({} rows; train step-time predictors on it: llm-perf predict train \
+             --profile {file} --config NAME --out predictors.json)\n",
             format.name(),
             profile.len()
         ),

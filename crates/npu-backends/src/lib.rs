@@ -62,6 +62,7 @@ pub mod logscan;
 pub mod metrics;
 pub mod mindie;
 pub mod plan;
+pub mod profile;
 pub mod pso_evaluator;
 pub mod registry;
 pub mod residual;
