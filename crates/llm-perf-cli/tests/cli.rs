@@ -810,9 +810,9 @@ fn a_seed_config_needs_no_evaluator_flag_and_every_key_is_accounted_for() {
     for line in [
         "used: [mindie] (the engine tuned)",
         "ignored: [vllm] (tuning [mindie]; --engine vllm tunes this one)",
-        "ignored: [cbo] (the surrogate pre-filter is not implemented yet",
-        "ignored: [pso_strategy] (coefficient schedules are not implemented yet",
-        "ignored: [data_storage] (results go to --out DIR",
+        "used: [cbo] (surrogate pre-filter: after 5 measured particles",
+        "used: [pso_strategy] (coefficient schedules, applied every iteration: w exp_decay",
+        "used: [data_storage] pso_top_k = 0",
         "used: ttft_slo = ",
     ] {
         assert!(err.contains(line), "{line:?} not in {err}");

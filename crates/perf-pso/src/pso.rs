@@ -1,15 +1,18 @@
 //! Our particle swarm (pyswarms 1.3.0 `GlobalBestPSO` reproduced, plus options) on the unit cube.
 //!
 //! RNG discipline: one seeded xoshiro256++, drawn on the coordinating thread in a fixed order
-//! (initial positions, initial velocities, then per iteration the r1 matrix and the r2 matrix,
+//! (initial positions, initial velocities, then per iteration one draw for each
+//! [`Schedule::Random`] coefficient in the order w, c1, c2, the r1 matrix and the r2 matrix,
 //! particle-major, then any draws of the `Random` boundary), so a parallel run equals a serial
-//! one bit for bit and a checkpoint needs only the generator state.
+//! one bit for bit and a checkpoint needs only the generator state. Constant and deterministic
+//! schedules draw nothing, so they leave the sequence of the seed-style swarm unchanged.
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PsoError, Result};
+use crate::schedule::Schedule;
 use crate::space::periodic;
 
 /// How a coordinate leaving `[0, 1]` is brought back.
@@ -41,24 +44,9 @@ pub enum Topology {
     },
 }
 
-/// Inertia weight over the iterations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum InertiaSchedule {
-    /// `w` throughout.
-    #[default]
-    Constant,
-    /// Linear from `w` to `end` over the iterations.
-    LinDecay {
-        /// Final inertia.
-        end: f64,
-    },
-    /// Geometric from `w` to `end` over the iterations.
-    ExpDecay {
-        /// Final inertia.
-        end: f64,
-    },
-}
+/// The inertia schedule: the coefficient [`Schedule`] applied to `w` (the name predates the
+/// `c1`/`c2` schedules; `InertiaSchedule::Constant`, `LinDecay`, `ExpDecay` keep their meaning).
+pub type InertiaSchedule = Schedule;
 
 /// Initial velocities.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -86,8 +74,15 @@ pub struct PsoParams {
     pub c2: f64,
     /// Inertia weight (start value of a schedule).
     pub w: f64,
-    /// Inertia schedule.
+    /// Schedule of `w` (the seed's `[pso_strategy] w`). Note that our `exp_decay` tag is the
+    /// geometric [`Schedule::ExpDecay`]; a seed file's `exp_decay` becomes [`Schedule::LiGao`].
     pub inertia: InertiaSchedule,
+    /// Schedule of `c1`, from the start value `c1` (the seed's `[pso_strategy] c1`).
+    #[serde(skip_serializing_if = "Schedule::is_constant")]
+    pub c1_schedule: Schedule,
+    /// Schedule of `c2`, from the start value `c2` (the seed's `[pso_strategy] c2`).
+    #[serde(skip_serializing_if = "Schedule::is_constant")]
+    pub c2_schedule: Schedule,
     /// Topology.
     pub topology: Topology,
     /// Boundary handling.
@@ -115,6 +110,8 @@ impl Default for PsoParams {
             c2: 1.496_18,
             w: 0.7298,
             inertia: InertiaSchedule::Constant,
+            c1_schedule: Schedule::Constant,
+            c2_schedule: Schedule::Constant,
             topology: Topology::Global,
             boundary: Boundary::Reflect,
             velocity_init: VelocityInit::Scaled,
@@ -144,7 +141,8 @@ impl PsoParams {
         }
     }
 
-    /// Checks ranges; warns (tracing) when `w ≥ 1` or `c1 + c2 ≥ 2(1 + w)` (divergent swarm).
+    /// Checks ranges and schedules ([`Schedule::check`]: finite, non-negative over the run);
+    /// warns (tracing) when `w ≥ 1` or `c1 + c2 ≥ 2(1 + w)` (divergent swarm, start values).
     ///
     /// # Errors
     /// [`PsoError::InvalidParam`] naming the parameter.
@@ -192,6 +190,9 @@ impl PsoParams {
         {
             return bad("topology.k", "0".into(), "must be >= 1");
         }
+        self.inertia.check("w schedule", self.w, self.iters)?;
+        self.c1_schedule.check("c1 schedule", self.c1, self.iters)?;
+        self.c2_schedule.check("c2 schedule", self.c2, self.iters)?;
         if self.w >= 1.0 || self.c1 + self.c2 >= 2.0 * (1.0 + self.w) {
             tracing::warn!(
                 w = self.w,
@@ -203,26 +204,32 @@ impl PsoParams {
         Ok(())
     }
 
-    /// Inertia at iteration `i`.
+    /// Inertia at iteration `i` ([`Schedule::value`] of `inertia` from `w`). A
+    /// [`Schedule::Random`] inertia is shown at its mean (draw ½); the swarm draws it.
     #[must_use]
     pub fn inertia_at(&self, i: usize) -> f64 {
-        #[allow(clippy::cast_precision_loss)]
-        let t = if self.iters > 1 {
-            i as f64 / (self.iters - 1) as f64
-        } else {
-            0.0
-        };
-        match self.inertia {
-            InertiaSchedule::Constant => self.w,
-            InertiaSchedule::LinDecay { end } => self.w + (end - self.w) * t,
-            InertiaSchedule::ExpDecay { end } => {
-                if self.w > 0.0 && end > 0.0 {
-                    self.w * (end / self.w).powf(t)
-                } else {
-                    self.w
-                }
-            }
-        }
+        let draw = if self.inertia.needs_draw() { 0.5 } else { 0.0 };
+        self.inertia.value(self.w, i, self.iters, draw)
+    }
+
+    /// `(w, c1, c2)` at iteration `i`, given the uniform draws `[w, c1, c2]` a
+    /// [`Schedule::Random`] uses (ignored by the other schedules).
+    #[must_use]
+    pub fn coefficients_at(&self, i: usize, draws: [f64; 3]) -> (f64, f64, f64) {
+        (
+            self.inertia.value(self.w, i, self.iters, draws[0]),
+            self.c1_schedule.value(self.c1, i, self.iters, draws[1]),
+            self.c2_schedule.value(self.c2, i, self.iters, draws[2]),
+        )
+    }
+
+    /// `true` when a schedule's values depend on `iters`: a checkpoint is then tied to the
+    /// iteration count (the tuner's fingerprint should keep `iters`).
+    #[must_use]
+    pub fn schedules_depend_on_iters(&self) -> bool {
+        self.inertia.depends_on_iters()
+            || self.c1_schedule.depends_on_iters()
+            || self.c2_schedule.depends_on_iters()
     }
 }
 
@@ -399,15 +406,27 @@ impl SwarmState {
                 .map(|_| (0..d).map(|_| rng.random::<f64>()).collect())
                 .collect()
         };
+        // schedule draws (w, c1, c2; only those that are `Random`) precede r1 and r2, as
+        // pyswarms updates its options before computing velocities
+        let mut sched = [0.0; 3];
+        for (slot, s) in
+            sched
+                .iter_mut()
+                .zip([&params.inertia, &params.c1_schedule, &params.c2_schedule])
+        {
+            if s.needs_draw() {
+                *slot = self.rng.random::<f64>();
+            }
+        }
         let r1 = draw(&mut self.rng);
         let r2 = draw(&mut self.rng);
-        let w = params.inertia_at(self.iteration);
+        let (w, c1, c2) = params.coefficients_at(self.iteration, sched);
         let socials: Vec<Vec<f64>> = (0..n).map(|i| self.social_best(params, i)).collect();
         for (i, p) in self.particles.iter_mut().enumerate() {
             for j in 0..d {
                 let mut v = w * p.velocity[j]
-                    + params.c1 * r1[i][j] * (p.best_position[j] - p.position[j])
-                    + params.c2 * r2[i][j] * (socials[i][j] - p.position[j]);
+                    + c1 * r1[i][j] * (p.best_position[j] - p.position[j])
+                    + c2 * r2[i][j] * (socials[i][j] - p.position[j]);
                 if let Some(c) = params.velocity_clamp {
                     v = v.clamp(-c, c);
                 }
@@ -497,6 +516,73 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A `Random` schedule draws once per iteration before r1 and r2; deterministic schedules
+    /// draw nothing; the velocity uses the scheduled coefficients.
+    #[test]
+    fn schedules_enter_the_velocity_update_in_draw_order() {
+        let base = PsoParams {
+            n_particles: 1,
+            iters: 4,
+            seed: 11,
+            w: 0.9,
+            c1: 1.5,
+            c2: 1.2,
+            boundary: Boundary::Clamp,
+            ..PsoParams::default()
+        };
+        let params = PsoParams {
+            inertia: Schedule::Random { end: 0.4 },
+            c1_schedule: Schedule::LinVariation { end: 0.5 },
+            ..base.clone()
+        };
+        params.check().unwrap();
+        let mut s = SwarmState::init(&params, 1);
+        s.particles[0].best_position = vec![0.8];
+        s.best_position = vec![0.2];
+        s.iteration = 2;
+        let (x0, v0) = (s.particles[0].position[0], s.particles[0].velocity[0]);
+        let mut rng = s.rng.clone();
+        let dw: f64 = rng.random();
+        let r1: f64 = rng.random();
+        let r2: f64 = rng.random();
+        s.step(&params);
+        let w = 0.9 + (0.4 - 0.9) * dw;
+        let c1 = 0.5 + (1.5 - 0.5) * (4.0 - 2.0) / 4.0;
+        let v = w * v0 + c1 * r1 * (0.8 - x0) + 1.2 * r2 * (0.2 - x0);
+        let x = (x0 + v).clamp(0.0, 1.0);
+        assert_eq!(s.particles[0].position[0].to_bits(), x.to_bits());
+        // after the step the generator has advanced by exactly three draws
+        assert_eq!(s.rng, rng);
+        // deterministic schedules draw nothing: same generator state as constant coefficients
+        let det = PsoParams {
+            inertia: Schedule::LinVariation { end: 0.4 },
+            c2_schedule: Schedule::NonlinMod { end: 0.6, n: 1.2 },
+            ..base.clone()
+        };
+        let (mut a, mut b) = (SwarmState::init(&det, 2), SwarmState::init(&base, 2));
+        a.step(&det);
+        b.step(&base);
+        assert_eq!(a.rng, b.rng);
+        assert!(det.schedules_depend_on_iters() && !base.schedules_depend_on_iters());
+        // constant schedules are not serialised (checkpoint fingerprints stay as they were)
+        let json = serde_json::to_string(&base).unwrap();
+        assert!(!json.contains("c1_schedule"), "{json}");
+    }
+
+    #[test]
+    fn negative_schedule_is_rejected() {
+        let p = PsoParams {
+            c2: 2.0,
+            c2_schedule: Schedule::PyswarmsExpDecay {
+                end: 2.0,
+                d1: 0.2,
+                d2: 7.0,
+            },
+            ..PsoParams::seed_defaults()
+        };
+        assert!(p.check().unwrap_err().to_string().contains("c2 schedule"));
     }
 
     #[test]

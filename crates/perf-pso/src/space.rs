@@ -65,12 +65,15 @@ pub struct FieldSpec {
     /// Upper bound (raw coordinate).
     #[serde(default)]
     pub max: f64,
-    /// `int`, `float`, `bool`, `enum`, `range`, `ratio`, `share`, `factories` or `str`.
+    /// `int`, `float`, `bool`, `enum`, `range`, `ratio`, `share`, `factories`, `times`,
+    /// `ternary_factories`, `ternary_times` or `str`.
     pub dtype: String,
     /// Default or current value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
-    /// Kind parameter: enum values, range step, ratio/share target name, factories table.
+    /// Kind parameter: enum values, range step, ratio/share target name, derived-field table
+    /// (`{target_name, product, dtype}`; ternary: `{target_names = [a, b], product, dtype,
+    /// min_value, max_value, priority_policy, priority}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtype_param: Option<Value>,
     /// Fixed value: the field is then no dimension.
@@ -138,6 +141,46 @@ impl FieldSpec {
         }));
         f
     }
+    /// Derived, no dimension: `product × value(target)` as an int (`int = true`) or a float.
+    #[must_use]
+    pub fn times(name: &str, position: &str, target: &str, product: f64, int: bool) -> Self {
+        let mut f = Self::new(name, position, "times", 0.0, 0.0);
+        f.dtype_param = Some(serde_json::json!({
+            "target_name": target, "product": product, "dtype": if int { "int" } else { "float" }
+        }));
+        f
+    }
+    /// Derived, no dimension: `product / (value(a) · value(b))`, with upstream's repair of
+    /// non-divisible int results (default `balanced` priority, `min_value` 1 for ints).
+    #[must_use]
+    pub fn ternary_factories(
+        name: &str,
+        position: &str,
+        targets: [&str; 2],
+        product: f64,
+        int: bool,
+    ) -> Self {
+        let mut f = Self::new(name, position, "ternary_factories", 0.0, 0.0);
+        f.dtype_param = Some(serde_json::json!({
+            "target_names": targets, "product": product, "dtype": if int { "int" } else { "float" }
+        }));
+        f
+    }
+    /// Derived, no dimension: `product · value(a) · value(b)`.
+    #[must_use]
+    pub fn ternary_times(
+        name: &str,
+        position: &str,
+        targets: [&str; 2],
+        product: f64,
+        int: bool,
+    ) -> Self {
+        let mut f = Self::new(name, position, "ternary_times", 0.0, 0.0);
+        f.dtype_param = Some(serde_json::json!({
+            "target_names": targets, "product": product, "dtype": if int { "int" } else { "float" }
+        }));
+        f
+    }
     /// Sets the default value.
     #[must_use]
     pub fn with_value(mut self, value: Value) -> Self {
@@ -186,8 +229,89 @@ pub enum FieldKind {
         /// Truncate to an integer.
         int: bool,
     },
+    /// Derived, no dimension: `product × value(target)`, kept at `value` when the target has no
+    /// number (none/NaN).
+    Times {
+        /// The multiplier field.
+        target: String,
+        /// The product.
+        product: f64,
+        /// Truncate to an integer.
+        int: bool,
+    },
+    /// Derived, no dimension: `product / (value(a) · value(b))`, kept at `value` when a target
+    /// is 0. An int result that is not exact, or outside `[min_value, max_value]`, is repaired
+    /// by moving the sources (see [`SearchSpace::decode_in`]).
+    TernaryFactories {
+        /// The two divisor fields `[a, b]` (`target_names`).
+        targets: Vec<String>,
+        /// The product.
+        product: f64,
+        /// Truncate to an integer.
+        int: bool,
+        /// Lowest acceptable result (`min_value`; 1 for ints when absent).
+        min_value: Option<f64>,
+        /// Highest acceptable result (`max_value`).
+        max_value: Option<f64>,
+        /// Which source the repair keeps.
+        priority: PriorityPolicy,
+    },
+    /// Derived, no dimension: `product · value(a) · value(b)`, kept at `value` when a target has
+    /// no number.
+    TernaryTimes {
+        /// The two multiplier fields `[a, b]` (`target_names`).
+        targets: Vec<String>,
+        /// The product.
+        product: f64,
+        /// Truncate to an integer.
+        int: bool,
+    },
     /// A fixed string, no dimension.
     Str,
+}
+
+impl FieldKind {
+    /// `true` for the kinds whose value is computed from other fields and that are no PSO
+    /// dimension: `factories`, `times`, `ternary_factories`, `ternary_times`.
+    #[must_use]
+    pub fn is_derived(&self) -> bool {
+        matches!(
+            self,
+            Self::Factories { .. }
+                | Self::Times { .. }
+                | Self::TernaryFactories { .. }
+                | Self::TernaryTimes { .. }
+        )
+    }
+}
+
+/// The order in which a `ternary_factories` repair treats its two sources (upstream
+/// `priority_policy`): the first is kept if possible, the second moved.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "policy")]
+pub enum PriorityPolicy {
+    /// `target_names` order for the first half of the particles, reversed for the second half;
+    /// flipped again on odd iterations (upstream's code); `target_names` order without a
+    /// [`DecodeContext`].
+    #[default]
+    Balanced,
+    /// Always this order (a permutation of `target_names`).
+    Fixed {
+        /// Keep first, then adjust.
+        order: Vec<String>,
+    },
+}
+
+/// Where a position comes from, for decisions that depend on the particle (the `balanced`
+/// repair priority of `ternary_factories`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecodeContext {
+    /// Particle index (0-based).
+    pub particle: usize,
+    /// Swarm size.
+    pub n_particles: usize,
+    /// PSO iteration (0-based), if known.
+    pub iteration: Option<usize>,
 }
 
 /// A validated field.
@@ -458,6 +582,19 @@ pub fn enum_bucket(x: f64, min: f64, max: f64, n: usize) -> usize {
     lo
 }
 
+/// The `dtype` of a derived field's table: `"int"` (default) or `"float"`.
+fn derived_int(p: Option<&Value>, at: &dyn Fn(&str) -> String) -> Result<bool> {
+    match p.and_then(|p| p.get("dtype")) {
+        None => Ok(true),
+        Some(Value::String(d)) if d.trim() == "int" => Ok(true),
+        Some(Value::String(d)) if d.trim() == "float" => Ok(false),
+        Some(other) => Err(config_err(
+            at("dtype_param.dtype"),
+            format!("{other} is neither \"int\" nor \"float\""),
+        )),
+    }
+}
+
 /// Periodic boundary of pyswarms on `[lb, ub]` (specs/tuning.md §2.2).
 #[must_use]
 pub fn periodic(x: f64, lb: f64, ub: f64) -> f64 {
@@ -607,6 +744,135 @@ impl SearchSpace {
                         int,
                     }
                 }
+                "times" => {
+                    let p = s.dtype_param.as_ref();
+                    let t = p.and_then(|p| p.get("target_name")).and_then(Value::as_str);
+                    let product = p
+                        .and_then(|p| p.get("product"))
+                        .and_then(value_f64)
+                        .ok_or_else(|| {
+                            config_err(at("dtype_param.product"), "times needs a numeric product")
+                        })?;
+                    min = 0.0;
+                    max = 0.0;
+                    FieldKind::Times {
+                        target: target_of("dtype_param.target_name", t)?,
+                        product,
+                        int: derived_int(p, &at)?,
+                    }
+                }
+                dt @ ("ternary_factories" | "ternary_times") => {
+                    let p = s.dtype_param.as_ref();
+                    let names: Vec<&str> = match p.and_then(|p| p.get("target_names")) {
+                        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+                        _ => Vec::new(),
+                    };
+                    let listed = p
+                        .and_then(|p| p.get("target_names"))
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len);
+                    if names.len() != 2 || listed != 2 || names[0] == names[1] {
+                        return Err(config_err(
+                            at("dtype_param.target_names"),
+                            format!("{dt} needs a list of two different field names"),
+                        ));
+                    }
+                    let targets = vec![
+                        target_of("dtype_param.target_names", Some(names[0]))?,
+                        target_of("dtype_param.target_names", Some(names[1]))?,
+                    ];
+                    // upstream's default product is 1
+                    let product = match p.and_then(|p| p.get("product")) {
+                        None => 1.0,
+                        Some(v) => value_f64(v).ok_or_else(|| {
+                            config_err(at("dtype_param.product"), format!("not a number: {v}"))
+                        })?,
+                    };
+                    if !product.is_finite() {
+                        return Err(config_err(at("dtype_param.product"), "must be finite"));
+                    }
+                    let int = derived_int(p, &at)?;
+                    min = 0.0;
+                    max = 0.0;
+                    if dt == "ternary_times" {
+                        FieldKind::TernaryTimes {
+                            targets,
+                            product,
+                            int,
+                        }
+                    } else {
+                        let bound = |key: &str| -> Result<Option<f64>> {
+                            match p.and_then(|p| p.get(key)) {
+                                None | Some(Value::Null) => Ok(None),
+                                Some(v) => value_f64(v)
+                                    .filter(|x| x.is_finite())
+                                    .map(Some)
+                                    .ok_or_else(|| {
+                                        config_err(
+                                            at(&format!("dtype_param.{key}")),
+                                            format!("not a number: {v}"),
+                                        )
+                                    }),
+                            }
+                        };
+                        let (min_value, max_value) = (bound("min_value")?, bound("max_value")?);
+                        let priority = match p
+                            .and_then(|p| p.get("priority_policy"))
+                            .map(|v| v.as_str().map(str::trim))
+                        {
+                            None | Some(Some("balanced")) => PriorityPolicy::Balanced,
+                            Some(Some("fixed")) => {
+                                let order: Vec<String> = match p.and_then(|p| p.get("priority")) {
+                                    None => targets.clone(),
+                                    Some(Value::Array(list)) => list
+                                        .iter()
+                                        .filter_map(Value::as_str)
+                                        .map(str::to_owned)
+                                        .collect(),
+                                    Some(other) => {
+                                        return Err(config_err(
+                                            at("dtype_param.priority"),
+                                            format!("not a list of field names: {other}"),
+                                        ));
+                                    }
+                                };
+                                let mut a = order.clone();
+                                let mut b = targets.clone();
+                                a.sort();
+                                b.sort();
+                                if a != b {
+                                    return Err(config_err(
+                                        at("dtype_param.priority"),
+                                        format!(
+                                            "{order:?} is not an order of target_names {targets:?}"
+                                        ),
+                                    ));
+                                }
+                                PriorityPolicy::Fixed { order }
+                            }
+                            Some(other) => {
+                                return Err(config_err(
+                                    at("dtype_param.priority_policy"),
+                                    format!(
+                                        "{} is neither \"balanced\" nor \"fixed\"",
+                                        other.map_or_else(
+                                            || "a non-string".to_owned(),
+                                            |o| format!("`{o}`")
+                                        )
+                                    ),
+                                ));
+                            }
+                        };
+                        FieldKind::TernaryFactories {
+                            targets,
+                            product,
+                            int,
+                            min_value,
+                            max_value,
+                            priority,
+                        }
+                    }
+                }
                 other => {
                     return Err(config_err(at("dtype"), format!("unknown dtype `{other}`")));
                 }
@@ -659,8 +925,8 @@ impl SearchSpace {
         }
         let mut dims = Vec::new();
         for (i, f) in fields.iter_mut().enumerate() {
-            let is_dim = f.constant.is_none()
-                && !matches!(f.kind, FieldKind::Factories { .. } | FieldKind::Str);
+            let is_dim =
+                f.constant.is_none() && !f.kind.is_derived() && !matches!(f.kind, FieldKind::Str);
             if is_dim {
                 f.dimension = Some(dims.len());
                 dims.push(i);
@@ -767,11 +1033,38 @@ impl SearchSpace {
     }
 
     /// Decodes a unit-cube position into a configuration (constraints checked, repaired in
-    /// [`ConstraintMode::Repair`]).
+    /// [`ConstraintMode::Repair`]); [`SearchSpace::decode_in`] without a particle context.
     ///
     /// # Errors
     /// [`PsoError::Dimension`] when `position` has the wrong length.
     pub fn decode(&self, position: &[f64]) -> Result<DecodedConfig> {
+        self.decode_in(position, None)
+    }
+
+    /// Decodes a unit-cube position into a configuration; `context` (particle, swarm size,
+    /// iteration) decides the `balanced` repair order of `ternary_factories` fields.
+    ///
+    /// Pass 1 decodes the dimensions (constants keep their value); pass 2 resolves `ratio`,
+    /// `share` and the derived kinds in file order (specs/tuning.md §1.3):
+    /// * `times`: `dtype(product × t)`; `ternary_times`: `dtype(product × a × b)` (targets in
+    ///   file order); kept at `value` when a target has no number.
+    /// * `ternary_factories`: `dtype(product / (a × b))`, kept at `value` when a target is 0. With
+    ///   an int dtype, a result that is not exact (`product mod a·b ≠ 0`) or outside
+    ///   `[min_value (1), max_value]` is repaired as upstream does: the priority order names the
+    ///   source to keep; stage 1 keeps its value and tries the other source's candidates nearest
+    ///   first; stage 2 tries both, nearest first; candidates are an enum's numeric values or an
+    ///   int field's integers when it spans ≤ 256 (a constant source is never moved). The first
+    ///   valid pair wins and both sources take those values. Without one, the result is clamped
+    ///   to `min_value`/`max_value` with a warning, and a non-exact unclamped result is reported
+    ///   as a constraint violation (upstream raises, which costs +∞).
+    ///
+    /// # Errors
+    /// [`PsoError::Dimension`] when `position` has the wrong length.
+    pub fn decode_in(
+        &self,
+        position: &[f64],
+        context: Option<&DecodeContext>,
+    ) -> Result<DecodedConfig> {
         if position.len() != self.dims.len() {
             return Err(PsoError::Dimension {
                 expected: self.dims.len(),
@@ -833,6 +1126,43 @@ impl SearchSpace {
                         num_value(product / t, *int)
                     };
                 }
+                FieldKind::Times {
+                    target,
+                    product,
+                    int,
+                } => {
+                    let t = value_f64(&values[self.index_of(target)]).filter(|t| !t.is_nan());
+                    values[i] = match t {
+                        Some(t) => num_value(product * t, *int),
+                        None => {
+                            tracing::warn!(field = %f.name, %target, "times: target has no number; value kept");
+                            f.value.clone().unwrap_or(Value::Null)
+                        }
+                    };
+                }
+                FieldKind::TernaryTimes {
+                    targets,
+                    product,
+                    int,
+                } => {
+                    let mut result = *product;
+                    let mut ok = true;
+                    for j in self.in_file_order(targets) {
+                        match value_f64(&values[j]).filter(|t| !t.is_nan()) {
+                            Some(t) => result *= t,
+                            None => ok = false,
+                        }
+                    }
+                    values[i] = if ok {
+                        num_value(result, *int)
+                    } else {
+                        tracing::warn!(field = %f.name, "ternary_times: a target has no number; value kept");
+                        f.value.clone().unwrap_or(Value::Null)
+                    };
+                }
+                FieldKind::TernaryFactories { .. } => {
+                    self.decode_ternary_factories(i, &mut values, context);
+                }
                 _ => {}
             }
         }
@@ -850,21 +1180,250 @@ impl SearchSpace {
                 .collect(),
             violations: Vec::new(),
         };
-        // MindIE honours the per-request times only with supportSelectBatch
-        let select = cfg
-            .entries
-            .iter()
-            .find(|e| e.position_ends("supportSelectBatch"))
-            .map(|e| e.value.clone());
-        if select == Some(Value::Bool(false)) {
-            for e in &mut cfg.entries {
-                if e.position_ends("prefillTimeMsPerReq") || e.position_ends("decodeTimeMsPerReq") {
-                    e.active = false;
+        mark_inactive(&mut cfg);
+        self.check(&mut cfg);
+        Ok(cfg)
+    }
+
+    /// Field indices of `names`, in file order.
+    fn in_file_order(&self, names: &[String]) -> Vec<usize> {
+        let mut idx: Vec<usize> = names.iter().map(|n| self.index_of(n)).collect();
+        idx.sort_unstable();
+        idx
+    }
+
+    /// Repair candidates of a source field: its constant, an enum's numeric values, or an int
+    /// field's integers when it spans ≤ 256 (upstream `_get_field_candidates`); `None` when it
+    /// cannot be enumerated.
+    fn repair_candidates(&self, j: usize) -> Option<Vec<(f64, Value)>> {
+        let f = &self.fields[j];
+        if let Some(c) = &f.constant {
+            return value_f64(c).map(|v| vec![(v, c.clone())]);
+        }
+        match &f.kind {
+            FieldKind::Enum { values } => Some(
+                values
+                    .iter()
+                    .filter(|v| v.is_number())
+                    .filter_map(|v| value_f64(v).map(|x| (x, v.clone())))
+                    .collect(),
+            ),
+            FieldKind::Int => {
+                let (lo, hi) = (f.min.trunc(), f.max.trunc());
+                #[allow(clippy::cast_possible_truncation)]
+                if (0.0..=256.0).contains(&(hi - lo)) {
+                    let (lo, hi) = (lo as i64, hi as i64);
+                    #[allow(clippy::cast_precision_loss)]
+                    Some((lo..=hi).map(|v| (v as f64, Value::from(v))).collect())
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Pass 2 of a `ternary_factories` field `i` (see [`SearchSpace::decode_in`]).
+    #[allow(clippy::too_many_lines)]
+    fn decode_ternary_factories(
+        &self,
+        i: usize,
+        values: &mut [Value],
+        context: Option<&DecodeContext>,
+    ) {
+        let f = &self.fields[i];
+        let FieldKind::TernaryFactories {
+            targets,
+            product,
+            int,
+            min_value,
+            max_value,
+            priority,
+        } = &f.kind
+        else {
+            return;
+        };
+        let product = *product;
+        let mut divisor = 1.0;
+        for j in self.in_file_order(targets) {
+            match value_f64(&values[j]) {
+                Some(t) if t != 0.0 && !t.is_nan() => divisor *= t,
+                _ => {
+                    tracing::warn!(field = %f.name, target = %self.fields[j].name,
+                        "ternary_factories: target is 0 or has no number; value kept");
+                    values[i] = f.value.clone().unwrap_or(Value::Null);
+                    return;
                 }
             }
         }
+        let conv = |x: f64| if *int { x.trunc() } else { x };
+        let min_v = min_value.or(if *int { Some(1.0) } else { None });
+        let result = conv(product / divisor);
+        let out_of_range =
+            min_v.is_some_and(|m| result < m) || max_value.is_some_and(|m| result > m);
+        if !(out_of_range || (*int && product % divisor != 0.0)) {
+            values[i] = num_value(result, *int);
+            return;
+        }
+        // priority: [keep, adjust] as field indices
+        let mut order: Vec<&String> = match priority {
+            PriorityPolicy::Fixed { order } => order.iter().collect(),
+            PriorityPolicy::Balanced => targets.iter().collect(),
+        };
+        if *priority == PriorityPolicy::Balanced
+            && let Some(c) = context
+        {
+            #[allow(clippy::cast_precision_loss)]
+            let mut reverse = c.particle as f64 >= c.n_particles as f64 / 2.0;
+            if c.iteration.is_some_and(|it| it % 2 == 1) {
+                reverse = !reverse;
+            }
+            if reverse {
+                order.reverse();
+            }
+        }
+        let (Some(keep), Some(adjust)) = (order.first(), order.get(1)) else {
+            values[i] = num_value(result, *int);
+            return;
+        };
+        let (keep, adjust) = (self.index_of(keep), self.index_of(adjust));
+        let valid = |k: f64, a: f64| -> Option<f64> {
+            if k == 0.0 || a == 0.0 || k.is_nan() || a.is_nan() {
+                return None;
+            }
+            let d = k * a;
+            if *int && product % d != 0.0 {
+                return None;
+            }
+            let r = conv(product / d);
+            if min_v.is_some_and(|m| r < m) || max_value.is_some_and(|m| r > m) {
+                return None;
+            }
+            Some(r)
+        };
+        let repaired = (|| {
+            let mut keep_c = self.repair_candidates(keep)?;
+            let mut adjust_c = self.repair_candidates(adjust)?;
+            if keep_c.is_empty() || adjust_c.is_empty() {
+                return None;
+            }
+            let cur_keep = value_f64(&values[keep]).unwrap_or(0.0);
+            let cur_adjust = value_f64(&values[adjust]).unwrap_or(0.0);
+            keep_c.sort_by(|a, b| (a.0 - cur_keep).abs().total_cmp(&(b.0 - cur_keep).abs()));
+            adjust_c.sort_by(|a, b| {
+                (a.0 - cur_adjust)
+                    .abs()
+                    .total_cmp(&(b.0 - cur_adjust).abs())
+            });
+            // stage 1: keep the high-priority source, move the other
+            for (a, av) in &adjust_c {
+                if let Some(r) = valid(cur_keep, *a) {
+                    return Some((values[keep].clone(), av.clone(), r));
+                }
+            }
+            // stage 2: move both, nearest first
+            for (k, kv) in &keep_c {
+                for (a, av) in &adjust_c {
+                    if let Some(r) = valid(*k, *a) {
+                        return Some((kv.clone(), av.clone(), r));
+                    }
+                }
+            }
+            None
+        })();
+        if let Some((kv, av, r)) = repaired {
+            tracing::debug!(field = %f.name, keep = %self.fields[keep].name, %kv,
+                adjust = %self.fields[adjust].name, %av, result = r, "ternary_factories repair");
+            values[keep] = kv;
+            values[adjust] = av;
+            values[i] = num_value(r, *int);
+            return;
+        }
+        let mut v = result;
+        if let Some(m) = min_v
+            && result < m
+        {
+            tracing::warn!(field = %f.name, result, min_value = m, "ternary_factories repair failed; clamped");
+            v = m;
+        }
+        if let Some(m) = max_value
+            && result > *m
+        {
+            tracing::warn!(field = %f.name, result, max_value = m, "ternary_factories repair failed; clamped");
+            v = *m;
+        }
+        values[i] = num_value(v, *int);
+    }
+
+    /// A configuration from name → value pairs (a results row, a record's `config`): entries
+    /// in field order with the fields' placements; a missing name takes the field's constant,
+    /// else its `value`, else `null`. Values are taken as they are (not decoded); constraints
+    /// are checked.
+    #[must_use]
+    pub fn config_from_map(&self, values: &serde_json::Map<String, Value>) -> DecodedConfig {
+        let mut cfg = DecodedConfig {
+            entries: self
+                .fields
+                .iter()
+                .map(|f| ConfigEntry {
+                    name: f.name.clone(),
+                    placement: f.placement.clone(),
+                    value: values
+                        .get(&f.name)
+                        .or(f.constant.as_ref())
+                        .or(f.value.as_ref())
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                    active: true,
+                })
+                .collect(),
+            violations: Vec::new(),
+        };
+        mark_inactive(&mut cfg);
         self.check(&mut cfg);
-        Ok(cfg)
+        cfg
+    }
+
+    /// The field named `name`.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Narrows (or widens) the raw bounds of the int or float dimension `name`, e.g. the
+    /// theory-guided `max_batch_size` bound (specs/tuning.md §5).
+    ///
+    /// # Errors
+    /// [`PsoError::Config`] naming the field: unknown, not a dimension (constant or derived),
+    /// not int/float, bounds not finite or `min > max`.
+    pub fn set_bounds(&mut self, name: &str, min: f64, max: f64) -> Result<()> {
+        let at = format!("field `{name}`");
+        let f = self
+            .fields
+            .iter_mut()
+            .find(|f| f.name == name)
+            .ok_or_else(|| config_err(&at, "no such field"))?;
+        if f.dimension.is_none() {
+            return Err(config_err(
+                &at,
+                "is not a search dimension (constant or derived)",
+            ));
+        }
+        if !matches!(f.kind, FieldKind::Int | FieldKind::Float) {
+            return Err(config_err(
+                &at,
+                "bounds can be set on int and float fields only",
+            ));
+        }
+        if !(min.is_finite() && max.is_finite()) || min > max {
+            return Err(config_err(
+                &at,
+                format!("bounds {min}..{max} must be finite with min <= max"),
+            ));
+        }
+        f.min = min;
+        f.max = max;
+        Ok(())
     }
 
     fn index_of(&self, name: &str) -> usize {
@@ -889,6 +1448,43 @@ impl SearchSpace {
                         "{} = {product}/{target} is not a positive integer ({target} = {t})",
                         f.name
                     ));
+                }
+            }
+            if let FieldKind::TernaryFactories {
+                targets,
+                product,
+                int: true,
+                min_value,
+                max_value,
+                ..
+            } = &f.kind
+            {
+                let (Some(ta), Some(tb)) = (targets.first(), targets.get(1)) else {
+                    continue;
+                };
+                let (a, b) = (cfg.get_f64(ta), cfg.get_f64(tb));
+                let v = cfg.get_f64(&f.name);
+                if let (Some(a), Some(b), Some(v)) = (a, b, v)
+                    && a != 0.0
+                    && b != 0.0
+                {
+                    let d = a * b;
+                    let raw = (product / d).trunc();
+                    let min_v = min_value.unwrap_or(1.0);
+                    let in_range = raw >= min_v && max_value.is_none_or(|m| raw <= m);
+                    // integers (and the bounds they were clamped to) are exact in f64
+                    let same = |x: f64, y: f64| x.to_bits() == y.to_bits();
+                    let exact = product % d == 0.0 && same(v, raw) && in_range;
+                    // upstream's fallback: clamped to a bound with a warning, accepted
+                    let clamped = (raw < min_v && same(v, min_v))
+                        || max_value.is_some_and(|m| raw > m && same(v, m));
+                    if !(exact || clamped) {
+                        cfg.violations.push(format!(
+                            "{} = {product}/({}·{}) = {product}/{d} is not an integer in range \
+                             and no repair was found ({} = {a}, {} = {b})",
+                            f.name, ta, tb, ta, tb
+                        ));
+                    }
                 }
             }
         }
@@ -1018,11 +1614,32 @@ impl SearchSpace {
                     to_u(frac)
                 }
                 FieldKind::Share { .. } => 0.5,
-                FieldKind::Factories { .. } | FieldKind::Str => 0.0,
+                FieldKind::Factories { .. }
+                | FieldKind::Times { .. }
+                | FieldKind::TernaryFactories { .. }
+                | FieldKind::TernaryTimes { .. }
+                | FieldKind::Str => 0.0,
             };
             pos.push(u);
         }
         Ok(pos)
+    }
+}
+
+/// MindIE honours the per-request times only with `supportSelectBatch`: without it they are
+/// marked inactive (kept, but not distinguishing configurations).
+fn mark_inactive(cfg: &mut DecodedConfig) {
+    let select = cfg
+        .entries
+        .iter()
+        .find(|e| e.position_ends("supportSelectBatch"))
+        .map(|e| e.value.clone());
+    if select == Some(Value::Bool(false)) {
+        for e in &mut cfg.entries {
+            if e.position_ends("prefillTimeMsPerReq") || e.position_ends("decodeTimeMsPerReq") {
+                e.active = false;
+            }
+        }
     }
 }
 
@@ -1223,5 +1840,293 @@ mod tests {
         assert_eq!(a.env(), vec![("REQUESTRATE".to_owned(), None)]);
         assert_ne!(a.get("pt"), b.get("pt"));
         assert_eq!(a.key(), b.key());
+    }
+    fn ternary_space(product: f64, pp_max: i64, priority: Option<Value>) -> SearchSpace {
+        let mut dp = FieldSpec::ternary_factories("dp", "M.0.dp", ["tp", "pp"], product, true);
+        if let (Some(Value::Object(m)), Some(p)) = (dp.dtype_param.as_mut(), priority) {
+            m.insert("priority_policy".into(), json!("fixed"));
+            m.insert("priority".into(), p);
+        }
+        SearchSpace::new(
+            &[
+                FieldSpec::choice("tp", "M.0.tp", vec![json!(1), json!(2), json!(4), json!(8)]),
+                FieldSpec::int("pp", "M.0.pp", 1, pp_max),
+                dp,
+                FieldSpec::times("blocks", "S.blocks", "tp", 8.0, true),
+                FieldSpec::ternary_times("world", "env", ["tp", "pp"], 2.0, true),
+            ],
+            SeedCompat::Fixed,
+        )
+        .unwrap()
+    }
+
+    fn at(s: &SearchSpace, tp: i64, pp: i64, ctx: Option<&DecodeContext>) -> DecodedConfig {
+        let mut m = serde_json::Map::new();
+        m.insert("tp".into(), json!(tp));
+        m.insert("pp".into(), json!(pp));
+        s.decode_in(&s.encode(&m).unwrap(), ctx).unwrap()
+    }
+
+    fn triple(c: &DecodedConfig) -> (Value, Value, Value) {
+        (
+            c.get("tp").unwrap().clone(),
+            c.get("pp").unwrap().clone(),
+            c.get("dp").unwrap().clone(),
+        )
+    }
+
+    #[test]
+    fn derived_kinds_have_no_dimension_and_match_their_formulas() {
+        let s = ternary_space(16.0, 4, None);
+        assert_eq!(s.dimensions(), 2);
+        assert!(
+            s.fields()[2..]
+                .iter()
+                .all(|f| f.dimension.is_none() && f.kind.is_derived())
+        );
+        let c = at(&s, 4, 2, None);
+        // dp = 16/(4·2), blocks = 8·4, world = 2·4·2
+        assert_eq!(triple(&c), (json!(4), json!(2), json!(2)));
+        assert_eq!(c.get("blocks"), Some(&json!(32)));
+        assert_eq!(c.get("world"), Some(&json!(16)));
+        assert_eq!(c.env(), vec![("WORLD".to_owned(), Some("16".to_owned()))]);
+        assert!(c.is_valid());
+        // float dtype keeps the fraction
+        let f = SearchSpace::new(
+            &[
+                FieldSpec::float("a", "a", 1.0, 3.0),
+                FieldSpec::int("b", "b", 3, 3),
+                FieldSpec::ternary_factories("q", "q", ["a", "b"], 1.0, false),
+                FieldSpec::times("t", "t", "a", 0.5, false),
+            ],
+            SeedCompat::Fixed,
+        )
+        .unwrap();
+        let c = f.decode(&[0.5]).unwrap();
+        assert_eq!(c.get_f64("q"), Some(1.0 / (2.0 * 3.0)));
+        assert_eq!(c.get_f64("t"), Some(1.0));
+    }
+
+    #[test]
+    fn ternary_factories_repair_keeps_the_priority_source() {
+        // 8/(4·4) truncates to 0 < 1: repair
+        let s = ternary_space(8.0, 4, None);
+        // no context: target_names order, tp kept, pp moved to the nearest divisor (2)
+        assert_eq!(triple(&at(&s, 4, 4, None)), (json!(4), json!(2), json!(1)));
+        // balanced, second half of the swarm: reversed, pp kept, tp moved (4 → 2)
+        let late = DecodeContext {
+            particle: 2,
+            n_particles: 4,
+            iteration: Some(0),
+        };
+        assert_eq!(
+            triple(&at(&s, 4, 4, Some(&late))),
+            (json!(2), json!(4), json!(1))
+        );
+        // odd iterations flip the direction again
+        let late_odd = DecodeContext {
+            iteration: Some(1),
+            ..late
+        };
+        assert_eq!(
+            triple(&at(&s, 4, 4, Some(&late_odd))),
+            (json!(4), json!(2), json!(1))
+        );
+        let early = DecodeContext {
+            particle: 1,
+            ..late
+        };
+        assert_eq!(
+            triple(&at(&s, 4, 4, Some(&early))),
+            (json!(4), json!(2), json!(1))
+        );
+        // fixed priority [pp, tp]
+        let fixed = ternary_space(8.0, 4, Some(json!(["pp", "tp"])));
+        assert_eq!(
+            triple(&at(&fixed, 4, 4, None)),
+            (json!(2), json!(4), json!(1))
+        );
+        // not divisible: 16/(2·3) → tp kept, pp 3 → 2 (stage 1)
+        let s16 = ternary_space(16.0, 3, None);
+        let c = at(&s16, 2, 3, None);
+        assert_eq!(triple(&c), (json!(2), json!(2), json!(4)));
+        assert!(c.is_valid());
+        // stage 2: 12/(8·pp) is never exact for pp ∈ 1..=3, so both move: tp nearest 8 first
+        // (8, 4, 2, 1), pp nearest 3 first (3, 2, 1); the first valid pair is (4, 3) → 1
+        let s12 = ternary_space(12.0, 3, None);
+        assert_eq!(
+            triple(&at(&s12, 8, 3, None)),
+            (json!(4), json!(3), json!(1))
+        );
+    }
+
+    #[test]
+    fn ternary_factories_without_repair_clamps_or_violates() {
+        let wide = |product: f64| {
+            SearchSpace::new(
+                &[
+                    FieldSpec::int("a", "a", 1, 1000),
+                    FieldSpec::int("b", "b", 1, 1000),
+                    FieldSpec::ternary_factories("d", "d", ["a", "b"], product, true)
+                        .with_value(json!(5)),
+                ],
+                SeedCompat::Seed,
+            )
+            .unwrap()
+        };
+        let pos = |a: f64, b: f64| [(a + 0.5 - 1.0) / 999.0, (b + 0.5 - 1.0) / 999.0];
+        // 7/(2·2) is not exact and the sources span > 256 values: no repair, no clamp
+        let s = wide(7.0);
+        let c = s.decode(&pos(2.0, 2.0)).unwrap();
+        assert_eq!(c.get("d"), Some(&json!(1)));
+        assert!(!c.is_valid());
+        assert!(
+            c.violations[0].contains("d = 7/(a·b)"),
+            "{:?}",
+            c.violations
+        );
+        // 7/(4·4) < 1: clamped to min_value 1 with a warning, accepted
+        let c = s.decode(&pos(4.0, 4.0)).unwrap();
+        assert_eq!(c.get("d"), Some(&json!(1)));
+        assert!(c.is_valid(), "{:?}", c.violations);
+        // a zero target keeps the value
+        let z = SearchSpace::new(
+            &[
+                FieldSpec::int("a", "a", 0, 4),
+                FieldSpec::int("b", "b", 1, 4),
+                FieldSpec::ternary_factories("d", "d", ["a", "b"], 8.0, true).with_value(json!(5)),
+            ],
+            SeedCompat::Seed,
+        )
+        .unwrap();
+        assert_eq!(z.decode(&[0.0, 0.5]).unwrap().get("d"), Some(&json!(5)));
+    }
+
+    #[test]
+    fn derived_kinds_validate_their_tables() {
+        let tp = FieldSpec::int("tp", "tp", 1, 8);
+        let err = |f: FieldSpec| {
+            SearchSpace::new(&[tp.clone(), f], SeedCompat::Fixed)
+                .unwrap_err()
+                .to_string()
+        };
+        let mut one = FieldSpec::ternary_factories("d", "d", ["tp", "tp"], 8.0, true);
+        assert!(err(one.clone()).contains("dtype_param.target_names"));
+        one.dtype_param = Some(json!({"target_names": ["tp"], "product": 8}));
+        assert!(err(one).contains("two different field names"));
+        let later = FieldSpec::ternary_times("d", "d", ["tp", "zz"], 8.0, true);
+        assert!(err(later).contains("target `zz` is not a field defined before this one"));
+        let mut bad = FieldSpec::times("t", "t", "tp", 2.0, true);
+        bad.dtype_param = Some(json!({"target_name": "tp", "product": "x"}));
+        assert!(err(bad).contains("dtype_param.product"));
+        let mut bad = FieldSpec::times("t", "t", "tp", 2.0, true);
+        bad.dtype_param = Some(json!({"target_name": "tp", "product": 2, "dtype": "str"}));
+        assert!(err(bad).contains("dtype_param.dtype"));
+        let pp = FieldSpec::int("pp", "pp", 1, 8);
+        let mut pol = FieldSpec::ternary_factories("d", "d", ["tp", "pp"], 8.0, true);
+        if let Some(Value::Object(m)) = pol.dtype_param.as_mut() {
+            m.insert("priority_policy".into(), json!("random"));
+        }
+        let e = SearchSpace::new(&[tp.clone(), pp.clone(), pol.clone()], SeedCompat::Fixed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("priority_policy") && e.contains("`random`"),
+            "{e}"
+        );
+        if let Some(Value::Object(m)) = pol.dtype_param.as_mut() {
+            m.insert("priority_policy".into(), json!("fixed"));
+            m.insert("priority".into(), json!(["tp", "dp"]));
+        }
+        let e = SearchSpace::new(&[tp, pp, pol], SeedCompat::Fixed)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("dtype_param.priority"), "{e}");
+    }
+
+    #[test]
+    fn set_bounds_narrows_int_dimensions_only() {
+        let mut s = SearchSpace::new(
+            &[
+                FieldSpec::int("max_batch_size", "S.maxBatchSize", 10, 1000),
+                FieldSpec::int("k", "S.k", 3, 3),
+                FieldSpec::choice("p", "S.p", vec![json!(0), json!(1)]),
+            ],
+            SeedCompat::Fixed,
+        )
+        .unwrap();
+        s.set_bounds("max_batch_size", 176.0, 345.0).unwrap();
+        assert_eq!(s.bounds(), (vec![176.0, 0.0], vec![345.0, 1.0]));
+        assert_eq!(
+            s.decode(&[1.0, 0.0]).unwrap().get("max_batch_size"),
+            Some(&json!(345))
+        );
+        assert_eq!(
+            s.decode(&[0.0, 0.0]).unwrap().get("max_batch_size"),
+            Some(&json!(176))
+        );
+        assert!(
+            s.set_bounds("k", 1.0, 2.0)
+                .unwrap_err()
+                .to_string()
+                .contains("not a search dimension")
+        );
+        assert!(
+            s.set_bounds("p", 0.0, 1.0)
+                .unwrap_err()
+                .to_string()
+                .contains("int and float")
+        );
+        assert!(
+            s.set_bounds("nope", 0.0, 1.0)
+                .unwrap_err()
+                .to_string()
+                .contains("`nope`")
+        );
+        assert!(s.set_bounds("max_batch_size", 5.0, 1.0).is_err());
+    }
+
+    /// `env` placement (specs/tuning.md §1.2): upper-cased trimmed names; none/NaN/inf and
+    /// empty strings unset the variable; path fields are not exported; env fields do not touch
+    /// the JSON tree.
+    #[test]
+    fn env_placement_exports_upper_cased_names() {
+        assert_eq!(Placement::parse(" ENV "), Placement::Env);
+        assert_eq!(
+            Placement::parse("BackendConfig.ScheduleConfig.maxBatchSize"),
+            Placement::Path("BackendConfig.ScheduleConfig.maxBatchSize".into())
+        );
+        let s = SearchSpace::new(
+            &[
+                FieldSpec::int(" max_num_seqs ", "env", 8, 256),
+                FieldSpec::float("rate", "Env", 1.0, 2.0),
+                FieldSpec::choice("extra", "env", vec![json!(""), json!("--enforce-eager")]),
+                FieldSpec::bool("flag", "env"),
+                FieldSpec::int("mbs", "S.maxBatchSize", 1, 4),
+            ],
+            SeedCompat::Fixed,
+        )
+        .unwrap();
+        let c = s.decode(&[1.0, 0.5, 0.0, 1.0, 0.0]).unwrap();
+        assert_eq!(
+            c.env(),
+            vec![
+                ("MAX_NUM_SEQS".to_owned(), Some("256".to_owned())),
+                ("RATE".to_owned(), Some("1.5".to_owned())),
+                ("EXTRA".to_owned(), None),
+                ("FLAG".to_owned(), Some("true".to_owned())),
+            ]
+        );
+        let c = s.decode(&[0.0, 0.0, 1.0, 0.0, 0.0]).unwrap();
+        assert_eq!(
+            c.env()[2],
+            ("EXTRA".to_owned(), Some("--enforce-eager".to_owned()))
+        );
+        let mut tree = json!({});
+        c.apply_to_json(&mut tree).unwrap();
+        assert_eq!(tree, json!({"S": {"maxBatchSize": 1}}));
+        let mut inf = c.clone();
+        inf.entries[1].value = json!(f64::INFINITY);
+        assert_eq!(inf.env()[1], ("RATE".to_owned(), None));
     }
 }

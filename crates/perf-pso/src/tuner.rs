@@ -14,7 +14,7 @@ use crate::error::{PsoError, Result, io_err};
 use crate::evaluator::{Candidate, Evaluation, Evaluator};
 use crate::fitness::Fitness;
 use crate::pso::{PsoParams, SwarmState, de_inf, ser_inf};
-use crate::space::{DecodedConfig, SearchSpace};
+use crate::space::{DecodeContext, DecodedConfig, SearchSpace};
 use crate::surrogate::{Prefilter, ScreenInput, Screening, SurrogateFilter, SurrogateSettings};
 
 /// Checkpoint format name.
@@ -369,10 +369,10 @@ impl Tuner {
 
     fn fingerprint(&self) -> Fingerprint {
         // the iteration limit may grow on resume, unless the inertia schedule depends on it
-        let iters = if self.params.inertia == crate::pso::InertiaSchedule::Constant {
-            0
-        } else {
+        let iters = if self.params.schedules_depend_on_iters() {
             self.params.iters
+        } else {
+            0
         };
         let pso = PsoParams {
             iters,
@@ -469,7 +469,12 @@ impl Tuner {
         // outcomes journaled in the interrupted iteration join the cache as they did then
         if self.memoise {
             for r in pending.iter().filter(|r| evaluated(r)) {
-                if let Ok(cfg) = self.space.decode(&r.position) {
+                let ctx = DecodeContext {
+                    particle: r.particle,
+                    n_particles: self.params.n_particles,
+                    iteration: Some(r.iteration),
+                };
+                if let Ok(cfg) = self.space.decode_in(&r.position, Some(&ctx)) {
                     cache.entry(cfg.key()).or_insert((r.index, r.error.clone()));
                 }
             }
@@ -488,7 +493,16 @@ impl Tuner {
             let configs: Vec<DecodedConfig> = state
                 .particles
                 .iter()
-                .map(|p| self.space.decode(&p.position))
+                .enumerate()
+                .map(|(i, p)| {
+                    // the particle decides the repair order of `ternary_factories` fields
+                    let ctx = DecodeContext {
+                        particle: i,
+                        n_particles: n,
+                        iteration: Some(it),
+                    };
+                    self.space.decode_in(&p.position, Some(&ctx))
+                })
                 .collect::<Result<_>>()?;
             let mut slots: Vec<Option<Record>> = vec![None; n];
             let mut journaled = vec![false; n];
