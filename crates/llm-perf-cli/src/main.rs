@@ -26,6 +26,7 @@ mod simulate_cmd;
 mod store_cmd;
 mod table;
 mod tune_cmd;
+mod tune_seed;
 mod validate_cmd;
 
 use std::io::Write;

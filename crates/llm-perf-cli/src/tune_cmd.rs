@@ -16,6 +16,7 @@ use llm_perf::pso::{
 };
 
 use crate::table::{Table, num};
+use crate::tune_seed::{SeedStages, TheoryFlags};
 
 /// Where candidate configurations are evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -42,8 +43,10 @@ pub struct TuneArgs {
     /// else `sim`.
     #[arg(long, value_enum)]
     evaluator: Option<EvaluatorKind>,
-    /// Directory for `results.jsonl` (one line per evaluation, written as it finishes) and
-    /// `checkpoint.json` (after every iteration); created if missing.
+    /// Directory for `results.jsonl` (one line per evaluation, written as it finishes),
+    /// `checkpoint.json` (after every iteration) and `store/data_storage_<time>.csv` (the seed's
+    /// results table); created if missing. Default: a new `llm-perf-runs/tune-<name>-<time>`
+    /// (under `$LLM_PERF_RUNS_DIR` when set), printed so the run can be resumed.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Continue the run recorded in `--out` exactly where it stopped.
@@ -86,6 +89,18 @@ pub struct TuneArgs {
     /// values) without launching anything.
     #[arg(long)]
     dry_run: bool,
+    /// Theory-guided bound (seed MindIE files): the model's HF `config.json` (default: the
+    /// MindIE config's `modelWeightPath`/config.json).
+    #[arg(long, value_name = "FILE")]
+    model_config: Option<PathBuf>,
+    /// Theory-guided bound: recorded device memory, the output of `npu-smi info -t usages -i 0
+    /// -c 0` or of `nvidia-smi --query-gpu=memory.total,memory.used --format=csv`.
+    #[arg(long, value_name = "FILE")]
+    device_memory: Option<PathBuf>,
+    /// Theory-guided bound: the default run's token statistics AVG_IN,MAX_IN,MAX_OUT (AisBench
+    /// InputTokens average and max, OutputTokens max).
+    #[arg(long, value_name = "AVG_IN,MAX_IN,MAX_OUT", value_parser = crate::tune_seed::parse_stats)]
+    theory_stats: Option<[f64; 3]>,
     /// Seed of the swarm (the seed's config files carry none).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -103,12 +118,16 @@ pub struct TuneArgs {
 /// Runs `llm-perf tune`.
 pub fn tune(args: &TuneArgs) -> Result<String> {
     if args.resume && args.out.is_none() {
-        bail!("--resume needs --out DIR, the directory of the run to continue");
+        bail!(
+            "--resume needs --out DIR, the directory of the run to continue (a run started \
+             without --out printed its directory)"
+        );
     }
     let kind = match args.evaluator {
         Some(k) => k,
         None => default_evaluator(&args.config)?,
     };
+    let mut stages: Option<SeedStages> = None;
     let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) = match kind {
         EvaluatorKind::Sim | EvaluatorKind::Model => {
             refuse_simulation_config(&args.config)?;
@@ -167,10 +186,32 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
                     let _ = writeln!(err, "{}: {line}", args.config.display());
                 }
             }
-            let space = seed.search_space(&engine, Some(&bench), true, SeedCompat::Seed)?;
+            let mut space = seed.search_space(&engine, Some(&bench), true, SeedCompat::Seed)?;
             let registry = Registry::with_builtins();
             let engine_section =
                 section(&seed, &engine, "config_path", args.engine_config.as_deref());
+            let engine_file = engine_section
+                .get("config_path")
+                .and_then(toml::Value::as_str)
+                .map(PathBuf::from);
+            let flags = TheoryFlags {
+                model_config: args.model_config.as_deref(),
+                device_memory: args.device_memory.as_deref(),
+                stats: args.theory_stats,
+            };
+            let bound = crate::tune_seed::theory_bound(
+                &seed,
+                &engine,
+                engine_file.as_deref(),
+                &flags,
+                &mut space,
+            )?;
+            {
+                let mut err = std::io::stderr().lock();
+                for line in bound {
+                    let _ = writeln!(err, "{line}");
+                }
+            }
             let bench_section = section(
                 &seed,
                 &bench,
@@ -215,7 +256,17 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             let evaluation = BenchmarkEvaluation::new(engine_impl, bench_impl, runner);
             let params = seed.pso_params(args.seed)?;
             let iters = params.iters;
-            let tuner = Tuner::new(space, params, seed.fitness()?);
+            let fitness = seed.fitness()?;
+            stages = Some(SeedStages {
+                store: seed.store_settings()?,
+                fine_tune: seed.fine_tune_settings()?,
+                fitness: fitness.clone(),
+                unfrozen: seed.search_space(&engine, Some(&bench), false, SeedCompat::Seed)?,
+            });
+            let mut tuner = Tuner::new(space, params, fitness);
+            if let Some(settings) = seed.surrogate_settings()? {
+                tuner = tuner.surrogate(settings)?;
+            }
             (tuner, Box::new(BenchmarkEvaluator::new(evaluation)), iters)
         }
     };
@@ -223,12 +274,27 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
     if let Some(n) = args.stop_after {
         tuner = tuner.stop_after(n);
     }
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir)?;
-        tuner = tuner
-            .results_file(dir.join("results.jsonl"))
-            .checkpoint_file(dir.join("checkpoint.json"));
-    }
+    let out_dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None => {
+            let dir = default_out_dir(&args.config);
+            let _ = writeln!(
+                std::io::stderr(),
+                "results, checkpoint and results table in {} (continue an interrupted run: \
+                 llm-perf tune {} --out {} --resume)",
+                dir.display(),
+                args.config.display(),
+                dir.display()
+            );
+            dir
+        }
+    };
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create the output directory {}", out_dir.display()))?;
+    tuner = tuner
+        .results_file(out_dir.join("results.jsonl"))
+        .checkpoint_file(out_dir.join("checkpoint.json"));
+    let space = tuner.space().clone();
 
     // Progress on stderr, one line per iteration, so stdout stays the report.
     let mut progress = |s: &IterationSummary| {
@@ -258,6 +324,19 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             report.records.len()
         );
     }
+    // The seed's stages after the swarm: top-k fine-tuning of the load, the final choice.
+    let fine = match &stages {
+        Some(st) if report.finished => st.fine_tune(&report, evaluator.as_mut())?,
+        _ => None,
+    };
+    let store_dir = stages
+        .as_ref()
+        .and_then(|st| st.store.store_dir.clone())
+        .unwrap_or_else(|| out_dir.join("store"));
+    let files = crate::tune_seed::write_store(&store_dir, &report, &space, fine.as_ref())?;
+    for f in &files {
+        let _ = writeln!(std::io::stderr(), "wrote {}", f.display());
+    }
     if let Some(path) = &args.report {
         let html = crate::report_cmd::tuning_report_of(
             format!("Tuning with {}", args.config.display()),
@@ -267,9 +346,18 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
         eprintln!("wrote {}", path.display());
     }
     if args.json {
-        return Ok(serde_json::to_string_pretty(&report_json(&report, args.top))? + "\n");
+        let mut json = report_json(&report, args.top);
+        if let (Some(f), Some(st)) = (&fine, &stages) {
+            json["fine_tune"] = serde_json::to_value(f)?;
+            json["final_choice"] = serde_json::to_value(f.final_choice(&st.fitness))?;
+        }
+        return Ok(serde_json::to_string_pretty(&json)? + "\n");
     }
-    Ok(render(&report, args.top))
+    let mut text = render(&report, args.top);
+    if let (Some(f), Some(st)) = (&fine, &stages) {
+        text.push_str(&crate::tune_seed::render_fine_tune(f, &st.fitness));
+    }
+    Ok(text)
 }
 
 fn report_json(report: &TuneReport, top: usize) -> serde_json::Value {
@@ -516,6 +604,24 @@ fn section(
         );
     }
     toml::Value::Table(table)
+}
+
+/// `$LLM_PERF_RUNS_DIR` (else `llm-perf-runs`) `/tune-<config stem>-<UTC time>`.
+fn default_out_dir(config: &std::path::Path) -> PathBuf {
+    let base = std::env::var_os("LLM_PERF_RUNS_DIR")
+        .map_or_else(|| PathBuf::from("llm-perf-runs"), PathBuf::from);
+    let stem = config
+        .file_stem()
+        .map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned());
+    let stamp = llm_perf::pso::store::utc_stamp(std::time::SystemTime::now());
+    let mut dir = base.join(format!("tune-{stem}-{stamp}"));
+    // two runs started in the same second get their own directories
+    let mut n = 2;
+    while dir.exists() {
+        dir = base.join(format!("tune-{stem}-{stamp}-{n}"));
+        n += 1;
+    }
+    dir
 }
 
 /// The first candidate of a dry run: every field at its configured default (`value`), or at the

@@ -15,6 +15,11 @@ fn sample(name: &str) -> PathBuf {
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_llm-perf"))
         .args(args)
+        // runs without --out go to a scratch directory, not into the checkout
+        .env(
+            "LLM_PERF_RUNS_DIR",
+            std::env::temp_dir().join("llm-perf-test-runs"),
+        )
         .output()
         .expect("the llm-perf binary runs")
 }
@@ -1606,4 +1611,77 @@ fn read_json_prints_documents_and_profiles_as_json() {
     assert_eq!(items[0]["format"], "inferno-problem");
     assert_eq!(items[1]["format"], "guidellm-json");
     assert!(items[1]["dataset"].is_object(), "{mixed}");
+}
+
+#[test]
+fn theory_bound_narrows_max_batch_size_from_recorded_npu_smi_output() {
+    // specs/tuning.md §10: a Llama-3.1-8B-shaped model on a 64 GiB card at 3 % use, block 128,
+    // maxPrefillTokens 8192, tp 1, statistics 1024 / 4096 / 512 → max_batch_size 10–1000
+    // becomes 176–345.
+    let dir = std::env::temp_dir().join(format!("llm-perf-theory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("config.json");
+    std::fs::write(
+        &model,
+        r#"{"hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8,
+            "num_hidden_layers": 32, "vocab_size": 128256, "max_position_embeddings": 8192,
+            "intermediate_size": 14336, "torch_dtype": "bfloat16"}"#,
+    )
+    .unwrap();
+    let mut mindie: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(samples("npu/fixture_mindie-llm-layout_config.json")).unwrap(),
+    )
+    .unwrap();
+    mindie["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]["worldSize"] = 1.into();
+    let engine = dir.join("mindie-config.json");
+    std::fs::write(&engine, mindie.to_string()).unwrap();
+    let npu_smi = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../perf-pso/tests/fixtures/npu_smi_usages_hbm.txt"
+    );
+    let args = [
+        "tune",
+        &samples("pso/seed_layout.toml"),
+        "--dry-run",
+        "--engine-config",
+        engine.to_str().unwrap(),
+        "--model-config",
+        model.to_str().unwrap(),
+        "--device-memory",
+        npu_smi,
+    ];
+    let mut with_stats = args.to_vec();
+    with_stats.extend(["--theory-stats", "1024,4096,512"]);
+    let err = stderr(&run(&with_stats));
+    assert!(
+        err.contains("theory-guided bound on max_batch_size"),
+        "{err}"
+    );
+    assert!(err.contains("65536 MB at 3 % use"), "{err}");
+    assert!(err.contains("blocks = "), "{err}");
+    assert!(err.contains("= 2123"), "{err}");
+    assert!(
+        err.contains("max_batch_size 10–1000 → 176–345"),
+        "the narrowed range is printed: {err}"
+    );
+    // A missing input is named with the flag that supplies it, never skipped silently.
+    let err = stderr(&run(&args));
+    assert!(
+        err.contains("skipped, no token statistics of a default run (give --theory-stats"),
+        "{err}"
+    );
+    let err = stderr(&run(&[
+        "tune",
+        &samples("pso/seed_layout.toml"),
+        "--dry-run",
+        "--engine-config",
+        engine.to_str().unwrap(),
+        "--theory-stats",
+        "1024,4096,x",
+    ]));
+    assert!(
+        err.contains("--theory-stats") && err.contains("AVG_IN,MAX_IN,MAX_OUT"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

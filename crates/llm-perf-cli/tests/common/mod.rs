@@ -288,6 +288,11 @@ pub fn message(v: &Value) -> &str {
 pub fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (String, String, i32) {
     let out = Command::new(env!("CARGO_BIN_EXE_llm-perf"))
         .args(args)
+        // runs without --out go to a scratch directory, not into the checkout
+        .env(
+            "LLM_PERF_RUNS_DIR",
+            std::env::temp_dir().join("llm-perf-test-runs"),
+        )
         .envs(env.iter().copied())
         .current_dir(repo_file(""))
         .output()
