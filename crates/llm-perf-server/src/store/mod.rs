@@ -179,7 +179,36 @@ mod tests {
         let v: i64 = again
             .with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
             .unwrap();
-        assert_eq!(v, 1);
+        assert_eq!(v, MIGRATIONS_SLICE.len() as i64);
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_and_keeps_its_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            Migrations::from_slice(&MIGRATIONS_SLICE[..1])
+                .to_latest(&mut conn)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO uploads (file_name, sha256, format, kind, summary, size_bytes, content) \
+                 VALUES ('old.csv', ?1, 'together-csv', 'benchmark', '1 point', 3, x'616263')",
+                [&"a".repeat(64)],
+            )
+            .unwrap();
+        }
+        let store = Store::open(path.to_str().unwrap()).unwrap();
+        let (version, list) = store
+            .with_conn(|c| {
+                let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                Ok((v, read::uploads(c)?))
+            })
+            .unwrap();
+        assert_eq!(version, 2);
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].file_name, "old.csv");
+        assert!(list[0].warnings.is_empty());
     }
 
     #[test]
