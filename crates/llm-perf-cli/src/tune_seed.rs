@@ -27,7 +27,8 @@ pub const BOUNDED_FIELD: &str = "max_batch_size";
 pub struct TheoryFlags<'a> {
     /// `--model-config`: the model's HF `config.json`.
     pub model_config: Option<&'a Path>,
-    /// `--device-memory`: recorded `npu-smi info -t usages` or `nvidia-smi` output.
+    /// `--device-memory`: recorded `npu-smi info -t usages` or `nvidia-smi` output (default:
+    /// ask those tools on this host).
     pub device_memory: Option<&'a Path>,
     /// `--theory-stats AVG_IN,MAX_IN,MAX_OUT`.
     pub stats: Option<[f64; 3]>,
@@ -76,6 +77,30 @@ pub fn device_memory_of(path: &Path) -> Result<DeviceMemory> {
             ),
         },
     }
+}
+
+/// Asks the device tools of this host: `npu-smi info -t usages -i 0 -c 0` (Ascend), then
+/// `nvidia-smi --query-gpu=memory.total,memory.used --format=csv` (first GPU); `None` when
+/// neither is installed or answers.
+fn probe_device_memory() -> Option<(DeviceMemory, String)> {
+    let run = |cmd: &str, args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new(cmd).args(args).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let npu = ["info", "-t", "usages", "-i", "0", "-c", "0"];
+    if let Some(m) = run("npu-smi", &npu).and_then(|t| npu_smi_memory(&t).ok()) {
+        return Some((m, "`npu-smi info -t usages -i 0 -c 0`".to_owned()));
+    }
+    let gpu = ["--query-gpu=memory.total,memory.used", "--format=csv"];
+    let m = run("nvidia-smi", &gpu).and_then(|t| parse_nvidia_smi_memory(&t).ok())?;
+    m.first().map(|m| {
+        (
+            *m,
+            "`nvidia-smi --query-gpu=memory.total,memory.used`".to_owned(),
+        )
+    })
 }
 
 /// A value at a dotted path of a JSON document (`a.b.0.c`).
@@ -148,14 +173,19 @@ pub fn theory_bound(
     let model_text = std::fs::read_to_string(&model_path)
         .with_context(|| format!("model config {}", model_path.display()))?;
     let model = ModelDims::from_hf_config(&model_text, &model_path.display().to_string())?;
-    let Some(mem_path) = flags.device_memory else {
-        return skip(
-            "no device memory (give --device-memory FILE with the output of `npu-smi info -t \
-             usages -i 0 -c 0`, or of `nvidia-smi --query-gpu=memory.total,memory.used \
-             --format=csv`)",
-        );
+    let (memory, memory_from) = match flags.device_memory {
+        Some(p) => (device_memory_of(p)?, p.display().to_string()),
+        None => match probe_device_memory() {
+            Some(found) => found,
+            None => {
+                return skip(
+                    "no device memory (neither `npu-smi` nor `nvidia-smi` answered here; give \
+                     --device-memory FILE with the output of `npu-smi info -t usages -i 0 -c 0`, \
+                     or of `nvidia-smi --query-gpu=memory.total,memory.used --format=csv`)",
+                );
+            }
+        },
     };
-    let memory = device_memory_of(mem_path)?;
     let Some([avg_in, max_in, max_out]) = flags.stats else {
         return skip(
             "no token statistics of a default run (give --theory-stats AVG_IN,MAX_IN,MAX_OUT)",
@@ -189,7 +219,7 @@ pub fn theory_bound(
         model_path.display(),
         num(memory.total_mb, 8),
         num(memory.usage_percent, 4),
-        mem_path.display(),
+        memory_from,
         cfg_path.display()
     )];
     lines.extend(bound.derivation().into_iter().map(|l| format!("  {l}")));

@@ -1683,5 +1683,32 @@ fn theory_bound_narrows_max_batch_size_from_recorded_npu_smi_output() {
         err.contains("--theory-stats") && err.contains("AVG_IN,MAX_IN,MAX_OUT"),
         "{err}"
     );
+    // Without --device-memory the host's `npu-smi` is asked (here a stand-in printing the
+    // recorded output, first on PATH).
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let tool = bin.join("npu-smi");
+    std::fs::write(&tool, format!("#!/bin/sh\ncat '{npu_smi}'\n")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let probed = Command::new(env!("CARGO_BIN_EXE_llm-perf"))
+        .args(&args[..7])
+        .args(["--theory-stats", "1024,4096,512"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let err = stderr(&probed);
+    assert!(
+        err.contains("from `npu-smi info -t usages -i 0 -c 0`")
+            && err.contains("max_batch_size 10–1000 → 176–345"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
