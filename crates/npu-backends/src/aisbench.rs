@@ -60,7 +60,18 @@ impl Default for AisBenchConfig {
     }
 }
 
+/// `batch_size` when neither the candidate (`CONCURRENCY`) nor the pass sets a concurrency
+/// (`npu.md` §3.1).
+pub const DEFAULT_BATCH_SIZE: u32 = 1000;
+
 /// The AisBench runner.
+///
+/// [`Benchmark::prepare`] rewrites the model config's `request_rate` and `batch_size`:
+/// `batch_size` := the candidate's `CONCURRENCY` (or `MAXCONCURRENCY`), else the pass's
+/// concurrency, else [`DEFAULT_BATCH_SIZE`]; `request_rate` := the candidate's `REQUESTRATE`,
+/// else the pass's rate, else 0 (AisBench sends everything at once below 0.1 req/s). The plan's
+/// [`Plan::pass`] records the load actually written, so the collected index carries the
+/// offered rate.
 #[derive(Clone, Debug)]
 pub struct AisBench {
     cfg: AisBenchConfig,
@@ -300,11 +311,13 @@ impl Benchmark for AisBench {
                     .to_owned(),
             ));
         };
+        // The candidate's CONCURRENCY / REQUESTRATE win over the pass's (npu.md §3.1).
+        let pass = pass.with_candidate_load(cfg)?;
         let rate = pass
             .rate
             .filter(|r| r.is_finite() && *r > 0.0)
             .unwrap_or(0.0);
-        let batch = pass.concurrency.unwrap_or(1000);
+        let batch = pass.concurrency.unwrap_or(DEFAULT_BATCH_SIZE);
         let rate_text = crate::config::value_text(&json!(rate)).unwrap_or_else(|| "0".to_owned());
         let (text, old_rate) = replace_assignment(mc_text, "request_rate", &rate_text, mc_path)?;
         let (text, old_batch) =
@@ -376,7 +389,7 @@ impl Benchmark for AisBench {
             timeouts: c.launch.timeouts,
             output_dir: Some(c.work_dir.clone()),
             warnings,
-            pass: Some(*pass),
+            pass: Some(pass),
             ..Plan::default()
         })
     }
@@ -418,6 +431,92 @@ mod tests {
         assert_eq!(old, "100");
         assert!(t.contains("batch_size=200,"));
         assert!(replace_assignment(&t, "rate", "1", p).is_err());
+    }
+
+    /// A runner over `MODEL_PY` (no file is read or written by `prepare`).
+    fn ais() -> AisBench {
+        AisBench {
+            cfg: AisBenchConfig {
+                model_config: Some(PathBuf::from("/cfg/m.py")),
+                ..AisBenchConfig::default()
+            },
+            model_config_text: Some(MODEL_PY.to_owned()),
+        }
+    }
+
+    fn model_text(plan: &Plan) -> &str {
+        &plan.files[0].new_text
+    }
+
+    #[test]
+    fn candidate_concurrency_and_rate_go_into_the_model_config() {
+        let pass = Pass {
+            rate: Some(3.78),
+            concurrency: Some(200),
+            num_prompts: None,
+        };
+        let cfg = DecodedConfig::new()
+            .with_env("CONCURRENCY", 64)
+            .with_env("REQUESTRATE", 10.0);
+        let plan = ais().prepare(&cfg, &pass).unwrap();
+        let text = model_text(&plan);
+        assert!(text.contains("request_rate = 10,"), "{text}");
+        assert!(text.contains("batch_size=64,"), "{text}");
+        assert_eq!(
+            plan.pass,
+            Some(Pass {
+                rate: Some(10.0),
+                concurrency: Some(64),
+                num_prompts: None
+            })
+        );
+        assert_eq!(plan.changes[0].new, json!(10));
+        assert_eq!(plan.changes[1].old, Some(json!(100)));
+        assert_eq!(plan.changes[1].new, json!(64));
+        // The env fields are exported too.
+        assert_eq!(plan.env["CONCURRENCY"], "64");
+        assert_eq!(plan.env["REQUESTRATE"], "10");
+        // MAXCONCURRENCY is the other spelling of the concurrency knob; a fractional rate is
+        // written as the shortest round-trip decimal.
+        let cfg = DecodedConfig::new()
+            .with_env("MAXCONCURRENCY", 25)
+            .with_env("REQUESTRATE", 1.05 * 3.6);
+        let text = ais().prepare(&cfg, &Pass::default()).unwrap().files[0]
+            .new_text
+            .clone();
+        assert!(
+            text.contains("request_rate = 3.7800000000000002,"),
+            "{text}"
+        );
+        assert!(text.contains("batch_size=25,"), "{text}");
+    }
+
+    #[test]
+    fn knobs_without_a_value_leave_the_pass_and_the_defaults() {
+        // Swarm pass 2: REQUESTRATE frozen without a value, the pass's measured rate applies.
+        let frozen = DecodedConfig::new()
+            .with_env("CONCURRENCY", 1000)
+            .with_env("REQUESTRATE", serde_json::Value::Null);
+        let pass = Pass {
+            rate: Some(3.78),
+            concurrency: Some(200),
+            num_prompts: None,
+        };
+        let plan = ais().prepare(&frozen, &pass).unwrap();
+        assert!(model_text(&plan).contains("request_rate = 3.78,"));
+        assert!(model_text(&plan).contains("batch_size=1000,"));
+        // Swarm pass 1, no options: unthrottled (0) and the default batch size.
+        let cfg = DecodedConfig::new().with_env("REQUESTRATE", "inf");
+        let plan = ais().prepare(&cfg, &Pass::default()).unwrap();
+        assert!(model_text(&plan).contains("request_rate = 0,"));
+        assert!(model_text(&plan).contains("batch_size=1000,"));
+        assert_eq!(plan.pass, Some(Pass::default()));
+        // A knob that is not a number is a configuration error.
+        let bad = DecodedConfig::new().with_env("CONCURRENCY", "many");
+        assert!(matches!(
+            ais().prepare(&bad, &Pass::default()),
+            Err(NpuError::InvalidConfig(_))
+        ));
     }
 
     fn write_result(dir: &Path, total: u32, success: u32) {

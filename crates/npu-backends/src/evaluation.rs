@@ -2,8 +2,9 @@
 //!
 //! prepare → write → start → wait ready → pass 1 (unthrottled) → pass 2 (1.05 × measured
 //! request rate, clamped) → stop → restore → collect, up to `attempts` times for retryable
-//! failures. A guard stops the engine and restores every written file on every exit path,
-//! including errors and panics.
+//! failures. A candidate with an explicit `REQUESTRATE` value (a fine-tuning run) gets one
+//! pass at that rate instead (see [`BenchmarkEvaluation::run`]). A guard stops the engine and
+//! restores every written file on every exit path, including errors and panics.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use perf_model_core::{BenchmarkPoint, PerformanceIndex};
 use serde::{Deserialize, Serialize};
 
-use crate::benchmark::{Benchmark, Pass};
+use crate::benchmark::{Benchmark, CandidateLoad, Pass};
 use crate::config::DecodedConfig;
 use crate::engine::{Engine, Running};
 use crate::error::{NpuError, Result};
@@ -20,10 +21,18 @@ use crate::plan::Plan;
 use crate::runner::ProcessRunner;
 
 /// Protocol settings.
+///
+/// The candidate's own load knobs come first (`tuning.md` §3.1, §6): a candidate whose
+/// `REQUESTRATE` env field has a value is benchmarked in one pass at that rate, whatever
+/// `two_phase` says, and a candidate `CONCURRENCY` (or `MAXCONCURRENCY`) value replaces
+/// `concurrency`. These options govern the rest: the swarm's candidates, whose `REQUESTRATE`
+/// is frozen without a value (or absent).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EvaluationOptions {
-    /// Run pass 2 at `rate_factor` × pass 1's request throughput (else one pass).
+    /// For a candidate without a `REQUESTRATE` value: pass 1 unthrottled, then pass 2 at
+    /// `rate_factor` × pass 1's request throughput, the scored one (else one unthrottled
+    /// pass). Ignored for a candidate with a `REQUESTRATE` value (one pass at that rate).
     pub two_phase: bool,
     /// Pass-2 rate factor.
     pub rate_factor: f64,
@@ -31,7 +40,8 @@ pub struct EvaluationOptions {
     pub rate_min: f64,
     /// Upper clamp of the pass-2 rate, req/s.
     pub rate_max: f64,
-    /// Client concurrency of both passes.
+    /// Client concurrency of every pass when the candidate has no `CONCURRENCY` (or
+    /// `MAXCONCURRENCY`) value (none: the benchmark's default, e.g. AisBench's 1000).
     pub concurrency: Option<u32>,
     /// Prompts per pass (overrides the benchmark's own setting).
     pub num_prompts: Option<u32>,
@@ -196,8 +206,19 @@ impl BenchmarkEvaluation {
 
     /// Evaluates one candidate: the scored pass's index and point.
     ///
+    /// Every attempt restarts the engine with the candidate's configuration, then runs the
+    /// benchmark passes chosen by the candidate's load knobs (`tuning.md` §3.1, §6):
+    /// * `REQUESTRATE` with a value (fine-tuning runs, the seed's `scheduler.run(params)`):
+    ///   **one** pass at that rate and at the candidate's `CONCURRENCY` (else
+    ///   [`EvaluationOptions::concurrency`]); its index carries that rate as `request_rate`;
+    /// * `REQUESTRATE` absent or without a value (the swarm, where the seed freezes it with no
+    ///   value): with [`EvaluationOptions::two_phase`] pass 1 unthrottled, then pass 2 at
+    ///   clamp(`rate_factor` × pass 1's request throughput) without a restart, the scored
+    ///   one; else one unthrottled pass.
+    ///
     /// # Errors
-    /// The last attempt's error (configuration errors are not retried).
+    /// The last attempt's error (configuration errors, e.g. a `REQUESTRATE` that is not a
+    /// number, are not retried).
     pub fn run(&mut self, cfg: &DecodedConfig) -> Result<(PerformanceIndex, BenchmarkPoint)> {
         self.run_detailed(cfg).map(|e| (e.index, e.point))
     }
@@ -288,6 +309,8 @@ impl BenchmarkEvaluation {
         logs: &mut Vec<(bool, PathBuf)>,
     ) -> Result<(PerformanceIndex, BenchmarkPoint, Vec<PassResult>)> {
         let runner = self.runner.as_ref();
+        // Read before anything starts: a bad knob is a configuration error.
+        let load = CandidateLoad::of(cfg)?;
         let mut guard = Guard {
             runner,
             engine: self.engine.as_ref(),
@@ -304,13 +327,18 @@ impl BenchmarkEvaluation {
         let running = self.engine.start(&eplan, runner)?;
         guard.running = Some(running.clone());
         self.engine.wait_ready(&running, runner)?;
+        // An explicit REQUESTRATE: one pass at it; else unthrottled first.
         let mut pass = Pass {
-            rate: None,
-            concurrency: self.opts.concurrency,
+            rate: load.rate,
+            concurrency: load.concurrency.or(self.opts.concurrency),
             num_prompts: self.opts.num_prompts,
         };
         let mut passes = Vec::new();
-        let n_passes = if self.opts.two_phase { 2 } else { 1 };
+        let n_passes = if self.opts.two_phase && load.rate.is_none() {
+            2
+        } else {
+            1
+        };
         let mut last = None;
         for i in 0..n_passes {
             if i == 1 {
@@ -333,7 +361,11 @@ impl BenchmarkEvaluation {
                 .run(&bplan, runner, Some((running.child, &running.plan)))?;
             let (index, point) = self.bench.collect(&bplan)?;
             tracing::debug!(pass = i + 1, ?index, "benchmark pass");
-            passes.push(PassResult { pass, index });
+            // The load the benchmark actually rendered (the candidate's knobs included).
+            passes.push(PassResult {
+                pass: bplan.pass.unwrap_or(pass),
+                index,
+            });
             last = Some((index, point));
         }
         guard.finish()?;

@@ -40,7 +40,8 @@
 //! * A [`ProcessRunner`] is the only thing that spawns processes and opens sockets:
 //!   [`SystemRunner`] (process groups, logs to files, SIGTERM then SIGKILL) or [`FakeRunner`].
 //! * [`BenchmarkEvaluation::run`] is the per-candidate entry point (start, wait ready, two
-//!   benchmark passes, stop, restore); a `perf_pso::Evaluator` adapter wraps it.
+//!   benchmark passes — or one at the candidate's explicit `REQUESTRATE` — stop, restore);
+//!   [`BenchmarkEvaluator`] wraps it as a `perf_pso::Evaluator`.
 //! * [`Registry`] maps names to factories; downstream crates add their own at run time.
 //! * [`logscan`] classifies failures by log patterns (fatal ones are not retried);
 //!   [`residual`] is the opt-in clean-up of leftover engine processes of the current user.
@@ -70,7 +71,7 @@ pub mod runner;
 pub mod vllm;
 pub mod vllm_bench;
 
-pub use benchmark::{Benchmark, Pass};
+pub use benchmark::{Benchmark, CandidateLoad, Pass};
 pub use common::LaunchSettings;
 pub use config::{DecodedConfig, Field, Placement};
 pub use dry_run::{DryRun, dry_run};

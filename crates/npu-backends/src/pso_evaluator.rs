@@ -15,7 +15,14 @@ use crate::evaluation::BenchmarkEvaluation;
 ///
 /// Use it wherever the tuner takes an evaluator:
 /// `perf_pso::Tuner::new(space, params, fitness).run(&mut BenchmarkEvaluator::new(evaluation))`
-/// (`tests/tune_e2e.rs` runs a whole swarm this way against the fake engine and benchmark).
+/// (`tests/e2e.rs` runs whole swarms this way against the fake engine and benchmark, and
+/// `tests/fine_tune_e2e.rs` runs `perf_pso::FineTuner` through it with
+/// `perf_pso::fine_tune::EvaluatorRunner`).
+///
+/// The load of each run follows the candidate's `CONCURRENCY` / `REQUESTRATE` env fields (see
+/// [`BenchmarkEvaluation::run`]): the swarm's candidates, with `REQUESTRATE` frozen without a
+/// value, get the two-phase protocol; fine-tuning runs, with an explicit `REQUESTRATE`, one
+/// pass at that rate and concurrency.
 #[derive(Debug)]
 pub struct BenchmarkEvaluator {
     evaluation: BenchmarkEvaluation,

@@ -72,6 +72,12 @@ impl Default for VllmBenchConfig {
 }
 
 /// The vLLM bench runner.
+///
+/// [`Benchmark::prepare`] renders `--max-concurrency $CONCURRENCY --request-rate
+/// $REQUESTRATE` with `$CONCURRENCY` := the candidate's `CONCURRENCY` (or `MAXCONCURRENCY`),
+/// else the pass's concurrency, and `$REQUESTRATE` := the candidate's `REQUESTRATE`, else the
+/// pass's rate; a flag and its value are dropped when the value is none (no value, NaN, ±inf:
+/// unlimited, `tuning.md` §1.2). The plan's [`Plan::pass`] records the load rendered.
 #[derive(Clone, Debug)]
 pub struct VllmBench {
     cfg: VllmBenchConfig,
@@ -131,6 +137,8 @@ impl Benchmark for VllmBench {
 
     fn prepare(&self, cfg: &DecodedConfig, pass: &Pass) -> Result<Plan> {
         let c = &self.cfg;
+        // The candidate's CONCURRENCY / REQUESTRATE win over the pass's (tuning.md §1.2).
+        let pass = pass.with_candidate_load(cfg)?;
         let mut argv = match &c.serving_script {
             Some(script) => vec![
                 "python".to_owned(),
@@ -182,7 +190,7 @@ impl Benchmark for VllmBench {
             log_path: c.launch.log_dir.join("vllm_bench.log"),
             timeouts: c.launch.timeouts,
             output_dir: Some(c.result_dir.clone()),
-            pass: Some(*pass),
+            pass: Some(pass),
             ..Plan::default()
         })
     }
@@ -234,6 +242,65 @@ mod tests {
         assert!(t.contains("--max-concurrency 200"), "{t}");
         assert!(t.starts_with("vllm bench serve --host 127.0.0.1 --port 8010 --model m"));
         assert!(t.contains("--result-filename result.json --save-result"));
+    }
+
+    #[test]
+    fn candidate_concurrency_and_rate_win_over_the_pass() {
+        let b = bench();
+        let pass = Pass {
+            rate: Some(1.05 * 3.6),
+            concurrency: Some(200),
+            num_prompts: None,
+        };
+        let cfg = DecodedConfig::new()
+            .with_env("CONCURRENCY", 64)
+            .with_env("REQUESTRATE", 2.5);
+        let plan = b.prepare(&cfg, &pass).unwrap();
+        let t = plan.command_text();
+        assert!(
+            t.contains("--num-prompts 100 --max-concurrency 64 --request-rate 2.5 --result-dir"),
+            "{t}"
+        );
+        assert_eq!(
+            plan.pass,
+            Some(Pass {
+                rate: Some(2.5),
+                concurrency: Some(64),
+                num_prompts: None
+            })
+        );
+        // MAXCONCURRENCY spells the same knob.
+        let cfg = DecodedConfig::new().with_env("MAXCONCURRENCY", 32);
+        let t = b.prepare(&cfg, &Pass::default()).unwrap().command_text();
+        assert!(t.contains("--max-concurrency 32 --result-dir"), "{t}");
+    }
+
+    #[test]
+    fn knobs_without_a_value_drop_the_flag_or_leave_the_pass() {
+        let b = bench();
+        let unset = DecodedConfig::new()
+            .with_env("CONCURRENCY", "none")
+            .with_env("REQUESTRATE", "inf");
+        let t = b.prepare(&unset, &Pass::default()).unwrap().command_text();
+        assert!(
+            !t.contains("--request-rate") && !t.contains("--max-concurrency"),
+            "{t}"
+        );
+        assert!(t.contains("--num-prompts 100 --result-dir /r"), "{t}");
+        // Swarm pass 2: the measured rate of the pass.
+        let pass = Pass {
+            rate: Some(1.05 * 3.6),
+            concurrency: None,
+            num_prompts: None,
+        };
+        let t = b.prepare(&unset, &pass).unwrap().command_text();
+        assert!(t.contains("--request-rate 3.7800000000000002"), "{t}");
+        assert!(!t.contains("--max-concurrency"), "{t}");
+        let bad = DecodedConfig::new().with_env("REQUESTRATE", -2.0);
+        assert!(matches!(
+            b.prepare(&bad, &Pass::default()),
+            Err(NpuError::InvalidConfig(_))
+        ));
     }
 
     #[test]

@@ -165,6 +165,104 @@ fn two_phase_protocol_with_scripted_children() {
     );
 }
 
+/// A fine-tuning run (the candidate carries REQUESTRATE = 2.5 and CONCURRENCY = 64) is one
+/// pass at that rate and concurrency after a restart of the engine, whatever the options say;
+/// a swarm candidate (REQUESTRATE frozen without a value) keeps the two-phase protocol.
+#[test]
+fn explicit_request_rate_is_one_pass_at_that_rate() {
+    let dir = tmp("one-pass");
+    let runner = Arc::new(FakeRunner::new());
+    runner.script(
+        "mindieservice_daemon",
+        FakeBehaviour {
+            log: "Daemon start success!\n".to_owned(),
+            ..FakeBehaviour::default()
+        },
+    );
+    let hook = |plan: &Plan| {
+        let dir = plan.output_dir.clone().unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("result.json"),
+            r#"{"request_rate": 2.5, "num_prompts": 200, "completed": 200, "failed": 0,
+                "max_concurrency": 64, "output_throughput": 250.0, "request_throughput": 2.4,
+                "mean_ttft_ms": 120.0, "mean_tpot_ms": 31.0}"#,
+        )
+        .unwrap();
+    };
+    runner.script(
+        "vllm",
+        FakeBehaviour {
+            exit_after: Some(Duration::from_secs(3)),
+            exit_success: true,
+            on_spawn: Some(Arc::new(hook)),
+            ..FakeBehaviour::default()
+        },
+    );
+    let mut eval = BenchmarkEvaluation::new(
+        Box::new(mindie(&dir, 60.0)),
+        Box::new(vllm_bench(&dir)),
+        Arc::clone(&runner) as Arc<dyn ProcessRunner>,
+    )
+    .with_options(EvaluationOptions {
+        concurrency: Some(200),
+        ..EvaluationOptions::default()
+    });
+    assert!(EvaluationOptions::default().two_phase);
+    let fine_tune = DecodedConfig::new()
+        .with_path("BackendConfig.ScheduleConfig.maxBatchSize", 256)
+        .with_env("CONCURRENCY", 64)
+        .with_env("REQUESTRATE", 2.5);
+    let e = eval.run_detailed(&fine_tune).unwrap();
+    assert_eq!(e.passes.len(), 1);
+    assert_eq!(
+        e.passes[0].pass,
+        Pass {
+            rate: Some(2.5),
+            concurrency: Some(64),
+            num_prompts: None
+        }
+    );
+    assert_eq!(e.index.request_rate(), Some(2.5));
+    assert_eq!(e.index.tpot_ms(), Some(31.0));
+    assert_eq!(e.index.request_throughput(), Some(2.4));
+    let spawned = runner.spawned();
+    assert_eq!(spawned.len(), 2, "one engine start, one benchmark pass");
+    assert_eq!(spawned[0].program(), "mindieservice_daemon");
+    let bench = spawned[1].command_text();
+    assert!(
+        bench.contains("--max-concurrency 64 --request-rate 2.5 --result-dir"),
+        "{bench}"
+    );
+    assert_eq!(runner.alive(), 0);
+
+    // The swarm's candidate, REQUESTRATE frozen without a value: a restart, then two passes,
+    // the first unthrottled, both at the options' concurrency.
+    let swarm = DecodedConfig::new()
+        .with_path("BackendConfig.ScheduleConfig.maxBatchSize", 256)
+        .with_env("REQUESTRATE", serde_json::Value::Null);
+    let e = eval.run_detailed(&swarm).unwrap();
+    assert_eq!(e.passes.len(), 2);
+    assert_eq!(e.passes[0].pass.rate, None);
+    assert_eq!(e.passes[1].pass.rate, Some(1.05 * 2.4));
+    let spawned = runner.spawned();
+    assert_eq!(spawned.len(), 5);
+    assert_eq!(spawned[2].program(), "mindieservice_daemon");
+    let (p1, p2) = (spawned[3].command_text(), spawned[4].command_text());
+    assert!(p1.contains("--max-concurrency 200 --result-dir"), "{p1}");
+    assert!(
+        p2.contains("--max-concurrency 200 --request-rate 2.52 --result-dir"),
+        "{p2}"
+    );
+    assert_eq!(runner.alive(), 0);
+
+    // A REQUESTRATE that is not a number fails before anything starts, without a retry.
+    let bad = DecodedConfig::new().with_env("REQUESTRATE", "fast");
+    let err = eval.run_detailed(&bad).unwrap_err();
+    assert!(matches!(err, NpuError::InvalidConfig(_)), "{err}");
+    assert_eq!(runner.spawned().len(), 5);
+}
+
 fn eval_config(dir: &Path) -> PathBuf {
     dir.join("conf/config.json")
 }

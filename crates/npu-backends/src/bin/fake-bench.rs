@@ -10,10 +10,30 @@
 //!   `host_port` from that file and writes `W/<YYYYmmdd_HHMMSS>/performances/<abbr>/
 //!   <dataset>.csv|.json` with `" ms"` / `" token/s"` / `" req/s"` unit strings.
 //!
-//! Each run sends the prompts (at most 50) as `GET /fake/perf` to the server and derives the
-//! figures from the capacity it answers and the offered rate, so they depend on the engine
-//! configuration. `FAKE_TRUNCATE=1` writes a truncated result file; `FAKE_BENCH_FAIL=1` exits
-//! with status 1 without output.
+//! Each run sends the prompts (at most 50) as `GET /fake/perf` to the server, which answers
+//! the configuration's score S and max batch size B (`fake-engine`), and derives the figures
+//! from them and the client's load with a small deterministic law (L = 100 output tokens and
+//! 200 input tokens per request, times in ms):
+//!
+//! ```text
+//! k      = 5000 / S                      slowdown of the configuration (1 at the engine's best)
+//! step(n)= k·(20 + 1·n)                  decode step time with n sequences in the batch
+//! c      = min(C, N)                     client concurrency C (AisBench `batch_size`, vLLM
+//!                                        `--max-concurrency`; unbounded when unset), N prompts
+//! n_λ    = λ·L·k·20 / (1000 − λ·L·k·1)   sequences an offered rate λ keeps in flight (Little's
+//!                                        law n = λ·L·step(n)/1000); +∞ when unthrottled or
+//!                                        when λ·L·k ≥ 1000 (λ at or above the capacity)
+//! n      = min(c, B, n_λ)                the effective concurrency
+//! TPOT   = step(max(n, 1))
+//! rps    = n·1000 / (L·step(n)) × the fraction of successful probes   (= λ when rate-bound)
+//! TTFT   = k·(50 + 2·n) + q·L·TPOT/B     q = c − B requests waiting for a batch slot when
+//!                                        c > B and the rate does not bind (n_λ > B), else 0
+//! ```
+//!
+//! So TPOT and TTFT grow monotonically with the client concurrency and the request rate until
+//! the engine's batch is full, the throughput grows with them toward 1000/k output tokens/s,
+//! and a configuration with a higher score is faster at every load. `FAKE_TRUNCATE=1` writes
+//! a truncated result file; `FAKE_BENCH_FAIL=1` exits with status 1 without output.
 #![forbid(unsafe_code)]
 
 use std::io::{Read, Write};
@@ -28,8 +48,17 @@ fn flag(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-/// One `GET /fake/perf`; the capacity score on success.
-fn probe(host: &str, port: u16) -> Option<f64> {
+/// What the engine answers on `/fake/perf`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct EngineInfo {
+    /// The configuration's score S (5000 at the engine's best).
+    score: f64,
+    /// Max batch size B (+∞ when the engine does not say).
+    max_batch: f64,
+}
+
+/// One `GET /fake/perf`; the engine's answer on success.
+fn probe(host: &str, port: u16) -> Option<EngineInfo> {
     let mut s = TcpStream::connect((host, port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -44,7 +73,24 @@ fn probe(host: &str, port: u16) -> Option<f64> {
     }
     let body = out.split("\r\n\r\n").nth(1)?;
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    v["score"].as_f64()
+    Some(EngineInfo {
+        score: v["score"].as_f64().filter(|s| s.is_finite() && *s > 0.0)?,
+        max_batch: v["max_batch"]
+            .as_f64()
+            .filter(|b| *b >= 1.0)
+            .unwrap_or(f64::INFINITY),
+    })
+}
+
+/// The client's load of one run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Load {
+    /// Prompts N.
+    prompts: u32,
+    /// Client concurrency C (`None`: unbounded).
+    concurrency: Option<f64>,
+    /// Offered rate λ, req/s (`None`: unthrottled).
+    rate: Option<f64>,
 }
 
 /// Figures of one run.
@@ -60,34 +106,64 @@ struct Figures {
 
 const OUT_LEN: f64 = 100.0;
 const IN_LEN: f64 = 200.0;
+/// The engine's best score (k = 1).
+const BEST_SCORE: f64 = 5000.0;
+/// Fixed part of a decode step, ms (× k).
+const STEP_BASE_MS: f64 = 20.0;
+/// Decode step cost per sequence in the batch, ms (× k).
+const STEP_PER_SEQ_MS: f64 = 1.0;
+/// Fixed part of the time to the first token, ms (× k).
+const PREFILL_BASE_MS: f64 = 50.0;
+/// Time to the first token per sequence in the batch, ms (× k).
+const PREFILL_PER_SEQ_MS: f64 = 2.0;
 
-fn measure(host: &str, port: u16, n: u32, rate: Option<f64>) -> Figures {
-    let sent = n.clamp(1, 50);
+/// The law of the module documentation at full success: (TPOT ms, TTFT ms, req/s, n).
+fn law(engine: EngineInfo, load: Load) -> (f64, f64, f64, f64) {
+    let k = (BEST_SCORE / engine.score).max(1.0);
+    let (a, b) = (k * STEP_BASE_MS, k * STEP_PER_SEQ_MS);
+    let step = |n: f64| a + b * n;
+    let client = load
+        .concurrency
+        .filter(|c| c.is_finite() && *c > 0.0)
+        .unwrap_or(f64::INFINITY)
+        .min(f64::from(load.prompts.max(1)));
+    let batch = engine.max_batch.max(1.0);
+    let n_rate = match load.rate.filter(|r| r.is_finite() && *r > 0.0) {
+        Some(rate) if 1000.0 - rate * OUT_LEN * b > 0.0 => {
+            rate * OUT_LEN * a / (1000.0 - rate * OUT_LEN * b)
+        }
+        _ => f64::INFINITY,
+    };
+    let n = client.min(batch).min(n_rate);
+    let tpot = step(n.max(1.0));
+    let rps = n * 1000.0 / (OUT_LEN * step(n));
+    let queued = if n_rate > batch {
+        (client - batch).max(0.0)
+    } else {
+        0.0
+    };
+    let ttft = k * (PREFILL_BASE_MS + PREFILL_PER_SEQ_MS * n) + queued * OUT_LEN * tpot / batch;
+    (tpot, ttft, rps, n)
+}
+
+fn measure(host: &str, port: u16, load: Load) -> Figures {
+    let sent = load.prompts.clamp(1, 50);
     let mut ok = 0;
-    let mut score = 0.0;
+    let mut engine = None;
     for _ in 0..sent {
-        if let Some(s) = probe(host, port) {
+        if let Some(e) = probe(host, port) {
             ok += 1;
-            score = s;
+            engine = Some(e);
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let cap = score / OUT_LEN;
-    let offered = rate
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .unwrap_or(f64::INFINITY);
     let frac = f64::from(ok) / f64::from(sent);
-    let rps = offered.min(cap) * frac;
-    let saturated = offered >= cap;
-    let ttft = if score > 0.0 {
-        50.0 + 100_000.0 / score * if saturated { 2.0 } else { 1.0 }
-    } else {
-        f64::NAN
-    };
-    let tpot = if score > 0.0 {
-        5.0 + 50_000.0 / score
-    } else {
-        f64::NAN
+    let (tpot, ttft, rps) = match engine {
+        Some(e) => {
+            let (tpot, ttft, rps, _) = law(e, load);
+            (tpot, ttft, rps * frac)
+        }
+        None => (f64::NAN, f64::NAN, 0.0),
     };
     Figures {
         sent,
@@ -166,7 +242,12 @@ fn vllm_mode(args: &[String]) -> Result<(), String> {
     let conc = flag(args, "--max-concurrency");
     let dir = PathBuf::from(flag(args, "--result-dir").unwrap_or_else(|| ".".to_owned()));
     let file = flag(args, "--result-filename").unwrap_or_else(|| "result.json".to_owned());
-    let f = measure(&host, port, n, rate);
+    let load = Load {
+        prompts: n,
+        concurrency: conc.as_deref().and_then(|c| c.parse().ok()),
+        rate,
+    };
+    let f = measure(&host, port, load);
     println!("============ Serving Benchmark Result ============");
     println!("Successful requests: {}", f.ok);
     let model = flag(args, "--model").unwrap_or_default();
@@ -274,7 +355,12 @@ fn ais_mode(args: &[String]) -> Result<(), String> {
     let work =
         PathBuf::from(flag(args, "--work-dir").unwrap_or_else(|| "outputs/default".to_owned()));
     // AISBench sends everything at once below 0.1 req/s.
-    let f = measure(&host, port, n, (rate >= 0.1).then_some(rate));
+    let load = Load {
+        prompts: n,
+        concurrency: Some(batch),
+        rate: (rate >= 0.1).then_some(rate),
+    };
+    let f = measure(&host, port, load);
     let dir = work
         .join(timestamp())
         .join("performances")
@@ -356,5 +442,91 @@ fn main() -> ExitCode {
             eprintln!("{e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEST: EngineInfo = EngineInfo {
+        score: 5000.0,
+        max_batch: 300.0,
+    };
+
+    /// (TPOT ms, TTFT ms, req/s, n) at a load.
+    type Law4 = (f64, f64, f64, f64);
+
+    fn at(engine: EngineInfo, prompts: u32, concurrency: Option<f64>, rate: Option<f64>) -> Law4 {
+        law(
+            engine,
+            Load {
+                prompts,
+                concurrency,
+                rate,
+            },
+        )
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn unthrottled_load_is_capped_by_concurrency_prompts_and_batch() {
+        // n = min(C, N, B); TPOT = 20 + n at the best configuration.
+        let (tpot, ttft, rps, n) = at(BEST, 1000, Some(64.0), None);
+        assert_eq!((n, tpot, ttft), (64.0, 84.0, 50.0 + 2.0 * 64.0));
+        assert!(close(rps, 64.0 * 1000.0 / (100.0 * 84.0)));
+        assert!(close(at(BEST, 8, Some(64.0), None).3, 8.0));
+        assert!(close(at(BEST, 8, None, None).3, 8.0));
+        // More clients than batch slots: the batch is full and the rest wait for a slot.
+        let (tpot, ttft, _, n) = at(BEST, 1000, Some(400.0), None);
+        assert_eq!((n, tpot), (300.0, 320.0));
+        assert!(close(ttft, 650.0 + 100.0 * 100.0 * 320.0 / 300.0));
+    }
+
+    #[test]
+    fn a_rate_keeps_littles_law_in_flight() {
+        // λ = 5: n = 5·100·20 / (1000 − 5·100·1) = 20, and the throughput is λ.
+        let (tpot, _, rps, n) = at(BEST, 1000, Some(64.0), Some(5.0));
+        assert!(close(n, 20.0) && close(tpot, 40.0) && close(rps, 5.0));
+        // Below the rate's level the concurrency binds.
+        let (tpot, _, rps, n) = at(BEST, 1000, Some(8.0), Some(5.0));
+        assert_eq!((n, tpot), (8.0, 28.0));
+        assert!(rps < 5.0);
+        // λ at or above the capacity (λ·L·b ≥ 1000): saturated, the concurrency binds.
+        assert!(close(at(BEST, 1000, Some(64.0), Some(10.0)).3, 64.0));
+        // A trickle: under one sequence in flight, a lone sequence's step, throughput λ.
+        let (tpot, _, rps, n) = at(BEST, 1000, Some(64.0), Some(0.2));
+        assert!(n < 1.0 && close(tpot, 21.0) && close(rps, 0.2));
+    }
+
+    #[test]
+    fn latencies_grow_monotonically_with_the_load() {
+        let mut last = (0.0, 0.0, 0.0);
+        for c in [1.0, 2.0, 8.0, 32.0, 64.0, 200.0, 300.0, 500.0, 1000.0] {
+            let (tpot, ttft, rps, _) = at(BEST, 1000, Some(c), None);
+            assert!(tpot >= last.0 && ttft >= last.1 && rps >= last.2, "C {c}");
+            last = (tpot, ttft, rps);
+        }
+        let mut last = (0.0, 0.0, 0.0);
+        for r in [0.1, 1.0, 2.0, 5.0, 8.0, 9.9, 10.0, 50.0] {
+            let (tpot, ttft, rps, _) = at(BEST, 1000, Some(500.0), Some(r));
+            assert!(tpot >= last.0 && ttft >= last.1 && rps >= last.2, "λ {r}");
+            last = (tpot, ttft, rps);
+        }
+    }
+
+    #[test]
+    fn a_lower_score_is_slower_at_the_same_load() {
+        let worse = EngineInfo {
+            score: 2500.0,
+            max_batch: 300.0,
+        };
+        let (b_tpot, b_ttft, b_rps, _) = at(BEST, 8, None, None);
+        let (w_tpot, w_ttft, w_rps, _) = at(worse, 8, None, None);
+        assert!(close(w_tpot, 2.0 * b_tpot) && close(w_ttft, 2.0 * b_ttft));
+        assert!(close(w_rps, b_rps / 2.0));
     }
 }

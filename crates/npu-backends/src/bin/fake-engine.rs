@@ -6,9 +6,11 @@
 //!   (strict JSON, `maxPrefillBatchSize <= maxBatchSize`), listens on `ServerConfig.port` and
 //!   `managementPort` (`/v2/health/live|ready`), prints `Daemon start success!` when ready.
 //!
-//! `/fake/perf` answers `{"score": S}`, a deterministic capacity (output tokens/s) computed
-//! from the configuration (max batch size / `--max-num-seqs`, best near 300), so a tuner run
-//! has a real optimum. Failure injection: `FAKE_FAIL=never-ready|crash-on-start|
+//! `/fake/perf` answers `{"score": S, "max_batch": B}`: S is a deterministic quality score of
+//! the configuration (5000 at max batch size / `--max-num-seqs` 300, lower away from it, at
+//! least 100), so a tuner run has a real optimum, and B is that max batch size (the most
+//! sequences the engine decodes at once). `fake-bench` turns them and the client's load into
+//! TPOT, TTFT and throughput (see its documentation). Failure injection: `FAKE_FAIL=never-ready|crash-on-start|
 //! crash-after:<n>|oom-log|slow` (or `--fake-fail MODE` in vLLM mode); `FAKE_READY_DELAY_MS`
 //! (or `FAKE_READY_DELAY_S`) delays readiness. SIGTERM ends the process (default action).
 #![forbid(unsafe_code)]
@@ -26,6 +28,7 @@ struct State {
     crash_after: Option<u64>,
     served: AtomicU64,
     score: f64,
+    max_batch: f64,
 }
 
 fn score_for(batch: f64) -> f64 {
@@ -59,7 +62,13 @@ fn respond(mut s: TcpStream, state: &State) {
                 println!("fatal: simulated crash after {} requests", n - 1);
                 std::process::exit(3);
             }
-            (200, format!("{{\"score\": {}}}", state.score))
+            (
+                200,
+                format!(
+                    "{{\"score\": {}, \"max_batch\": {}}}",
+                    state.score, state.max_batch
+                ),
+            )
         }
         _ => (404, "{}".to_owned()),
     };
@@ -211,6 +220,7 @@ fn main() -> ExitCode {
         crash_after,
         served: AtomicU64::new(0),
         score: score_for(batch),
+        max_batch: batch,
     });
     let mut listeners = Vec::new();
     for p in &ports {
