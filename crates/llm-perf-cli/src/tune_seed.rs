@@ -255,13 +255,16 @@ pub fn write_store(
             .iter()
             .filter(|r| !matches!(r.origin, RunOrigin::Default))
         {
-            add(&StoreRow::from_parts(
+            let mut row = StoreRow::from_parts(
                 &run.config,
                 run.index,
                 run.error.clone(),
                 run.fitness,
                 Some(run.duration_s),
-            ))?;
+            );
+            // measured, like the swarm's rows: same columns, same file
+            row.is_predicted = Some(false);
+            add(&row)?;
         }
     }
     Ok(files)

@@ -4,9 +4,10 @@
 //! resumes from the cache without starting the fake for cached points; Ctrl-C stops the
 //! benchmark and its workers; bad flags exit 2 naming the flag.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The fake's law, passed to it: prefill `a + b·bs·L + c·bs·L²`, step `d + e·bs + f·bs·L` (s).
@@ -20,36 +21,9 @@ fn law_ms(mode: &str, bs: f64, l: f64) -> f64 {
         }
 }
 
-/// The `fake-batch-bench` binary, built next to `llm-perf` (same target directory and
-/// profile) the first time it is needed; cargo is a no-op when it is up to date.
-fn fake_bench() -> &'static Path {
-    static FAKE: OnceLock<PathBuf> = OnceLock::new();
-    FAKE.get_or_init(|| {
-        let exe = PathBuf::from(env!("CARGO_BIN_EXE_llm-perf"));
-        let profile_dir = exe.parent().expect("target/<profile>");
-        let target_dir = profile_dir.parent().expect("target");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "--quiet",
-            "-p",
-            "npu-backends",
-            "--bin",
-            "fake-batch-bench",
-        ])
-        .arg("--target-dir")
-        .arg(target_dir)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("cargo runs");
-        assert!(status.success(), "building fake-batch-bench failed");
-        let fake = profile_dir.join("fake-batch-bench");
-        assert!(fake.exists(), "{} missing", fake.display());
-        fake
-    })
+/// The `fake-batch-bench` binary of `npu-backends`.
+fn fake_bench() -> PathBuf {
+    common::npu_fake("fake-batch-bench")
 }
 
 /// A scratch directory removed when dropped.

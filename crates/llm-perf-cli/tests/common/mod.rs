@@ -322,3 +322,33 @@ pub fn train_sample_predictor(out: &std::path::Path) {
     );
     assert_eq!(code, 0, "{err}");
 }
+
+/// A fake binary of `npu-backends` (`fake-engine`, `fake-bench`, `fake-batch-bench`), built next
+/// to `llm-perf` (same target directory and profile) the first time a test asks; cargo is a
+/// no-op when it is up to date.
+pub fn npu_fake(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_llm-perf"));
+    let profile_dir = exe.parent().expect("target/<profile>").to_owned();
+    let fake = profile_dir.join(name);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.iter().any(|b| b == name) {
+        let target_dir = profile_dir.parent().expect("target");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "npu-backends", "--bin", name])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(repo_file(""));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "building {name} failed");
+        built.push(name.to_owned());
+    }
+    assert!(fake.exists(), "{} missing", fake.display());
+    fake
+}
