@@ -14,6 +14,7 @@ mod catalog_cmd;
 mod convert_cmd;
 mod engines_cmd;
 mod fit_cmd;
+mod interrupt;
 mod predict_cmd;
 mod predict_view;
 mod problem;

@@ -149,7 +149,13 @@ pub fn profile(a: &ProfileArgs) -> Result<String> {
 
     let runner = Arc::new(SystemRunner::new());
     let cancel = Arc::new(AtomicBool::new(false));
-    stop_on_ctrl_c(Arc::clone(&runner), Arc::clone(&cancel));
+    // the sweep ends with the points finished so far cached
+    let flag = Arc::clone(&cancel);
+    crate::interrupt::stop_children_on_ctrl_c(
+        Arc::clone(&runner),
+        "stopping the benchmark; finished points stay cached",
+        move || flag.store(true, Ordering::SeqCst),
+    );
     let profiler = Profiler::new(opts, &*runner).with_cancel(cancel);
     let mut stderr = std::io::stderr();
     let mut cache_path = None;
@@ -211,26 +217,4 @@ pub fn profile(a: &ProfileArgs) -> Result<String> {
     ));
     out.push_str(&format!("wrote {}\n", path.display()));
     Ok(out)
-}
-
-/// On Ctrl-C, marks the sweep cancelled and stops the benchmark in flight with its whole
-/// process group (it runs in its own group, so it would otherwise outlive us); the sweep then
-/// ends with the points finished so far cached.
-fn stop_on_ctrl_c(runner: Arc<SystemRunner>, cancel: Arc<AtomicBool>) {
-    std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-            cancel.store(true, Ordering::SeqCst);
-            let _ = writeln!(
-                std::io::stderr(),
-                "interrupted: stopping the benchmark; finished points stay cached"
-            );
-            runner.shutdown(std::time::Duration::from_secs(5));
-        }
-    });
 }

@@ -252,7 +252,13 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
                 return Ok(plan.render());
             }
             let runner = Arc::new(SystemRunner::new());
-            stop_services_on_ctrl_c(Arc::clone(&runner));
+            // The evaluation in flight fails, its guard restores the engine's files, and the
+            // remaining candidates fail at once: the run ends with everything recorded.
+            crate::interrupt::stop_children_on_ctrl_c(
+                Arc::clone(&runner),
+                "stopping the service; the remaining candidates are recorded as failed",
+                || {},
+            );
             let evaluation = BenchmarkEvaluation::new(engine_impl, bench_impl, runner);
             let params = seed.pso_params(args.seed)?;
             let iters = params.iters;
@@ -638,26 +644,4 @@ fn first_candidate(space: &SearchSpace) -> Result<llm_perf::pso::DecodedConfig> 
         middle
     };
     Ok(space.decode(&position)?)
-}
-
-/// On Ctrl-C, stops every engine and benchmark process (they run in their own process groups,
-/// so they would otherwise outlive us) and refuses new ones: the evaluation in flight fails, its
-/// guard restores the engine's files, and the remaining candidates fail at once, so the run ends
-/// with everything recorded in the results file.
-fn stop_services_on_ctrl_c(runner: Arc<SystemRunner>) {
-    std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-            let _ = writeln!(
-                std::io::stderr(),
-                "interrupted: stopping the service; the remaining candidates are recorded as failed"
-            );
-            runner.shutdown(std::time::Duration::from_secs(5));
-        }
-    });
 }
