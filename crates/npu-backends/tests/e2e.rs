@@ -2,19 +2,21 @@
 //! binaries of this crate, on loopback, with every failure path; each test checks that no
 //! child process is left behind.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
+
+use common::{assert_no_strays, free_port, launch, tmp};
 
 use npu_backends::aisbench::{AisBench, AisBenchConfig};
 use npu_backends::mindie::{HealthMode, Mindie, MindieConfig};
 use npu_backends::vllm::{Vllm, VllmConfig};
 use npu_backends::vllm_bench::{VllmBench, VllmBenchConfig};
 use npu_backends::{
-    BenchmarkEvaluation, DecodedConfig, Doc, EvaluationOptions, LaunchSettings, NpuError,
-    ProcessRunner, SystemRunner, Timeouts,
+    BenchmarkEvaluation, DecodedConfig, Doc, EvaluationOptions, NpuError, ProcessRunner,
+    SystemRunner,
 };
 
 const FAKE_ENGINE: &str = env!("CARGO_BIN_EXE_fake-engine");
@@ -23,96 +25,6 @@ const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../samples/npu/deepseekr1-w8a8_2node_800I-A2_config.json"
 );
-
-/// A loopback port no other test of this process will be given, bindable now.
-///
-/// Ports come from below Linux's ephemeral range (32768–60999): a port the kernel hands out
-/// for `bind(…:0)` is also a candidate for the local end of any outgoing connection, so another
-/// test's HTTP probe could take it between this call and the engine's launch (seen on CI as
-/// "port … is already in use"). A per-process counter, offset by the pid so concurrent test
-/// processes start apart, keeps the tests of this binary on distinct ports.
-fn free_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 1_000) as u16 * 10;
-    loop {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 20_000 + (base - 20_000 + offset) % 12_000;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A scratch directory removed when dropped.
-struct TmpDir(PathBuf);
-
-impl std::ops::Deref for TmpDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tmp(name: &str) -> TmpDir {
-    let d = std::env::temp_dir().join(format!("npu-e2e-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TmpDir(d)
-}
-
-fn launch(dir: &Path, env: &[(&str, &str)], run_s: f64) -> LaunchSettings {
-    LaunchSettings {
-        env: env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<BTreeMap<_, _>>(),
-        log_dir: dir.join("logs"),
-        timeouts: Timeouts {
-            run_s,
-            poll_s: 0.05,
-            stop_grace_s: 2.0,
-        },
-    }
-}
-
-/// Asserts that every process started by the runner is gone, and no process remains in
-/// their process groups (checked in /proc).
-fn assert_no_strays(runner: &SystemRunner) {
-    let pids = runner.pids();
-    for pid in &pids {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // A reused pid would belong to another process group; ours are reaped.
-        assert!(
-            stat.is_empty() || !stat.contains("fake-"),
-            "process {pid} still exists: {stat}"
-        );
-    }
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // Fields after the ")" of the command: state, ppid, pgrp.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let pgrp: u32 = rest
-            .split_whitespace()
-            .nth(2)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        assert!(
-            !pids.contains(&pgrp),
-            "process {} is still in group {pgrp}: {stat}",
-            entry.file_name().to_string_lossy()
-        );
-    }
-}
 
 /// A MindIE config.json (the sample, on loopback ports) under `dir/conf`.
 fn mindie_setup(dir: &Path) -> (PathBuf, u16) {

@@ -1,6 +1,10 @@
 //! The protocol against the recording [`FakeRunner`]: fake clock, scripted children, no
 //! process and no socket.
 
+mod common;
+
+use common::tmp;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,29 +21,6 @@ const SAMPLE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../samples/npu/deepseekr1-w8a8_2node_800I-A2_config.json"
 ));
-
-/// A scratch directory removed when dropped.
-struct TmpDir(PathBuf);
-
-impl std::ops::Deref for TmpDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tmp(name: &str) -> TmpDir {
-    let d = std::env::temp_dir().join(format!("npu-fake-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TmpDir(d)
-}
 
 fn mindie(dir: &Path, run_s: f64) -> Mindie {
     let config_path = dir.join("conf/config.json");

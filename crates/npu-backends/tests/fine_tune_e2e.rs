@@ -7,19 +7,17 @@
 //! (TPOT of the run the step starts from) with the §6 formula, and checks that CONCURRENCY
 //! moves toward the TPOT SLO. Run with `--nocapture` to see the step sequence.
 
-use std::collections::BTreeMap;
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
+
+use common::{assert_no_strays, free_port, launch, tmp};
 
 use npu_backends::aisbench::{AisBench, AisBenchConfig, find_result_csv};
 use npu_backends::metrics::aisbench_metric;
 use npu_backends::mindie::{HealthMode, Mindie, MindieConfig};
-use npu_backends::{
-    BenchmarkEvaluation, BenchmarkEvaluator, Doc, EvaluationOptions, LaunchSettings, ProcessRunner,
-    SystemRunner, Timeouts,
-};
+use npu_backends::{BenchmarkEvaluation, BenchmarkEvaluator, Doc, EvaluationOptions, SystemRunner};
 use perf_pso::fine_tune::{
     Adjusted, ChoiceRule, ConfigRunner, EvaluatorRunner, FineTuneReport, FineTuneRun, RunOrigin,
     StopReason,
@@ -54,91 +52,6 @@ const ROW_RATE: f64 = 5.0;
 const START_CONCURRENCY: i64 = 64;
 /// The concurrencies measured first to place the SLO.
 const PROBES: [i64; 3] = [1, 8, START_CONCURRENCY];
-
-/// A loopback port below the ephemeral range (see `tests/e2e.rs`), distinct per call.
-fn free_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    // Offset from e2e.rs's pid-based base so that the two test binaries start apart.
-    let base = 5_000 + (std::process::id() % 1_000) as u16 * 7;
-    loop {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 20_000 + (base + offset) % 12_000;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A scratch directory removed when dropped.
-struct TmpDir(PathBuf);
-
-impl std::ops::Deref for TmpDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tmp(name: &str) -> TmpDir {
-    let d = std::env::temp_dir().join(format!("npu-ft-e2e-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch directory");
-    TmpDir(d)
-}
-
-fn launch(dir: &Path, env: &[(&str, &str)], run_s: f64) -> LaunchSettings {
-    LaunchSettings {
-        env: env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<BTreeMap<_, _>>(),
-        log_dir: dir.join("logs"),
-        timeouts: Timeouts {
-            run_s,
-            poll_s: 0.02,
-            stop_grace_s: 2.0,
-        },
-    }
-}
-
-/// Every process the runner started is gone, and none remains in their process groups
-/// (checked in /proc), as `tests/e2e.rs` does.
-fn assert_no_strays(runner: &SystemRunner) {
-    let pids = runner.pids();
-    assert!(!pids.is_empty(), "the runner started no process");
-    for pid in &pids {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(
-            stat.is_empty() || !stat.contains("fake-"),
-            "process {pid} still exists: {stat}"
-        );
-    }
-    let proc_dir = std::fs::read_dir("/proc").expect("/proc is readable");
-    for entry in proc_dir.flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let pgrp: u32 = rest
-            .split_whitespace()
-            .nth(2)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        assert!(
-            !pids.contains(&pgrp),
-            "process {} is still in group {pgrp}: {stat}",
-            entry.file_name().to_string_lossy()
-        );
-    }
-}
 
 /// The fake MindIE engine (the sample config on loopback ports) and the fake AisBench, one
 /// benchmark pass per run (a fine-tune run is benchmarked at the configuration's load, not

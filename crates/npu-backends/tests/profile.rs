@@ -3,10 +3,14 @@
 //! OpenAI-compatible server: law recovery, failure recording, cache resume, round trip through
 //! `perf_readers::read_profiler_sweep`, cancellation, and no process left behind.
 
+mod common;
+
+use common::tmp;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -27,29 +31,6 @@ fn law_prefill(bs: f64, l: f64) -> f64 {
 
 fn law_decode(bs: f64, l: f64) -> f64 {
     LAW[3] + LAW[4] * bs + LAW[5] * bs * l
-}
-
-/// A scratch directory removed when dropped.
-struct TmpDir(PathBuf);
-
-impl std::ops::Deref for TmpDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tmp(name: &str) -> TmpDir {
-    let d = std::env::temp_dir().join(format!("npu-profile-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TmpDir(d)
 }
 
 /// Asserts that no process started by the runner, nor any member of their process groups,
