@@ -114,6 +114,8 @@ fn main() -> ExitCode {
     // The server logs its requests by default; every other command only errors.
     let default_filter = match cli.command {
         Command::Serve(_) => "error,llm_perf_server=info,llm_perf::serve_cmd=info",
+        // progress lines of a long simulation when stderr is not a terminal
+        Command::Simulate(_) => "error,llm_perf::simulate_cmd=info",
         _ => "error",
     };
     tracing_subscriber::fmt()

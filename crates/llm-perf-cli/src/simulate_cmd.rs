@@ -54,6 +54,11 @@ pub struct SimulateArgs {
     /// does the same, relative to the config file).
     #[arg(long, value_name = "config.json")]
     pub model_config: Option<PathBuf>,
+    /// Refuse to start when `requests.csv` would be larger than this (bytes, or with a unit:
+    /// `500M`, `20G`, `1T`; powers of 1024). Without it, a run is refused only when the
+    /// estimate exceeds the free space of the output's file system.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_output: Option<u64>,
     /// Also write an offline HTML report: summary, latency CDFs, batch size and KV-cache use
     /// over time (the run's rows are kept in memory for it).
     #[arg(long, value_name = "FILE.html")]
@@ -151,6 +156,9 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
             loaded.outputs.summary_json.clone(),
         ),
     };
+    if let Some(csv) = &csv_path {
+        check_output_size(sim.config(), csv, args.max_output)?;
+    }
     // With --report the rows are also kept in memory (steps too, even without --steps).
     let mut report_rows: Vec<u8> = Vec::new();
     let mut report_steps: Vec<u8> = Vec::new();
@@ -230,12 +238,117 @@ fn path_name(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// A one-line progress bar on stderr, only when stderr is a terminal, redrawn at most every
-/// 100 ms; [`clear_progress`] erases it.
+/// Bytes per `requests.csv` row used for the size estimate: the sample
+/// `samples/sim/llama31-8b-h100.json` writes 176 B per row on average; ids and times grow
+/// with a run, so the estimate allows 200.
+const ROW_BYTES: f64 = 200.0;
+
+/// Refuses a run whose `requests.csv` would exceed `limit` or the free space where it goes,
+/// before anything is written, naming the estimate (specs: guardrails for big runs).
+fn check_output_size(config: &SimConfig, csv: &Path, limit: Option<u64>) -> Result<()> {
+    let Some(requests) = config.expected_requests() else {
+        return Ok(());
+    };
+    let estimate = requests * ROW_BYTES;
+    let what = format!(
+        "{} would be about {} ({} requests × ~{} B per row)",
+        csv.display(),
+        human(estimate),
+        num(requests, 6),
+        ROW_BYTES
+    );
+    #[allow(clippy::cast_precision_loss)]
+    if let Some(limit) = limit
+        && estimate > limit as f64
+    {
+        anyhow::bail!(
+            "refusing to start: {what}, above --max-output {}; lower max_requests or horizon_s, \
+             or raise the limit",
+            human(limit as f64)
+        );
+    }
+    let dir = csv
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    #[allow(clippy::cast_precision_loss)]
+    if let Ok(fs) = rustix::fs::statvfs(dir) {
+        let free = fs.f_bavail as f64 * fs.f_frsize as f64;
+        if estimate > free {
+            anyhow::bail!(
+                "refusing to start: {what}, more than the {} free on {}; lower max_requests or \
+                 horizon_s, or write elsewhere with --out",
+                human(free),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `n` bytes with a binary unit (`1.5 GiB`).
+fn human(n: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{} {}", num(v, 3), UNITS[u])
+}
+
+/// Parses `--max-output`: bytes, or a number with `K`, `M`, `G`, `T` (powers of 1024; `B`,
+/// `iB` and case are accepted: `20G`, `20GiB`, `500mb`).
+fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text}: expected a size such as 500M, 20G or 1T"))?;
+    let unit = unit.trim().to_ascii_uppercase();
+    let unit = unit.trim_end_matches('B').trim_end_matches('I');
+    let scale = match unit {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("{text}: unknown unit (use K, M, G or T)")),
+    };
+    let bytes = value * scale;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(format!("{text}: must be at least 1 byte"));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(bytes as u64)
+}
+
+/// Where the run is: a one-line progress bar on stderr when it is a terminal (redrawn at most
+/// every 100 ms; [`clear_progress`] erases it), else a log line every 10 s through `tracing`
+/// (so a run in a batch job or a pipe still shows it is alive).
 fn progress_bar() -> Option<ProgressFn<'static>> {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
-        return None;
+        let mut last = std::time::Instant::now();
+        return Some(Box::new(move |p: &Progress| {
+            if last.elapsed() < std::time::Duration::from_secs(10) {
+                return;
+            }
+            last = std::time::Instant::now();
+            let of = p
+                .max_requests
+                .map_or_else(String::new, |m| format!(" of {m}"));
+            tracing::info!(
+                "simulating: {} requests arrived{of}, {} completed, {} s simulated",
+                p.arrived,
+                p.completed,
+                num(p.simulated_s, 6)
+            );
+        }));
     }
     let mut last = std::time::Instant::now();
     Some(Box::new(move |p: &Progress| {

@@ -1712,3 +1712,63 @@ fn theory_bound_narrows_max_batch_size_from_recorded_npu_smi_output() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_run_too_big_for_the_disk_is_refused_before_it_starts() {
+    // 10¹¹ requests: about 18 TiB of requests.csv, more than this machine's free space.
+    let dir = std::env::temp_dir().join(format!("llm-perf-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("big.json");
+    let mut cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(samples("sim/llama31-8b-h100.json")).unwrap(),
+    )
+    .unwrap();
+    cfg["max_requests"] = serde_json::json!(100_000_000_000u64);
+    std::fs::write(&config, cfg.to_string()).unwrap();
+    let out_dir = dir.join("out");
+    let out = run(&[
+        "simulate",
+        config.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("refusing to start: ")
+            && err.contains(
+                "requests.csv would be about 18.2 TiB (100000000000 requests × ~200 B per row)"
+            )
+            && err.contains("free on"),
+        "{err}"
+    );
+    assert!(!out_dir.join("requests.csv").exists());
+    // A small limit refuses a small run, naming both sizes.
+    cfg["max_requests"] = serde_json::json!(100_000);
+    std::fs::write(&config, cfg.to_string()).unwrap();
+    let out = run(&[
+        "simulate",
+        config.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--max-output",
+        "1M",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("would be about 19.1 MiB (100000 requests")
+            && err.contains("above --max-output 1 MiB"),
+        "{err}"
+    );
+    assert!(!out_dir.join("requests.csv").exists());
+    // A bad size names the flag's value.
+    let out = run(&["simulate", config.to_str().unwrap(), "--max-output", "12Q"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("12Q: unknown unit"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -117,6 +117,7 @@ pub mod stats;
 pub mod workload;
 
 mod decoders;
+mod estimate;
 mod replica;
 mod request;
 mod router;
