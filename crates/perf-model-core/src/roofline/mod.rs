@@ -64,6 +64,8 @@
 //! # Ok::<(), perf_model_core::Error>(())
 //! ```
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Accelerator, ModelSpec};
@@ -123,6 +125,43 @@ pub struct ComputeEfficiency {
     candidates: Vec<(f64, f64)>,
     /// `suffix_min[i]` = smallest `T/η` among `candidates[i..]` (`+∞` past the end).
     suffix_min: Vec<f64>,
+    /// [`ComputeEfficiency::effective`] at integer token counts, filled on first use.
+    memo: EffectiveMemo,
+}
+
+/// Token counts below this have their effective efficiency memoised (a step's token and
+/// logit counts are integers, and the same ones recur every step).
+const MEMO_LEN: usize = 8192;
+
+/// η_eff at the integer token counts `0..MEMO_LEN`, each stored bit for bit the first time the
+/// formula computes it, so a memoised answer is identical to a computed one. Entries are `f64`
+/// bits in atomics (`0` = not yet: η_eff is never 0), so a model shared between threads fills
+/// it without locks (two threads computing one entry store the same bits). Not part of the
+/// curve's identity: clones start empty, equality ignores it.
+struct EffectiveMemo(Box<[AtomicU64]>);
+
+impl EffectiveMemo {
+    fn new() -> Self {
+        Self((0..MEMO_LEN).map(|_| AtomicU64::new(0)).collect())
+    }
+}
+
+impl Clone for EffectiveMemo {
+    fn clone(&self) -> Self {
+        Self::new()
+    }
+}
+
+impl PartialEq for EffectiveMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for EffectiveMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EffectiveMemo")
+    }
 }
 
 impl TryFrom<Vec<(f64, f64)>> for ComputeEfficiency {
@@ -185,6 +224,7 @@ impl ComputeEfficiency {
             log_tokens,
             candidates: Vec::new(),
             suffix_min: Vec::new(),
+            memo: EffectiveMemo::new(),
         };
         let g = |c: &Self, x: f64| x / c.at(x);
         let mut candidates = Vec::new();
@@ -288,6 +328,22 @@ impl ComputeEfficiency {
     /// `g*(T) = min over T' ≥ T of T'/η(T')`, never below the curve nor above its ceiling.
     #[must_use]
     pub fn effective(&self, tokens: f64) -> f64 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        if (0.0..MEMO_LEN as f64).contains(&tokens) && tokens.fract() == 0.0 {
+            let slot = &self.memo.0[tokens as usize];
+            let bits = slot.load(Ordering::Relaxed);
+            if bits != 0 {
+                return f64::from_bits(bits);
+            }
+            let value = self.effective_computed(tokens);
+            slot.store(value.to_bits(), Ordering::Relaxed);
+            return value;
+        }
+        self.effective_computed(tokens)
+    }
+
+    /// [`ComputeEfficiency::effective`] without the memo.
+    fn effective_computed(&self, tokens: f64) -> f64 {
         if tokens.is_nan() || tokens <= 0.0 {
             return self.points[0].1;
         }

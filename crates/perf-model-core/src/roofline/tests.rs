@@ -439,3 +439,43 @@ fn efficiency_curve_serde_validates() {
     assert!(serde_json::from_str::<ComputeEfficiency>("[]").is_err());
     assert!(serde_json::from_str::<ComputeEfficiency>("[[8.0,0.5],[4.0,0.6]]").is_err());
 }
+
+#[test]
+fn memoised_effective_efficiency_is_bit_identical_to_the_formula() {
+    for curve in [
+        ComputeEfficiency::h100(),
+        ComputeEfficiency::a100(),
+        ComputeEfficiency::generic(),
+    ] {
+        // twice (the second answers from the memo), from two threads sharing the curve
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for round in 0..2 {
+                        for m in 0..10_000u32 {
+                            let t = f64::from(m);
+                            assert_eq!(
+                                curve.effective(t).to_bits(),
+                                curve.effective_computed(t).to_bits(),
+                                "{m} tokens, round {round}"
+                            );
+                        }
+                    }
+                });
+            }
+        });
+        for t in [0.5, 1.5, 63.9, 8191.5, 1e9, -3.0, f64::NAN] {
+            assert_eq!(
+                curve.effective(t).to_bits(),
+                curve.effective_computed(t).to_bits(),
+                "{t}"
+            );
+        }
+        // a clone starts with an empty memo and answers the same
+        assert_eq!(curve.clone(), curve);
+        assert_eq!(
+            curve.clone().effective(512.0).to_bits(),
+            curve.effective(512.0).to_bits()
+        );
+    }
+}
