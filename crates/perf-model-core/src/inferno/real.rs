@@ -18,6 +18,8 @@ pub(crate) trait Real:
     const ZERO: Self;
     /// One.
     const ONE: Self;
+    /// Whether this is `f64` (the analyzer's plain arithmetic).
+    const IS_F64: bool;
     /// `x` rounded to this type.
     fn of(x: f64) -> Self;
     /// Widened to `f64` (exact).
@@ -31,6 +33,7 @@ pub(crate) trait Real:
 impl Real for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    const IS_F64: bool = true;
     #[inline]
     fn of(x: f64) -> Self {
         x
@@ -44,6 +47,7 @@ impl Real for f64 {
 impl Real for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    const IS_F64: bool = false;
     #[inline]
     #[allow(clippy::cast_possible_truncation)]
     fn of(x: f64) -> Self {

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::params::{QueueModel, RequestShape, ServiceParams};
+use super::queue::ChainTable;
 use super::real::{Real, count};
 use crate::error::Result;
 use crate::validate::at_least_one;
@@ -102,6 +103,16 @@ impl ServiceTimes {
     #[must_use]
     pub fn model(&self) -> QueueModel {
         self.model
+    }
+
+    /// The request shape.
+    pub(crate) fn shape(&self) -> &RequestShape {
+        &self.shape
+    }
+
+    /// The token budget per iteration `M`.
+    pub(crate) fn max_num_tokens(&self) -> u32 {
+        self.max_num_tokens
     }
 
     /// Largest batch size whose requests can all be prefilled in `chunks` chunks (V7).
@@ -212,9 +223,78 @@ impl ServiceTimes {
     }
 }
 
+/// `2^{-990}`, `2^{1000}`: a service time in this range gives a positive finite `μ(B) = B/S`
+/// in `f64` for every `B ≤ 2^{24}` (`B/S ∈ [2^{-1000}, 2^{1014}]`).
+const SERVICE_MIN: f64 = 9.556_619_453_472_961e-299;
+const SERVICE_MAX: f64 = 1.071_508_607_186_267_3e301;
+
+/// The length of the run of values equal to `nc[0]` at the start of `nc` (non-empty).
+///
+/// `nc` is non-decreasing (`b(c)` grows with `c`), so a binary search finds the end; a
+/// branch-free check confirms it, and a linear scan takes over should it not hold.
+fn run_length(nc: &[u32]) -> usize {
+    let c = nc[0];
+    let guess = nc.partition_point(|&x| x <= c);
+    let same = nc[..guess].iter().fold(true, |ok, &x| ok & (x == c));
+    if same && nc.get(guess).is_none_or(|&x| x != c) {
+        guess
+    } else {
+        nc.iter().take_while(|&&x| x == c).count()
+    }
+}
+
+/// The service time `S(B)` on a run of batch sizes with one chunk count, with the
+/// `B`-independent parts precomputed (see [`Core::for_each_run`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ServiceLine<T> {
+    /// V7: `τ(B) = (c + m)·(α + B·δ(c))`.
+    Chunked { cm: T, a: T, d: T },
+    /// V3/V6: `S(B) = Prefill(B) + m·Decode(B)` with `T(B) = α + B·per`,
+    /// `Prefill = T(B) + (β+γ)·n` (0 without input), `Decode = T(B) + β + γ·(n + half)`.
+    Whole {
+        a: T,
+        per: T,
+        prefill_extra: T,
+        no_input: bool,
+        beta: T,
+        decode_extra: T,
+        m: T,
+    },
+}
+
+impl<T: Real> ServiceLine<T> {
+    /// `S(B)` at `bb = B`, in the operation order of [`Core::service_time`].
+    #[inline(always)]
+    pub(crate) fn at(self, bb: T) -> T {
+        match self {
+            Self::Chunked { cm, a, d } => cm * (a + bb * d),
+            Self::Whole {
+                a,
+                per,
+                prefill_extra,
+                no_input,
+                beta,
+                decode_extra,
+                m,
+            } => {
+                let iter = a + bb * per;
+                let prefill = if no_input {
+                    T::ZERO
+                } else {
+                    iter + prefill_extra
+                };
+                prefill + m * (iter + beta + decode_extra)
+            }
+        }
+    }
+}
+
 /// Go's `int(B + 0.5)` clamped to at least 1 (the batch index the V7 tables are read at).
+///
+/// `floor(B + 0.5)` without a libm call: on `[1, 2³²)` truncation is the floor, and the
+/// comparisons `floor(v) < 1 ⟺ v < 1`, `floor(v) ≥ 2³² − 1 ⟺ v ≥ 2³² − 1` hold exactly.
 pub(super) fn round_batch(batch: f64) -> u32 {
-    let idx = (batch + 0.5).floor();
+    let idx = batch + 0.5;
     if idx.is_nan() || idx < 1.0 {
         1
     } else if idx >= f64::from(u32::MAX) {
@@ -223,6 +303,23 @@ pub(super) fn round_batch(batch: f64) -> u32 {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let i = idx as u32;
         i
+    }
+}
+
+/// `floor(v)` for `v ≥ 0` (or +∞) without a libm call: below 2⁵² truncation through `u64` is
+/// exact, and from 2⁵² on every `f64` is an integer.
+fn floor_non_negative(v: f64) -> f64 {
+    const EXACT: f64 = 4_503_599_627_370_496.0; // 2^52
+    if v < EXACT {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let f = (v as u64) as f64;
+        f
+    } else {
+        v
     }
 }
 
@@ -255,10 +352,6 @@ impl<T: Real> Core<T> {
             m: T::of(s.output_tokens()),
             max_tokens: count(max_num_tokens),
         }
-    }
-
-    pub(crate) fn model(&self) -> QueueModel {
-        self.model
     }
 
     pub(crate) fn output_tokens(&self) -> T {
@@ -298,7 +391,7 @@ impl<T: Real> Core<T> {
     pub(crate) fn chunk_capacity(&self, c: u32) -> f64 {
         let cc: T = count(c);
         let x = (cc + self.m) * (self.max_tokens - self.n / cc) / (self.n + self.m);
-        x.max0().get().floor()
+        floor_non_negative(x.max0().get())
     }
 
     /// Smallest `c ≥ 1` with `b(c) ≥ batch`: closed-form start (the root of the quadratic
@@ -386,6 +479,133 @@ impl<T: Real> Core<T> {
         }
     }
 
+    /// `nc(B)` for `B = 1..=n` into `out` (cleared first); all 1 for V3/V6. `nc` is
+    /// non-decreasing in `B`, so the last count is kept while its capacity `b(c)` (computed
+    /// once per count) still covers `B`.
+    pub(crate) fn chunk_table(&self, n: u32, out: &mut Vec<u32>) {
+        out.clear();
+        if self.model != QueueModel::V7 {
+            out.resize(n as usize, 1);
+            return;
+        }
+        out.reserve(n as usize);
+        let mut c = 1;
+        let mut cap = self.chunk_capacity(c);
+        for b in 1..=n {
+            if cap < f64::from(b) {
+                c = self.num_chunks(b);
+                cap = self.chunk_capacity(c);
+            }
+            out.push(c);
+        }
+    }
+
+    /// The runs of equal chunk count in `nc` (index ranges) with the service time as a
+    /// function of `B` on each run: `f(start, end, line)` with `S(B) = line.at(B)` for
+    /// `B − 1 ∈ start..end`.
+    ///
+    /// Bit for bit `service_time(B, nc(B))`: the same operations, with the `B`-independent
+    /// parts (`δ(c)`, `c + m` for V7; `β·tc + γ·tmem`, `(β+γ)·n`, `γ·(n + half)` for V3/V6)
+    /// computed once per run instead of once per `B`, so that the caller's loop over a run is
+    /// straight-line (vectorisable).
+    #[inline]
+    pub(crate) fn for_each_run(&self, nc: &[u32], mut f: impl FnMut(usize, usize, ServiceLine<T>)) {
+        if self.model == QueueModel::V7 {
+            let mut start = 0;
+            while start < nc.len() {
+                let c = nc[start];
+                let end = start + run_length(&nc[start..]);
+                let line = ServiceLine::Chunked {
+                    cm: count::<T>(c) + self.m,
+                    a: self.a,
+                    d: self.delta(c),
+                };
+                f(start, end, line);
+                start = end;
+            }
+        } else if !nc.is_empty() {
+            let tc = (self.n + self.m) / (self.m + T::ONE);
+            let tmem = self.n + self.m / Self::two();
+            let half = if self.model == QueueModel::V3 {
+                self.m / Self::two()
+            } else {
+                (self.m + T::ONE) / Self::two()
+            };
+            let line = ServiceLine::Whole {
+                a: self.a,
+                per: self.b * tc + self.g * tmem,
+                prefill_extra: (self.b + self.g) * self.n,
+                no_input: self.n == T::ZERO,
+                beta: self.b,
+                decode_extra: self.g * (self.n + half),
+                m: self.m,
+            };
+            f(0, nc.len(), line);
+        }
+    }
+
+    /// `μ(B) = B/S(B)` widened to `f64` (`nc` = the chunk count at `B`).
+    pub(crate) fn rate(&self, batch: u32, nc: u32) -> f64 {
+        (count::<T>(batch) / self.service_time(batch, nc)).get()
+    }
+
+    /// Fills `table` (the chain's ratios `ρ_B = μ(N)/μ(B)`, `B < N`) for chunk counts `nc`
+    /// (`N = nc.len() ≥ 1`) and queue size `queue`; returns `(μ(1), μ(N))`, or `(B, μ(B))` at
+    /// the first `B` whose rate is not positive and finite.
+    ///
+    /// `f64`: `ρ_B = S(B)·(μ(N)·(1/B))`, no division per `B`; a service time within
+    /// `[2^{-990}, 2^{1000}]` proves `μ(B)` positive and finite, anything else is checked
+    /// exactly. `f32` (Go parity): `ρ_B = μ(N)/μ(B)` with the `f32` rates, as the chain uses
+    /// them.
+    pub(crate) fn fill_chain(
+        &self,
+        nc: &[u32],
+        queue: u32,
+        table: &mut ChainTable,
+    ) -> Result<(f64, f64), (u32, f64)> {
+        let valid = |r: f64| r > 0.0 && r <= f64::MAX;
+        let n = u32::try_from(nc.len()).unwrap_or(u32::MAX);
+        let first_invalid = || {
+            (1..=n)
+                .map(|b| (b, self.rate(b, nc[b as usize - 1])))
+                .find(|&(_, r)| !valid(r))
+        };
+        let top = self.rate(n, nc[nc.len() - 1]);
+        let first = self.rate(1, nc[0]);
+        if !(valid(top) && valid(first)) {
+            return Err(first_invalid().unwrap_or((n, top)));
+        }
+        let (ratios, inv_counts) = table.prepare(nc.len(), queue, top);
+        let head = &nc[..nc.len() - 1];
+        let mut ok = true;
+        self.for_each_run(head, |start, end, line| {
+            let slots = ratios[start..end].iter_mut().zip(&inv_counts[start..end]);
+            #[allow(clippy::cast_possible_truncation)]
+            let counts = start as u32 + 1..;
+            if T::IS_F64 {
+                let mut in_range = true;
+                for ((slot, inv), b) in slots.zip(counts) {
+                    let s = line.at(count::<T>(b)).get();
+                    *slot = s * (top * inv);
+                    // NaN fails the range.
+                    in_range &= (SERVICE_MIN..=SERVICE_MAX).contains(&s);
+                }
+                ok &= in_range;
+            } else {
+                for ((slot, _), b) in slots.zip(counts) {
+                    let r = (count::<T>(b) / line.at(count::<T>(b))).get();
+                    *slot = top / r;
+                    ok &= valid(r);
+                }
+            }
+        });
+        if !ok && let Some(bad) = first_invalid() {
+            return Err(bad);
+        }
+        table.finish_fill();
+        Ok((first, top))
+    }
+
     /// Service time of one request at integer batch `batch` with `c` chunks.
     pub(crate) fn service_time(&self, batch: u32, c: u32) -> T {
         let bb: T = count(batch);
@@ -452,6 +672,58 @@ mod tests {
         }
         assert_eq!(st.num_chunks(128), 7);
         assert_eq!(st.num_chunks(200), 39);
+    }
+
+    #[test]
+    fn service_range_constants_are_powers_of_two() {
+        assert_eq!(SERVICE_MIN.to_bits(), 2.0_f64.powi(-990).to_bits());
+        assert_eq!(SERVICE_MAX.to_bits(), 2.0_f64.powi(1000).to_bits());
+        assert!(f64::from(super::super::MAX_BATCH_SIZE_LIMIT) / SERVICE_MIN < f64::MAX);
+    }
+
+    /// The run-wise service times equal `service_time` bit for bit (all models, runs of
+    /// several chunk counts, no input).
+    #[test]
+    fn runs_match_service_time_bit_for_bit() {
+        for model in QueueModel::ALL {
+            for (n_in, m_out, budget) in
+                [(4096.0, 64.0, 8192), (128.0, 512.0, 8192), (0.0, 7.5, 64)]
+            {
+                let st = ServiceTimes::new(
+                    model,
+                    ServiceParams::new(8.0, 0.033, 0.000_333).unwrap(),
+                    RequestShape::new(n_in, m_out).unwrap(),
+                    budget,
+                )
+                .unwrap();
+                let core = st.core::<f64>();
+                let mut nc = Vec::new();
+                core.chunk_table(300, &mut nc);
+                let mut seen = 0;
+                core.for_each_run(&nc, |start, end, line| {
+                    assert_eq!(start, seen);
+                    for b in start as u32 + 1..=end as u32 {
+                        let want = core.service_time(b, nc[b as usize - 1]);
+                        assert_eq!(
+                            line.at(f64::from(b)).to_bits(),
+                            want.to_bits(),
+                            "{model} B={b}"
+                        );
+                    }
+                    seen = end;
+                });
+                assert_eq!(seen, 300);
+            }
+        }
+    }
+
+    #[test]
+    fn run_length_sorted_and_not() {
+        assert_eq!(run_length(&[3]), 1);
+        assert_eq!(run_length(&[3, 3, 3, 4, 4, 9]), 3);
+        assert_eq!(run_length(&[3, 3, 3]), 3);
+        assert_eq!(run_length(&[3, 2, 3, 3]), 1);
+        assert_eq!(run_length(&[3, 3, 5, 3]), 2);
     }
 
     #[test]

@@ -80,51 +80,182 @@ pub struct ReplicaPlan {
 }
 
 /// Outcome of one bisection.
+#[derive(Clone, Copy)]
 enum Search<T> {
-    Found(T),
+    /// The root (or `hi`), with the metrics evaluated there.
+    Found(T, Metrics<T>),
     /// The target is below the value at the bottom of the range (which is given).
     Below(T),
 }
 
-/// Finds `x ∈ [lo, hi]` with `f(x) = target` for a monotone `f`, as upstream
-/// `utils.BinarySearch`: boundary checks first (target above the range → `hi`), then at most
-/// 100 midpoints `0.5·(lo + hi)` computed in `T`, stopping when `|f(x) − target| ≤ 1e-6·target`.
-fn bisect<T: Real>(lo: T, hi: T, target: T, mut f: impl FnMut(T) -> T) -> Search<T> {
-    let tol = T::of(BISECTION_TOLERANCE) * target;
-    let within = |y: T| {
-        let d = if y > target { y - target } else { target - y };
-        d <= tol
-    };
-    let y_lo = f(lo);
-    if within(y_lo) {
-        return Search::Found(lo);
-    }
-    let y_hi = f(hi);
-    if within(y_hi) {
-        return Search::Found(hi);
-    }
-    let increasing = y_lo < y_hi;
-    if (increasing && target < y_lo) || (!increasing && target > y_lo) {
-        return Search::Below(y_lo);
-    }
-    if (increasing && target > y_hi) || (!increasing && target < y_hi) {
-        return Search::Found(hi);
-    }
-    let (mut lo, mut hi) = (lo, hi);
-    let mut x = lo;
-    for _ in 0..BISECTION_MAX_ITERATIONS {
-        x = T::of(0.5) * (lo + hi);
-        let y = f(x);
-        if within(y) {
-            break;
+/// Where a [`Bisection`] is.
+#[derive(Clone, Copy)]
+enum Step<T> {
+    /// Needs `f(lo)`.
+    Low,
+    /// Needs `f(hi)`; `f(lo)` was `y_lo`.
+    High { y_lo: T },
+    /// Needs `f` at the midpoint of `[lo, hi]` (iteration `iter`).
+    Mid {
+        lo: T,
+        hi: T,
+        increasing: bool,
+        iter: usize,
+    },
+    /// Finished.
+    Done(Search<T>),
+}
+
+/// Upstream `utils.BinarySearch` as a resumable state machine, so that two searches can
+/// share or pair their solves: finds `x ∈ [lo, hi]` with `f(x) = target` for a monotone `f`.
+/// Boundary checks first (target above the range → `hi`), then at most 100 midpoints
+/// `0.5·(lo + hi)` computed in `T`, stopping when `|f(x) − target| ≤ 1e-6·target`.
+/// `pick` selects `f` from the metrics.
+struct Bisection<T> {
+    lo: T,
+    hi: T,
+    target: T,
+    tol: T,
+    pick: fn(&Metrics<T>) -> T,
+    step: Step<T>,
+}
+
+impl<T: Real> Bisection<T> {
+    fn new(lo: T, hi: T, target: T, pick: fn(&Metrics<T>) -> T) -> Self {
+        Self {
+            lo,
+            hi,
+            target,
+            tol: T::of(BISECTION_TOLERANCE) * target,
+            pick,
+            step: Step::Low,
         }
-        if (increasing && target < y) || (!increasing && target > y) {
-            hi = x;
+    }
+
+    /// The next rate to evaluate, or `None` when finished.
+    fn probe(&self) -> Option<T> {
+        match self.step {
+            Step::Low => Some(self.lo),
+            Step::High { .. } => Some(self.hi),
+            Step::Mid { lo, hi, .. } => Some(T::of(0.5) * (lo + hi)),
+            Step::Done(_) => None,
+        }
+    }
+
+    fn within(&self, y: T) -> bool {
+        let d = if y > self.target {
+            y - self.target
         } else {
-            lo = x;
+            self.target - y
+        };
+        d <= self.tol
+    }
+
+    /// Takes the metrics at [`Bisection::probe`].
+    fn feed(&mut self, m: Metrics<T>) {
+        let y = (self.pick)(&m);
+        let target = self.target;
+        self.step = match self.step {
+            Step::Low => {
+                if self.within(y) {
+                    Step::Done(Search::Found(self.lo, m))
+                } else {
+                    Step::High { y_lo: y }
+                }
+            }
+            Step::High { y_lo } => {
+                let increasing = y_lo < y;
+                if self.within(y) {
+                    Step::Done(Search::Found(self.hi, m))
+                } else if (increasing && target < y_lo) || (!increasing && target > y_lo) {
+                    Step::Done(Search::Below(y_lo))
+                } else if (increasing && target > y) || (!increasing && target < y) {
+                    Step::Done(Search::Found(self.hi, m))
+                } else {
+                    Step::Mid {
+                        lo: self.lo,
+                        hi: self.hi,
+                        increasing,
+                        iter: 0,
+                    }
+                }
+            }
+            Step::Mid {
+                lo,
+                hi,
+                increasing,
+                iter,
+            } => {
+                let x = T::of(0.5) * (lo + hi);
+                if self.within(y) || iter + 1 == BISECTION_MAX_ITERATIONS {
+                    Step::Done(Search::Found(x, m))
+                } else if (increasing && target < y) || (!increasing && target > y) {
+                    Step::Mid {
+                        lo,
+                        hi: x,
+                        increasing,
+                        iter: iter + 1,
+                    }
+                } else {
+                    Step::Mid {
+                        lo: x,
+                        hi,
+                        increasing,
+                        iter: iter + 1,
+                    }
+                }
+            }
+            done @ Step::Done(_) => done,
+        };
+    }
+
+    fn result(&self) -> Option<Search<T>> {
+        match self.step {
+            Step::Done(s) => Some(s),
+            _ => None,
         }
     }
-    Search::Found(x)
+}
+
+/// Runs the TTFT and ITL bisections (either may be absent) in lockstep: while they probe the
+/// same `λ` (both start from `[λmin, λmax]` and share midpoints until their decisions differ)
+/// one solve serves both; once they differ, each step's two probes are solved together as a
+/// two-lane batch ([`Analyzer::evaluate_pair`], bit for bit two single solves). The results
+/// are exactly those of two separate searches.
+fn bisect_both<T: Real>(
+    mut searches: [Option<Bisection<T>>; 2],
+    mut eval: impl FnMut(T) -> Metrics<T>,
+    mut eval_pair: impl FnMut([T; 2]) -> [Metrics<T>; 2],
+) -> [Option<Search<T>>; 2] {
+    loop {
+        let probes = [0, 1].map(|i| searches[i].as_ref().and_then(Bisection::probe));
+        match probes {
+            [None, None] => break,
+            [Some(a), Some(b)] if a.get().to_bits() == b.get().to_bits() => {
+                let m = eval(a);
+                for s in searches.iter_mut().flatten() {
+                    s.feed(m);
+                }
+            }
+            [Some(a), Some(b)] => {
+                let [ma, mb] = eval_pair([a, b]);
+                for (s, m) in searches.iter_mut().zip([ma, mb]) {
+                    if let Some(s) = s {
+                        s.feed(m);
+                    }
+                }
+            }
+            [Some(x), None] | [None, Some(x)] => {
+                let m = eval(x);
+                for s in searches.iter_mut().flatten() {
+                    if s.probe().is_some() {
+                        s.feed(m);
+                    }
+                }
+            }
+        }
+    }
+    [0, 1].map(|i| searches[i].as_ref().and_then(Bisection::result))
 }
 
 impl Analyzer {
@@ -134,6 +265,17 @@ impl Analyzer {
     /// for `metric(λ) = target` (relative tolerance 1e-6, at most 100 iterations; TTFT and ITL
     /// increase with λ). A target above the value at `λmax` gives `λmax`. A TPS target gives
     /// `0.9·λmax`. `λ* = min` of the three.
+    ///
+    /// # Formula
+    /// ```text
+    /// λ_T = bisect(TTFT(λ) = target_TTFT),  λ_I = bisect(ITL(λ) = target_ITL),  λ_S = 0.9·λmax
+    /// λ* = min(λmax, λ_T, λ_I, λ_S);  analysis = solve(1000·λ*)
+    /// ```
+    /// Each bisection probe is one solve of the chain. The two searches run in lockstep: one
+    /// solve serves both while they probe the same `λ` (same midpoints from `[λmin, λmax]`
+    /// until their decisions differ), then each step's two probes are solved as a two-lane
+    /// batch (see [`Analyzer::solve_rates`]); the final analysis reuses the probe at `λ*`.
+    /// The results are exactly those of two separate searches.
     ///
     /// # Errors
     /// * [`Error::OutOfRange`] / [`Error::NonFinite`] naming the target that is ≤ 0 or NaN;
@@ -169,49 +311,66 @@ impl Analyzer {
         let lambda_min = T::of(self.range.min_rps) / thousand;
         let lambda_max = T::of(self.range.max_rps) / thousand;
 
-        let search = |target: Option<f64>,
-                      metric: &'static str,
-                      pick: fn(&Metrics<T>) -> T|
-         -> Result<Option<T>> {
-            let Some(target) = target else {
-                return Ok(None);
-            };
-            match bisect(lambda_min, lambda_max, T::of(target), |x| {
-                pick(&self.evaluate(&core, x))
-            }) {
-                Search::Found(x) => Ok(Some(x)),
-                Search::Below(achieved) => Err(Error::TargetUnreachable {
+        let make = |target: Option<f64>, pick: fn(&Metrics<T>) -> T| {
+            target.map(|t| Bisection::new(lambda_min, lambda_max, T::of(t), pick))
+        };
+        let searches = [
+            make(targets.ttft_ms, |m| m.ttft),
+            make(targets.itl_ms, |m| m.itl),
+        ];
+        let [ttft, itl] = bisect_both(
+            searches,
+            |x| self.evaluate(&core, x),
+            |x| self.evaluate_pair(&core, x),
+        );
+        // As upstream, the TTFT search comes first: its error wins.
+        let found =
+            |search: Option<Search<T>>, metric: &'static str, target: Option<f64>| match search {
+                None => Ok(None),
+                Some(Search::Found(x, m)) => Ok(Some((x, m))),
+                Some(Search::Below(achieved)) => Err(Error::TargetUnreachable {
                     metric,
-                    target,
+                    target: target.unwrap_or(f64::NAN),
                     achieved: achieved.get(),
                     min_rate: self.range.min_rps,
                 }),
-            }
-        };
-        let ttft = search(targets.ttft_ms, "TTFT", |m| m.ttft)?;
-        let itl = search(targets.itl_ms, "ITL", |m| m.itl)?;
+            };
+        let ttft = found(ttft, "TTFT", targets.ttft_ms)?;
+        let itl = found(itl, "ITL", targets.itl_ms)?;
         let tps = targets
             .tps
             .map(|_| lambda_max * (T::ONE - T::of(STABILITY_SAFETY_FRACTION)));
 
         let mut lambda = lambda_max;
-        for l in [ttft, itl, tps].into_iter().flatten() {
+        let mut known = None;
+        for (l, m) in [ttft, itl]
+            .into_iter()
+            .flatten()
+            .map(|(l, m)| (l, Some(m)))
+            .chain(tps.map(|l| (l, None)))
+        {
             if l < lambda {
                 lambda = l;
+                known = m;
             }
         }
         // As upstream: convert to req/s and back before the final analysis. The V3 rate guard
-        // is not applied here: λ* ≤ λmax by construction.
+        // is not applied here: λ* ≤ λmax by construction. When the round trip returns the
+        // same λ, the search's metrics there are the final analysis' (same input, same bits).
         let rate = lambda * thousand;
-        let metrics = self.evaluate(&core, rate / thousand);
-        let to_rps = |x: Option<T>| x.map(|l| (l * thousand).get());
+        let back = rate / thousand;
+        let metrics = match known {
+            Some(m) if back.get().to_bits() == lambda.get().to_bits() => m,
+            _ => self.evaluate(&core, back),
+        };
+        let to_rps = |x: Option<(T, Metrics<T>)>| x.map(|(l, _)| (l * thousand).get());
         let analysis = self.widen(rate.get(), &metrics);
         ensure_finite_analysis(&analysis)?;
         Ok(Sizing {
             rate_rps: rate.get(),
             rate_ttft_rps: to_rps(ttft),
             rate_itl_rps: to_rps(itl),
-            rate_tps_rps: to_rps(tps),
+            rate_tps_rps: tps.map(|l| (l * thousand).get()),
             analysis,
         })
     }
