@@ -25,6 +25,7 @@ mod report_cmd;
 mod serve_cmd;
 mod simulate_cmd;
 mod store_cmd;
+mod sweep_cmd;
 mod table;
 mod tune_cmd;
 mod tune_seed;
@@ -107,6 +108,10 @@ enum Command {
     /// cost-model file (`--cost-model FILE` of simulate, tune, validate) and print the
     /// leave-one-run-out errors.
     Calibrate(validate_cmd::CalibrateArgs),
+    /// Sweeps of simulations over a grid of config overrides × seeds: `plan`, `run` (one
+    /// shard or all, one result file per item), `merge` (one table), `submit` (a SLURM job
+    /// array or a Kubernetes Indexed Job). See `docs/sweep.md`.
+    Sweep(sweep_cmd::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -145,6 +150,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report_cmd::report(&args),
         Command::Validate(args) => validate_cmd::validate(&args),
         Command::Calibrate(args) => validate_cmd::calibrate_cmd(&args),
+        Command::Sweep(args) => sweep_cmd::sweep(&args),
     };
     match output {
         Ok(text) => {

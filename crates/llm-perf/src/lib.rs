@@ -40,6 +40,7 @@
 //! | [`sim`] | `perf-sim` | discrete-event serving simulator (vLLM-V1 replicas, routers) |
 //! | [`pso`] | `perf-pso` | particle swarm tuning of serving knobs (search spaces, fitness, resume) |
 //! | [`npu`] | `npu-backends` | MindIE / vLLM / vLLM-Ascend engines, AisBench / vLLM bench runners, plug-in registry |
+//! | [`sweep`] | (this crate) | grids of simulations sharded over SLURM / Kubernetes arrays, one result file per item, merged |
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 pub use npu_backends as npu;
@@ -52,6 +53,7 @@ pub use perf_sim as sim;
 
 pub mod calibrate;
 mod model_configs;
+pub mod sweep;
 mod trace_files;
 pub mod validate;
 pub use model_configs::resolve_model_configs;
@@ -85,6 +87,9 @@ pub enum Error {
     /// From `perf-sim`: invalid simulation configs, cost-model failures, output I/O.
     #[error(transparent)]
     Sim(#[from] perf_sim::SimError),
+    /// From [`sweep`]: sweep files, shards, results directories, schedulers.
+    #[error(transparent)]
+    Sweep(#[from] sweep::SweepError),
     /// A measured run (or calibration file) that cannot be validated or calibrated as given:
     /// the file, the field and why.
     #[error("{path}: {field}: {message}")]

@@ -3,7 +3,11 @@
 //! * `loss_eval`: one data-set loss evaluation (7 analyzer builds + chain solves, N = 512);
 //! * `headline_fit`: the seed-compatible headline fit from (10, 0, 0), GoFloat32 arithmetic
 //!   (≈1000 loss evaluations, as the Go trainer);
-//! * `headline_fit_multistart`: the improved default mode on the same data;
+//! * `headline_multistart`: Nelder–Mead multistart on the same data and loss (what the default
+//!   method runs for the weighted-absolute loss);
+//! * `default_levenberg_marquardt` / `default_multistart`: the default fit (V7, relative
+//!   squared, init (1, 0.01, 1e-4)) on the same points with the new default method and the old
+//!   one (for an interleaved side-by-side timing see the `default_fit_time` example);
 //! * `joint112_seed_compatible`: a 112-point joint fit (synthetic, model V6, relative squared,
 //!   scaled from (1, 0.01, 1e-4), N = 256) — the size of the paper's exp2 joint fit.
 //!
@@ -12,7 +16,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use perf_fit::{FitPoint, InfernoTrainer, Loss, SyntheticSpec, dataset_loss, synthetic_points};
+use perf_fit::{
+    FitMethod, FitPoint, InfernoTrainer, Loss, SyntheticSpec, dataset_loss, synthetic_points,
+};
 use perf_model_core::inferno::{Arithmetic, QueueModel};
 
 /// The seven points of `data.json` (TTFT = avgWaitTime + avgPrefillTime, N = 512).
@@ -70,9 +76,19 @@ fn benches(c: &mut Criterion) {
     });
     group.sample_size(10);
     group.bench_function("headline_multistart", |b| {
-        let p = params.clone();
+        let p = params.clone().method(FitMethod::NelderMeadMultistart);
         b.iter(|| p.clone().fit(black_box(&points)));
     });
+    group.bench_function("default_multistart", |b| {
+        let p = InfernoTrainer::params().method(FitMethod::NelderMeadMultistart);
+        b.iter(|| p.clone().fit(black_box(&points)));
+    });
+    group.sample_size(50);
+    group.bench_function("default_levenberg_marquardt", |b| {
+        let p = InfernoTrainer::params();
+        b.iter(|| p.clone().fit(black_box(&points)));
+    });
+    group.sample_size(10);
     if let Ok(joint) = synthetic_points(&SyntheticSpec {
         model: QueueModel::V6,
         points: 112,

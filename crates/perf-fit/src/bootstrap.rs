@@ -41,8 +41,12 @@ pub struct BootstrapCi {
 
 impl InfernoTrainerValidParams {
     /// Percentile bootstrap: draws `resamples` data sets of `points.len()` points with
-    /// replacement (seeded `Xoshiro256PlusPlus`), refits each with one scaled Nelder–Mead run
-    /// started at `fitted`'s parameters, and returns the `level` intervals.
+    /// replacement (seeded `Xoshiro256PlusPlus`), refits each with one local run started at
+    /// `fitted`'s parameters, and returns the `level` intervals. The run is
+    /// Levenberg–Marquardt when the settings' method is
+    /// [`FitMethod::LevenbergMarquardt`](crate::FitMethod::LevenbergMarquardt) with the
+    /// relative-squared loss in `f64` (tens of evaluations per resample; a resample where it
+    /// does not converge falls back to Nelder–Mead), else one scaled Nelder–Mead run.
     ///
     /// Deterministic for a given seed (the index sets are drawn before the refits, which run
     /// in parallel).
@@ -83,8 +87,12 @@ impl InfernoTrainerValidParams {
         let scale: [f64; 3] = std::array::from_fn(|i| if start[i] > 0.0 { start[i] } else { 1e-6 });
         let loss = self.settings_loss();
         let nm = self.nm_settings();
+        let lm = self.lm_applies();
         let estimates = parallel_map(&sets, |set| {
             let data = self.prepare(set).ok()?;
+            if lm && let Some(theta) = self.lm_refit(&data, start) {
+                return Some(theta);
+            }
             run_nm(&data, loss, start, scale, nm).ok().map(|r| r.theta)
         });
         let ok: Vec<[f64; 3]> = estimates.into_iter().flatten().collect();

@@ -28,8 +28,13 @@ const STEP: f64 = 1e-4;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Identifiability {
     /// `σ_max/σ_min` of the Jacobian (∞ when singular, NaN when it could not be computed).
+    /// In JSON a non-finite value is the string `"inf"` or `"nan"` (JSON numbers cannot be
+    /// either); `null`, as older versions wrote, reads as NaN.
+    #[serde(with = "nonfinite")]
     pub condition_number: f64,
-    /// Column norms of the Jacobian for α, β, γ.
+    /// Column norms of the Jacobian for α, β, γ (NaN when they could not be computed; JSON as
+    /// for `condition_number`).
+    #[serde(with = "nonfinite::array")]
     pub sensitivities: [f64; 3],
     /// Human-readable warnings (empty when the fit is well identified).
     pub warnings: Vec<String>,
@@ -135,6 +140,89 @@ impl Identifiability {
     }
 }
 
+/// serde for `f64` values that may be ∞ or NaN: finite values as JSON numbers, the others as
+/// the strings `"inf"`, `"-inf"`, `"nan"`; reads numbers, those strings and `null` (→ NaN).
+mod nonfinite {
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("nan")
+        } else if *v > 0.0 {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_str("-inf")
+        }
+    }
+
+    struct F64Visitor;
+
+    impl<'de> Visitor<'de> for F64Visitor {
+        type Value = f64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number, \"inf\", \"-inf\", \"nan\" or null")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        #[allow(clippy::cast_precision_loss)]
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        #[allow(clippy::cast_precision_loss)]
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "inf" | "+inf" | "infinity" | "+infinity" => Ok(f64::INFINITY),
+                "-inf" | "-infinity" => Ok(f64::NEG_INFINITY),
+                "nan" => Ok(f64::NAN),
+                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+            }
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<f64, E> {
+            Ok(f64::NAN)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<f64, E> {
+            Ok(f64::NAN)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<f64, D::Error> {
+            d.deserialize_any(F64Visitor)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        d.deserialize_any(F64Visitor)
+    }
+
+    /// The same for `[f64; 3]`.
+    pub mod array {
+        use serde::ser::SerializeTuple;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// One element, through the parent module's rules.
+        #[derive(serde::Serialize, Deserialize)]
+        struct Elem(#[serde(with = "super")] f64);
+
+        pub fn serialize<S: Serializer>(v: &[f64; 3], s: S) -> Result<S::Ok, S::Error> {
+            let mut t = s.serialize_tuple(3)?;
+            for x in v {
+                t.serialize_element(&Elem(*x))?;
+            }
+            t.end()
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f64; 3], D::Error> {
+            let [a, b, c] = <[Elem; 3]>::deserialize(d)?;
+            Ok([a.0, b.0, c.0])
+        }
+    }
+}
+
 /// Eigenvalues of a symmetric 3×3 matrix (cyclic Jacobi rotations).
 fn symmetric_eigenvalues(mut a: [[f64; 3]; 3]) -> [f64; 3] {
     for _ in 0..64 {
@@ -170,7 +258,38 @@ fn symmetric_eigenvalues(mut a: [[f64; 3]; 3]) -> [f64; 3] {
 
 #[cfg(test)]
 mod tests {
-    use super::symmetric_eigenvalues;
+    use super::{Identifiability, symmetric_eigenvalues};
+
+    #[test]
+    fn non_finite_values_round_trip_through_json() {
+        let id = Identifiability {
+            condition_number: f64::INFINITY,
+            sensitivities: [1.5, f64::NAN, 0.0],
+            warnings: vec!["w".into()],
+        };
+        let text = serde_json::to_string(&id).unwrap();
+        assert!(
+            text.contains(r#""condition_number":"inf""#) && text.contains(r#"[1.5,"nan",0.0]"#),
+            "{text}"
+        );
+        let back: Identifiability = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.condition_number.to_bits(), f64::INFINITY.to_bits());
+        assert!(back.sensitivities[1].is_nan());
+        assert_eq!(back.sensitivities[0].to_bits(), 1.5f64.to_bits());
+        // What older versions wrote for a non-finite value.
+        let old: Identifiability = serde_json::from_str(
+            r#"{"condition_number":null,"sensitivities":[1,null,2],"warnings":[]}"#,
+        )
+        .unwrap();
+        assert!(old.condition_number.is_nan() && old.sensitivities[1].is_nan());
+        assert_eq!(old.sensitivities[2].to_bits(), 2.0f64.to_bits());
+        assert!(
+            serde_json::from_str::<Identifiability>(
+                r#"{"condition_number":"big","sensitivities":[1,1,1],"warnings":[]}"#
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn eigenvalues_of_known_matrix() {

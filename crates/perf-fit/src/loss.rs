@@ -154,6 +154,52 @@ impl Dataset {
         Ok(out)
     }
 
+    /// The loss at `(α, β, γ)` exactly as [`Dataset::loss`] computes it (same bits), plus the
+    /// signed least-squares residuals of [`Loss::RelativeSquared`] in `out` (two per point:
+    /// `(pred − obs)/obs` of TTFT then ITL, divided by `√points`, so that `Σ out² ≈ loss`).
+    /// `None` where [`Dataset::loss`] is `+∞`. For [`Loss::WeightedAbsolute`] the residuals
+    /// are `(pred − obs)·w/points` with `w` = 0.5/1.5 for TTFT and 1/1.5 for ITL (their
+    /// absolute values, not squares, sum to the loss).
+    pub fn residuals(&self, loss: Loss, theta: [f64; 3], out: &mut [f64]) -> Option<f64> {
+        if theta.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+            return None;
+        }
+        let params = ServiceParams::new(theta[0], theta[1], theta[2]).ok()?;
+        #[allow(clippy::cast_precision_loss)]
+        let scale = (self.points.len() as f64).sqrt().recip();
+        let mut sum = 0.0;
+        for (p, r) in self.points.iter().zip(out.chunks_exact_mut(2)) {
+            let a = self
+                .analyzer(p, params)
+                .ok()?
+                .solve(p.point.rate_rps)
+                .ok()?;
+            let (ot, oi) = (p.point.ttft_ms, p.point.itl_ms);
+            sum += loss.point_loss(ot, oi, a.ttft_ms, a.itl_ms);
+            match loss {
+                Loss::RelativeSquared if ot > 0.0 && oi > 0.0 => {
+                    r[0] = (a.ttft_ms - ot) / ot * scale;
+                    r[1] = (a.itl_ms - oi) / oi * scale;
+                }
+                Loss::RelativeSquared => {
+                    r[0] = (a.ttft_ms - ot) * scale;
+                    r[1] = (a.itl_ms - oi) * scale;
+                }
+                Loss::WeightedAbsolute => {
+                    r[0] = (a.ttft_ms - ot) * (0.5 / 1.5) * scale * scale;
+                    r[1] = (a.itl_ms - oi) / 1.5 * scale * scale;
+                }
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let mean = sum / self.points.len() as f64;
+        if mean.is_nan() || mean.is_infinite() {
+            None
+        } else {
+            Some(mean)
+        }
+    }
+
     /// Mean loss at `(α, β, γ)`; `+∞` on any error or negative parameter (as the Go trainer).
     pub fn loss(&self, loss: Loss, theta: [f64; 3]) -> f64 {
         if theta.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {

@@ -1,7 +1,9 @@
 //! Acceptance tests of the Inferno trainer against the model-trainer samples.
 
 use approx::assert_relative_eq;
-use perf_fit::{FitError, FitPoint, InfernoTrainer, Loss, NmStop, SyntheticSpec, synthetic_points};
+use perf_fit::{
+    FitError, FitMethod, FitPoint, InfernoTrainer, Loss, NmStop, SyntheticSpec, synthetic_points,
+};
 use perf_model_core::inferno::{Arithmetic, QueueModel};
 use serde::Deserialize;
 
@@ -164,7 +166,10 @@ fn seed_vs_multistart(
     params: perf_fit::InfernoTrainerParams,
 ) -> (perf_fit::FittedInferno, perf_fit::FittedInferno) {
     let seed = params.clone().seed_compatible(true).fit(points).unwrap();
-    let multi = params.seed_compatible(false).fit(points).unwrap();
+    let multi = params
+        .method(FitMethod::NelderMeadMultistart)
+        .fit(points)
+        .unwrap();
     eprintln!(
         "seed {:.6} {:.6} {:.3e} loss {:.10} | multi {:.6} {:.6} {:.3e} loss {:.10} ({} runs, {} evals)",
         seed.alpha(),
@@ -347,10 +352,10 @@ fn infeasible_seed_compatible_start_is_typed_error() {
         .fit(&points)
         .unwrap_err();
     assert!(matches!(err, FitError::InfeasibleStart { .. }), "{err}");
-    // The improved mode still finds a fit from the other starts.
+    // Multistart still finds a fit from the other starts.
     let fit = headline_params()
         .init(100.0, 0.0, 0.0)
-        .seed_compatible(false)
+        .method(FitMethod::NelderMeadMultistart)
         .fit(&points)
         .unwrap();
     assert!(fit.loss() < 1.05, "{}", fit.loss());
