@@ -10,7 +10,9 @@
 //!                              step time = RooflineModel(Llama-3.1-8B, H100, bf16, TP1)
 //! ```
 //! Each run also prints a saturation verdict (below saturation: throughput within 3 % of the
-//! offered rate and mean scheduling delay under 10 % of mean E2E).
+//! offered rate and mean scheduling delay under 10 % of mean E2E). Then every built-in engine
+//! (`cluster.engine.kind`) runs the same workload with the same limits and its req/s is
+//! printed (`vllm_v1` is the figure above; set `SIM_SPEED_ENGINES=0` to skip the table).
 //! Defaults: 100 000 requests, lognormal input/output with means 512/128 (std = mean/2),
 //! `max_num_seqs` 256, one replica, 60 req/s (≈ 87 % of the ≈ 69 req/s saturation rate). Peak RSS (Linux `VmHWM`) is printed after a
 //! run with the requested count and after one with a tenth of it, to show memory is flat.
@@ -19,6 +21,41 @@ use std::error::Error;
 use std::time::Instant;
 
 use perf_sim::{SimConfig, Simulation};
+
+/// The built-in engines, each with the limits of the workload (`max_batch_size`,
+/// `max_num_batched_tokens`), its other knobs at their defaults.
+const ENGINES: [&str; 9] = [
+    "vllm_v1",
+    "vllm_v0",
+    "sarathi",
+    "orca",
+    "static",
+    "sglang",
+    "sglang:lpm",
+    "trtllm",
+    "trtllm:max_utilization",
+];
+
+/// `config` with engine `spec` (`kind` or `kind:policy`).
+fn with_engine(mut config: SimConfig, spec: &str) -> Result<SimConfig, serde_json::Error> {
+    let mut v = serde_json::to_value(&config)?;
+    let (kind, policy) = spec.split_once(':').unwrap_or((spec, ""));
+    let e = &mut v["cluster"]["engine"];
+    let (seqs, budget) = (
+        e["max_batch_size"].clone(),
+        e["max_num_batched_tokens"].clone(),
+    );
+    let mut engine = serde_json::json!({ "kind": kind, "max_batch_size": seqs,
+        "max_num_batched_tokens": budget });
+    match (kind, policy) {
+        ("sglang", "lpm") => engine["schedule_policy"] = "lpm".into(),
+        ("trtllm", p) if !p.is_empty() => engine["capacity_scheduler_policy"] = p.into(),
+        _ => {}
+    }
+    *e = engine;
+    config = serde_json::from_value(v)?;
+    Ok(config)
+}
 
 fn config(
     requests: u64,
@@ -108,6 +145,32 @@ fn run(requests: u64, rate: f64, replicas: u32, reference: bool) -> Result<(), B
     Ok(())
 }
 
+/// Every engine's req/s on the workload of `config(requests, …)`.
+fn engines(requests: u64, rate: f64, replicas: u32, reference: bool) -> Result<(), Box<dyn Error>> {
+    println!("engines on the same workload ({requests} requests):");
+    for spec in ENGINES {
+        let sim = Simulation::new(with_engine(
+            config(requests, rate, replicas, reference)?,
+            spec,
+        )?)?;
+        let t0 = Instant::now();
+        let s = sim.run(std::io::sink())?;
+        let wall = t0.elapsed().as_secs_f64();
+        #[allow(clippy::cast_precision_loss)]
+        let per_s = s.requests.arrived as f64 / wall;
+        println!(
+            "  {spec:<24} {per_s:>10.0} simulated req/s (wall {wall:.3} s): completed {}, \
+             mean batch {:.1}, TTFT mean {:.1} ms, ITL mean {:.2} ms, preemptions {}",
+            s.requests.completed,
+            s.mean_batch_size,
+            s.latency.ttft_ms.mean,
+            s.latency.itl_ms.mean,
+            s.preemptions,
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1).peekable();
     let reference = args.next_if(|a| a == "reference").is_some();
@@ -117,5 +180,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let replicas: u32 = args.next().map_or(Ok(1), |a| a.parse())?;
     run(requests / 10, rate, replicas, reference)?;
     run(requests, rate, replicas, reference)?;
+    if std::env::var("SIM_SPEED_ENGINES").as_deref() != Ok("0") {
+        engines(requests, rate, replicas, reference)?;
+    }
     Ok(())
 }

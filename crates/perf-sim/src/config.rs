@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use perf_model_core::catalog::ModelSpec;
-use perf_model_core::{Accelerator, Dtype, RooflineCalibration, ServingConfig};
+use perf_model_core::{Accelerator, Dtype, RooflineCalibration};
+
+use crate::engine::EngineConfig;
 
 use crate::error::{Result, invalid, non_negative, positive};
 
@@ -76,9 +78,11 @@ pub struct ClusterConfig {
     /// How requests are spread over replicas. Default round robin.
     #[serde(default)]
     pub router: RouterKind,
-    /// Engine limits in vLLM's vocabulary (`max_batch_size` is vLLM's `max_num_seqs`).
+    /// The engine of every replica: `kind` (default `vllm_v1`), its limits in vLLM's
+    /// vocabulary (`max_batch_size` is vLLM's `max_num_seqs`) and its knobs
+    /// ([`EngineConfig`]).
     #[serde(default)]
-    pub engine: ServingConfig,
+    pub engine: EngineConfig,
     /// What a step costs.
     pub cost_model: CostModelConfig,
     /// Size of the paged KV cache.
@@ -1182,6 +1186,7 @@ impl SimConfig {
             return Err(invalid("drain", false, "drain = false needs horizon_s"));
         }
         let engine = &self.cluster.engine;
+        engine.validate()?;
         if engine.pipeline_parallel() > 1 {
             return Err(invalid(
                 "cluster.engine.pipeline_parallel",

@@ -49,6 +49,17 @@ pub enum SimError {
         /// The parser's message (with line and column when the parser gives them).
         message: String,
     },
+    /// An engine broke its contract ([`crate::engine`]): KV above capacity, blocks not
+    /// covering tokens, a limit exceeded, a stall with work, a request lost.
+    #[error("engine {engine} of replica {replica}: {reason}")]
+    Engine {
+        /// The engine's name.
+        engine: String,
+        /// The replica, from 0.
+        replica: usize,
+        /// What it did.
+        reason: String,
+    },
     /// A configuration file could not be read, or its extension is not `.yaml`, `.yml` or
     /// `.json`.
     #[error("{file}: {reason}")]

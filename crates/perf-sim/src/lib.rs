@@ -41,7 +41,18 @@
 //! replica wakes only when a request is routed to it. Cost-model times (f64 ms) are converted
 //! with a ceiling, so no lower bound is broken by rounding.
 //!
-//! Each replica follows vLLM V1 (specs/simulator.md §3.2): per step a token budget
+//! # Engines
+//! What a replica runs in each step — admissions, preemptions, the KV cache — is its
+//! **engine**, a trait object ([`engine::Engine`]) chosen by `cluster.engine.kind`
+//! ([`EngineConfig`]): `vllm_v1` (default, below), `vllm_v0`, `sarathi`, `orca`, `static`,
+//! `sglang` (radix prefix cache with LRU eviction, `fcfs`/`lpm`) and `trtllm` (capacity
+//! policies `guaranteed_no_evict`/`max_utilization`, KV block reuse), each with its own
+//! knobs, behaviour and sources documented in [`engine`]. A downstream crate adds an engine
+//! without forking this one: implement [`engine::Engine`] and register it with
+//! [`SimulationBuilder::engine`]; the simulator checks the contract (KV within capacity,
+//! blocks cover tokens, limits, no stall, no request lost) on every step.
+//!
+//! By default each replica follows vLLM V1 (specs/simulator.md §3.2): per step a token budget
 //! (`max_num_batched_tokens`) and at most `max_num_seqs` (`max_batch_size`) running requests;
 //! running requests first, in admission order (one token each when decoding, the rest of their
 //! prompt when prefilling in chunks), then — only if nobody was preempted — FCFS admissions from
@@ -106,6 +117,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod kv;
 pub mod load;
@@ -128,10 +140,11 @@ pub use config::{
     LengthDist, PreemptionPolicy, RateStage, RouterKind, SharedPrefix, SimConfig, ThinkTime,
     TraceRequest, WorkloadConfig,
 };
+pub use engine::{Engine, EngineConfig, EngineKind};
 pub use error::{Result, SimError};
 pub use output::{CSV_HEADER, Counts, Latencies, ReplicaSummary, Status, Summary, Throughput};
 pub use seed::{Decision, DecisionKind, LoadedConfig, SeedOutputs};
-pub use sim::{Progress, ProgressFn, RunOptions, Simulation};
+pub use sim::{Progress, ProgressFn, RunOptions, Simulation, SimulationBuilder};
 pub use slo::{ClientGoodput, Goodput, Slo};
 pub use stats::Stats;
 

@@ -108,19 +108,51 @@ pub(crate) struct CsvSink<W: Write> {
     row: Vec<u8>,
 }
 
+/// `"00" "01" … "99"`: two decimal digits per lookup, half the divisions.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the last `n` decimal digits of `v` (zero-padded) into `out[..n]`, right-aligned.
+#[inline]
+fn digits_into(out: &mut [u8], mut v: u64) {
+    let mut i = out.len();
+    while i >= 2 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        out[i] = DIGIT_PAIRS[d];
+        out[i + 1] = DIGIT_PAIRS[d + 1];
+    }
+    if i == 1 {
+        out[0] = b'0' + (v % 10) as u8;
+    }
+}
+
 /// Appends the decimal digits of `v` (no `core::fmt`: this is the hot part of the output).
 fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        tmp[i] = DIGIT_PAIRS[d];
+        tmp[i + 1] = DIGIT_PAIRS[d + 1];
     }
-    push_short(buf, &tmp[i..]);
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        tmp[i] = DIGIT_PAIRS[d];
+        tmp[i + 1] = DIGIT_PAIRS[d + 1];
+    } else {
+        i -= 1;
+        tmp[i] = b'0' + v as u8;
+    }
+    buf.extend_from_slice(&tmp[i..]);
 }
 
 /// Appends a few bytes byte by byte: for the handful of digits of a field this beats
@@ -133,19 +165,52 @@ fn push_short(buf: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// Appends `v / 10^decimals` with exactly `decimals` decimals.
+/// Appends `v / 10^decimals` with exactly `decimals` decimals (≤ 19).
+#[inline]
 fn push_fixed(buf: &mut Vec<u8>, v: u64, decimals: u32) {
-    let scale = 10u64.pow(decimals);
-    push_u64(buf, v / scale);
-    buf.push(b'.');
-    let mut frac = v % scale;
-    let mut tmp = [b'0'; 20];
-    let d = decimals as usize;
-    for j in (0..d).rev() {
-        tmp[j] = b'0' + (frac % 10) as u8;
-        frac /= 10;
+    match decimals {
+        9 => push_fixed_const::<9>(buf, v),
+        6 => push_fixed_const::<6>(buf, v),
+        _ => {
+            let scale = 10u64.pow(decimals);
+            push_u64(buf, v / scale);
+            buf.push(b'.');
+            let mut tmp = [0u8; 20];
+            let d = decimals as usize;
+            digits_into(&mut tmp[..d], v % scale);
+            push_short(buf, &tmp[..d]);
+        }
     }
-    push_short(buf, &tmp[..d]);
+}
+
+/// [`push_fixed`] with the decimals known at compile time: the divisions become
+/// multiplications and the field is assembled in one buffer, appended in one copy.
+#[inline]
+fn push_fixed_const<const D: usize>(buf: &mut Vec<u8>, v: u64) {
+    let scale = const { 10u64.pow(D as u32) };
+    let (mut int, frac) = (v / scale, v % scale);
+    // Integer part right-aligned in tmp[..20], then the point and D decimals.
+    let mut tmp = [0u8; 40];
+    let mut i = 20;
+    while int >= 100 {
+        let d = (int % 100) as usize * 2;
+        int /= 100;
+        i -= 2;
+        tmp[i] = DIGIT_PAIRS[d];
+        tmp[i + 1] = DIGIT_PAIRS[d + 1];
+    }
+    if int >= 10 {
+        let d = int as usize * 2;
+        i -= 2;
+        tmp[i] = DIGIT_PAIRS[d];
+        tmp[i + 1] = DIGIT_PAIRS[d + 1];
+    } else {
+        i -= 1;
+        tmp[i] = b'0' + int as u8;
+    }
+    tmp[20] = b'.';
+    digits_into(&mut tmp[21..21 + D], frac);
+    buf.extend_from_slice(&tmp[i..21 + D]);
 }
 
 /// Appends `s` as one CSV field, quoted (with doubled quotes) only if it holds a comma, a
@@ -560,5 +625,30 @@ mod tests {
             String::from_utf8(b).unwrap(),
             "1.000000007 0.000042 0 18446744073709551615"
         );
+    }
+
+    #[test]
+    fn integer_formatting_matches_core_fmt() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+        let mut values: Vec<u64> = (0..1000).collect();
+        for p in 1..20 {
+            let t = 10u64.pow(p);
+            values.extend([t - 1, t, t + 1]);
+        }
+        values.push(u64::MAX);
+        values.extend((0..20_000).map(|_| rng.random::<u64>() >> rng.random_range(0..64)));
+        for v in values {
+            let mut b = Vec::new();
+            push_u64(&mut b, v);
+            assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
+            for d in [6u32, 9] {
+                let mut b = Vec::new();
+                push_fixed(&mut b, v, d);
+                let scale = 10u64.pow(d);
+                let want = format!("{}.{:0w$}", v / scale, v % scale, w = d as usize);
+                assert_eq!(String::from_utf8(b).unwrap(), want);
+            }
+        }
     }
 }

@@ -13,6 +13,9 @@ pub(crate) struct Req {
     pub prompt: u32,
     /// Target output tokens O ≥ 1.
     pub target: u32,
+    /// The output cap the client declared (its `max_tokens`, else O), at most
+    /// `max_model_len − P`: what engines reserving KV to completion plan for.
+    pub max_new: u32,
     /// Generated tokens g.
     pub generated: u32,
     /// Tokens whose KV is cached, k.

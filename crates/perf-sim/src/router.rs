@@ -33,12 +33,12 @@ impl Router {
             RouterKind::RoundRobin => self.cursor % n,
             RouterKind::Random => self.rng.random_range(0..n),
             RouterKind::LeastOutstandingRequests => {
-                self.argmin(n, |i| replicas[i].outstanding() as f64)
+                self.argmin(n, |i| replicas[i].engine.outstanding() as f64)
             }
             RouterKind::LeastKvUsage => self.argmin(n, |i| {
-                let p = &replicas[i].pool;
+                let p = replicas[i].engine.kv_blocks();
                 #[allow(clippy::cast_precision_loss)]
-                let u = p.used() as f64 / p.total() as f64;
+                let u = p.used as f64 / p.total as f64;
                 u
             }),
         };

@@ -6,15 +6,16 @@ use std::io::Write;
 use std::sync::Arc;
 
 use perf_model_core::inferno::ServiceParams;
-use perf_model_core::{Dtype, InfernoStepModel, RooflineModel, StepTimeModel};
+use perf_model_core::{BatchShape, Dtype, InfernoStepModel, RooflineModel, StepTimeModel};
 
 use crate::config::{CostModelConfig, SimConfig, roofline_accelerator, roofline_model};
+use crate::engine::{ArrivalInfo, EngineRegistry, EngineSetup, ReqId, Requests, StepEnd};
 use crate::error::{Result, SimError, invalid};
 use crate::kv::derive_num_blocks;
 use crate::output::{
     Counts, CsvSink, Latencies, ReplicaSummary, Status, StepsSink, Summary, Throughput, rounded_div,
 };
-use crate::replica::{Limits, Replica};
+use crate::replica::Replica;
 use crate::request::{NEVER, Req, Slab};
 use crate::rng::{Purpose, stream};
 use crate::router::Router;
@@ -58,6 +59,8 @@ pub struct Simulation {
     config: SimConfig,
     model: Arc<dyn StepTimeModel>,
     num_blocks: u64,
+    /// Custom engines (`cluster.engine.kind` other than a built-in).
+    registry: EngineRegistry,
     /// Decoding requests kept in aggregate (crate::decoders); off only in the cross-check test.
     lazy_decode: bool,
 }
@@ -67,6 +70,7 @@ impl std::fmt::Debug for Simulation {
         f.debug_struct("Simulation")
             .field("config", &self.config)
             .field("num_blocks", &self.num_blocks)
+            .field("registry", &self.registry)
             .finish_non_exhaustive()
     }
 }
@@ -112,6 +116,17 @@ impl Simulation {
     /// [`SimError::InvalidConfig`] naming the field; [`SimError::Core`] for an unknown model or
     /// accelerator or invalid Inferno parameters.
     pub fn new(config: SimConfig) -> Result<Self> {
+        SimulationBuilder::new(config).build()
+    }
+
+    /// A builder: a cost model of the caller's, custom engines.
+    #[must_use]
+    pub fn builder(config: SimConfig) -> SimulationBuilder {
+        SimulationBuilder::new(config)
+    }
+
+    /// The configuration's own cost model.
+    fn config_cost_model(config: &SimConfig) -> Result<Arc<dyn StepTimeModel>> {
         config.validate()?;
         let tp = config.cluster.engine.tensor_parallel();
         let model: Arc<dyn StepTimeModel> = match &config.cluster.cost_model {
@@ -139,7 +154,7 @@ impl Simulation {
                 })
             }
         };
-        Self::with_cost_model(config, model)
+        Ok(model)
     }
 
     /// Like [`Simulation::new`] but with a cost model of the caller's (a learned predictor, an
@@ -148,15 +163,49 @@ impl Simulation {
     /// # Errors
     /// As [`Simulation::new`].
     pub fn with_cost_model(config: SimConfig, model: Arc<dyn StepTimeModel>) -> Result<Self> {
+        SimulationBuilder::new(config).cost_model(model).build()
+    }
+
+    fn assemble(
+        config: SimConfig,
+        model: Arc<dyn StepTimeModel>,
+        registry: EngineRegistry,
+    ) -> Result<Self> {
         config.validate()?;
-        let num_blocks = resolve_blocks(&config)?;
+        let mut num_blocks = resolve_blocks(&config)?;
+        if let Some(cap) = config.cluster.engine.kv_token_cap() {
+            let bs = u64::from(config.cluster.engine.block_size());
+            num_blocks = num_blocks.min(cap / bs);
+        }
         check_one_request_fits(&config, num_blocks)?;
-        Ok(Self {
+        let sim = Self {
             config,
             model,
             num_blocks,
+            registry,
             lazy_decode: true,
-        })
+        };
+        // Builds one engine now, so a bad custom kind or option fails here, not mid-run.
+        sim.build_engine(0)?;
+        Ok(sim)
+    }
+
+    /// The engine of replica `replica`.
+    fn build_engine(&self, replica: u32) -> Result<Box<dyn crate::engine::Engine>> {
+        let c = &self.config.cluster;
+        let setup = EngineSetup {
+            config: &c.engine,
+            num_blocks: self.num_blocks,
+            replica,
+            preemption: c.preemption,
+            prefix_cache_fraction: c.kv_cache.prefix_cache_fraction,
+        };
+        if matches!(c.engine.kind, crate::engine::EngineKind::VllmV1) && !self.lazy_decode {
+            return Ok(Box::new(crate::engine::vllm_v1::VllmV1::with_lazy_decode(
+                &setup, false,
+            )));
+        }
+        self.registry.build(&setup)
     }
 
     /// The configuration.
@@ -165,7 +214,7 @@ impl Simulation {
         &self.config
     }
 
-    /// KV blocks per replica.
+    /// KV blocks per replica (derived or given, capped by the engine's own pool limit).
     #[must_use]
     pub fn num_gpu_blocks(&self) -> u64 {
         self.num_blocks
@@ -266,6 +315,99 @@ impl Simulation {
     }
 }
 
+/// Builds a [`Simulation`]: its configuration, optionally a cost model of the caller's and
+/// custom engines.
+///
+/// # Examples
+/// A custom engine kind (here simply vLLM V1 under another name) is registered by name and
+/// selected with `cluster.engine.kind`; its `options` reach the factory.
+/// ```
+/// use perf_sim::engine::{EngineSetup, vllm_v1::VllmV1};
+/// use perf_sim::{SimConfig, Simulation};
+/// let cfg: SimConfig = serde_json::from_str(r#"{ "max_requests": 20,
+///   "cluster": { "engine": { "kind": "my_vllm", "options": { "speed": 1 } },
+///                "cost_model": { "kind": "inferno", "alpha": 8.0, "beta": 0.02, "gamma": 2e-4 },
+///                "kv_cache": { "num_gpu_blocks": 1000 } },
+///   "workload": { "clients": [ { "arrival": { "kind": "poisson", "rate": 5.0 },
+///       "input": { "kind": "fixed", "value": 100 }, "output": { "kind": "fixed", "value": 20 } } ] }
+/// }"#)?;
+/// assert!(Simulation::new(cfg.clone()).is_err()); // not registered
+/// let sim = Simulation::builder(cfg)
+///     .engine("my_vllm", |s: &EngineSetup<'_>| {
+///         Ok(Box::new(VllmV1::new(s)) as Box<dyn perf_sim::engine::Engine>)
+///     })?
+///     .build()?;
+/// assert_eq!(sim.run_summary()?.requests.completed, 20);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SimulationBuilder {
+    config: SimConfig,
+    model: Option<Arc<dyn StepTimeModel>>,
+    registry: EngineRegistry,
+}
+
+impl std::fmt::Debug for SimulationBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulationBuilder")
+            .field("config", &self.config)
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimulationBuilder {
+    /// A builder for `config` (its own cost model, built-in engines).
+    #[must_use]
+    pub fn new(config: SimConfig) -> Self {
+        Self {
+            config,
+            model: None,
+            registry: EngineRegistry::new(),
+        }
+    }
+
+    /// Uses `model` for step times instead of `config.cluster.cost_model` (which then only
+    /// serves the KV derivation): a learned predictor, an instrumented wrapper.
+    #[must_use]
+    pub fn cost_model(mut self, model: Arc<dyn StepTimeModel>) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// Registers a custom engine, selected by `cluster.engine.kind: <name>`.
+    ///
+    /// # Errors
+    /// As [`EngineRegistry::register`].
+    pub fn engine(
+        mut self,
+        name: &str,
+        factory: impl crate::engine::EngineFactory + 'static,
+    ) -> Result<Self> {
+        self.registry.register(name, factory)?;
+        Ok(self)
+    }
+
+    /// Uses `registry`'s custom engines (replacing any registered so far).
+    #[must_use]
+    pub fn registry(mut self, registry: EngineRegistry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Validates everything and builds the simulation.
+    ///
+    /// # Errors
+    /// As [`Simulation::new`]; [`SimError::InvalidConfig`] naming `cluster.engine.kind` for
+    /// a custom kind that is not registered, or whatever its factory returns.
+    pub fn build(self) -> Result<Simulation> {
+        let model = match self.model {
+            Some(m) => m,
+            None => Simulation::config_cost_model(&self.config)?,
+        };
+        Simulation::assemble(self.config, model, self.registry)
+    }
+}
+
 /// A KV cache too small for even the smallest request of some client would reject all of
 /// its requests: that is a configuration error, not a result.
 fn check_one_request_fits(config: &SimConfig, num_blocks: u64) -> Result<()> {
@@ -355,9 +497,12 @@ fn ns_to_s(ns: u64) -> f64 {
 /// Mutable state of one run.
 struct Engine<'a> {
     sim: &'a Simulation,
-    limits: Limits,
+    /// The engines' limits, for the contract checks.
+    max_seqs: u32,
+    max_tokens: u32,
+    block_size: u32,
+    max_queue: usize,
     max_model_len: Option<u32>,
-    reject_above_blocks: u64,
     clients: Vec<ClientStream>,
     replicas: Vec<Replica>,
     router: Router,
@@ -414,29 +559,16 @@ impl<'a> Engine<'a> {
             .map(|(i, cc)| ClientStream::new(i, cc, c.client_rate(i), c.seed))
             .collect::<Result<Vec<_>>>()?;
         let oh = c.cluster.overheads;
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let prefix_cap = e.enable_prefix_caching().then(|| {
-            (sim.num_blocks as f64 * c.cluster.kv_cache.prefix_cache_fraction).floor() as u64
-        });
         let replicas = (0..c.cluster.replicas)
-            .map(|_| Replica::new(sim.num_blocks, e.block_size(), prefix_cap))
-            .collect();
+            .map(|i| sim.build_engine(i).map(Replica::new))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             sim,
-            limits: Limits {
-                max_num_seqs: e.max_batch_size() as usize,
-                max_num_batched_tokens: e.max_num_batched_tokens(),
-                chunked_prefill: e.enable_chunked_prefill(),
-                max_queue: e.max_queue_size().map_or(usize::MAX, |q| q as usize),
-                preemption: c.cluster.preemption,
-                lazy_decode: sim.lazy_decode,
-            },
+            max_seqs: e.max_batch_size(),
+            max_tokens: e.max_num_batched_tokens(),
+            block_size: e.block_size(),
+            max_queue: e.max_queue_size().map_or(usize::MAX, |q| q as usize),
             max_model_len: e.max_model_len(),
-            reject_above_blocks: sim.num_blocks,
             clients,
             replicas,
             router: Router::new(c.cluster.router, stream(c.seed, Purpose::Router, 0)),
@@ -574,8 +706,20 @@ impl<'a> Engine<'a> {
             }
         }
         // Whatever is still live is unfinished, reported in id order.
-        for rep in &mut self.replicas {
-            rep.materialise_all(&mut self.slab.reqs);
+        for (r, rep) in self.replicas.iter_mut().enumerate() {
+            rep.engine.sync(&mut Requests::new(&mut self.slab.reqs));
+            // Count conservation: the engine holds exactly what it was given and did not finish.
+            let held = rep.engine.outstanding() as u64;
+            if held != rep.counters.routed - rep.counters.completed {
+                return Err(SimError::Engine {
+                    engine: rep.engine.name().to_owned(),
+                    replica: r,
+                    reason: format!(
+                        "holds {held} requests, but {} were routed to it and {} finished",
+                        rep.counters.routed, rep.counters.completed
+                    ),
+                });
+            }
         }
         let mut live: Vec<u32> = (0..self.slab.reqs.len())
             .filter(|&s| self.slab.reqs[s].in_use)
@@ -641,15 +785,23 @@ impl<'a> Engine<'a> {
             ..Req::default()
         };
         let total = u64::from(prompt) + u64::from(target);
+        // The cap the client declared: its max_tokens, else exactly its output.
+        let cap = self.clients[client].max_tokens;
+        let declared = if cap == u32::MAX {
+            target
+        } else {
+            cap.max(target)
+        };
+        req.max_new = self.max_model_len.map_or(declared, |m| {
+            declared.min(m.saturating_sub(prompt)).max(target)
+        });
         let too_long = self.max_model_len.is_some_and(|m| total > u64::from(m))
-            || (!self.limits.chunked_prefill
-                && total > u64::from(self.limits.max_num_batched_tokens))
-            || u64::from(
-                self.replicas[0]
-                    .pool
-                    .blocks_for(u32::try_from(total).unwrap_or(u32::MAX)),
-            ) > self.reject_above_blocks
-            || total > u64::from(u32::MAX);
+            || total > u64::from(u32::MAX)
+            || !self.replicas[0].engine.can_serve(&ArrivalInfo {
+                prompt_tokens: prompt,
+                final_tokens: u32::try_from(total).unwrap_or(u32::MAX),
+                max_new_tokens: req.max_new,
+            });
         if too_long {
             self.counts.rejected += 1;
             let miss = self.slos[client].map(|_| false);
@@ -677,7 +829,7 @@ impl<'a> Engine<'a> {
         let r = self.router.pick(&self.replicas);
         let req = &mut self.slab.reqs[slot as usize];
         req.replica = u32::try_from(r).unwrap_or(u32::MAX);
-        if self.replicas[r].waiting.len() >= self.limits.max_queue {
+        if self.max_queue != usize::MAX && self.replicas[r].engine.waiting() >= self.max_queue {
             let req = *req;
             self.counts.dropped += 1;
             let miss = self.slos[req.client as usize].map(|_| false);
@@ -704,7 +856,8 @@ impl<'a> Engine<'a> {
     fn admit(&mut self, slot: u32, now: u64) {
         let r = self.slab.reqs[slot as usize].replica as usize;
         let rep = &mut self.replicas[r];
-        rep.waiting.push_back(slot);
+        rep.engine
+            .enqueue(&mut Requests::new(&mut self.slab.reqs), ReqId(slot));
         rep.counters.routed += 1;
         if !rep.busy && !rep.wake_pending {
             rep.wake_pending = true;
@@ -718,14 +871,24 @@ impl<'a> Engine<'a> {
         if rep.busy {
             return Ok(());
         }
-        let shape = rep.schedule(&mut self.slab.reqs, &self.limits, now);
-        debug_assert!(
-            !shape.is_empty() || !rep.has_work(),
-            "replica {r} stalls with work"
-        );
-        if shape.is_empty() {
-            return Ok(());
+        let shape = rep
+            .engine
+            .schedule(&mut Requests::new(&mut self.slab.reqs), now);
+        let snap = rep.engine.snapshot();
+        let kv = snap.kv;
+        // The engine contract (see `crate::engine`), cheaply: KV within capacity, the
+        // limits respected, no stall.
+        if kv.used > kv.total
+            || shape.num_seqs() > self.max_seqs
+            || shape.total_tokens() > u64::from(self.max_tokens)
+            || shape.is_empty()
+        {
+            self.check_step(r, &shape)?;
+            if shape.is_empty() {
+                return Ok(());
+            }
         }
+        let rep = &mut self.replicas[r];
         let ms = self.sim.model.step_time(&shape)
             + self.per_step_ms
             + self.per_token_ms * f64::from(shape.logits);
@@ -738,7 +901,7 @@ impl<'a> Engine<'a> {
         // Ceiling, so rounding never breaks a lower bound; at least 1 ns so tokens are ordered.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let dt = ((ms * 1e6).ceil() as u64).max(1);
-        rep.account(&shape, dt);
+        rep.account(&shape, &snap, now, dt);
         rep.busy = true;
         self.push(
             now.saturating_add(dt),
@@ -746,6 +909,42 @@ impl<'a> Engine<'a> {
             u32::try_from(r).unwrap_or(u32::MAX),
         );
         Ok(())
+    }
+
+    /// The engine contract on a freshly built step (see [`crate::engine`]): KV within
+    /// capacity, the limits respected, no stall.
+    fn check_step(&self, r: usize, shape: &BatchShape) -> Result<()> {
+        let e = &*self.replicas[r].engine;
+        let kv = e.kv_blocks();
+        let reason = if kv.used > kv.total {
+            format!("uses {} KV blocks of {}", kv.used, kv.total)
+        } else if shape.num_seqs() > self.max_seqs {
+            format!(
+                "scheduled {} requests in a step (max_batch_size {})",
+                shape.num_seqs(),
+                self.max_seqs
+            )
+        } else if shape.total_tokens() > u64::from(self.max_tokens) {
+            format!(
+                "scheduled {} tokens in a step (max_num_batched_tokens {})",
+                shape.total_tokens(),
+                self.max_tokens
+            )
+        } else if shape.is_empty() && e.has_work() {
+            format!(
+                "scheduled nothing with {} waiting and {} running requests (an idle replica \
+                 is woken only by arrivals)",
+                e.waiting(),
+                e.running()
+            )
+        } else {
+            return Ok(());
+        };
+        Err(SimError::Engine {
+            engine: e.name().to_owned(),
+            replica: r,
+            reason,
+        })
     }
 
     fn on_step_end<W: Write>(&mut self, r: usize, now: u64, out: &mut CsvSink<W>) -> Result<()> {
@@ -770,15 +969,29 @@ impl<'a> Engine<'a> {
         } else {
             0
         };
-        rep.finish_step(
-            &mut self.slab.reqs,
+        let mut step = StepEnd {
+            reqs: &mut self.slab.reqs,
             now,
-            delivery,
-            &mut self.itl,
-            &mut done,
-            self.limits.lazy_decode,
-        );
-        let wake = rep.has_work();
+            start: rep.step_start,
+            first_token_delay: delivery,
+            itl: &mut self.itl,
+            done: &mut done,
+            block_size: self.block_size,
+            violation: None,
+            same_gap: 0,
+        };
+        rep.engine.finish_step(&mut step);
+        let (same_gap, violation) = (step.same_gap, step.violation);
+        self.itl.add_n(now - rep.step_start, same_gap);
+        if let Some(reason) = violation {
+            return Err(SimError::Engine {
+                engine: rep.engine.name().to_owned(),
+                replica: r,
+                reason,
+            });
+        }
+        rep.counters.completed += done.len() as u64;
+        let wake = rep.engine.has_work();
         if wake {
             rep.wake_pending = true;
         }
@@ -837,6 +1050,8 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|r| {
                 let c = &r.counters;
+                let kv = r.engine.kv_blocks();
+                let hits = r.engine.prefix_hits();
                 let steps = c.steps.max(1) as f64;
                 ReplicaSummary {
                     routed: c.routed,
@@ -845,12 +1060,12 @@ impl<'a> Engine<'a> {
                     busy_fraction: c.busy_ns as f64 / end_f,
                     mean_batch_size: c.batch_sum as f64 / steps,
                     mean_tokens_per_step: c.tokens_sum as f64 / steps,
-                    kv_usage_mean: c.kv_block_ns as f64 / (r.pool.total() as f64 * end_f),
+                    kv_usage_mean: c.kv_block_ns as f64 / (kv.total as f64 * end_f),
                     kv_blocks_max: c.kv_max_used,
-                    kv_blocks_total: r.pool.total(),
-                    preemptions: c.preemptions,
-                    prefix_cache_hits: r.prefix.as_ref().map_or(0, |p| p.hits),
-                    prefix_cache_hit_tokens: r.prefix.as_ref().map_or(0, |p| p.hit_tokens),
+                    kv_blocks_total: kv.total,
+                    preemptions: r.engine.preemptions(),
+                    prefix_cache_hits: hits.admissions,
+                    prefix_cache_hit_tokens: hits.tokens,
                 }
             })
             .collect();

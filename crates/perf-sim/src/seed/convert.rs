@@ -100,7 +100,7 @@ pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, Seed
         cluster: ClusterConfig {
             replicas: count,
             router,
-            engine: first.engine.clone(),
+            engine: first.engine.clone().into(),
             cost_model: first.cost_model.clone(),
             kv_cache: KvCacheConfig::default(),
             preemption: PreemptionPolicy::default(),

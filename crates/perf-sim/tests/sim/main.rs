@@ -5,6 +5,7 @@ mod analyzer;
 mod closed_form;
 mod config_errors;
 mod determinism;
+mod engines;
 mod invariants;
 mod prefix;
 mod props;

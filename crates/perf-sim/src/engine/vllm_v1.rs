@@ -1,0 +1,631 @@
+//! `vllm_v1`: vLLM V1's scheduler (specs/simulator.md §3.2), the default engine.
+//!
+//! Per step a token budget (`max_num_batched_tokens`) and at most `max_num_seqs`
+//! (`max_batch_size`) running requests. Running requests first, in admission order (one
+//! token each when decoding, the rest of their prompt when prefilling, in chunks with
+//! `enable_chunked_prefill`); then — only if nobody was preempted — FCFS admissions from the
+//! waiting queue (without chunked prefill, a prompt that does not fit the remaining budget is
+//! skipped and the next one tried). KV blocks are allocated for `k + n` tokens; when the pool
+//! runs out the last running request (the latest admitted, as vLLM does; or the latest
+//! arrival, [`crate::PreemptionPolicy`]) is preempted by recompute: its blocks are freed,
+//! `k = 0`, and it goes back to the front of the waiting queue. A pass that preempted and
+//! scheduled nothing is retried at once, as vLLM's engine loop would on its next iteration.
+//!
+//! Prefix caching (`enable_prefix_caching`) is idealised: block-aligned prefixes (whole
+//! prompts and system prompts of shared-prefix clients) stay pinned once computed, up to
+//! `kv_cache.prefix_cache_fraction` of the pool, with no LRU eviction (all pins are dropped
+//! only when they alone keep a waiting request out of an idle replica).
+//!
+//! Decoding requests are kept in aggregate (the crate's `decoders` module): per-request work happens
+//! only at state changes, which is what makes this engine fast; results are identical to
+//! touching every request every step.
+//!
+//! Sources: vLLM `vllm/v1/core/sched/scheduler.py` (`schedule()`), specs/simulator.md §3.2.
+
+use std::collections::{HashMap, VecDeque};
+
+use perf_model_core::BatchShape;
+
+use super::{
+    ArrivalInfo, Engine, EngineSetup, EngineSnapshot, KvBlocks, PrefixHits, ReqId, Requests,
+    StepEnd,
+};
+use crate::config::PreemptionPolicy;
+use crate::decoders::LazyDecoders;
+use crate::kv::BlockPool;
+use crate::request::{NEVER, Req};
+use crate::stats::Sketch;
+
+/// Engine limits a replica schedules with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub max_num_seqs: usize,
+    pub max_num_batched_tokens: u32,
+    pub chunked_prefill: bool,
+    pub preemption: PreemptionPolicy,
+    /// Keep decoding requests in aggregate ([`LazyDecoders`]); off only to cross-check.
+    pub lazy_decode: bool,
+}
+
+/// A scheduled entry of the current step.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    slot: u32,
+    n: u32,
+    decode: bool,
+}
+
+/// An idealised prefix cache: block-aligned prefixes (whole prompts and system prompts) whose
+/// blocks stay pinned once computed, up to `cap` blocks; no LRU eviction (all pins are
+/// dropped only when they alone keep a waiting request out of an idle replica).
+#[derive(Debug, Default)]
+pub(crate) struct PrefixCache {
+    /// Key → cached tokens (a multiple of the block size).
+    map: HashMap<u64, u32>,
+    pinned: u64,
+    cap: u64,
+    pub hits: u64,
+    pub hit_tokens: u64,
+}
+
+/// The `vllm_v1` engine: waiting queue, running list, KV pool and the step in flight.
+///
+/// The running requests are `running` (those handled one by one, in running order) plus the
+/// lazy decoders of `lazy`; `run_seq` orders the union.
+#[derive(Debug)]
+pub struct VllmV1 {
+    lim: Limits,
+    pool: BlockPool,
+    waiting: VecDeque<u32>,
+    running: Vec<u32>,
+    lazy: LazyDecoders,
+    next_run_seq: u64,
+    /// Finished steps; the step in flight (if any) has this index.
+    steps_done: u64,
+    /// When the last finished step ended, ns.
+    last_end: u64,
+    scheduled: Vec<Entry>,
+    /// Scratch for the fast path's plan: (index into `running`, tokens, new blocks).
+    plan: Vec<(usize, u32, u32)>,
+    preemptions: u64,
+    prefix: Option<PrefixCache>,
+}
+
+impl VllmV1 {
+    /// The engine of one replica (`setup.config.kind` is `vllm_v1`).
+    #[must_use]
+    pub fn new(setup: &EngineSetup<'_>) -> Self {
+        Self::with_lazy_decode(setup, true)
+    }
+
+    /// As [`VllmV1::new`]; `lazy_decode = false` touches every decoding request every step
+    /// (the same results, slower; for cross-checks).
+    pub(crate) fn with_lazy_decode(setup: &EngineSetup<'_>, lazy_decode: bool) -> Self {
+        let e = setup.config;
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let prefix_cap = e
+            .enable_prefix_caching()
+            .then(|| (setup.num_blocks as f64 * setup.prefix_cache_fraction).floor() as u64);
+        let block_size = e.block_size();
+        Self {
+            lim: Limits {
+                max_num_seqs: e.max_batch_size() as usize,
+                max_num_batched_tokens: e.max_num_batched_tokens(),
+                chunked_prefill: e.enable_chunked_prefill(),
+                preemption: setup.preemption,
+                lazy_decode,
+            },
+            prefix: prefix_cap.map(|cap| PrefixCache {
+                cap,
+                ..PrefixCache::default()
+            }),
+            pool: BlockPool::new(setup.num_blocks, block_size),
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            lazy: LazyDecoders::new(block_size),
+            next_run_seq: 0,
+            steps_done: 0,
+            last_end: 0,
+            scheduled: Vec::new(),
+            plan: Vec::new(),
+            preemptions: 0,
+        }
+    }
+
+    /// Running requests (one by one and lazy).
+    #[inline]
+    fn running_count(&self) -> usize {
+        self.running.len() + self.lazy.count() as usize
+    }
+
+    /// Brings every lazy decoder up to date and back into `running`, in running order.
+    fn materialise_all(&mut self, reqs: &mut [Req]) {
+        if self.lazy.count() == 0 {
+            return;
+        }
+        self.lazy
+            .materialise_all(reqs, self.steps_done, self.last_end, &mut self.running);
+        self.running
+            .sort_unstable_by_key(|&s| reqs[s as usize].run_seq);
+    }
+
+    /// Appends `s` to the running order.
+    fn push_running(&mut self, reqs: &mut [Req], s: u32) {
+        reqs[s as usize].run_seq = self.next_run_seq;
+        self.next_run_seq += 1;
+        self.running.push(s);
+    }
+
+    /// Evicts a victim among the not-yet-scheduled running requests `running[from..]`: the
+    /// last one (latest admitted, vLLM) or the latest arrival; frees its blocks and requeues it
+    /// at the front of the waiting queue for recomputation. Returns its slot.
+    fn preempt(&mut self, reqs: &mut [Req], from: usize, policy: PreemptionPolicy) -> Option<u32> {
+        let v = match policy {
+            PreemptionPolicy::LastAdmitted => self.running.pop()?,
+            PreemptionPolicy::LatestArrival => {
+                let tail = self.running.get(from..)?;
+                let (pos, _) = tail
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|&(_, &s)| reqs[s as usize].id)?;
+                self.running.remove(from + pos)
+            }
+        };
+        let r = &mut reqs[v as usize];
+        self.pool.release(r.blocks - r.shared);
+        r.blocks = 0;
+        r.shared = 0;
+        r.computed = 0;
+        r.preemptions += 1;
+        self.waiting.push_front(v);
+        self.preemptions += 1;
+        Some(v)
+    }
+
+    /// Builds the next step at `now`: running requests first (preempting on block shortage),
+    /// then FCFS admissions if nobody was preempted. Returns the batch (empty ⇒ idle).
+    ///
+    /// A pass that preempted and scheduled nothing (the victim was the first running request)
+    /// is retried at once, as vLLM's engine loop would on its next iteration; each retry moves
+    /// a request from running to waiting, so this ends, and an empty batch means no work.
+    fn schedule_step(&mut self, reqs: &mut [Req], now: u64) -> BatchShape {
+        let lim = self.lim;
+        let lim = &lim;
+        if lim.lazy_decode
+            && let Some(shape) = self.schedule_fast(reqs, lim, now)
+        {
+            return shape;
+        }
+        self.materialise_all(reqs);
+        loop {
+            let (shape, preempted) = self.schedule_once(reqs, lim, now);
+            if shape.is_empty()
+                && self.running_count() == 0
+                && !self.waiting.is_empty()
+                && self.flush_prefixes()
+            {
+                continue;
+            }
+            if !shape.is_empty() || !preempted {
+                return shape;
+            }
+        }
+    }
+
+    /// Drops every pinned prefix (only when nothing runs, so no request references them).
+    /// Returns whether any block was freed.
+    fn flush_prefixes(&mut self) -> bool {
+        let Some(pc) = &mut self.prefix else {
+            return false;
+        };
+        if pc.pinned == 0 {
+            return false;
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        self.pool.release(pc.pinned as u32);
+        pc.pinned = 0;
+        pc.map.clear();
+        true
+    }
+
+    /// Block-aligned prompt tokens of `r` found in the prefix cache (at least one prompt
+    /// token is always recomputed, as vLLM does on a full hit).
+    fn cached_prefix(&self, r: &Req) -> u32 {
+        let Some(pc) = &self.prefix else {
+            return 0;
+        };
+        if r.prompt_key == 0 {
+            return 0;
+        }
+        let hit = pc
+            .map
+            .get(&r.prompt_key)
+            .copied()
+            .unwrap_or(0)
+            .max(pc.map.get(&r.group_key).copied().unwrap_or(0));
+        let bs = self.pool.block_size();
+        let limit = (r.prompt.saturating_sub(1) / bs) * bs;
+        hit.min(limit)
+    }
+
+    /// After `r` (in `slot`) computed its whole prompt: pin its prompt's (else its system
+    /// prompt's) full blocks if they are not cached yet and the cap allows.
+    fn pin_prefix(pool: &BlockPool, pc: &mut PrefixCache, r: &mut Req) {
+        if r.prompt_key == 0 {
+            return;
+        }
+        let bs = pool.block_size();
+        let mut pin = |key: u64, tokens: u32, r: &mut Req| {
+            let full = tokens / bs;
+            if full == 0 || pc.map.contains_key(&key) || r.blocks < full {
+                return;
+            }
+            let new = u64::from(full.saturating_sub(r.shared));
+            if pc.pinned + new > pc.cap {
+                return;
+            }
+            pc.pinned += new;
+            r.shared = r.shared.max(full);
+            pc.map.insert(key, full * bs);
+        };
+        pin(r.prompt_key, r.prompt, r);
+        pin(r.group_key, r.system_len, r);
+    }
+
+    fn schedule_once(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> (BatchShape, bool) {
+        let mut shape = BatchShape::default();
+        self.scheduled.clear();
+        let mut budget = lim.max_num_batched_tokens;
+        let mut preempted = false;
+        let mut i = 0;
+        'running: while i < self.running.len() && budget > 0 {
+            let s = self.running[i];
+            let (k, num, blocks, generated) = {
+                let r = &reqs[s as usize];
+                (r.computed, r.num_tokens(), r.blocks, r.generated)
+            };
+            let n = (num - k).min(budget);
+            if n == 0 {
+                i += 1;
+                continue;
+            }
+            let need = self.pool.extra_for(k + n, blocks);
+            while u64::from(need) > self.pool.free() {
+                preempted = true;
+                match self.preempt(reqs, i, lim.preemption) {
+                    Some(v) if v == s => break 'running,
+                    Some(_) => {}
+                    None => break 'running,
+                }
+            }
+            self.pool.try_take(need);
+            reqs[s as usize].blocks += need;
+            debug_assert!(self.pool.blocks_for(k + n) <= reqs[s as usize].blocks);
+            let decode = generated >= 1 && n == 1 && k + 1 == num;
+            if decode {
+                shape.add_decode(k);
+            } else {
+                shape.add_prefill(n, k, k + n == num);
+            }
+            self.scheduled.push(Entry { slot: s, n, decode });
+            budget -= n;
+            i += 1;
+        }
+        if !preempted {
+            self.admit(reqs, lim, now, budget, &mut shape);
+        }
+        debug_assert!(self.running_count() <= lim.max_num_seqs);
+        debug_assert!(self.pool.used() <= self.pool.total());
+        (shape, preempted)
+    }
+
+    /// FCFS admissions from the waiting queue with the `budget` left this step.
+    fn admit(
+        &mut self,
+        reqs: &mut [Req],
+        lim: &Limits,
+        now: u64,
+        mut budget: u32,
+        shape: &mut BatchShape,
+    ) {
+        let mut j = 0;
+        while j < self.waiting.len() && budget > 0 && self.running_count() < lim.max_num_seqs {
+            let s = self.waiting[j];
+            let cached = if reqs[s as usize].computed == 0 && reqs[s as usize].blocks == 0 {
+                self.cached_prefix(&reqs[s as usize])
+            } else {
+                0
+            };
+            let bs = self.pool.block_size();
+            let r = &mut reqs[s as usize];
+            let num = r.num_tokens();
+            let (k, held, shared) = if cached > 0 {
+                (cached, cached / bs, cached / bs)
+            } else {
+                (r.computed, r.blocks, r.shared)
+            };
+            let full = num - k;
+            if !lim.chunked_prefill && full > budget {
+                j += 1;
+                continue;
+            }
+            let n = full.min(budget);
+            let need = self.pool.extra_for(k + n, held);
+            if !self.pool.try_take(need) {
+                break;
+            }
+            if cached > 0 {
+                r.computed = cached;
+                r.cached = cached;
+                if let Some(pc) = &mut self.prefix {
+                    pc.hits += 1;
+                    pc.hit_tokens += u64::from(cached);
+                }
+            }
+            r.shared = shared;
+            r.blocks = held + need;
+            if r.scheduled_ns == NEVER {
+                r.scheduled_ns = now;
+            }
+            let _ = self.waiting.remove(j);
+            self.push_running(reqs, s);
+            shape.add_prefill(n, k, k + n == num);
+            self.scheduled.push(Entry {
+                slot: s,
+                n,
+                decode: false,
+            });
+            budget -= n;
+        }
+    }
+
+    /// One step built without touching the lazy decoders one by one, when that gives exactly
+    /// what [`Replica::schedule_once`] would: no KV shortage (so no preemption), and either the
+    /// whole demand fits the token budget or every request handled one by one comes after every
+    /// lazy decoder in running order (so a truncating budget cuts the same requests). `None`
+    /// (nothing changed) otherwise, or when the step would be empty.
+    fn schedule_fast(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> Option<BatchShape> {
+        let t = self.steps_done;
+        let lazy = self.lazy.count();
+        let mut budget = lim.max_num_batched_tokens.checked_sub(lazy)?;
+        if lazy > 0 {
+            let mut demand = u64::from(lazy);
+            let mut interleaved = false;
+            for &s in &self.running {
+                let r = &reqs[s as usize];
+                demand += u64::from(r.num_tokens() - r.computed);
+                interleaved |= r.run_seq < self.lazy.seq_bound();
+            }
+            if interleaved && demand > u64::from(lim.max_num_batched_tokens) {
+                return None;
+            }
+        }
+        let lazy_blocks = self.lazy.blocks_needed(t);
+        let mut free = self.pool.free().checked_sub(u64::from(lazy_blocks))?;
+        self.plan.clear();
+        for (i, &s) in self.running.iter().enumerate() {
+            if budget == 0 {
+                break;
+            }
+            let r = &reqs[s as usize];
+            let (k, num) = (r.computed, r.num_tokens());
+            let n = (num - k).min(budget);
+            if n == 0 {
+                continue;
+            }
+            let need = self.pool.extra_for(k + n, r.blocks);
+            free = free.checked_sub(u64::from(need))?;
+            self.plan.push((i, n, need));
+            budget -= n;
+        }
+        if lazy == 0 && self.plan.is_empty() && self.waiting.is_empty() {
+            return None;
+        }
+        let mut shape = BatchShape::default();
+        self.scheduled.clear();
+        self.pool.try_take(lazy_blocks);
+        shape.add_decodes(lazy, self.lazy.context_sum(t));
+        for &(i, n, need) in &self.plan {
+            let s = self.running[i];
+            self.pool.try_take(need);
+            let r = &mut reqs[s as usize];
+            r.blocks += need;
+            let (k, num) = (r.computed, r.num_tokens());
+            let decode = r.generated >= 1 && n == 1 && k + 1 == num;
+            if decode {
+                shape.add_decode(k);
+            } else {
+                shape.add_prefill(n, k, k + n == num);
+            }
+            self.scheduled.push(Entry { slot: s, n, decode });
+        }
+        self.admit(reqs, lim, now, budget, &mut shape);
+        if shape.is_empty() {
+            return None;
+        }
+        debug_assert!(self.running_count() <= lim.max_num_seqs);
+        Some(shape)
+    }
+
+    /// Ends the step at `now`: advances every scheduled request and lazy decoder, samples
+    /// tokens, records ITL gaps (of `measured` requests only) and pushes finished slots onto
+    /// `done` in running order (their blocks released); decoding requests become lazy
+    /// decoders. First tokens are stamped `first_token_delay` ns after `now` (the front end
+    /// streams them; ITL gaps are measured at the engine).
+    #[allow(clippy::too_many_arguments)]
+    fn end_step(
+        &mut self,
+        reqs: &mut [Req],
+        start: u64,
+        now: u64,
+        first_token_delay: u64,
+        itl: &mut Sketch,
+        done: &mut Vec<u32>,
+    ) {
+        let lazy_decode = self.lim.lazy_decode;
+        let t = self.steps_done;
+        self.lazy.record_step(t, now - start);
+        // Every lazy decoder emitted a token after one that ended when this step started; the
+        // gaps of those arrived during the warm-up are not sampled.
+        let mut same_gap = u64::from(self.lazy.measured_count());
+        let mut any_done = false;
+        for e in &self.scheduled {
+            let r = &mut reqs[e.slot as usize];
+            r.computed += e.n;
+            if !e.decode {
+                r.prefilled += u64::from(e.n);
+                if r.computed >= r.prompt
+                    && let Some(pc) = &mut self.prefix
+                {
+                    Self::pin_prefix(&self.pool, pc, r);
+                }
+            }
+            if r.computed == r.num_tokens() {
+                r.generated += 1;
+                if r.generated == 1 {
+                    // The client sees it once the front end has streamed it.
+                    r.first_token_ns = now.saturating_add(first_token_delay);
+                } else {
+                    let gap = now - r.last_token_ns;
+                    if r.measured {
+                        if r.last_token_ns == start {
+                            same_gap += 1;
+                        } else {
+                            itl.add(gap);
+                        }
+                    }
+                    r.itl_max_ns = r.itl_max_ns.max(gap);
+                }
+                r.last_token_ns = now;
+                if r.generated >= r.target {
+                    self.pool.release(r.blocks - r.shared);
+                    r.blocks = 0;
+                    r.shared = 0;
+                    r.finished = true;
+                    any_done = true;
+                    done.push(e.slot);
+                }
+            }
+        }
+        let eager_done = done.len();
+        while let Some(slot) = self.lazy.pop_completion(t) {
+            let r = &mut reqs[slot as usize];
+            self.lazy.materialise(r, t + 1, now);
+            debug_assert_eq!(r.generated, r.target);
+            self.pool.release(r.blocks - r.shared);
+            r.blocks = 0;
+            r.shared = 0;
+            r.finished = true;
+            done.push(slot);
+        }
+        if done.len() > eager_done && eager_done > 0 {
+            done.sort_unstable_by_key(|&s| reqs[s as usize].run_seq);
+        }
+        itl.add_n(now - start, same_gap);
+        if any_done {
+            self.running.retain(|&s| !reqs[s as usize].finished);
+        }
+        self.steps_done = t + 1;
+        self.last_end = now;
+        if lazy_decode {
+            let mut became_lazy = false;
+            for e in &self.scheduled {
+                let r = &mut reqs[e.slot as usize];
+                // Only a request that sampled a token now: one that stopped a recomputation
+                // a token short has a longer gap ahead than the step's.
+                if !r.finished && r.last_token_ns == now && r.computed + 1 == r.num_tokens() {
+                    self.lazy.add(r, e.slot, t + 1);
+                    became_lazy = true;
+                }
+            }
+            if became_lazy {
+                self.running.retain(|&s| !reqs[s as usize].lazy);
+            }
+            self.lazy.prune_gaps(reqs);
+        }
+        self.scheduled.clear();
+    }
+}
+
+impl Engine for VllmV1 {
+    fn name(&self) -> &str {
+        "vllm_v1"
+    }
+
+    fn can_serve(&self, request: &ArrivalInfo) -> bool {
+        let total = request.final_tokens;
+        (self.lim.chunked_prefill || total <= self.lim.max_num_batched_tokens)
+            && u64::from(self.pool.blocks_for(total)) <= self.pool.total()
+    }
+
+    fn enqueue(&mut self, _reqs: &mut Requests<'_>, id: ReqId) {
+        self.waiting.push_back(id.0);
+    }
+
+    fn schedule(&mut self, reqs: &mut Requests<'_>, now: u64) -> BatchShape {
+        self.schedule_step(reqs.reqs, now)
+    }
+
+    fn finish_step(&mut self, step: &mut StepEnd<'_>) {
+        self.end_step(
+            step.reqs,
+            step.start,
+            step.now,
+            step.first_token_delay,
+            step.itl,
+            step.done,
+        );
+    }
+
+    fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    fn running(&self) -> usize {
+        self.running_count()
+    }
+
+    fn kv_blocks(&self) -> KvBlocks {
+        KvBlocks {
+            used: self.pool.used(),
+            total: self.pool.total(),
+        }
+    }
+
+    fn preemptions(&self) -> u64 {
+        self.preemptions
+    }
+
+    fn prefix_hits(&self) -> PrefixHits {
+        self.prefix
+            .as_ref()
+            .map_or(PrefixHits::default(), |p| PrefixHits {
+                admissions: p.hits,
+                tokens: p.hit_tokens,
+            })
+    }
+
+    fn snapshot(&self) -> EngineSnapshot {
+        EngineSnapshot {
+            waiting: self.waiting.len(),
+            running: self.running_count(),
+            kv: KvBlocks {
+                used: self.pool.used(),
+                total: self.pool.total(),
+            },
+            preemptions: self.preemptions,
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        self.running_count() > 0 || !self.waiting.is_empty()
+    }
+
+    fn sync(&mut self, reqs: &mut Requests<'_>) {
+        self.materialise_all(reqs.reqs);
+    }
+}
