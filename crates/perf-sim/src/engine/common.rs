@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 
-use super::{EngineSetup, KvBlocks, PrefixHits, RadixCache, ReqId, Requests, StepEnd, StepPlan};
+use super::{
+    Advance, EngineSetup, KvBlocks, PrefixHits, RadixCache, ReqId, Requests, StepEnd, StepPlan,
+};
 use crate::config::PreemptionPolicy;
 use crate::kv::BlockPool;
 
@@ -123,6 +125,42 @@ pub(crate) struct CachedPool {
 }
 
 impl CachedPool {
+    /// Ends a step of `plan` for a radix-cached engine: applies its entries, releases the
+    /// blocks of requests that finished, then caches the blocks of each unfinished request that
+    /// prefilled this step and `publish` accepts (`prefilled` is scratch space). Returns whether
+    /// a request finished (the caller then drops finished ones from its running list).
+    pub fn finish_step(
+        &mut self,
+        plan: &mut StepPlan,
+        step: &mut StepEnd<'_>,
+        prefilled: &mut Vec<ReqId>,
+        publish: impl Fn(&Requests<'_>, ReqId) -> bool,
+    ) -> bool {
+        prefilled.clear();
+        {
+            let reqs = step.requests();
+            for &(id, n) in plan.entries() {
+                if !(n == 1 && reqs.is_decoding(id)) {
+                    prefilled.push(id);
+                }
+            }
+        }
+        let mut any = false;
+        plan.finish(step, |reqs, id, ev| {
+            if ev == Advance::Finished {
+                self.release(reqs, id);
+                any = true;
+            }
+        });
+        let mut reqs = step.requests();
+        for &id in prefilled.iter() {
+            if !reqs.get(id).finished && publish(&reqs, id) {
+                self.publish(&mut reqs, id);
+            }
+        }
+        any
+    }
+
     pub fn new(setup: &EngineSetup<'_>) -> Self {
         let e = setup.config;
         Self {

@@ -57,8 +57,8 @@ use perf_model_core::BatchShape;
 
 use super::common::CachedPool;
 use super::{
-    Advance, ArrivalInfo, Engine, EngineSetup, KvBlocks, PrefixHits, ReqId, Requests,
-    SchedulePolicy, SglangKnobs, StepEnd, StepPlan,
+    ArrivalInfo, Engine, EngineSetup, KvBlocks, PrefixHits, ReqId, Requests, SchedulePolicy,
+    SglangKnobs, StepEnd, StepPlan,
 };
 
 /// LPM sorts the waiting queue only up to this many waiting requests (SGLang's threshold).
@@ -383,30 +383,11 @@ impl Engine for Sglang {
     }
 
     fn finish_step(&mut self, step: &mut StepEnd<'_>) {
-        self.prefilled.clear();
-        {
-            let reqs = step.requests();
-            for &(id, n) in self.plan.entries() {
-                if !(n == 1 && reqs.is_decoding(id)) {
-                    self.prefilled.push(id);
-                }
-            }
-        }
-        let kv = &mut self.kv;
-        let mut any = false;
-        self.plan.finish(step, |reqs, id, ev| {
-            if ev == Advance::Finished {
-                kv.release(reqs, id);
-                any = true;
-            }
-        });
-        let mut reqs = step.requests();
-        for &id in &self.prefilled {
-            if !reqs.get(id).finished {
-                self.kv.publish(&mut reqs, id);
-            }
-        }
+        let any = self
+            .kv
+            .finish_step(&mut self.plan, step, &mut self.prefilled, |_, _| true);
         if any {
+            let reqs = step.requests();
             self.running.retain(|&id| !reqs.get(id).finished);
         }
     }

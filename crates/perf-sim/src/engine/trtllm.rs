@@ -51,8 +51,8 @@ use perf_model_core::BatchShape;
 
 use super::common::{CachedPool, reservation};
 use super::{
-    Advance, ArrivalInfo, CapacitySchedulerPolicy, Engine, EngineSetup, KvBlocks, PrefixHits,
-    ReqId, Requests, StepEnd, StepPlan, TrtLlmKnobs,
+    ArrivalInfo, CapacitySchedulerPolicy, Engine, EngineSetup, KvBlocks, PrefixHits, ReqId,
+    Requests, StepEnd, StepPlan, TrtLlmKnobs,
 };
 
 /// The `trtllm` engine.
@@ -306,32 +306,15 @@ impl Engine for TrtLlm {
     }
 
     fn finish_step(&mut self, step: &mut StepEnd<'_>) {
-        self.prefilled.clear();
-        {
-            let reqs = step.requests();
-            for &(id, n) in self.plan.entries() {
-                if !(n == 1 && reqs.is_decoding(id)) {
-                    self.prefilled.push(id);
-                }
-            }
-        }
-        let kv = &mut self.kv;
-        let mut any = false;
-        self.plan.finish(step, |reqs, id, ev| {
-            if ev == Advance::Finished {
-                kv.release(reqs, id);
-                any = true;
-            }
-        });
-        let mut reqs = step.requests();
         // A completed context stores its blocks for reuse.
-        for &id in &self.prefilled {
-            let r = reqs.get(id);
-            if !r.finished && r.computed == r.num_tokens() {
-                self.kv.publish(&mut reqs, id);
-            }
-        }
+        let any = self
+            .kv
+            .finish_step(&mut self.plan, step, &mut self.prefilled, |reqs, id| {
+                let r = reqs.get(id);
+                r.computed == r.num_tokens()
+            });
         if any {
+            let reqs = step.requests();
             self.started.retain(|&id| !reqs.get(id).finished);
         }
     }
