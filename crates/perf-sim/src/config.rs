@@ -68,7 +68,7 @@ fn yes() -> bool {
     true
 }
 
-/// N identical replicas behind a router.
+/// Replicas behind a router: `replicas` identical ones, or heterogeneous `pools`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
@@ -96,6 +96,14 @@ pub struct ClusterConfig {
     /// Default: none.
     #[serde(default)]
     pub overheads: EngineOverheads,
+    /// Heterogeneous pools of replicas, each with its own engine, cost model, KV cache,
+    /// preemption and overheads (the fields above are their defaults; [`crate::pool`]).
+    /// Empty (default): `replicas` identical replicas.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<crate::pool::PoolConfig>,
+    /// Disaggregated prefill/decode between two of the `pools` ([`crate::disagg`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disaggregation: Option<crate::disagg::DisaggregationConfig>,
 }
 
 /// Time the serving stack spends outside the model's forward passes (specs/simulator.md §3.5).
@@ -206,6 +214,10 @@ pub enum RouterKind {
     LeastOutstandingRequests,
     /// Lowest fraction of KV blocks in use.
     LeastKvUsage,
+    /// At random with probability proportional to the replica's weight (its pool's `weight`
+    /// split evenly over the pool's replicas; all equal without pools), from the router's own
+    /// seeded stream.
+    WeightedRandom,
 }
 
 /// The step-time model every replica uses.
@@ -1336,7 +1348,7 @@ impl SimConfig {
                 }
             }
         }
-        Ok(())
+        crate::pool::validate(self)
     }
 
     /// The arrival rate of client `i`, req/s (its own, else its share of `workload.rate`).

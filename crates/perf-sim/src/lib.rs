@@ -117,11 +117,13 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod disagg;
 pub mod engine;
 pub mod error;
 pub mod kv;
 pub mod load;
 pub mod output;
+pub mod pool;
 pub mod rng;
 pub mod seed;
 pub mod slo;
@@ -140,9 +142,11 @@ pub use config::{
     LengthDist, PreemptionPolicy, RateStage, RouterKind, SharedPrefix, SimConfig, ThinkTime,
     TraceRequest, WorkloadConfig,
 };
+pub use disagg::{DisaggregationConfig, LinkConfig};
 pub use engine::{Engine, EngineConfig, EngineKind};
 pub use error::{Result, SimError};
 pub use output::{CSV_HEADER, Counts, Latencies, ReplicaSummary, Status, Summary, Throughput};
+pub use pool::{PoolConfig, PoolSummary};
 pub use seed::{Decision, DecisionKind, LoadedConfig, SeedOutputs};
 pub use sim::{Progress, ProgressFn, RunOptions, Simulation, SimulationBuilder};
 pub use slo::{ClientGoodput, Goodput, Slo};

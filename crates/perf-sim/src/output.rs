@@ -569,6 +569,10 @@ pub struct Summary {
     pub events: u64,
     /// Per-replica figures, by replica index.
     pub replicas: Vec<ReplicaSummary>,
+    /// Per-pool figures ([`crate::pool`]) when the cluster has more than one pool; omitted
+    /// from the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<crate::pool::PoolSummary>,
 }
 
 impl Summary {

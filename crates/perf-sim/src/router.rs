@@ -12,6 +12,8 @@ pub(crate) struct Router {
     kind: RouterKind,
     cursor: usize,
     rng: Xoshiro256PlusPlus,
+    /// `weighted_random`: cumulative replica weights (empty: all equal).
+    cumulative: Vec<f64>,
 }
 
 impl Router {
@@ -20,7 +22,33 @@ impl Router {
             kind,
             cursor: 0,
             rng,
+            cumulative: Vec::new(),
         }
+    }
+
+    /// Sets the replicas' weights for `weighted_random` (finite, ≥ 0, one > 0; one per
+    /// replica it picks among).
+    pub fn with_weights(mut self, weights: &[f64]) -> Self {
+        let mut acc = 0.0;
+        self.cumulative = weights
+            .iter()
+            .map(|w| {
+                acc += w;
+                acc
+            })
+            .collect();
+        self
+    }
+
+    /// `weighted_random`: a replica with probability proportional to its weight.
+    fn weighted(&mut self, n: usize) -> usize {
+        let Some(&total) = self.cumulative.last() else {
+            return self.rng.random_range(0..n);
+        };
+        let u = self.rng.random::<f64>() * total;
+        // The first replica whose cumulative weight exceeds u (a zero weight is never picked).
+        let i = self.cumulative.partition_point(|&c| c <= u);
+        i.min(n - 1)
     }
 
     /// The replica for the next request. Ties rotate: the scan starts one past the last choice.
@@ -32,6 +60,7 @@ impl Router {
         let choice = match self.kind {
             RouterKind::RoundRobin => self.cursor % n,
             RouterKind::Random => self.rng.random_range(0..n),
+            RouterKind::WeightedRandom => self.weighted(n),
             RouterKind::LeastOutstandingRequests => {
                 self.argmin(n, |i| replicas[i].engine.outstanding() as f64)
             }

@@ -9,12 +9,14 @@ use perf_model_core::inferno::ServiceParams;
 use perf_model_core::{BatchShape, Dtype, InfernoStepModel, RooflineModel, StepTimeModel};
 
 use crate::config::{CostModelConfig, SimConfig, roofline_accelerator, roofline_model};
+use crate::disagg::Disagg;
 use crate::engine::{ArrivalInfo, EngineRegistry, EngineSetup, ReqId, Requests, StepEnd};
 use crate::error::{Result, SimError, invalid};
 use crate::kv::derive_num_blocks;
 use crate::output::{
     Counts, CsvSink, Latencies, ReplicaSummary, Status, StepsSink, Summary, Throughput, rounded_div,
 };
+use crate::pool::{Limits, PoolSetup, PoolStats, PoolSummary, max_new};
 use crate::replica::Replica;
 use crate::request::{NEVER, Req, Slab};
 use crate::rng::{Purpose, stream};
@@ -36,6 +38,10 @@ const ADMIT: u8 = 4;
 
 /// `(time ns, class, sequence number, payload)`; the sequence number makes keys unique.
 type Event = Reverse<(u64, u8, u64, u32)>;
+
+/// Set in an `ENQUEUE` payload: the request's KV reached the decode pool (crate::disagg), it
+/// joins a decode replica's queue.
+const HANDOFF: u32 = 1 << 31;
 
 /// A configured simulation, ready to run (any number of times: runs are independent and
 /// deterministic).
@@ -59,6 +65,10 @@ pub struct Simulation {
     config: SimConfig,
     model: Arc<dyn StepTimeModel>,
     num_blocks: u64,
+    /// The pools (one, `default`, without `cluster.pools`).
+    pools: Vec<PoolSetup>,
+    /// With disaggregation: KV bytes per token sent to the decode pool.
+    kv_bytes_per_token: f64,
     /// Custom engines (`cluster.engine.kind` other than a built-in).
     registry: EngineRegistry,
     /// Decoding requests kept in aggregate (crate::decoders); off only in the cross-check test.
@@ -70,6 +80,7 @@ impl std::fmt::Debug for Simulation {
         f.debug_struct("Simulation")
             .field("config", &self.config)
             .field("num_blocks", &self.num_blocks)
+            .field("pools", &self.pools)
             .field("registry", &self.registry)
             .finish_non_exhaustive()
     }
@@ -172,30 +183,60 @@ impl Simulation {
         registry: EngineRegistry,
     ) -> Result<Self> {
         config.validate()?;
-        let mut num_blocks = resolve_blocks(&config)?;
-        if let Some(cap) = config.cluster.engine.kv_token_cap() {
-            let bs = u64::from(config.cluster.engine.block_size());
-            num_blocks = num_blocks.min(cap / bs);
-        }
-        check_one_request_fits(&config, num_blocks)?;
+        let pools = if config.cluster.pools.is_empty() {
+            vec![PoolSetup {
+                name: "default".to_owned(),
+                cluster: config.cluster.clone(),
+                model: Arc::clone(&model),
+                num_blocks: pool_blocks(&config)?,
+                weight: f64::from(config.cluster.replicas),
+            }]
+        } else {
+            (0..config.cluster.pools.len())
+                .map(|i| pool_setup(&config, i, &model))
+                .collect::<Result<Vec<_>>>()?
+        };
+        let kv_bytes_per_token = match &config.cluster.disaggregation {
+            Some(d) => disagg_kv_bytes(&config, d)?,
+            None => 0.0,
+        };
         let sim = Self {
+            model: Arc::clone(&pools[0].model),
+            num_blocks: pools[0].num_blocks,
             config,
-            model,
-            num_blocks,
+            pools,
+            kv_bytes_per_token,
             registry,
             lazy_decode: true,
         };
-        // Builds one engine now, so a bad custom kind or option fails here, not mid-run.
-        sim.build_engine(0)?;
+        // Builds one engine of each pool now, so a bad custom kind or option fails here, not
+        // mid-run.
+        for p in 0..sim.pools.len() {
+            let engine = sim.build_engine(p, 0)?;
+            if let Some(d) = &sim.config.cluster.disaggregation
+                && sim.pools[p].name == d.decode_pool
+                && !engine.accepts_prefilled()
+            {
+                return Err(invalid(
+                    "cluster.disaggregation.decode_pool",
+                    &d.decode_pool,
+                    format!(
+                        "its engine, {}, cannot decode requests prefilled on another replica \
+                         (a decode pool runs vllm_v1)",
+                        engine.name()
+                    ),
+                ));
+            }
+        }
         Ok(sim)
     }
 
-    /// The engine of replica `replica`.
-    fn build_engine(&self, replica: u32) -> Result<Box<dyn crate::engine::Engine>> {
-        let c = &self.config.cluster;
+    /// The engine of replica `replica`, of pool `pool`.
+    fn build_engine(&self, pool: usize, replica: u32) -> Result<Box<dyn crate::engine::Engine>> {
+        let c = &self.pools[pool].cluster;
         let setup = EngineSetup {
             config: &c.engine,
-            num_blocks: self.num_blocks,
+            num_blocks: self.pools[pool].num_blocks,
             replica,
             preemption: c.preemption,
             prefix_cache_fraction: c.kv_cache.prefix_cache_fraction,
@@ -214,10 +255,27 @@ impl Simulation {
         &self.config
     }
 
-    /// KV blocks per replica (derived or given, capped by the engine's own pool limit).
+    /// KV blocks per replica (derived or given, capped by the engine's own pool limit); of
+    /// the first pool's replicas with `cluster.pools` ([`Simulation::pool_gpu_blocks`]).
     #[must_use]
     pub fn num_gpu_blocks(&self) -> u64 {
         self.num_blocks
+    }
+
+    /// The step-time model (of the first pool's replicas with `cluster.pools`).
+    #[must_use]
+    pub fn cost_model(&self) -> &Arc<dyn StepTimeModel> {
+        &self.model
+    }
+
+    /// Each pool's name and KV blocks per replica, in `cluster.pools` order (one pool,
+    /// `default`, without `cluster.pools`).
+    #[must_use]
+    pub fn pool_gpu_blocks(&self) -> Vec<(&str, u64)> {
+        self.pools
+            .iter()
+            .map(|p| (p.name.as_str(), p.num_blocks))
+            .collect()
     }
 
     /// Runs the simulation, streaming one CSV row per request to `csv_out` (pass
@@ -435,6 +493,84 @@ fn check_one_request_fits(config: &SimConfig, num_blocks: u64) -> Result<()> {
     Ok(())
 }
 
+/// KV blocks per replica of a cluster of identical replicas (`config.cluster`): derived or
+/// given, capped by the engine's own pool limit, checked to hold the smallest request.
+fn pool_blocks(config: &SimConfig) -> Result<u64> {
+    let mut num_blocks = resolve_blocks(config)?;
+    if let Some(cap) = config.cluster.engine.kv_token_cap() {
+        let bs = u64::from(config.cluster.engine.block_size());
+        num_blocks = num_blocks.min(cap / bs);
+    }
+    check_one_request_fits(config, num_blocks)?;
+    Ok(num_blocks)
+}
+
+/// Pool `i` of `cluster.pools`, built: its own cost model (else `default_model`, the
+/// cluster's) and KV blocks; errors name `cluster.pools[i]`.
+fn pool_setup(
+    config: &SimConfig,
+    i: usize,
+    default_model: &Arc<dyn StepTimeModel>,
+) -> Result<PoolSetup> {
+    let pool = &config.cluster.pools[i];
+    let own = crate::pool::pool_config(config, i);
+    let model = if pool.cost_model.is_some() {
+        Simulation::config_cost_model(&own).map_err(|e| crate::pool::in_pool(e, i))?
+    } else {
+        Arc::clone(default_model)
+    };
+    let num_blocks = pool_blocks(&own).map_err(|e| crate::pool::in_pool(e, i))?;
+    Ok(PoolSetup {
+        name: pool.name.clone(),
+        weight: pool.effective_weight(),
+        cluster: own.cluster,
+        model,
+        num_blocks,
+    })
+}
+
+/// KV bytes per token a disaggregated cluster sends: given, or from the prefill pool's model
+/// (its `kv_cache.model`, else its roofline's) in its KV dtype.
+fn disagg_kv_bytes(config: &SimConfig, d: &crate::disagg::DisaggregationConfig) -> Result<f64> {
+    if let Some(b) = d.kv_bytes_per_token {
+        return Ok(b);
+    }
+    let Some(i) = config
+        .cluster
+        .pools
+        .iter()
+        .position(|p| p.name == d.prefill_pool)
+    else {
+        return Err(invalid(
+            "cluster.disaggregation.prefill_pool",
+            &d.prefill_pool,
+            "no such pool",
+        ));
+    };
+    let c = config.cluster.pools[i].resolve(&config.cluster);
+    let kv = &c.kv_cache;
+    let (name, spec, dtype) = match &c.cost_model {
+        CostModelConfig::Roofline {
+            model, spec, dtype, ..
+        } => (
+            Some(model.as_str()),
+            spec.as_deref().filter(|_| kv.model.is_none()),
+            Some(*dtype),
+        ),
+        CostModelConfig::Inferno { .. } => (None, None, None),
+    };
+    let Some(name) = kv.model.as_deref().or(name) else {
+        return Err(invalid(
+            "cluster.disaggregation.kv_bytes_per_token",
+            "null",
+            "the prefill pool's cost model names no model: give kv_bytes_per_token (or \
+             the pool's kv_cache.model)",
+        ));
+    };
+    let model = roofline_model(name, spec)?;
+    Ok(model.kv_bytes_per_token(kv.dtype.or(dtype).unwrap_or(Dtype::Bf16)))
+}
+
 fn resolve_blocks(config: &SimConfig) -> Result<u64> {
     let kv = &config.cluster.kv_cache;
     if let Some(n) = kv.num_gpu_blocks {
@@ -497,12 +633,18 @@ fn ns_to_s(ns: u64) -> f64 {
 /// Mutable state of one run.
 struct Engine<'a> {
     sim: &'a Simulation,
-    /// The engines' limits, for the contract checks.
-    max_seqs: u32,
-    max_tokens: u32,
-    block_size: u32,
-    max_queue: usize,
-    max_model_len: Option<u32>,
+    /// Per replica: its engine's limits (for the contract checks) and its overheads.
+    lim: Vec<Limits>,
+    /// Per replica: its step-time model.
+    models: Vec<Arc<dyn StepTimeModel>>,
+    /// First replica of each pool.
+    pool_first: Vec<usize>,
+    /// The replicas arrivals are routed among (all, or the prefill pool's).
+    entry: std::ops::Range<usize>,
+    /// Per pool, with more than one pool (empty otherwise).
+    pool_stats: Vec<PoolStats>,
+    /// Disaggregated prefill/decode state.
+    disagg: Option<Disagg>,
     clients: Vec<ClientStream>,
     replicas: Vec<Replica>,
     router: Router,
@@ -536,21 +678,17 @@ struct Engine<'a> {
     /// Progress callback, when asked for.
     progress: Option<ProgressFn<'a>>,
     events: u64,
-    /// Overheads (`cluster.overheads`) in engine units.
+    /// Pre-schedule overheads (`cluster.overheads`) in engine units (the others are per
+    /// replica, in `lim`).
     pre_fixed_ns: u64,
     pre_per_token_ns: f64,
-    per_step_ms: f64,
-    per_token_ms: f64,
-    post_ns: u64,
-    /// Front-end CPU per streamed token, ns, and per replica when its front end is next free.
-    frontend_token_ns: f64,
+    /// Per replica: when its front end is next free.
     frontend_free_ns: Vec<u64>,
 }
 
 impl<'a> Engine<'a> {
     fn new(sim: &'a Simulation) -> Result<Self> {
         let c = &sim.config;
-        let e = &c.cluster.engine;
         let clients = c
             .workload
             .clients
@@ -559,19 +697,61 @@ impl<'a> Engine<'a> {
             .map(|(i, cc)| ClientStream::new(i, cc, c.client_rate(i), c.seed))
             .collect::<Result<Vec<_>>>()?;
         let oh = c.cluster.overheads;
-        let replicas = (0..c.cluster.replicas)
-            .map(|i| sim.build_engine(i).map(Replica::new))
-            .collect::<Result<Vec<_>>>()?;
+        let (mut replicas, mut lim, mut models, mut pool_first) = (vec![], vec![], vec![], vec![]);
+        for (p, pool) in sim.pools.iter().enumerate() {
+            let l = Limits::of(p, &pool.cluster, secs_to_ns);
+            pool_first.push(replicas.len());
+            for _ in 0..pool.cluster.replicas {
+                let i = u32::try_from(replicas.len()).unwrap_or(u32::MAX);
+                replicas.push(Replica::new(sim.build_engine(p, i)?));
+                lim.push(l);
+                models.push(Arc::clone(&pool.model));
+            }
+        }
+        let n = replicas.len();
+        let range = |p: usize| pool_first[p]..pool_first.get(p + 1).copied().unwrap_or(n);
+        let disagg = c.cluster.disaggregation.as_ref().map(|d| {
+            let pos = |name: &str| sim.pools.iter().position(|q| q.name == name).unwrap_or(0);
+            let (pp, dp) = (pos(&d.prefill_pool), pos(&d.decode_pool));
+            let router = Router::new(c.cluster.router, stream(c.seed, Purpose::Router, 1))
+                .with_weights(&vec![1.0; range(dp).len()]);
+            Disagg::new(
+                d,
+                pp,
+                dp,
+                range(pp),
+                range(dp),
+                router,
+                sim.kv_bytes_per_token,
+                secs_to_ns,
+            )
+        });
+        let entry = disagg.as_ref().map_or(0..n, |d| d.prefill.clone());
+        // weighted_random: a pool's weight split evenly over its replicas.
+        let weights: Vec<f64> = (0..n)
+            .filter(|i| entry.contains(i))
+            .map(|i| {
+                let pool = &sim.pools[lim[i].pool as usize];
+                pool.weight / f64::from(pool.cluster.replicas)
+            })
+            .collect();
+        let router = Router::new(c.cluster.router, stream(c.seed, Purpose::Router, 0))
+            .with_weights(&weights);
         Ok(Self {
             sim,
-            max_seqs: e.max_batch_size(),
-            max_tokens: e.max_num_batched_tokens(),
-            block_size: e.block_size(),
-            max_queue: e.max_queue_size().map_or(usize::MAX, |q| q as usize),
-            max_model_len: e.max_model_len(),
+            pool_stats: if sim.pools.len() > 1 {
+                sim.pools.iter().map(|_| PoolStats::default()).collect()
+            } else {
+                Vec::new()
+            },
+            lim,
+            models,
+            pool_first,
+            entry,
+            disagg,
             clients,
             replicas,
-            router: Router::new(c.cluster.router, stream(c.seed, Purpose::Router, 0)),
+            router,
             slab: Slab::default(),
             heap: BinaryHeap::new(),
             seq: 0,
@@ -605,11 +785,7 @@ impl<'a> Engine<'a> {
             events: 0,
             pre_fixed_ns: secs_to_ns(oh.pre_schedule_ms * 1e-3),
             pre_per_token_ns: oh.pre_schedule_us_per_token * 1e3,
-            per_step_ms: oh.per_step_ms,
-            per_token_ms: oh.per_output_token_us * 1e-3,
-            post_ns: secs_to_ns(oh.post_completion_ms * 1e-3),
-            frontend_token_ns: oh.frontend_us_per_token * 1e3,
-            frontend_free_ns: vec![0; c.cluster.replicas as usize],
+            frontend_free_ns: vec![0; n],
         })
     }
 
@@ -690,6 +866,9 @@ impl<'a> Engine<'a> {
             match class {
                 STEP_END => self.on_step_end(payload as usize, now, &mut out)?,
                 ARRIVAL => self.on_arrival(payload as usize, now, &mut out)?,
+                ENQUEUE if payload & HANDOFF != 0 => {
+                    self.on_kv_arrived(payload & !HANDOFF, now, &mut out)?;
+                }
                 ENQUEUE => self.enqueue(payload, now, &mut out)?,
                 WAKE => self.on_wake(payload as usize, now)?,
                 _ => self.admit(payload, now),
@@ -727,7 +906,13 @@ impl<'a> Engine<'a> {
             .collect();
         live.sort_by_key(|&s| self.slab.reqs[s as usize].id);
         for s in live {
-            let r = self.slab.reqs[s as usize];
+            let mut r = self.slab.reqs[s as usize];
+            if let Some(d) = &mut self.disagg {
+                d.restore(s, &mut r);
+            }
+            if let Some(p) = self.pool_stats.get_mut(self.lim[r.replica as usize].pool as usize) {
+                p.counts.unfinished += 1;
+            }
             let miss = self.slos[r.client as usize].map(|_| false);
             out.row(
                 &r,
@@ -787,21 +972,9 @@ impl<'a> Engine<'a> {
         let total = u64::from(prompt) + u64::from(target);
         // The cap the client declared: its max_tokens, else exactly its output.
         let cap = self.clients[client].max_tokens;
-        let declared = if cap == u32::MAX {
-            target
-        } else {
-            cap.max(target)
-        };
-        req.max_new = self.max_model_len.map_or(declared, |m| {
-            declared.min(m.saturating_sub(prompt)).max(target)
-        });
-        let too_long = self.max_model_len.is_some_and(|m| total > u64::from(m))
-            || total > u64::from(u32::MAX)
-            || !self.replicas[0].engine.can_serve(&ArrivalInfo {
-                prompt_tokens: prompt,
-                final_tokens: u32::try_from(total).unwrap_or(u32::MAX),
-                max_new_tokens: req.max_new,
-            });
+        req.max_new = max_new(cap, target, prompt, self.lim[0].max_model_len);
+        // Rejected on arrival when no pool could ever serve it.
+        let too_long = total > u64::from(u32::MAX) || !self.servable(&req, cap);
         if too_long {
             self.counts.rejected += 1;
             let miss = self.slos[client].map(|_| false);
@@ -826,11 +999,29 @@ impl<'a> Engine<'a> {
     /// Routes the request in `slot` (now schedulable) to a replica's waiting queue, or drops
     /// it when that queue is full.
     fn enqueue<W: Write>(&mut self, slot: u32, now: u64, out: &mut CsvSink<W>) -> Result<()> {
-        let r = self.router.pick(&self.replicas);
+        let r = self.entry.start + self.router.pick(&self.replicas[self.entry.clone()]);
         let req = &mut self.slab.reqs[slot as usize];
         req.replica = u32::try_from(r).unwrap_or(u32::MAX);
-        if self.max_queue != usize::MAX && self.replicas[r].engine.waiting() >= self.max_queue {
-            let req = *req;
+        if !self.pool_stats.is_empty() && !self.routed_to_pool(slot, r) {
+            let req = self.slab.reqs[slot as usize];
+            self.counts.rejected += 1;
+            let miss = self.slos[req.client as usize].map(|_| false);
+            out.row(
+                &req,
+                &self.clients[req.client as usize].name,
+                Status::Rejected,
+                miss,
+            )?;
+            self.slab.remove(slot);
+            self.closed_loop_next(req.client as usize, now);
+            return Ok(());
+        }
+        let max_queue = self.lim[r].max_queue;
+        if max_queue != usize::MAX && self.replicas[r].engine.waiting() >= max_queue {
+            let req = self.slab.reqs[slot as usize];
+            if let Some(p) = self.pool_stats.get_mut(self.lim[r].pool as usize) {
+                p.counts.dropped += 1;
+            }
             self.counts.dropped += 1;
             let miss = self.slos[req.client as usize].map(|_| false);
             out.row(
@@ -841,11 +1032,118 @@ impl<'a> Engine<'a> {
             )?;
             self.slab.remove(slot);
             self.closed_loop_next(req.client as usize, now);
-        } else if self.frontend_free_ns[r] > now {
-            // The replica's front end is still streaming earlier tokens: the request's
-            // handler runs after that backlog (EngineOverheads::frontend_us_per_token).
-            let ready = self.frontend_free_ns[r];
-            self.push(ready, ADMIT, slot);
+        } else {
+            if let Some(d) = &mut self.disagg {
+                d.enter_prefill(slot, &mut self.slab.reqs[slot as usize]);
+            }
+            if self.frontend_free_ns[r] > now {
+                // The replica's front end is still streaming earlier tokens: the request's
+                // handler runs after that backlog (EngineOverheads::frontend_us_per_token).
+                let ready = self.frontend_free_ns[r];
+                self.push(ready, ADMIT, slot);
+            } else {
+                self.admit(slot, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether replica `r` could ever serve `req` (as a prefill-only request on a prefill
+    /// replica), with the output cap it would get there.
+    fn can_serve(&self, r: usize, req: &Req, cap: u32) -> (bool, u32) {
+        let l = &self.lim[r];
+        let prefill_only = self
+            .disagg
+            .as_ref()
+            .is_some_and(|d| d.prefill.contains(&r) && req.target > 1);
+        let (target, max_new) = if prefill_only {
+            (1, 1)
+        } else {
+            (
+                req.target,
+                max_new(cap, req.target, req.prompt, l.max_model_len),
+            )
+        };
+        let total = u64::from(req.prompt) + u64::from(target);
+        let ok = !l.max_model_len.is_some_and(|m| total > u64::from(m))
+            && self.replicas[r].engine.can_serve(&ArrivalInfo {
+                prompt_tokens: req.prompt,
+                final_tokens: u32::try_from(total).unwrap_or(u32::MAX),
+                max_new_tokens: max_new,
+            });
+        (ok, max_new)
+    }
+
+    /// Whether some pool could serve `req` (the one pool without `cluster.pools`; with
+    /// disaggregation, the prefill pool its prefill and the decode pool the rest).
+    fn servable(&self, req: &Req, cap: u32) -> bool {
+        if let Some(d) = &self.disagg {
+            return self.can_serve(d.prefill.start, req, cap).0
+                && self.can_serve(d.decode.start, req, cap).0;
+        }
+        self.pool_first
+            .iter()
+            .any(|&r| self.can_serve(r, req, cap).0)
+    }
+
+    /// With several pools: the request in `slot` was routed to replica `r`; false when `r`
+    /// cannot serve it (it is then rejected), else its output cap becomes `r`'s.
+    fn routed_to_pool(&mut self, slot: u32, r: usize) -> bool {
+        let req = self.slab.reqs[slot as usize];
+        let cap = self.clients[req.client as usize].max_tokens;
+        let (ok, max_new) = self.can_serve(r, &req, cap);
+        let p = self.lim[r].pool as usize;
+        if req.measured && self.slos[req.client as usize].is_some() {
+            self.pool_stats[p].slo_measured += 1;
+        }
+        if ok {
+            self.slab.reqs[slot as usize].max_new = max_new;
+        } else {
+            self.pool_stats[p].counts.rejected += 1;
+        }
+        ok
+    }
+
+    /// The KV of the request in `slot` reached the decode pool: it joins a decode replica's
+    /// waiting queue with its prompt computed and its first token generated, or is dropped
+    /// when that queue is full.
+    fn on_kv_arrived<W: Write>(
+        &mut self,
+        slot: u32,
+        now: u64,
+        out: &mut CsvSink<W>,
+    ) -> Result<()> {
+        let Some(d) = &mut self.disagg else {
+            return Ok(());
+        };
+        let r = d.decode.start + d.router.pick(&self.replicas[d.decode.clone()]);
+        let p = d.decode_pool;
+        let cap = self.clients[self.slab.reqs[slot as usize].client as usize].max_tokens;
+        let max_model_len = self.lim[r].max_model_len;
+        let req = &mut self.slab.reqs[slot as usize];
+        req.replica = u32::try_from(r).unwrap_or(u32::MAX);
+        req.finished = false;
+        req.blocks = 0;
+        req.shared = 0;
+        req.lazy = false;
+        req.max_new = max_new(cap, req.target, req.prompt, max_model_len);
+        let req = *req;
+        if req.measured && self.slos[req.client as usize].is_some() {
+            self.pool_stats[p].slo_measured += 1;
+        }
+        let max_queue = self.lim[r].max_queue;
+        if max_queue != usize::MAX && self.replicas[r].engine.waiting() >= max_queue {
+            self.pool_stats[p].counts.dropped += 1;
+            self.counts.dropped += 1;
+            let miss = self.slos[req.client as usize].map(|_| false);
+            out.row(
+                &req,
+                &self.clients[req.client as usize].name,
+                Status::Dropped,
+                miss,
+            )?;
+            self.slab.remove(slot);
+            self.closed_loop_next(req.client as usize, now);
         } else {
             self.admit(slot, now);
         }
@@ -859,6 +1157,9 @@ impl<'a> Engine<'a> {
         rep.engine
             .enqueue(&mut Requests::new(&mut self.slab.reqs), ReqId(slot));
         rep.counters.routed += 1;
+        if let Some(p) = self.pool_stats.get_mut(self.lim[r].pool as usize) {
+            p.counts.routed += 1;
+        }
         if !rep.busy && !rep.wake_pending {
             rep.wake_pending = true;
             self.push(now, WAKE, u32::try_from(r).unwrap_or(u32::MAX));
@@ -876,11 +1177,12 @@ impl<'a> Engine<'a> {
             .schedule(&mut Requests::new(&mut self.slab.reqs), now);
         let snap = rep.engine.snapshot();
         let kv = snap.kv;
+        let l = &self.lim[r];
         // The engine contract (see `crate::engine`), cheaply: KV within capacity, the
         // limits respected, no stall.
         if kv.used > kv.total
-            || shape.num_seqs() > self.max_seqs
-            || shape.total_tokens() > u64::from(self.max_tokens)
+            || shape.num_seqs() > l.max_seqs
+            || shape.total_tokens() > u64::from(l.max_tokens)
             || shape.is_empty()
         {
             self.check_step(r, &shape)?;
@@ -889,9 +1191,10 @@ impl<'a> Engine<'a> {
             }
         }
         let rep = &mut self.replicas[r];
-        let ms = self.sim.model.step_time(&shape)
-            + self.per_step_ms
-            + self.per_token_ms * f64::from(shape.logits);
+        let l = &self.lim[r];
+        let ms = self.models[r].step_time(&shape)
+            + l.per_step_ms
+            + l.per_token_ms * f64::from(shape.logits);
         if !(ms.is_finite() && ms >= 0.0) {
             return Err(SimError::InvalidStepTime {
                 value: ms,
@@ -915,20 +1218,21 @@ impl<'a> Engine<'a> {
     /// capacity, the limits respected, no stall.
     fn check_step(&self, r: usize, shape: &BatchShape) -> Result<()> {
         let e = &*self.replicas[r].engine;
+        let l = &self.lim[r];
         let kv = e.kv_blocks();
         let reason = if kv.used > kv.total {
             format!("uses {} KV blocks of {}", kv.used, kv.total)
-        } else if shape.num_seqs() > self.max_seqs {
+        } else if shape.num_seqs() > l.max_seqs {
             format!(
                 "scheduled {} requests in a step (max_batch_size {})",
                 shape.num_seqs(),
-                self.max_seqs
+                l.max_seqs
             )
-        } else if shape.total_tokens() > u64::from(self.max_tokens) {
+        } else if shape.total_tokens() > u64::from(l.max_tokens) {
             format!(
                 "scheduled {} tokens in a step (max_num_batched_tokens {})",
                 shape.total_tokens(),
-                self.max_tokens
+                l.max_tokens
             )
         } else if shape.is_empty() && e.has_work() {
             format!(
@@ -955,34 +1259,40 @@ impl<'a> Engine<'a> {
         if let Some(steps) = &mut self.steps {
             steps.row(r, &rep.last_step, now)?;
         }
+        let l = self.lim[r];
         // The front end streams this step's tokens after its backlog (EngineOverheads docs).
-        let delivery = if self.frontend_token_ns > 0.0 {
+        let delivery = if l.frontend_token_ns > 0.0 {
             let tokens = f64::from(rep.last_step.shape.logits);
             let free = &mut self.frontend_free_ns[r];
             let start = now.max(*free);
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             {
-                *free = start.saturating_add((self.frontend_token_ns * tokens).ceil() as u64);
-                start.saturating_add((self.frontend_token_ns * (tokens + 1.0) / 2.0).ceil() as u64)
+                *free = start.saturating_add((l.frontend_token_ns * tokens).ceil() as u64);
+                start.saturating_add((l.frontend_token_ns * (tokens + 1.0) / 2.0).ceil() as u64)
                     - now
             }
         } else {
             0
+        };
+        // With several pools, each pool's tokens feed its own ITL (merged in the summary).
+        let itl = match self.pool_stats.get_mut(l.pool as usize) {
+            Some(p) => &mut p.itl,
+            None => &mut self.itl,
         };
         let mut step = StepEnd {
             reqs: &mut self.slab.reqs,
             now,
             start: rep.step_start,
             first_token_delay: delivery,
-            itl: &mut self.itl,
+            itl,
             done: &mut done,
-            block_size: self.block_size,
+            block_size: l.block_size,
             violation: None,
             same_gap: 0,
         };
         rep.engine.finish_step(&mut step);
         let (same_gap, violation) = (step.same_gap, step.violation);
-        self.itl.add_n(now - rep.step_start, same_gap);
+        step.itl.add_n(now - rep.step_start, same_gap);
         if let Some(reason) = violation {
             return Err(SimError::Engine {
                 engine: rep.engine.name().to_owned(),
@@ -995,8 +1305,19 @@ impl<'a> Engine<'a> {
         if wake {
             rep.wake_pending = true;
         }
-        let seen = now.saturating_add(delivery).saturating_add(self.post_ns);
+        let seen = now.saturating_add(delivery).saturating_add(l.post_ns);
         for &s in &done {
+            if let Some(d) = &mut self.disagg
+                && d.in_prefill(s)
+            {
+                // Prefilled: its KV goes to the decode pool.
+                let req = &mut self.slab.reqs[s as usize];
+                d.restore(s, req);
+                let at = d.transfer(r, req.prompt, now, req.measured);
+                self.pool_stats[d.prefill_pool].counts.handed_off += 1;
+                self.push(at, ENQUEUE, s | HANDOFF);
+                continue;
+            }
             let mut req = self.slab.reqs[s as usize];
             req.last_token_ns = seen;
             if req.measured {
@@ -1016,6 +1337,9 @@ impl<'a> Engine<'a> {
             let met = self.slos[req.client as usize].map(|slo| slo.met(&req, seen));
             if req.measured && met == Some(true) {
                 self.slo_met[req.client as usize] += 1;
+            }
+            if !self.pool_stats.is_empty() {
+                self.pool_completion(r, &req, seen, met);
             }
             out.row(
                 &req,
@@ -1084,7 +1408,7 @@ impl<'a> Engine<'a> {
             latency: Latencies {
                 ttft_ms: self.ttft.stats_ms(),
                 tpot_ms: self.tpot.stats_ms(),
-                itl_ms: self.itl.stats_ms(),
+                itl_ms: self.itl_stats(),
                 e2e_ms: self.e2e.stats_ms(),
                 scheduling_delay_ms: self.sched.stats_ms(),
             },
@@ -1100,6 +1424,114 @@ impl<'a> Engine<'a> {
             goodput: self.goodput(&per_s),
             events: self.events,
             replicas,
+            pools: self.pool_summaries(&per_s),
+        }
+    }
+
+    /// ITL over every replica (merged from the pools' with several pools).
+    fn itl_stats(&self) -> crate::Stats {
+        if self.pool_stats.is_empty() {
+            return self.itl.stats_ms();
+        }
+        let mut all = Sketch::new();
+        for p in &self.pool_stats {
+            all.merge(&p.itl);
+        }
+        all.stats_ms()
+    }
+
+    /// A request completed on replica `r` (seen by the client at `seen`): its pool's figures
+    /// (with disaggregation, TTFT and scheduling delay are the prefill pool's).
+    fn pool_completion(&mut self, r: usize, req: &Req, seen: u64, met: Option<bool>) {
+        let p = self.lim[r].pool as usize;
+        let first = match &self.disagg {
+            Some(d) if d.decode.contains(&r) => d.prefill_pool,
+            _ => p,
+        };
+        self.pool_stats[p].counts.completed += 1;
+        if !req.measured {
+            return;
+        }
+        self.pool_stats[first]
+            .ttft
+            .add(req.first_token_ns - req.arrival_ns);
+        self.pool_stats[first]
+            .sched
+            .add(req.scheduled_ns - req.arrival_ns);
+        let s = &mut self.pool_stats[p];
+        s.e2e.add(seen - req.arrival_ns);
+        if req.generated >= 2 {
+            s.tpot
+                .add(rounded_div(seen - req.first_token_ns, req.generated - 1));
+        }
+        s.in_tokens += u64::from(req.prompt);
+        s.out_tokens += u64::from(req.generated);
+        s.measured_completed += 1;
+        if met == Some(true) {
+            s.slo_met += 1;
+        }
+    }
+
+    /// `summary.pools` (empty with one pool).
+    #[allow(clippy::cast_precision_loss)]
+    fn pool_summaries(&self, per_s: &dyn Fn(u64) -> f64) -> Vec<PoolSummary> {
+        let any_slo = self.slos.iter().any(Option::is_some);
+        self.pool_stats
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let pool = &self.sim.pools[i];
+                let role = self.disagg.as_ref().and_then(|d| {
+                    if d.prefill_pool == i {
+                        Some("prefill".to_owned())
+                    } else if d.decode_pool == i {
+                        Some("decode".to_owned())
+                    } else {
+                        None
+                    }
+                });
+                PoolSummary {
+                    name: pool.name.clone(),
+                    engine: pool.cluster.engine.kind.name().to_owned(),
+                    role,
+                    replicas: pool.cluster.replicas,
+                    first_replica: u32::try_from(self.pool_first[i]).unwrap_or(u32::MAX),
+                    kv_blocks_per_replica: pool.num_blocks,
+                    requests: s.counts,
+                    throughput: Throughput {
+                        window_s: self.summary_window(),
+                        requests_per_second: per_s(s.measured_completed),
+                        input_tokens_per_second: per_s(s.in_tokens),
+                        output_tokens_per_second: per_s(s.out_tokens),
+                    },
+                    latency: s.latencies(),
+                    goodput: any_slo.then(|| crate::pool::PoolGoodput {
+                        requests_per_second: per_s(s.slo_met),
+                        attainment: if s.slo_measured == 0 {
+                            0.0
+                        } else {
+                            s.slo_met as f64 / s.slo_measured as f64
+                        },
+                        met: s.slo_met,
+                        measured: s.slo_measured,
+                    }),
+                    kv_transfers: self
+                        .disagg
+                        .as_ref()
+                        .filter(|d| d.prefill_pool == i)
+                        .map(Disagg::summary),
+                }
+            })
+            .collect()
+    }
+
+    /// The throughput window `[w0, w1]`, seconds (as in [`Engine::summary`]).
+    fn summary_window(&self) -> f64 {
+        let w0 = self.first_arrival.max(self.warm_up_ns);
+        if self.first_arrival == NEVER || self.last_completion <= w0 {
+            0.0
+        } else {
+            ns_to_s(self.last_completion - w0)
         }
     }
 

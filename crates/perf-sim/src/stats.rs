@@ -105,6 +105,20 @@ impl Sketch {
         self.count
     }
 
+    /// Adds every sample of `other` (exactly as if they had been added here).
+    pub(crate) fn merge(&mut self, other: &Self) {
+        if other.count == 0 {
+            return;
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.sum_ns += other.sum_ns;
+        self.min_ns = self.min_ns.min(other.min_ns);
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
     #[allow(clippy::cast_precision_loss)]
     fn value_of_bucket(&self, b: usize) -> f64 {
         if b == 0 {

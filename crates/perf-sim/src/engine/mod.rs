@@ -579,6 +579,15 @@ pub trait Engine: Send {
     fn sync(&mut self, reqs: &mut Requests<'_>) {
         let _ = reqs;
     }
+
+    /// Whether the engine can serve as the decode pool of a disaggregated cluster
+    /// ([`crate::disagg`]): [`Engine::enqueue`] then also receives requests whose prompt KV
+    /// was computed on another replica and arrives with them (`k = P`, `g = 1`, no blocks
+    /// held); the engine allocates blocks for their `P + 1` tokens at admission and decodes
+    /// from there. Default `false` (the simulator refuses such a configuration).
+    fn accepts_prefilled(&self) -> bool {
+        false
+    }
 }
 
 /// What an engine factory gets to build one replica's engine.

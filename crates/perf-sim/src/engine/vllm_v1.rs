@@ -371,14 +371,17 @@ impl VllmV1 {
             if r.scheduled_ns == NEVER {
                 r.scheduled_ns = now;
             }
+            // A request whose prompt was computed on a prefill replica (disaggregation)
+            // arrives decoding; any other admission computes a prompt (or recomputes).
+            let decode = r.generated >= 1 && n == 1 && k + 1 == num;
             let _ = self.waiting.remove(j);
             self.push_running(reqs, s);
-            shape.add_prefill(n, k, k + n == num);
-            self.scheduled.push(Entry {
-                slot: s,
-                n,
-                decode: false,
-            });
+            if decode {
+                shape.add_decode(k);
+            } else {
+                shape.add_prefill(n, k, k + n == num);
+            }
+            self.scheduled.push(Entry { slot: s, n, decode });
             budget -= n;
         }
     }
@@ -627,5 +630,9 @@ impl Engine for VllmV1 {
 
     fn sync(&mut self, reqs: &mut Requests<'_>) {
         self.materialise_all(reqs.reqs);
+    }
+
+    fn accepts_prefilled(&self) -> bool {
+        true
     }
 }

@@ -105,6 +105,8 @@ pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, Seed
             kv_cache: KvCacheConfig::default(),
             preemption: PreemptionPolicy::default(),
             overheads: EngineOverheads::default(),
+            pools: Vec::new(),
+            disaggregation: None,
         },
         workload: WorkloadConfig {
             rate: None,
