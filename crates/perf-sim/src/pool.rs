@@ -160,7 +160,8 @@ pub(crate) fn pool_config(config: &SimConfig, i: usize) -> SimConfig {
 }
 
 /// Rewrites a configuration error of pool `i`'s own configuration ([`pool_config`]) so its
-/// field names the pool: `cluster.engine.x` → `cluster.pools[i].engine.x`.
+/// field names the pool: `cluster.engine.x` → `cluster.pools[i].engine.x`; a catalogue error
+/// (unknown model or accelerator) becomes one naming `cluster.pools[i]`.
 pub(crate) fn in_pool(err: SimError, i: usize) -> SimError {
     match err {
         SimError::InvalidConfig {
@@ -180,6 +181,8 @@ pub(crate) fn in_pool(err: SimError, i: usize) -> SimError {
                 reason,
             }
         }
+        // A catalogue lookup (model, accelerator) of the pool's own configuration.
+        SimError::Core(e) => invalid(format!("cluster.pools[{i}]"), "its configuration", e.to_string()),
         other => other,
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::config::{ClientConfig, ClusterConfig, KvCacheConfig, RouterKind, SimConfig};
 use crate::config::{EngineOverheads, PreemptionPolicy, WorkloadConfig};
+use crate::pool::PoolConfig;
 use crate::error::{Result, invalid, non_negative, positive};
 
 use super::SeedOutputs;
@@ -57,24 +58,46 @@ pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, Seed
     let devices = devices(&hw, log)?;
     let links = links(&hw, log)?;
     let reps = replicas(&file.frameworks_to_test, &devices, &links, log)?;
-    let (first_index, first) = &reps[0];
-    for (i, r) in &reps[1..] {
-        if !r.alike(first) {
-            return Err(invalid(
-                format!("frameworks_to_test[{i}].config"),
-                &file.frameworks_to_test[*i].name,
-                format!(
-                    "differs from frameworks_to_test[{first_index}] (model, engine limits or \
-                     device figures): the simulator runs identical replicas only"
-                ),
-            ));
-        }
-    }
+    let first = &reps[0].1;
     let names: Vec<&str> = reps
         .iter()
         .map(|(i, _)| file.frameworks_to_test[*i].name.as_str())
         .collect();
     let router = router(w, &names, log)?;
+    // Several targets run side by side: one pool each, named after its framework (the
+    // summary then reports each framework), weighted by framework_weights.
+    let pools: Vec<PoolConfig> = if reps.len() > 1 {
+        reps.iter()
+            .map(|(i, r)| {
+                let f = &file.frameworks_to_test[*i];
+                log.mapped(
+                    format!("frameworks_to_test[{i}]"),
+                    format!(
+                        "pool `{}` of one replica ({}, {}): the summary's pools[] report it",
+                        f.name,
+                        r.engine.kind.name(),
+                        match &r.cost_model {
+                            crate::config::CostModelConfig::Roofline { accelerator, .. } =>
+                                accelerator.as_str(),
+                            crate::config::CostModelConfig::Inferno { .. } => "inferno",
+                        }
+                    ),
+                );
+                PoolConfig {
+                    name: f.name.clone(),
+                    replicas: 1,
+                    engine: Some(r.engine.clone()),
+                    cost_model: Some(r.cost_model.clone()),
+                    kv_cache: None,
+                    preemption: None,
+                    overheads: None,
+                    weight: Some(framework_weight(w, &f.name)),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let (horizon_s, max_requests) = limits(w)?;
     let clients = clients(w, log)?;
     let (outputs, warm_up_s) = metrics(file.metrics_config.as_ref(), log)?;
@@ -100,12 +123,12 @@ pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, Seed
         cluster: ClusterConfig {
             replicas: count,
             router,
-            engine: first.engine.clone().into(),
+            engine: first.engine.clone(),
             cost_model: first.cost_model.clone(),
             kv_cache: KvCacheConfig::default(),
             preemption: PreemptionPolicy::default(),
             overheads: EngineOverheads::default(),
-            pools: Vec::new(),
+            pools,
             disaggregation: None,
         },
         workload: WorkloadConfig {
@@ -149,6 +172,12 @@ fn router(w: &SeedWorkload, names: &[&str], log: &mut Log) -> Result<RouterKind>
         log.default_applied(path, "round_robin");
         "round_robin"
     });
+    if w.framework_weights.is_some() && strategy != "weighted_random" {
+        log.ignored(
+            "workload.framework_weights",
+            format!("only weighted_random uses them (the strategy is {strategy})"),
+        );
+    }
     Ok(match strategy {
         "round_robin" => RouterKind::RoundRobin,
         "random" => RouterKind::Random,
@@ -157,19 +186,36 @@ fn router(w: &SeedWorkload, names: &[&str], log: &mut Log) -> Result<RouterKind>
             RouterKind::LeastOutstandingRequests
         }
         "weighted_random" => {
-            let weights = w.framework_weights.clone().unwrap_or_default();
-            let of = |n: &str| weights.get(n).copied().unwrap_or(1.0);
-            let first = of(names[0]);
-            if let Some(n) = names.iter().find(|n| of(n).to_bits() != first.to_bits()) {
-                return Err(invalid(
-                    format!("workload.framework_weights.{n}"),
-                    of(n),
-                    "unequal framework weights are not supported yet (the router picks \
-                     replicas uniformly)",
-                ));
+            let first = framework_weight(w, names[0]);
+            if names
+                .iter()
+                .all(|n| framework_weight(w, n).to_bits() == first.to_bits())
+            {
+                log.mapped(path, "random (all framework weights are equal)");
+                RouterKind::Random
+            } else {
+                let total: f64 = names.iter().map(|n| framework_weight(w, n)).sum();
+                if total <= 0.0 {
+                    return Err(invalid(
+                        "workload.framework_weights",
+                        0,
+                        "weighted_random needs a target framework with a weight > 0",
+                    ));
+                }
+                let shares: Vec<String> = names
+                    .iter()
+                    .map(|n| format!("{n} {:.3}", framework_weight(w, n) / total))
+                    .collect();
+                log.mapped(
+                    path,
+                    format!(
+                        "weighted_random over the frameworks' pools, shares {} (a framework \
+                         without a weight weighs 1)",
+                        shares.join(", ")
+                    ),
+                );
+                RouterKind::WeightedRandom
             }
-            log.mapped(path, "random (all framework weights are equal)");
-            RouterKind::Random
         }
         "session_affinity" => {
             log.mapped(
@@ -188,6 +234,14 @@ fn router(w: &SeedWorkload, names: &[&str], log: &mut Log) -> Result<RouterKind>
             ));
         }
     })
+}
+
+/// A target framework's `framework_weights` entry (1 without one).
+fn framework_weight(w: &SeedWorkload, name: &str) -> f64 {
+    w.framework_weights
+        .as_ref()
+        .and_then(|m| m.get(name).copied())
+        .unwrap_or(1.0)
 }
 
 fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {

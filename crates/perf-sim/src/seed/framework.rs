@@ -1,11 +1,13 @@
 //! `frameworks_to_test` onto the cluster: every target framework becomes one replica running
-//! the roofline of its catalogue model on its (inline) device.
+//! its engine (`type`: vLLM, SGLang or TensorRT-LLM) and the roofline of its catalogue model on
+//! its (inline) device; several targets are pools of their own, side by side.
 
 use std::collections::BTreeMap;
 
 use perf_model_core::{Dtype, ModelSpec, ServingConfig, ServingConfigData};
 
 use crate::config::{CostModelConfig, KvCacheConfig};
+use crate::engine::{EngineConfig, EngineKind, SglangKnobs};
 use crate::error::{Result, invalid};
 use crate::kv::derive_num_blocks;
 
@@ -13,11 +15,30 @@ use super::decision::Log;
 use super::hardware::{Device, Link, interconnect_gbs};
 use super::schema::{SeedEngine, SeedFramework};
 
-/// What one target framework runs: identical for every replica of the cluster.
+/// What one target framework runs.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Replica {
-    pub(crate) engine: ServingConfig,
+    pub(crate) engine: EngineConfig,
     pub(crate) cost_model: CostModelConfig,
+}
+
+/// The engine of a seed framework `type`, and how to say it.
+fn engine_kind(kind: &str) -> Option<(EngineKind, &'static str)> {
+    Some(match kind {
+        "VLLM" | "ParallelVLLM" => (
+            EngineKind::VllmV1,
+            "vllm_v1 (vLLM V1 scheduler: chunked prefill, paged KV, recompute preemption)",
+        ),
+        "SGLang" | "SGLANG" | "Sglang" => (
+            EngineKind::Sglang(SglangKnobs::default()),
+            "sglang (radix prefix cache, fcfs, prefill-priority steps, decode retraction)",
+        ),
+        "TensorRTLLM" | "TRTLLM" | "TensorRT-LLM" | "TRT-LLM" | "TensorRT_LLM" => (
+            EngineKind::TrtLlm(crate::engine::TrtLlmKnobs::default()),
+            "trtllm (TensorRT-LLM in-flight batching, guaranteed_no_evict, KV block reuse)",
+        ),
+        _ => return None,
+    })
 }
 
 /// The replica of every target framework, with its index in `frameworks_to_test`.
@@ -35,11 +56,19 @@ pub(crate) fn replicas(
     let mut out = Vec::new();
     for (i, f) in frameworks.iter().enumerate() {
         let path = format!("frameworks_to_test[{i}]");
-        if !matches!(f.kind.as_str(), "VLLM" | "ParallelVLLM") {
+        let Some((kind, says)) = engine_kind(&f.kind) else {
             return Err(invalid(
                 format!("{path}.type"),
                 &f.kind,
-                "unknown framework type (the seed's are VLLM and ParallelVLLM)",
+                "unknown framework type (the seed's are VLLM and ParallelVLLM; SGLang and \
+                 TensorRTLLM (TRTLLM) are accepted too)",
+            ));
+        };
+        if let Some(j) = frameworks[..i].iter().position(|g| g.name == f.name) {
+            return Err(invalid(
+                format!("{path}.name"),
+                &f.name,
+                format!("the name of frameworks_to_test[{j}] too: names must be unique"),
             ));
         }
         if f.is_target_for_workload == Some(false) {
@@ -49,7 +78,15 @@ pub(crate) fn replicas(
             );
             continue;
         }
-        let replica = replica(&f.config, &format!("{path}.config"), devices, links, log)?;
+        log.mapped(format!("{path}.type"), format!("{}: engine {says}", f.kind));
+        let replica = replica(
+            &f.config,
+            &format!("{path}.config"),
+            kind,
+            devices,
+            links,
+            log,
+        )?;
         log.mapped(
             &path,
             format!("`{}` ({}) is replica {}", f.name, f.kind, out.len()),
@@ -69,6 +106,7 @@ pub(crate) fn replicas(
 fn replica(
     c: &SeedEngine,
     path: &str,
+    kind: EngineKind,
     devices: &BTreeMap<String, Device>,
     links: &[Link],
     log: &mut Log,
@@ -174,6 +212,28 @@ fn replica(
             engine.block_size()
         ),
     );
+    let kind = match kind {
+        EngineKind::Sglang(mut k) => {
+            // SGLang's prefill chunk is at most its prefill budget.
+            k.chunked_prefill_size = k.chunked_prefill_size.min(engine.max_num_batched_tokens());
+            log.mapped(
+                format!("{path}.max_num_batched_tokens"),
+                format!(
+                    "SGLang's max_prefill_tokens; chunked_prefill_size {}",
+                    k.chunked_prefill_size
+                ),
+            );
+            EngineKind::Sglang(k)
+        }
+        other => other,
+    };
+    let engine = EngineConfig {
+        kind,
+        limits: engine,
+    };
+    engine
+        .validate()
+        .map_err(|e| invalid(path, "engine limits", e.to_string()))?;
     Ok(Replica {
         engine,
         cost_model: CostModelConfig::Roofline {
@@ -368,30 +428,4 @@ fn engine(c: &SeedEngine, path: &str, tp: u32, log: &mut Log) -> Result<ServingC
         ..d
     })
     .map_err(|e| invalid(path, "engine limits", e.to_string()))
-}
-
-impl Replica {
-    /// Whether `self` and `other` run the same model with the same limits on devices with the
-    /// same figures (device names aside), so they can be replicas of one cluster.
-    pub(crate) fn alike(&self, other: &Self) -> bool {
-        let parts = |r: &Self| match &r.cost_model {
-            CostModelConfig::Roofline {
-                model,
-                dtype,
-                device,
-                ..
-            } => Some((model.clone(), *dtype, device.clone())),
-            CostModelConfig::Inferno { .. } => None,
-        };
-        match (parts(self), parts(other)) {
-            (Some((m1, d1, Some(a))), Some((m2, d2, Some(b)))) => {
-                self.engine == other.engine
-                    && m1 == m2
-                    && d1 == d2
-                    && same_figures(&a, &b)
-                    && a.interconnect_gbs.map(f64::to_bits) == b.interconnect_gbs.map(f64::to_bits)
-            }
-            _ => self == other,
-        }
-    }
 }

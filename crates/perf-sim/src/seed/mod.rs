@@ -14,10 +14,11 @@
 //! | `workload.total_duration`, `total_requests_to_generate` | `horizon_s`, `max_requests` |
 //! | `metrics_config.warm_up_duration_s` (> 0) | `warm_up_s` |
 //! | `compute_devices[]` | an inline [`perf_model_core::Accelerator`] (fp16 peak, bytes → GiB, GB/s) |
-//! | each target of `frameworks_to_test` | one replica (all must be alike) with a roofline of the catalogue model `model_profile_id` in fp16 on its device |
+//! | each target of `frameworks_to_test` | one replica with a roofline of the catalogue model `model_profile_id` in fp16 on its device; with several targets each is a pool of its own named after the framework ([`crate::pool`]: own engine, limits, device, model), reported per framework in the summary's `pools` |
+//! | `type` | `VLLM`, `ParallelVLLM` → `vllm_v1`; `SGLang` → `sglang`; `TensorRTLLM` (`TRTLLM`, `TensorRT-LLM`) → `trtllm` |
 //! | `parallelism.tp_degree` | `tensor_parallel`; the slowest link between the TP devices sets the interconnect |
 //! | `max_num_seqs`, `max_num_batched_tokens`, `block_size`, `enable_chunked_prefill`, `enable_prefix_caching` | the engine's limits |
-//! | `load_balancing_strategy` | `round_robin`, `random`; `least_loaded` = least outstanding requests |
+//! | `load_balancing_strategy` | `round_robin`, `random`; `least_loaded` = least outstanding requests; `weighted_random` with `framework_weights` (default 1 each) = the `weighted_random` router over the frameworks' pools (`random` when the weights are equal) |
 //! | `client_profiles[]` | one client each; Exponential gaps = Poisson, Constant = constant rate, Gamma = Gamma renewal; lengths Constant/Fixed, Uniform, Normal, LogNormal (`mean`, `sigma` in log space; implausible log-space values read as a linear mean and std, reported), Exponential (mean 1/rate), Pareto, Weibull, Gamma, Mixture |
 //!
 //! Distributions without an equivalent (Pareto, Weibull or Mixture gaps; Uniform, Normal or

@@ -292,19 +292,41 @@ fn each_target_framework_is_a_replica() {
     let l = load(&two_frameworks(same, "weighted_random"));
     assert_eq!(l.config.cluster.replicas, 2);
     assert_eq!(l.config.cluster.router, RouterKind::Random);
-    Simulation::new(l.config).unwrap();
-    let e = err(&two_frameworks(
+    // Each target is a pool of its own, named after its framework.
+    let names: Vec<&str> = l.config.cluster.pools.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["vllm_llama3_8b", "vllm_b"]);
+    let summary = Simulation::new(l.config).unwrap().run_summary().unwrap();
+    assert_eq!(summary.pools.len(), 2);
+    assert_eq!(summary.pools[1].name, "vllm_b");
+    // Frameworks that differ run side by side (they were an error before pools).
+    let l = load(&two_frameworks(
         "      max_num_seqs: 64\n      max_num_batched_tokens: 4096\n      enable_prefix_caching: false",
         "round_robin",
     ));
-    assert!(e.contains("frameworks_to_test[1].config"), "{e}");
+    let e = &l.config.cluster.pools[1].engine;
+    assert_eq!(e.as_ref().map(|e| e.max_batch_size()), Some(64));
+    Simulation::new(l.config).unwrap();
+    // Unequal weights: the weighted_random router over the pools.
     let text = two_frameworks(same, "weighted_random").replacen(
         "  bytes_per_token",
         "  framework_weights: { vllm_b: 3.0 }\n  bytes_per_token",
         1,
     );
-    let e = err(&text);
-    assert!(e.contains("workload.framework_weights.vllm_b"), "{e}");
+    let l = load(&text);
+    assert_eq!(l.config.cluster.router, RouterKind::WeightedRandom);
+    let w: Vec<Option<f64>> = l.config.cluster.pools.iter().map(|p| p.weight).collect();
+    assert_eq!(w, [Some(1.0), Some(3.0)]);
+    assert!(has(&l, DecisionKind::Mapped, "workload.load_balancing_strategy"));
+    let s = Simulation::new(l.config).unwrap().run_summary().unwrap();
+    let (a, b) = (s.pools[0].requests.routed, s.pools[1].requests.routed);
+    assert!(b > 2 * a, "weights 1 : 3 route {a} : {b}");
+    // A weight for a framework that is not a target is still an error.
+    let text = two_frameworks(same, "weighted_random").replacen(
+        "  bytes_per_token",
+        "  framework_weights: { vllm_c: 3.0 }\n  bytes_per_token",
+        1,
+    );
+    assert!(err(&text).contains("workload.framework_weights.vllm_c"));
     // A framework that is not a target gets no replica.
     let text = two_frameworks(same, "round_robin").replacen(
         "    type: VLLM\n    config:\n      model_profile_id: Llama3-8B",
@@ -313,7 +335,45 @@ fn each_target_framework_is_a_replica() {
     );
     let l = load(&text);
     assert_eq!(l.config.cluster.replicas, 1);
+    assert!(l.config.cluster.pools.is_empty());
     assert!(has(&l, DecisionKind::Ignored, "frameworks_to_test[1]"));
+}
+
+#[test]
+fn sglang_and_tensorrt_llm_targets_run_side_by_side() {
+    let second = "      max_num_seqs: 64\n      max_num_batched_tokens: 2048\n      enable_prefix_caching: true";
+    for (ty, engine) in [("SGLang", "sglang"), ("TensorRTLLM", "trtllm"), ("TRTLLM", "trtllm")] {
+        let text = two_frameworks(second, "weighted_random")
+            .replacen("  - name: vllm_b\n    type: VLLM", &format!("  - name: b\n    type: {ty}"), 1)
+            .replacen(
+                "  bytes_per_token",
+                "  framework_weights: { vllm_llama3_8b: 1.0, b: 2.0 }\n  bytes_per_token",
+                1,
+            );
+        let l = load(&text);
+        assert!(
+            l.decisions.iter().any(|d| d.path == "frameworks_to_test[1].type"
+                && d.detail.starts_with(&format!("{ty}: engine {engine}"))),
+            "{:#?}",
+            l.decisions
+        );
+        assert!(has(&l, DecisionKind::Mapped, "frameworks_to_test[0].type"));
+        let s = Simulation::new(l.config).unwrap().run_summary().unwrap();
+        assert_eq!(s.pools[1].name, "b");
+        assert_eq!(s.pools[1].engine, engine);
+        assert_eq!(s.pools[0].engine, "vllm_v1");
+        let c = s.requests;
+        assert_eq!(c.arrived, c.completed + c.rejected + c.dropped + c.unfinished);
+        assert_eq!(
+            s.pools[0].requests.completed + s.pools[1].requests.completed,
+            c.completed
+        );
+    }
+    let text = two_frameworks(second, "round_robin")
+        .replacen("  - name: vllm_b\n    type: VLLM", "  - name: b\n    type: Triton", 1);
+    assert!(err(&text).contains("frameworks_to_test[1].type = Triton"));
+    let text = two_frameworks(second, "round_robin").replacen("  - name: vllm_b", "  - name: vllm_llama3_8b", 1);
+    assert!(err(&text).contains("frameworks_to_test[1].name = vllm_llama3_8b"));
 }
 
 #[test]

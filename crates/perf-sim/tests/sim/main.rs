@@ -7,6 +7,7 @@ mod config_errors;
 mod determinism;
 mod engines;
 mod invariants;
+mod pools;
 mod prefix;
 mod props;
 mod slo;
