@@ -87,7 +87,10 @@ impl DisaggregationConfig {
                 return Err(invalid(
                     format!("{p}.{key}"),
                     name,
-                    format!("no such pool in cluster.pools (pools: {})", names.join(", ")),
+                    format!(
+                        "no such pool in cluster.pools (pools: {})",
+                        names.join(", ")
+                    ),
                 ));
             }
         }

@@ -44,8 +44,8 @@ use serde::{Deserialize, Serialize};
 use perf_model_core::StepTimeModel;
 
 use crate::config::{
-    ClusterConfig, CostModelConfig, EngineOverheads, KvCacheConfig, MAX_REPLICAS,
-    PreemptionPolicy, SimConfig,
+    ClusterConfig, CostModelConfig, EngineOverheads, KvCacheConfig, MAX_REPLICAS, PreemptionPolicy,
+    SimConfig,
 };
 use crate::engine::EngineConfig;
 use crate::error::{Result, SimError, invalid};
@@ -125,7 +125,10 @@ impl PoolConfig {
         ClusterConfig {
             replicas: self.replicas,
             router: cluster.router,
-            engine: self.engine.clone().unwrap_or_else(|| cluster.engine.clone()),
+            engine: self
+                .engine
+                .clone()
+                .unwrap_or_else(|| cluster.engine.clone()),
             cost_model: self
                 .cost_model
                 .clone()
@@ -182,7 +185,11 @@ pub(crate) fn in_pool(err: SimError, i: usize) -> SimError {
             }
         }
         // A catalogue lookup (model, accelerator) of the pool's own configuration.
-        SimError::Core(e) => invalid(format!("cluster.pools[{i}]"), "its configuration", e.to_string()),
+        SimError::Core(e) => invalid(
+            format!("cluster.pools[{i}]"),
+            "its configuration",
+            e.to_string(),
+        ),
         other => other,
     }
 }

@@ -52,6 +52,7 @@ impl Router {
     }
 
     /// The replica for the next request. Ties rotate: the scan starts one past the last choice.
+    #[inline]
     pub fn pick(&mut self, replicas: &[Replica]) -> usize {
         let n = replicas.len();
         if n <= 1 {

@@ -866,9 +866,6 @@ impl<'a> Engine<'a> {
             match class {
                 STEP_END => self.on_step_end(payload as usize, now, &mut out)?,
                 ARRIVAL => self.on_arrival(payload as usize, now, &mut out)?,
-                ENQUEUE if payload & HANDOFF != 0 => {
-                    self.on_kv_arrived(payload & !HANDOFF, now, &mut out)?;
-                }
                 ENQUEUE => self.enqueue(payload, now, &mut out)?,
                 WAKE => self.on_wake(payload as usize, now)?,
                 _ => self.admit(payload, now),
@@ -910,7 +907,10 @@ impl<'a> Engine<'a> {
             if let Some(d) = &mut self.disagg {
                 d.restore(s, &mut r);
             }
-            if let Some(p) = self.pool_stats.get_mut(self.lim[r.replica as usize].pool as usize) {
+            if let Some(p) = self
+                .pool_stats
+                .get_mut(self.lim[r.replica as usize].pool as usize)
+            {
                 p.counts.unfinished += 1;
             }
             let miss = self.slos[r.client as usize].map(|_| false);
@@ -974,7 +974,20 @@ impl<'a> Engine<'a> {
         let cap = self.clients[client].max_tokens;
         req.max_new = max_new(cap, target, prompt, self.lim[0].max_model_len);
         // Rejected on arrival when no pool could ever serve it.
-        let too_long = total > u64::from(u32::MAX) || !self.servable(&req, cap);
+        let too_long = if self.pool_stats.is_empty() {
+            // One pool: its first replica answers for all.
+            self.lim[0]
+                .max_model_len
+                .is_some_and(|m| total > u64::from(m))
+                || total > u64::from(u32::MAX)
+                || !self.replicas[0].engine.can_serve(&ArrivalInfo {
+                    prompt_tokens: prompt,
+                    final_tokens: u32::try_from(total).unwrap_or(u32::MAX),
+                    max_new_tokens: req.max_new,
+                })
+        } else {
+            total > u64::from(u32::MAX) || !self.servable(&req, cap)
+        };
         if too_long {
             self.counts.rejected += 1;
             let miss = self.slos[client].map(|_| false);
@@ -999,7 +1012,13 @@ impl<'a> Engine<'a> {
     /// Routes the request in `slot` (now schedulable) to a replica's waiting queue, or drops
     /// it when that queue is full.
     fn enqueue<W: Write>(&mut self, slot: u32, now: u64, out: &mut CsvSink<W>) -> Result<()> {
-        let r = self.entry.start + self.router.pick(&self.replicas[self.entry.clone()]);
+        if slot & HANDOFF != 0 {
+            return self.on_kv_arrived(slot & !HANDOFF, now, out);
+        }
+        let r = match &self.disagg {
+            None => self.router.pick(&self.replicas),
+            Some(_) => self.entry.start + self.router.pick(&self.replicas[self.entry.clone()]),
+        };
         let req = &mut self.slab.reqs[slot as usize];
         req.replica = u32::try_from(r).unwrap_or(u32::MAX);
         if !self.pool_stats.is_empty() && !self.routed_to_pool(slot, r) {
@@ -1065,7 +1084,7 @@ impl<'a> Engine<'a> {
             )
         };
         let total = u64::from(req.prompt) + u64::from(target);
-        let ok = !l.max_model_len.is_some_and(|m| total > u64::from(m))
+        let ok = l.max_model_len.is_none_or(|m| total <= u64::from(m))
             && self.replicas[r].engine.can_serve(&ArrivalInfo {
                 prompt_tokens: req.prompt,
                 final_tokens: u32::try_from(total).unwrap_or(u32::MAX),
@@ -1074,8 +1093,8 @@ impl<'a> Engine<'a> {
         (ok, max_new)
     }
 
-    /// Whether some pool could serve `req` (the one pool without `cluster.pools`; with
-    /// disaggregation, the prefill pool its prefill and the decode pool the rest).
+    /// Whether some pool could serve `req` (with disaggregation, the prefill pool its
+    /// prefill and the decode pool the rest).
     fn servable(&self, req: &Req, cap: u32) -> bool {
         if let Some(d) = &self.disagg {
             return self.can_serve(d.prefill.start, req, cap).0
@@ -1107,12 +1126,8 @@ impl<'a> Engine<'a> {
     /// The KV of the request in `slot` reached the decode pool: it joins a decode replica's
     /// waiting queue with its prompt computed and its first token generated, or is dropped
     /// when that queue is full.
-    fn on_kv_arrived<W: Write>(
-        &mut self,
-        slot: u32,
-        now: u64,
-        out: &mut CsvSink<W>,
-    ) -> Result<()> {
+    #[cold]
+    fn on_kv_arrived<W: Write>(&mut self, slot: u32, now: u64, out: &mut CsvSink<W>) -> Result<()> {
         let Some(d) = &mut self.disagg else {
             return Ok(());
         };
@@ -1157,8 +1172,8 @@ impl<'a> Engine<'a> {
         rep.engine
             .enqueue(&mut Requests::new(&mut self.slab.reqs), ReqId(slot));
         rep.counters.routed += 1;
-        if let Some(p) = self.pool_stats.get_mut(self.lim[r].pool as usize) {
-            p.counts.routed += 1;
+        if !self.pool_stats.is_empty() {
+            self.pool_stats[self.lim[r].pool as usize].counts.routed += 1;
         }
         if !rep.busy && !rep.wake_pending {
             rep.wake_pending = true;

@@ -373,7 +373,7 @@ impl VllmV1 {
             }
             // A request whose prompt was computed on a prefill replica (disaggregation)
             // arrives decoding; any other admission computes a prompt (or recomputes).
-            let decode = r.generated >= 1 && n == 1 && k + 1 == num;
+            let decode = n == 1 && r.generated >= 1 && k + 1 == num;
             let _ = self.waiting.remove(j);
             self.push_running(reqs, s);
             if decode {

@@ -2,8 +2,8 @@
 
 use crate::config::{ClientConfig, ClusterConfig, KvCacheConfig, RouterKind, SimConfig};
 use crate::config::{EngineOverheads, PreemptionPolicy, WorkloadConfig};
-use crate::pool::PoolConfig;
 use crate::error::{Result, invalid, non_negative, positive};
+use crate::pool::PoolConfig;
 
 use super::SeedOutputs;
 use super::decision::Log;

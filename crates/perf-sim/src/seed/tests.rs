@@ -293,7 +293,13 @@ fn each_target_framework_is_a_replica() {
     assert_eq!(l.config.cluster.replicas, 2);
     assert_eq!(l.config.cluster.router, RouterKind::Random);
     // Each target is a pool of its own, named after its framework.
-    let names: Vec<&str> = l.config.cluster.pools.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = l
+        .config
+        .cluster
+        .pools
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     assert_eq!(names, ["vllm_llama3_8b", "vllm_b"]);
     let summary = Simulation::new(l.config).unwrap().run_summary().unwrap();
     assert_eq!(summary.pools.len(), 2);
@@ -316,7 +322,11 @@ fn each_target_framework_is_a_replica() {
     assert_eq!(l.config.cluster.router, RouterKind::WeightedRandom);
     let w: Vec<Option<f64>> = l.config.cluster.pools.iter().map(|p| p.weight).collect();
     assert_eq!(w, [Some(1.0), Some(3.0)]);
-    assert!(has(&l, DecisionKind::Mapped, "workload.load_balancing_strategy"));
+    assert!(has(
+        &l,
+        DecisionKind::Mapped,
+        "workload.load_balancing_strategy"
+    ));
     let s = Simulation::new(l.config).unwrap().run_summary().unwrap();
     let (a, b) = (s.pools[0].requests.routed, s.pools[1].requests.routed);
     assert!(b > 2 * a, "weights 1 : 3 route {a} : {b}");
@@ -342,9 +352,17 @@ fn each_target_framework_is_a_replica() {
 #[test]
 fn sglang_and_tensorrt_llm_targets_run_side_by_side() {
     let second = "      max_num_seqs: 64\n      max_num_batched_tokens: 2048\n      enable_prefix_caching: true";
-    for (ty, engine) in [("SGLang", "sglang"), ("TensorRTLLM", "trtllm"), ("TRTLLM", "trtllm")] {
+    for (ty, engine) in [
+        ("SGLang", "sglang"),
+        ("TensorRTLLM", "trtllm"),
+        ("TRTLLM", "trtllm"),
+    ] {
         let text = two_frameworks(second, "weighted_random")
-            .replacen("  - name: vllm_b\n    type: VLLM", &format!("  - name: b\n    type: {ty}"), 1)
+            .replacen(
+                "  - name: vllm_b\n    type: VLLM",
+                &format!("  - name: b\n    type: {ty}"),
+                1,
+            )
             .replacen(
                 "  bytes_per_token",
                 "  framework_weights: { vllm_llama3_8b: 1.0, b: 2.0 }\n  bytes_per_token",
@@ -352,8 +370,10 @@ fn sglang_and_tensorrt_llm_targets_run_side_by_side() {
             );
         let l = load(&text);
         assert!(
-            l.decisions.iter().any(|d| d.path == "frameworks_to_test[1].type"
-                && d.detail.starts_with(&format!("{ty}: engine {engine}"))),
+            l.decisions
+                .iter()
+                .any(|d| d.path == "frameworks_to_test[1].type"
+                    && d.detail.starts_with(&format!("{ty}: engine {engine}"))),
             "{:#?}",
             l.decisions
         );
@@ -363,16 +383,26 @@ fn sglang_and_tensorrt_llm_targets_run_side_by_side() {
         assert_eq!(s.pools[1].engine, engine);
         assert_eq!(s.pools[0].engine, "vllm_v1");
         let c = s.requests;
-        assert_eq!(c.arrived, c.completed + c.rejected + c.dropped + c.unfinished);
+        assert_eq!(
+            c.arrived,
+            c.completed + c.rejected + c.dropped + c.unfinished
+        );
         assert_eq!(
             s.pools[0].requests.completed + s.pools[1].requests.completed,
             c.completed
         );
     }
-    let text = two_frameworks(second, "round_robin")
-        .replacen("  - name: vllm_b\n    type: VLLM", "  - name: b\n    type: Triton", 1);
+    let text = two_frameworks(second, "round_robin").replacen(
+        "  - name: vllm_b\n    type: VLLM",
+        "  - name: b\n    type: Triton",
+        1,
+    );
     assert!(err(&text).contains("frameworks_to_test[1].type = Triton"));
-    let text = two_frameworks(second, "round_robin").replacen("  - name: vllm_b", "  - name: vllm_llama3_8b", 1);
+    let text = two_frameworks(second, "round_robin").replacen(
+        "  - name: vllm_b",
+        "  - name: vllm_llama3_8b",
+        1,
+    );
     assert!(err(&text).contains("frameworks_to_test[1].name = vllm_llama3_8b"));
 }
 

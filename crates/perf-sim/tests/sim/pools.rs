@@ -72,10 +72,16 @@ fn lone_disaggregated_request_is_exact() {
     assert_eq!(pools[1].requests.completed, 1);
     assert_eq!(pools[0].latency.ttft_ms.count, 1);
     assert_eq!(pools[1].latency.tpot_ms.count, 1);
-    let t = pools[0].kv_transfers.expect("prefill pool reports its transfers");
+    let t = pools[0]
+        .kv_transfers
+        .expect("prefill pool reports its transfers");
     assert_eq!(t.transfers, 1);
     approx::assert_relative_eq!(t.bytes, 131_072_000.0);
-    approx::assert_relative_eq!(t.handoff_ms.mean, transfer as f64 * 1e-6, max_relative = 1e-12);
+    approx::assert_relative_eq!(
+        t.handoff_ms.mean,
+        transfer as f64 * 1e-6,
+        max_relative = 1e-12
+    );
     // The CSV's replica is the decode replica; the prompt was prefilled once.
     assert_eq!(s.replicas[0].steps, 1);
     assert_eq!(s.replicas[1].steps, u64::from(o - 1));
@@ -99,7 +105,8 @@ fn link_is_a_fifo_server() {
     let link = json!({ "latency_ms": 2.0, "bandwidth_gbs": 1.0 });
     let mut c = disagg(1, 1, link, fixed_client(1000.0, 100, 3));
     c["max_requests"] = json!(2);
-    c["workload"]["clients"][0]["arrival"] = json!({ "kind": "closed_loop", "users": 2, "think_time_s": 10.0 });
+    c["workload"]["clients"][0]["arrival"] =
+        json!({ "kind": "closed_loop", "users": 2, "think_time_s": 10.0 });
     let (s, _) = run(cfg(c));
     let one = 2_000_000.0 + 131_072.0 * 100.0; // ns per transfer
     let h = s.pools[0].kv_transfers.unwrap().handoff_ms;
@@ -148,7 +155,10 @@ fn disaggregation_conserves_requests_and_respects_kv() {
         let (s, csv) = run(config.clone());
         let c = s.requests;
         assert_eq!(c.arrived, if cut.is_none() { 1500 } else { 617 });
-        assert_eq!(c.arrived, c.completed + c.rejected + c.dropped + c.unfinished);
+        assert_eq!(
+            c.arrived,
+            c.completed + c.rejected + c.dropped + c.unfinished
+        );
         assert_eq!(rows(&csv).len() as u64, c.arrived);
         let (p, d) = (&s.pools[0], &s.pools[1]);
         assert_eq!(p.requests.completed + d.requests.completed, c.completed);
@@ -158,10 +168,7 @@ fn disaggregation_conserves_requests_and_respects_kv() {
             "every rejection is a pool's (none is too long for every pool)"
         );
         assert_eq!(p.requests.dropped + d.requests.dropped, c.dropped);
-        assert_eq!(
-            p.requests.unfinished + d.requests.unfinished,
-            c.unfinished
-        );
+        assert_eq!(p.requests.unfinished + d.requests.unfinished, c.unfinished);
         // Every hand-off reached a decode replica or was dropped there (or is still on the
         // link or in the decode pool at a cut-off).
         assert_eq!(
@@ -171,7 +178,10 @@ fn disaggregation_conserves_requests_and_respects_kv() {
         );
         assert!(d.requests.routed + d.requests.dropped <= p.requests.handed_off);
         if cut.is_none() {
-            assert_eq!(d.requests.routed + d.requests.dropped, p.requests.handed_off);
+            assert_eq!(
+                d.requests.routed + d.requests.dropped,
+                p.requests.handed_off
+            );
             assert_eq!(c.unfinished, 0);
         }
         for r in &s.replicas {
@@ -181,7 +191,10 @@ fn disaggregation_conserves_requests_and_respects_kv() {
         // The global ITL is the pools' (all from the decode pool).
         assert_eq!(s.latency.itl_ms.count, d.latency.itl_ms.count);
         assert_eq!(p.latency.itl_ms.count, 0);
-        assert_eq!(s.latency.ttft_ms.count, p.latency.ttft_ms.count + d.latency.ttft_ms.count);
+        assert_eq!(
+            s.latency.ttft_ms.count,
+            p.latency.ttft_ms.count + d.latency.ttft_ms.count
+        );
         // Same seed, same bytes.
         let (s2, csv2) = run(config);
         assert_eq!(csv, csv2);
@@ -259,13 +272,22 @@ fn strip_nulls(mut v: Value) -> Value {
 fn heterogeneous_pools_reject_by_the_replica_reached() {
     let (s, csv) = run(cfg(strip_nulls(two_pools("round_robin", None, None))));
     let c = s.requests;
-    assert_eq!(c.arrived, c.completed + c.rejected + c.dropped + c.unfinished);
+    assert_eq!(
+        c.arrived,
+        c.completed + c.rejected + c.dropped + c.unfinished
+    );
     let (big, small) = (&s.pools[0], &s.pools[1]);
     assert_eq!((big.name.as_str(), big.engine.as_str()), ("big", "vllm_v1"));
-    assert_eq!((small.name.as_str(), small.engine.as_str()), ("small", "sglang"));
+    assert_eq!(
+        (small.name.as_str(), small.engine.as_str()),
+        ("small", "sglang")
+    );
     assert_eq!((big.replicas, small.first_replica), (3, 3));
     assert_eq!(small.kv_blocks_per_replica, 3000);
-    assert_eq!(big.requests.rejected, 0, "the big pool serves every request");
+    assert_eq!(
+        big.requests.rejected, 0,
+        "the big pool serves every request"
+    );
     // Only the small pool rejects, and only prompts + outputs above its 1024 tokens.
     assert!(small.requests.rejected > 0);
     assert_eq!(small.requests.rejected, c.rejected);
@@ -273,7 +295,10 @@ fn heterogeneous_pools_reject_by_the_replica_reached() {
     for r in rs.iter().filter(|r| r.status == "rejected") {
         assert!(r.prompt + r.target > 1024, "{} + {}", r.prompt, r.target);
     }
-    assert_eq!(big.requests.completed + small.requests.completed, c.completed);
+    assert_eq!(
+        big.requests.completed + small.requests.completed,
+        c.completed
+    );
     // Round robin over 4 replicas: the small pool gets a quarter of the routing decisions.
     let small_share = small.requests.routed + small.requests.rejected;
     assert!((small_share as f64 / c.arrived as f64 - 0.25).abs() < 0.01);
@@ -297,7 +322,11 @@ fn heterogeneous_pools_reject_by_the_replica_reached() {
 
 #[test]
 fn weighted_random_follows_pool_weights() {
-    let (s, _) = run(cfg(strip_nulls(two_pools("weighted_random", Some(1.0), Some(3.0)))));
+    let (s, _) = run(cfg(strip_nulls(two_pools(
+        "weighted_random",
+        Some(1.0),
+        Some(3.0),
+    ))));
     let (big, small) = (&s.pools[0], &s.pools[1]);
     let to_small = (small.requests.routed + small.requests.rejected) as f64;
     let share = to_small / s.requests.arrived as f64;
@@ -308,7 +337,11 @@ fn weighted_random_follows_pool_weights() {
         assert!((f - 1.0 / 3.0).abs() < 0.05, "{f}");
     }
     // A pool of weight 0 gets nothing.
-    let (s, _) = run(cfg(strip_nulls(two_pools("weighted_random", Some(1.0), Some(0.0)))));
+    let (s, _) = run(cfg(strip_nulls(two_pools(
+        "weighted_random",
+        Some(1.0),
+        Some(0.0),
+    ))));
     assert_eq!(s.pools[1].requests.routed + s.pools[1].requests.rejected, 0);
     // Without pools, weighted_random is uniform over the replicas, and deterministic.
     let mut plain = two_pools("weighted_random", None, None);
@@ -332,7 +365,10 @@ fn requests_no_pool_can_serve_are_rejected_on_arrival() {
     let (s, csv) = run(cfg(c));
     assert_eq!(s.requests.rejected, 20);
     // Not routed: no pool counts them.
-    assert_eq!(s.pools[0].requests.rejected + s.pools[1].requests.rejected, 0);
+    assert_eq!(
+        s.pools[0].requests.rejected + s.pools[1].requests.rejected,
+        0
+    );
     assert!(rows(&csv).iter().all(|r| r.status == "rejected"));
 }
 
@@ -367,33 +403,86 @@ fn bad_pools_and_disaggregation_name_their_field() {
         c
     };
     let cases = [
-        (with(&["cluster", "disaggregation", "decode_pool"], json!("nope")),
-         "cluster.disaggregation.decode_pool = nope"),
-        (with(&["cluster", "disaggregation", "prefill_pool"], json!("d")),
-         "cluster.disaggregation.decode_pool = d: must differ"),
-        (with(&["cluster", "disaggregation", "link", "bandwidth_gbs"], json!(0.0)),
-         "cluster.disaggregation.link.bandwidth_gbs = 0"),
-        (with(&["cluster", "disaggregation", "link", "latency_ms"], json!(-1.0)),
-         "cluster.disaggregation.link.latency_ms = -1"),
-        (with(&["cluster", "disaggregation", "kv_bytes_per_token"], Value::Null),
-         "cluster.disaggregation.kv_bytes_per_token = null"),
-        (with(&["cluster", "pools", "1", "name"], json!("p")),
-         "cluster.pools[1].name = p"),
-        (with(&["cluster", "pools", "1", "replicas"], json!(0)),
-         "cluster.pools[1].replicas = 0"),
-        (with(&["cluster", "pools", "0", "weight"], json!(-2.0)),
-         "cluster.pools[0].weight = -2"),
-        (with(&["cluster", "replicas"], json!(5)), "cluster.replicas = 5"),
-        (with(&["cluster", "pools", "1", "engine"], json!({ "kind": "sglang" })),
-         "cluster.disaggregation.decode_pool = d: its engine, sglang, cannot decode"),
-        (with(&["cluster", "pools", "1", "overheads"], json!({ "pre_schedule_ms": 3.0 })),
-         "cluster.pools[1].overheads.pre_schedule_ms = 3"),
-        (with(&["cluster", "pools", "1", "cost_model"], json!({ "kind": "inferno", "alpha": -1.0, "beta": 0.0, "gamma": 0.0 })),
-         "cluster.pools[1].cost_model.alpha = -1"),
-        (with(&["cluster", "pools", "0", "kv_cache"], json!({ "num_gpu_blocks": 3 })),
-         "cluster.pools[0].kv_cache.num_gpu_blocks = 3"),
-        (with(&["cluster", "pools", "0", "cost_model"], json!({ "kind": "roofline", "model": "No-Such", "accelerator": "H100" })),
-         "cluster.pools[0] = "),
+        (
+            with(&["cluster", "disaggregation", "decode_pool"], json!("nope")),
+            "cluster.disaggregation.decode_pool = nope",
+        ),
+        (
+            with(&["cluster", "disaggregation", "prefill_pool"], json!("d")),
+            "cluster.disaggregation.decode_pool = d: must differ",
+        ),
+        (
+            with(
+                &["cluster", "disaggregation", "link", "bandwidth_gbs"],
+                json!(0.0),
+            ),
+            "cluster.disaggregation.link.bandwidth_gbs = 0",
+        ),
+        (
+            with(
+                &["cluster", "disaggregation", "link", "latency_ms"],
+                json!(-1.0),
+            ),
+            "cluster.disaggregation.link.latency_ms = -1",
+        ),
+        (
+            with(
+                &["cluster", "disaggregation", "kv_bytes_per_token"],
+                Value::Null,
+            ),
+            "cluster.disaggregation.kv_bytes_per_token = null",
+        ),
+        (
+            with(&["cluster", "pools", "1", "name"], json!("p")),
+            "cluster.pools[1].name = p",
+        ),
+        (
+            with(&["cluster", "pools", "1", "replicas"], json!(0)),
+            "cluster.pools[1].replicas = 0",
+        ),
+        (
+            with(&["cluster", "pools", "0", "weight"], json!(-2.0)),
+            "cluster.pools[0].weight = -2",
+        ),
+        (
+            with(&["cluster", "replicas"], json!(5)),
+            "cluster.replicas = 5",
+        ),
+        (
+            with(
+                &["cluster", "pools", "1", "engine"],
+                json!({ "kind": "sglang" }),
+            ),
+            "cluster.disaggregation.decode_pool = d: its engine, sglang, cannot decode",
+        ),
+        (
+            with(
+                &["cluster", "pools", "1", "overheads"],
+                json!({ "pre_schedule_ms": 3.0 }),
+            ),
+            "cluster.pools[1].overheads.pre_schedule_ms = 3",
+        ),
+        (
+            with(
+                &["cluster", "pools", "1", "cost_model"],
+                json!({ "kind": "inferno", "alpha": -1.0, "beta": 0.0, "gamma": 0.0 }),
+            ),
+            "cluster.pools[1].cost_model.alpha = -1",
+        ),
+        (
+            with(
+                &["cluster", "pools", "0", "kv_cache"],
+                json!({ "num_gpu_blocks": 3 }),
+            ),
+            "cluster.pools[0].kv_cache.num_gpu_blocks = 3",
+        ),
+        (
+            with(
+                &["cluster", "pools", "0", "cost_model"],
+                json!({ "kind": "roofline", "model": "No-Such", "accelerator": "H100" }),
+            ),
+            "cluster.pools[0] = ",
+        ),
     ];
     for (c, want) in cases {
         let e = err(c);
@@ -401,11 +490,18 @@ fn bad_pools_and_disaggregation_name_their_field() {
     }
     // A third pool, and disaggregation without pools.
     let mut c = base.clone();
-    c["cluster"]["pools"].as_array_mut().unwrap().push(json!({ "name": "x" }));
+    c["cluster"]["pools"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "x" }));
     assert!(err(c).contains("cluster.pools = x: with disaggregation every pool"));
     let mut c = base.clone();
     c["cluster"].as_object_mut().unwrap().remove("pools");
-    assert!(err(c).contains("cluster.disaggregation.prefill_pool = p: disaggregation needs cluster.pools"));
+    assert!(
+        err(c).contains(
+            "cluster.disaggregation.prefill_pool = p: disaggregation needs cluster.pools"
+        )
+    );
     // weighted_random with every weight 0.
     let c = strip_nulls(two_pools("weighted_random", Some(0.0), Some(0.0)));
     assert!(err(c).contains("weighted_random needs a pool with a weight > 0"));
