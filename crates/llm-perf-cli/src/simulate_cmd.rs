@@ -489,5 +489,41 @@ fn render(s: &Summary) -> String {
         ]);
     }
     out.push_str(&table.render());
+    if !s.pools.is_empty() {
+        out.push('\n');
+        out.push_str(&render_pools(s));
+    }
     out
+}
+
+/// One row per pool (heterogeneous clusters, seed frameworks, disaggregation).
+fn render_pools(s: &Summary) -> String {
+    let mut table = Table::new(&[
+        "pool",
+        "engine",
+        "replicas",
+        "completed",
+        "req/s",
+        "TTFT p99 ms",
+        "TPOT p99 ms",
+        "goodput req/s",
+    ]);
+    for p in &s.pools {
+        let name = match &p.role {
+            Some(role) => format!("{} ({role})", p.name),
+            None => p.name.clone(),
+        };
+        table.row(vec![
+            name,
+            p.engine.clone(),
+            p.replicas.to_string(),
+            p.requests.completed.to_string(),
+            num(p.throughput.requests_per_second, 5),
+            num(p.latency.ttft_ms.p99, 5),
+            num(p.latency.tpot_ms.p99, 5),
+            p.goodput
+                .map_or_else(|| "-".to_owned(), |g| num(g.requests_per_second, 5)),
+        ]);
+    }
+    table.render()
 }

@@ -75,6 +75,14 @@
 //! cache holds, or above the token budget without chunked prefill) are `rejected` on arrival;
 //! a full waiting queue (`max_queue_size`) `drops` them.
 //!
+//! # Clusters
+//! `cluster.replicas` identical replicas by default; `cluster.pools` ([`pool`]) makes a
+//! heterogeneous cluster of pools, each with its own engine, cost model (model, accelerator,
+//! TP), KV cache, preemption and overheads, reported per pool in [`Summary::pools`]. Routers:
+//! `round_robin`, `random`, `weighted_random` (pool weights), `least_outstanding_requests`,
+//! `least_kv_usage`. `cluster.disaggregation` ([`disagg`]) splits each request between a
+//! prefill pool and a decode pool, moving its KV over a FIFO link.
+//!
 //! # Metrics
 //! Arrival `a`, first scheduled step start `s`, token times `t₁ < … < t_O`, completion
 //! `c = t_O` (specs/simulator.md §7.1), all over **completed** requests:

@@ -522,3 +522,40 @@ fn roofline_disaggregation_derives_kv_bytes_from_the_model() {
     assert!(t.transfers > 0);
     assert_eq!(s.requests.completed, 50);
 }
+
+#[test]
+fn every_builtin_engine_can_prefill_for_a_vllm_v1_decode_pool() {
+    for engine in [
+        json!({ "kind": "vllm_v1" }),
+        json!({ "kind": "vllm_v0" }),
+        json!({ "kind": "vllm_v0", "enable_chunked_prefill": true }),
+        json!({ "kind": "sarathi" }),
+        json!({ "kind": "orca" }),
+        json!({ "kind": "static" }),
+        json!({ "kind": "sglang" }),
+        json!({ "kind": "trtllm" }),
+        json!({ "kind": "trtllm", "capacity_scheduler_policy": "max_utilization" }),
+    ] {
+        let mut c = loaded(6, 1500, None);
+        c["max_requests"] = json!(600);
+        c["cluster"]["pools"][0]["engine"] = engine.clone();
+        c["cluster"]["pools"][0]["kv_cache"] = json!({ "num_gpu_blocks": 2000 });
+        let config = cfg(c);
+        let (s, csv) = run(config.clone());
+        let n = s.requests;
+        assert_eq!(n.arrived, 600, "{engine}");
+        assert_eq!(n.arrived, n.completed + n.rejected + n.dropped, "{engine}");
+        assert_eq!(n.unfinished, 0, "{engine}");
+        assert_eq!(s.pools[0].engine, engine["kind"].as_str().unwrap());
+        let (p, d) = (&s.pools[0], &s.pools[1]);
+        assert_eq!(d.requests.routed + d.requests.dropped, p.requests.handed_off);
+        assert_eq!(p.requests.completed + d.requests.completed, n.completed);
+        for r in &s.replicas {
+            assert!(r.kv_blocks_max <= r.kv_blocks_total, "{engine}");
+        }
+        // Prefill replicas never decode: one step per prefill chunk, no ITL.
+        assert_eq!(p.latency.itl_ms.count, 0, "{engine}");
+        let (_, csv2) = run(config);
+        assert_eq!(csv, csv2, "{engine}");
+    }
+}
