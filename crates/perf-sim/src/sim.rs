@@ -1799,6 +1799,30 @@ mod tests {
     }
 
     #[test]
+    fn lazy_decoders_match_with_pools_and_disaggregation() {
+        use serde_json::json;
+        for (blocks, disagg) in [(400, true), (3000, true), (400, false)] {
+            let mut c = config(
+                json!({ "max_batch_size": 64, "max_num_batched_tokens": 2048 }),
+                1,
+                "least_kv_usage",
+                100_000,
+                "last_admitted",
+            );
+            c["cluster"]["pools"] = json!([
+                { "name": "a", "replicas": 2 },
+                { "name": "b", "replicas": 1, "kv_cache": { "num_gpu_blocks": blocks },
+                  "engine": { "max_batch_size": 32, "max_num_batched_tokens": 512 } }
+            ]);
+            if disagg {
+                c["cluster"]["disaggregation"] = json!({ "prefill_pool": "a", "decode_pool": "b",
+                    "link": { "latency_ms": 0.3, "bandwidth_gbs": 20.0 } });
+            }
+            check(&c);
+        }
+    }
+
+    #[test]
     fn lazy_decoders_match_on_random_small_configurations() {
         let mut valid = 0;
         for seed in 0..120 {
