@@ -37,8 +37,7 @@ use llm_perf::prelude::*;
 const TTFT_SLO_MS: f64 = 3000.0;
 const TPOT_SLO_MS: f64 = 15.0;
 
-const COST: &str =
-    r#"{ "kind": "roofline", "model": "Llama-3.1-8B", "accelerator": "H100" }"#;
+const COST: &str = r#"{ "kind": "roofline", "model": "Llama-3.1-8B", "accelerator": "H100" }"#;
 
 fn workload(rate: f64) -> String {
     format!(
@@ -85,7 +84,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!();
     print!("{:>5} |", "req/s");
     for _ in setups {
-        print!(" {:>7} {:>5} {:>6} {:>6} |", "goodput", "att%", "TPOT99", "TTFT99");
+        print!(
+            " {:>7} {:>5} {:>6} {:>6} |",
+            "goodput", "att%", "TPOT99", "TTFT99"
+        );
     }
     println!();
     for rate in [20.0, 25.0, 30.0, 35.0, 40.0, 45.0] {
