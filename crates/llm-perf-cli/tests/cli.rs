@@ -1800,7 +1800,10 @@ fn ctrl_c_stops_a_simulation_and_writes_a_summary_marked_interrupted() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::fs::metadata(&csv).map_or(0, |m| m.len()) == 0 {
         assert!(Instant::now() < deadline, "no rows after 60 s");
-        assert!(child.try_wait().unwrap().is_none(), "ended before the signal");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before the signal"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let killed = Command::new("kill")
