@@ -27,6 +27,7 @@ mod simulate_cmd;
 mod store_cmd;
 mod sweep_cmd;
 mod table;
+mod tune_cluster;
 mod tune_cmd;
 mod tune_seed;
 mod validate_cmd;
@@ -70,8 +71,14 @@ enum Command {
     /// Simulate serving (continuous batching, paged KV, preemption, replicas) from a YAML/JSON config.
     #[command(alias = "run")]
     Simulate(simulate_cmd::SimulateArgs),
-    /// Tune serving knobs with particle swarm optimisation, evaluated by the simulator.
-    Tune(tune_cmd::TuneArgs),
+    /// Tune serving knobs with particle swarm optimisation, evaluated by the simulator or by
+    /// real benchmarks, locally or on a cluster (`--scheduler slurm|k8s`).
+    Tune(Box<tune_cmd::TuneArgs>),
+    /// One task of a distributed `tune --scheduler`: evaluates candidate I of a task list with
+    /// the run's evaluator and writes its result beside the list (internal; see
+    /// docs/tuning.md §6).
+    #[command(name = "tune-task", hide = true)]
+    TuneTask(tune_cluster::TuneTaskArgs),
     /// List the serving engines and benchmark runners for real-benchmark tuning.
     Engines(engines_cmd::EnginesArgs),
     /// List catalogued models, or show one with derived sizes.
@@ -121,6 +128,9 @@ fn main() -> ExitCode {
         Command::Serve(_) => "error,llm_perf_server=info,llm_perf::serve_cmd=info",
         // progress lines of a long simulation when stderr is not a terminal
         Command::Simulate(_) => "error,llm_perf::simulate_cmd=info",
+        // a distributed tune says what it submits and waits for; a task what it evaluates
+        Command::Tune(ref a) if a.distributed() => "error,llm_perf::distributed=info",
+        Command::TuneTask(_) => "error,llm_perf::distributed=info",
         _ => "error",
     };
     tracing_subscriber::fmt()
@@ -142,6 +152,7 @@ fn main() -> ExitCode {
         Command::Optimize(args) => queue_cmd::optimize(&args),
         Command::Simulate(args) => simulate_cmd::simulate(&args),
         Command::Tune(args) => tune_cmd::tune(&args),
+        Command::TuneTask(args) => tune_cluster::tune_task(&args),
         Command::Engines(args) => engines_cmd::engines(&args),
         Command::Models(args) => catalog_cmd::models(&args),
         Command::Accelerators(args) => catalog_cmd::accelerators(&args),

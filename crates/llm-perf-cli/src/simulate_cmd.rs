@@ -4,6 +4,8 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -181,6 +183,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
     let options = RunOptions {
         steps,
         progress: progress_bar(),
+        cancel: Some(cancel_on_ctrl_c()),
     };
     let sink: Box<dyn Write> = match &csv_path {
         Some(csv_path) => {
@@ -222,10 +225,71 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
         crate::report_cmd::write_report(path, &report)?;
         eprintln!("wrote {}", path.display());
     }
-    if args.json {
-        return Ok(summary.to_json()? + "\n");
+    let text = if args.json {
+        summary.to_json()? + "\n"
+    } else {
+        render(&summary)
+    };
+    if summary.interrupted {
+        // Everything is written; the exit code says the run did not finish (128 + SIGINT).
+        let _ = std::io::stdout().write_all(text.as_bytes());
+        let _ = std::io::stdout().flush();
+        eprintln!(
+            "interrupted at {} s simulated: {} requests completed, {} unfinished{}",
+            num(summary.simulated_time_s, 6),
+            summary.requests.completed,
+            summary.requests.unfinished,
+            json_path
+                .as_ref()
+                .map(|p| format!("; {} says \"interrupted\": true", p.display()))
+                .unwrap_or_default()
+        );
+        std::process::exit(130);
     }
-    Ok(render(&summary))
+    Ok(text)
+}
+
+/// A flag set on the first Ctrl-C (SIGINT): the run stops at its next check (every 4 096
+/// events) and the outputs are written as for a finished run, marked interrupted. A second
+/// Ctrl-C exits at once. The handler is installed before this returns (so a signal during the
+/// run never finds the default action, which would kill the process with nothing written);
+/// the wait runs on its own thread with a one-thread runtime.
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return flag;
+    };
+    #[cfg(unix)]
+    let mut interrupts = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _guard = rt.enter();
+        match signal(SignalKind::interrupt()) {
+            Ok(s) => s,
+            Err(_) => return flag,
+        }
+    };
+    let set = Arc::clone(&flag);
+    std::thread::spawn(move || {
+        #[cfg(unix)]
+        let mut next = move || rt.block_on(interrupts.recv()).is_some();
+        #[cfg(not(unix))]
+        let mut next = move || rt.block_on(tokio::signal::ctrl_c()).is_ok();
+        if next() {
+            set.store(true, Ordering::Relaxed);
+            clear_progress();
+            eprintln!(
+                "interrupted: stopping the simulation and writing what it has (Ctrl-C again \
+                 to quit now)"
+            );
+            if next() {
+                std::process::exit(130);
+            }
+        }
+    });
+    flag
 }
 
 fn path_of_config(args: &SimulateArgs) -> &Path {
@@ -434,8 +498,13 @@ fn render(s: &Summary) -> String {
             num(s.warm_up_s, 6)
         );
     }
+    let simulated = if s.interrupted {
+        num(s.simulated_time_s, 6) + " s (interrupted: the run was stopped early)"
+    } else {
+        num(s.simulated_time_s, 6) + " s"
+    };
     let mut lines = vec![
-        ("simulated time", num(s.simulated_time_s, 6) + " s"),
+        ("simulated time", simulated),
         ("requests", requests),
         ("throughput", num(t.requests_per_second, 6) + " req/s"),
         (

@@ -548,7 +548,7 @@ fn submit(args: &SubmitArgs) -> Result<String> {
 }
 
 /// `NAME=COUNT` of `--gpu`.
-fn parse_resource(text: &str) -> Result<(String, u32)> {
+pub(crate) fn parse_resource(text: &str) -> Result<(String, u32)> {
     let (name, count) = text
         .split_once('=')
         .with_context(|| format!("--gpu {text}: expected NAME=COUNT, e.g. nvidia.com/gpu=1"))?;

@@ -8,18 +8,21 @@ use clap::{Args, ValueEnum};
 use std::sync::Arc;
 
 use llm_perf::npu::{
-    BenchmarkEvaluation, BenchmarkEvaluator, Pass, Registry, SystemRunner, backend_config, dry_run,
+    Benchmark, BenchmarkEvaluation, BenchmarkEvaluator, Engine, Pass, Registry, SystemRunner,
+    backend_config, dry_run,
 };
 use llm_perf::pso::{
     Evaluator, IterationSummary, Record, SearchSpace, SeedCompat, SeedConfig, SimEvaluator,
     TuneConfig, TuneReport, Tuner, pareto_front,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::table::{Table, num};
 use crate::tune_seed::{SeedStages, TheoryFlags};
 
 /// Where candidate configurations are evaluated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EvaluatorKind {
     /// The discrete-event simulator (`[simulator]` section of our tuning TOML).
     Sim,
@@ -113,6 +116,164 @@ pub struct TuneArgs {
     /// Also write an offline HTML report: best configuration, convergence, Pareto front.
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
+    /// Distributed PSO: evaluate each iteration's particles as one array job of a cluster
+    /// scheduler.
+    #[command(flatten)]
+    cluster: crate::tune_cluster::ClusterArgs,
+}
+
+/// What builds a run's evaluator: the flags that choose and configure it, as given (paths
+/// relative to the working directory). The driver of a distributed run hands it to every task
+/// (`llm-perf tune-task`), which builds the very same evaluator with [`build_evaluator`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvaluatorSpec {
+    /// The evaluator (resolved: a seed file's default is `benchmark`).
+    pub kind: EvaluatorKind,
+    /// The tuning config.
+    pub config: PathBuf,
+    /// `--jobs`.
+    pub jobs: Option<usize>,
+    /// `--cost-model`.
+    pub cost_model: Option<PathBuf>,
+    /// `--predictor`.
+    pub predictor: Option<PathBuf>,
+    /// `--predictor-config`.
+    pub predictor_config: Option<String>,
+    /// `--engine`.
+    pub engine: Option<String>,
+    /// `--benchmark`.
+    pub benchmark: Option<String>,
+    /// `--engine-config`.
+    pub engine_config: Option<PathBuf>,
+    /// `--benchmark-config`.
+    pub benchmark_config: Option<PathBuf>,
+}
+
+impl TuneArgs {
+    /// Whether `--scheduler` was given (a distributed run).
+    pub fn distributed(&self) -> bool {
+        self.cluster.is_distributed()
+    }
+}
+
+impl EvaluatorSpec {
+    fn of(args: &TuneArgs, kind: EvaluatorKind) -> Self {
+        Self {
+            kind,
+            config: args.config.clone(),
+            jobs: args.jobs,
+            cost_model: args.cost_model.clone(),
+            predictor: args.predictor.clone(),
+            predictor_config: args.predictor_config.clone(),
+            engine: args.engine.clone(),
+            benchmark: args.benchmark.clone(),
+            engine_config: args.engine_config.clone(),
+            benchmark_config: args.benchmark_config.clone(),
+        }
+    }
+}
+
+/// The evaluator `spec` describes: the code path of a local `llm-perf tune`, also run by each
+/// task of a distributed one.
+pub fn build_evaluator(spec: &EvaluatorSpec) -> Result<Box<dyn Evaluator>> {
+    Ok(match spec.kind {
+        EvaluatorKind::Sim | EvaluatorKind::Model => {
+            refuse_simulation_config(&spec.config)?;
+            let config = TuneConfig::from_path(&spec.config)?;
+            Box::new(sim_evaluator(spec, &config)?)
+        }
+        EvaluatorKind::Benchmark => {
+            let seed = SeedConfig::from_path(&spec.config)?;
+            let (engine, bench) = choose_sections(&seed, spec)?;
+            let (engine_impl, bench_impl, _) = engine_and_benchmark(&seed, spec, &engine, &bench)?;
+            let runner = Arc::new(SystemRunner::new());
+            // The evaluation in flight fails, its guard restores the engine's files, and the
+            // remaining candidates fail at once: the run ends with everything recorded.
+            crate::interrupt::stop_children_on_ctrl_c(
+                Arc::clone(&runner),
+                "stopping the service; the remaining candidates are recorded as failed",
+                || {},
+            );
+            let evaluation = BenchmarkEvaluation::new(engine_impl, bench_impl, runner);
+            Box::new(BenchmarkEvaluator::new(evaluation))
+        }
+    })
+}
+
+/// The simulator evaluator of `--evaluator sim|model` for the tuning file `config`.
+fn sim_evaluator(spec: &EvaluatorSpec, config: &TuneConfig) -> Result<SimEvaluator> {
+    let jobs = spec.jobs.or(config.run.jobs).unwrap_or(1);
+    let mut sim_config = config.sim_config_unchecked()?;
+    // `kind = "trace_file"` arrivals name files relative to the tuning file.
+    let base = spec
+        .config
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let in_simulator = || format!("{}: [simulator]", spec.config.display());
+    llm_perf::resolve_trace_files(&mut sim_config, base).with_context(in_simulator)?;
+    llm_perf::resolve_model_configs(&mut sim_config, base).with_context(in_simulator)?;
+    if let Some(file) = &spec.cost_model {
+        let Some(cal) = crate::validate_cmd::calibration_file(file)? else {
+            bail!(
+                "--cost-model {}: not a calibration file (`llm-perf calibrate --out`); \
+                 a learned step-time model goes with --evaluator model --predictor",
+                file.display()
+            );
+        };
+        let note = crate::validate_cmd::apply_calibration(&cal, file, &mut sim_config)?;
+        let _ = writeln!(std::io::stderr(), "{note}");
+    }
+    let mut evaluator = SimEvaluator::new(&sim_config)
+        .with_context(in_simulator)?
+        .jobs(jobs);
+    if spec.kind == EvaluatorKind::Model {
+        let (Some(file), Some(name)) = (&spec.predictor, &spec.predictor_config) else {
+            bail!("--evaluator model needs --predictor FILE and --predictor-config NAME");
+        };
+        evaluator = evaluator.with_cost_model(crate::predict_cmd::step_model(file, name)?);
+    }
+    Ok(evaluator)
+}
+
+/// An engine, a benchmark and the hint naming the engine section.
+type EngineAndBenchmark = (Box<dyn Engine>, Box<dyn Benchmark>, String);
+
+/// The engine and benchmark of a seed config's sections `engine` and `bench`, and the hint
+/// that says which engine section (and file) errors are about.
+fn engine_and_benchmark(
+    seed: &SeedConfig,
+    spec: &EvaluatorSpec,
+    engine: &str,
+    bench: &str,
+) -> Result<EngineAndBenchmark> {
+    let registry = Registry::with_builtins();
+    let engine_section = section(seed, engine, "config_path", spec.engine_config.as_deref());
+    let bench_section = section(
+        seed,
+        bench,
+        "model_config",
+        spec.benchmark_config.as_deref(),
+    );
+    // Which engine and files were used, for errors about a missing one.
+    let others: Vec<&str> = ["mindie", "vllm_ascend", "vllm"]
+        .into_iter()
+        .filter(|n| *n != engine && seed.raw.contains_key(*n))
+        .collect();
+    let mut hint = format!(
+        "tuning the [{engine}] engine section (set its `config_path`, or give \
+         --engine-config FILE)"
+    );
+    if !others.is_empty() {
+        hint.push_str(&format!(
+            "; the file also has [{}]: --engine NAME",
+            others.join("], [")
+        ));
+    }
+    let engine_impl = registry
+        .engine(engine, &engine_section)
+        .with_context(|| hint.clone())?;
+    let bench_impl = registry.benchmark(bench, &bench_section)?;
+    Ok((engine_impl, bench_impl, hint))
 }
 
 /// Runs `llm-perf tune`.
@@ -123,45 +284,21 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
              without --out printed its directory)"
         );
     }
+    // flag errors first, before any file is read
+    let cluster = crate::tune_cluster::Cluster::from_args(&args.cluster)?;
     let kind = match args.evaluator {
         Some(k) => k,
         None => default_evaluator(&args.config)?,
     };
+    let spec = EvaluatorSpec::of(args, kind);
     let mut stages: Option<SeedStages> = None;
-    let (tuner, mut evaluator, iterations): (Tuner, Box<dyn Evaluator>, usize) = match kind {
+    // The driver of a distributed run builds the simulator too (an invalid [simulator] fails
+    // here, not in every task), but no engine or benchmark: those run on the cluster's nodes.
+    let (tuner, local, iterations): (Tuner, Option<Box<dyn Evaluator>>, usize) = match kind {
         EvaluatorKind::Sim | EvaluatorKind::Model => {
             refuse_simulation_config(&args.config)?;
             let config = TuneConfig::from_path(&args.config)?;
-            let jobs = args.jobs.or(config.run.jobs).unwrap_or(1);
-            let mut sim_config = config.sim_config_unchecked()?;
-            // `kind = "trace_file"` arrivals name files relative to the tuning file.
-            let base = args
-                .config
-                .parent()
-                .unwrap_or_else(|| std::path::Path::new("."));
-            let in_simulator = || format!("{}: [simulator]", args.config.display());
-            llm_perf::resolve_trace_files(&mut sim_config, base).with_context(in_simulator)?;
-            llm_perf::resolve_model_configs(&mut sim_config, base).with_context(in_simulator)?;
-            if let Some(file) = &args.cost_model {
-                let Some(cal) = crate::validate_cmd::calibration_file(file)? else {
-                    bail!(
-                        "--cost-model {}: not a calibration file (`llm-perf calibrate --out`); \
-                         a learned step-time model goes with --evaluator model --predictor",
-                        file.display()
-                    );
-                };
-                let note = crate::validate_cmd::apply_calibration(&cal, file, &mut sim_config)?;
-                let _ = writeln!(std::io::stderr(), "{note}");
-            }
-            let mut evaluator = SimEvaluator::new(&sim_config)
-                .with_context(in_simulator)?
-                .jobs(jobs);
-            if kind == EvaluatorKind::Model {
-                let (Some(file), Some(name)) = (&args.predictor, &args.predictor_config) else {
-                    bail!("--evaluator model needs --predictor FILE and --predictor-config NAME");
-                };
-                evaluator = evaluator.with_cost_model(crate::predict_cmd::step_model(file, name)?);
-            }
+            let evaluator = sim_evaluator(&spec, &config)?;
             let mut tuner = Tuner::new(
                 config.search_space()?,
                 config.pso.clone(),
@@ -174,11 +311,11 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             if let Some(settings) = &config.surrogate {
                 tuner = tuner.surrogate(settings.clone())?;
             }
-            (tuner, Box::new(evaluator), config.pso.iters)
+            (tuner, Some(Box::new(evaluator)), config.pso.iters)
         }
         EvaluatorKind::Benchmark => {
             let seed = SeedConfig::from_path(&args.config)?;
-            let (engine, bench) = choose_sections(&seed, args)?;
+            let (engine, bench) = choose_sections(&seed, &spec)?;
             // Every seed key is used or named as ignored, as the simulator's seed loader does.
             {
                 let mut err = std::io::stderr().lock();
@@ -187,7 +324,6 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
                 }
             }
             let mut space = seed.search_space(&engine, Some(&bench), true, SeedCompat::Seed)?;
-            let registry = Registry::with_builtins();
             let engine_section =
                 section(&seed, &engine, "config_path", args.engine_config.as_deref());
             let engine_file = engine_section
@@ -212,35 +348,9 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
                     let _ = writeln!(err, "{line}");
                 }
             }
-            let bench_section = section(
-                &seed,
-                &bench,
-                "model_config",
-                args.benchmark_config.as_deref(),
-            );
-            // Which engine and files were used, for errors about a missing one.
-            let others: Vec<&str> = ["mindie", "vllm_ascend", "vllm"]
-                .into_iter()
-                .filter(|n| *n != engine && seed.raw.contains_key(*n))
-                .collect();
-            let hint = || {
-                let mut h = format!(
-                    "tuning the [{engine}] engine section (set its `config_path`, or give \
-                     --engine-config FILE)"
-                );
-                if !others.is_empty() {
-                    h.push_str(&format!(
-                        "; the file also has [{}]: --engine NAME",
-                        others.join("], [")
-                    ));
-                }
-                h
-            };
-            let engine_impl = registry
-                .engine(&engine, &engine_section)
-                .with_context(hint)?;
-            let bench_impl = registry.benchmark(&bench, &bench_section)?;
             if args.dry_run {
+                let (engine_impl, bench_impl, hint) =
+                    engine_and_benchmark(&seed, &spec, &engine, &bench)?;
                 let first = first_candidate(&space)?;
                 let plan = dry_run(
                     engine_impl.as_ref(),
@@ -248,18 +358,13 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
                     &backend_config(&first),
                     &Pass::default(),
                 )
-                .with_context(hint)?;
+                .with_context(|| hint)?;
                 return Ok(plan.render());
             }
-            let runner = Arc::new(SystemRunner::new());
-            // The evaluation in flight fails, its guard restores the engine's files, and the
-            // remaining candidates fail at once: the run ends with everything recorded.
-            crate::interrupt::stop_children_on_ctrl_c(
-                Arc::clone(&runner),
-                "stopping the service; the remaining candidates are recorded as failed",
-                || {},
-            );
-            let evaluation = BenchmarkEvaluation::new(engine_impl, bench_impl, runner);
+            let local = match cluster {
+                Some(_) => None,
+                None => Some(build_evaluator(&spec)?),
+            };
             let params = seed.pso_params(args.seed)?;
             let iters = params.iters;
             let fitness = seed.fitness()?;
@@ -273,7 +378,7 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
             if let Some(settings) = seed.surrogate_settings()? {
                 tuner = tuner.surrogate(settings)?;
             }
-            (tuner, Box::new(BenchmarkEvaluator::new(evaluation)), iters)
+            (tuner, local, iters)
         }
     };
     let mut tuner = tuner.record_timing(args.timing).resume(args.resume);
@@ -301,6 +406,11 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
         .results_file(out_dir.join("results.jsonl"))
         .checkpoint_file(out_dir.join("checkpoint.json"));
     let space = tuner.space().clone();
+    let mut evaluator: Box<dyn Evaluator> = match (cluster, local) {
+        (Some(cluster), _) => Box::new(cluster.evaluator(&out_dir, &spec, args.resume)?),
+        (None, Some(local)) => local,
+        (None, None) => bail!("no evaluator for this run"),
+    };
 
     // Progress on stderr, one line per iteration, so stdout stays the report.
     let mut progress = |s: &IterationSummary| {
@@ -559,7 +669,7 @@ fn refuse_simulation_config(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn choose_sections(seed: &SeedConfig, args: &TuneArgs) -> Result<(String, String)> {
+fn choose_sections(seed: &SeedConfig, args: &EvaluatorSpec) -> Result<(String, String)> {
     let (engine_default, bench_default) = seed.optimizer_engine();
     let present = |names: &[&str]| {
         names

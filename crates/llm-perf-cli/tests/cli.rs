@@ -1772,3 +1772,64 @@ fn a_run_too_big_for_the_disk_is_refused_before_it_starts() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_simulation_and_writes_a_summary_marked_interrupted() {
+    use std::time::{Duration, Instant};
+    let dir = std::env::temp_dir().join(format!("llm-perf-sigint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("long.json");
+    let mut cfg: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(samples("sim/llama31-8b-h100.json")).unwrap(),
+    )
+    .unwrap();
+    // Minutes of work: it is stopped long before.
+    cfg["max_requests"] = serde_json::json!(2_000_000);
+    std::fs::write(&config, cfg.to_string()).unwrap();
+    let out_dir = dir.join("out");
+    let csv = out_dir.join("requests.csv");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llm-perf"))
+        .args(["simulate", config.to_str().unwrap(), "--json", "--out"])
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Rows on disk: the run is under way (and its Ctrl-C handler installed).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&csv).map_or(0, |m| m.len()) == 0 {
+        assert!(Instant::now() < deadline, "no rows after 60 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before the signal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted: stopping the simulation")
+            && err.contains("\"interrupted\": true"),
+        "{err}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["interrupted"], true);
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(printed, summary);
+    // Every arrived request has its row, the unfinished ones included.
+    let arrived = summary["requests"]["arrived"].as_u64().unwrap();
+    assert!(arrived > 0 && arrived < 2_000_000, "{arrived}");
+    assert!(summary["requests"]["unfinished"].as_u64().unwrap() > 0);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count() as u64, arrived + 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -41,6 +41,7 @@
 //! | [`pso`] | `perf-pso` | particle swarm tuning of serving knobs (search spaces, fitness, resume) |
 //! | [`npu`] | `npu-backends` | MindIE / vLLM / vLLM-Ascend engines, AisBench / vLLM bench runners, plug-in registry |
 //! | [`sweep`] | (this crate) | grids of simulations sharded over SLURM / Kubernetes arrays, one result file per item, merged |
+//! | [`distributed`] | (this crate) | distributed PSO: each iteration's candidates as one array job of any `Scheduler`, results read back, resumable |
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 pub use npu_backends as npu;
@@ -52,6 +53,7 @@ pub use perf_readers as readers;
 pub use perf_sim as sim;
 
 pub mod calibrate;
+pub mod distributed;
 mod model_configs;
 pub mod sweep;
 mod trace_files;

@@ -84,6 +84,15 @@ pub enum PsoError {
         /// Evaluations returned.
         got: usize,
     },
+    /// An evaluator failed as a whole ([`crate::Evaluator::try_evaluate_streaming`]): nothing of
+    /// the iteration was scored or checkpointed.
+    #[error("iteration {iteration}: {source}")]
+    Evaluator {
+        /// The PSO iteration whose batch failed.
+        iteration: usize,
+        /// Why (a scheduler that cannot be reached, a results directory that cannot be written).
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The simulator rejected a configuration.
     #[cfg(feature = "sim")]
     #[error(transparent)]

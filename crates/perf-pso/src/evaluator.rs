@@ -78,6 +78,26 @@ pub trait Evaluator {
         }
         out
     }
+
+    /// [`Evaluator::evaluate_streaming`] for evaluators whose whole batch can fail for a reason
+    /// that is none of the candidates' own: a cluster scheduler that cannot be reached, a shared
+    /// results directory that cannot be written. [`crate::Tuner`] calls this method; on `Err` it
+    /// stops with [`crate::PsoError::Evaluator`] before the iteration is scored or checkpointed
+    /// (candidates already reported through `done` are in the results file and count as the
+    /// interrupted iteration's on resume), so a resumed run evaluates the rest of the batch again.
+    /// A failing *candidate* is not an error: it is an [`Evaluation::failed`].
+    ///
+    /// The default calls [`Evaluator::evaluate_streaming`] and never fails.
+    ///
+    /// # Errors
+    /// Whatever stops the whole batch.
+    fn try_evaluate_streaming(
+        &mut self,
+        batch: &[Candidate],
+        done: &mut dyn FnMut(usize, &Evaluation),
+    ) -> Result<Vec<Evaluation>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.evaluate_streaming(batch, done))
+    }
 }
 
 /// Runs `f` on every candidate with up to `jobs` scoped threads, reporting in index order.

@@ -664,10 +664,15 @@ impl Tuner {
                 }
             };
             flush(&slots, &mut next_write, &mut journal);
-            let evals = evaluator.evaluate_streaming(&batch, &mut |k, e| {
-                fill(&mut slots, k, e);
-                flush(&slots, &mut next_write, &mut journal);
-            });
+            let evals = evaluator
+                .try_evaluate_streaming(&batch, &mut |k, e| {
+                    fill(&mut slots, k, e);
+                    flush(&slots, &mut next_write, &mut journal);
+                })
+                .map_err(|source| PsoError::Evaluator {
+                    iteration: it,
+                    source,
+                })?;
             if evals.len() != batch.len() {
                 return Err(PsoError::EvaluatorContract {
                     expected: batch.len(),

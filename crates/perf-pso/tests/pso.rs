@@ -377,6 +377,83 @@ fn resume_equals_uninterrupted_run() {
     assert!(err.contains("PSO parameters"), "{err}");
 }
 
+/// An evaluator that reports the first `report` candidates of iteration `fail_at`, then fails
+/// as a whole (a cluster scheduler that cannot be reached).
+struct FailsAt {
+    fail_at: usize,
+    report: usize,
+}
+
+impl perf_pso::Evaluator for FailsAt {
+    fn evaluate(&mut self, batch: &[Candidate]) -> Vec<perf_pso::Evaluation> {
+        batch
+            .iter()
+            .map(|c| match toy(c) {
+                Ok(i) => perf_pso::Evaluation::ok(i, 0.0),
+                Err(e) => perf_pso::Evaluation::failed(e, 0.0),
+            })
+            .collect()
+    }
+
+    fn try_evaluate_streaming(
+        &mut self,
+        batch: &[Candidate],
+        done: &mut dyn FnMut(usize, &perf_pso::Evaluation),
+    ) -> Result<Vec<perf_pso::Evaluation>, Box<dyn std::error::Error + Send + Sync>> {
+        let out = self.evaluate(batch);
+        if batch.first().is_some_and(|c| c.iteration == self.fail_at) {
+            for (i, e) in out.iter().enumerate().take(self.report) {
+                done(i, e);
+            }
+            return Err("sbatch: not found on PATH".into());
+        }
+        for (i, e) in out.iter().enumerate() {
+            done(i, e);
+        }
+        Ok(out)
+    }
+}
+
+#[test]
+fn a_failing_batch_stops_the_run_and_resume_finishes_it() {
+    let full_dir = tmp_dir("batch-full");
+    let full = toy_tuner(&full_dir, 6, 21)
+        .run(&mut FnEvaluator::new(toy))
+        .unwrap();
+    let full_bytes = std::fs::read(full_dir.join("results.jsonl")).unwrap();
+    for report in [0, 2] {
+        let dir = tmp_dir(&format!("batch-fail-{report}"));
+        let err = toy_tuner(&dir, 6, 21)
+            .run(&mut FailsAt { fail_at: 3, report })
+            .unwrap_err();
+        assert!(
+            matches!(err, PsoError::Evaluator { iteration: 3, .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "iteration 3: sbatch: not found on PATH");
+        // nothing of iteration 3 scored: the checkpoint is the one after iteration 2
+        let cp: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("checkpoint.json")).unwrap())
+                .unwrap();
+        assert_eq!(cp["state"]["iteration"], 3);
+        let journaled = std::fs::read_to_string(dir.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .count();
+        assert_eq!(journaled, 3 * 6 + report);
+        let resumed = toy_tuner(&dir, 6, 21)
+            .resume(true)
+            .run(&mut FnEvaluator::new(toy))
+            .unwrap();
+        assert_eq!(
+            std::fs::read(dir.join("results.jsonl")).unwrap(),
+            full_bytes
+        );
+        assert_eq!(resumed.best_cost.to_bits(), full.best_cost.to_bits());
+        assert_eq!(resumed.records, full.records);
+    }
+}
+
 #[test]
 fn two_threads_equal_one_thread() {
     let run = |jobs: usize, tag: &str| {

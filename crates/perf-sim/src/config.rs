@@ -348,6 +348,60 @@ pub struct WorkloadConfig {
     pub rate: Option<f64>,
     /// The client classes, ≥ 1.
     pub clients: Vec<ClientConfig>,
+    /// The network between clients and the serving replicas. Default: none (transfers take
+    /// no time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<ClientLink>,
+}
+
+/// The link between clients and replicas (specs/simulator.md §6; the seed's client
+/// `network_links` and `bytes_per_token_estimate_for_network`). A request's prompt reaches
+/// the server `latency + P·bytes_per_token·8 / bandwidth` after it is sent (before the
+/// pre-schedule overheads; it counts in TTFT and E2E), and every streamed token reaches the
+/// client `latency + bytes_per_token·8 / bandwidth` after the server sends it. Each client
+/// connection has the link to itself (no queueing between requests).
+///
+/// ```
+/// use perf_sim::{SimConfig, Simulation};
+/// let yaml = |net: &str| format!("
+/// max_requests: 1
+/// cluster:
+///   cost_model: {{ kind: inferno, alpha: 10.0, beta: 0.0, gamma: 0.0 }}
+///   kv_cache: {{ num_gpu_blocks: 100 }}
+/// workload:
+///   clients: [ {{ arrival: {{ kind: poisson, rate: 1.0 }},
+///                input: {{ kind: fixed, value: 1000 }}, output: {{ kind: fixed, value: 2 }} }} ]
+/// {net}");
+/// let bare = Simulation::new(SimConfig::from_yaml_str(&yaml(""))?)?.run_summary()?;
+/// let net = "  network: { latency_ms: 5.0, bandwidth_gbps: 0.008, bytes_per_token: 4.0 }";
+/// let linked = Simulation::new(SimConfig::from_yaml_str(&yaml(net))?)?.run_summary()?;
+/// // TTFT: + 5 ms + 1000 tokens × 32 bit / 8 Mbit/s = 4 ms, then + 5 ms + 0.004 ms back.
+/// let extra = linked.latency.ttft_ms.mean - bare.latency.ttft_ms.mean;
+/// assert!((extra - 14.004).abs() < 1e-6, "{extra}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientLink {
+    /// One-way latency, ms (≥ 0).
+    pub latency_ms: f64,
+    /// Bandwidth, Gbit/s (> 0).
+    pub bandwidth_gbps: f64,
+    /// Bytes sent per token (text, JSON framing), ≥ 0. Default 4.
+    #[serde(default = "four")]
+    pub bytes_per_token: f64,
+}
+
+fn four() -> f64 {
+    4.0
+}
+
+impl ClientLink {
+    /// Seconds to send `tokens` tokens one way.
+    #[must_use]
+    pub fn transfer_s(&self, tokens: f64) -> f64 {
+        self.latency_ms * 1e-3 + tokens * self.bytes_per_token * 8.0 / (self.bandwidth_gbps * 1e9)
+    }
 }
 
 /// One client class: its arrivals and request lengths, each from its own random stream.
@@ -382,6 +436,122 @@ pub struct ClientConfig {
     /// top-level `slo`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<crate::slo::Slo>,
+    /// Multi-turn conversations (specs/simulator.md §5.3): an arrival may open one, and each
+    /// next turn arrives a think time after the previous turn *completes*, its prompt the
+    /// previous prompt + the previous actual output + new input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationConfig>,
+}
+
+/// Multi-turn conversations of a client (specs/simulator.md §5.3, the seed's
+/// `conversational_probability`, `max_turns_per_session` and follow-up think time).
+///
+/// Each arrival of the client's arrival process opens a conversation with `probability` (turn
+/// 1; else it is a lone request). When turn `k` completes, turn `k + 1` follows with
+/// `continue_probability` while `k < max_turns`: it arrives a think time after the client saw
+/// turn `k` complete, with prompt `P_k + O_k + I`, where `O_k` is the output turn `k`
+/// actually produced and `I` new input (`follow_up_input`, default the client's `input`), and
+/// a fresh output length. A turn that is rejected, dropped or left unfinished ends its
+/// conversation. Every turn counts as a request (`max_requests`, `requests.csv` with its
+/// `session_id` and `turn`). A conversation's tokens form one hash chain: the prefix cache
+/// can serve turn `k + 1` the KV of turn `k`'s prompt and output.
+///
+/// ```
+/// use perf_sim::{SimConfig, Simulation};
+/// let cfg = SimConfig::from_yaml_str("
+/// max_requests: 200
+/// cluster:
+///   cost_model: { kind: inferno, alpha: 8.0, beta: 0.02, gamma: 2.0e-4 }
+///   kv_cache: { num_gpu_blocks: 20000 }
+/// workload:
+///   clients:
+///     - arrival: { kind: poisson, rate: 2.0 }
+///       input: { kind: fixed, value: 300 }
+///       output: { kind: fixed, value: 40 }
+///       conversation: { continue_probability: 0.9, max_turns: 4, think_time_s: 2.0 }
+/// ")?;
+/// let mut csv = Vec::new();
+/// Simulation::new(cfg)?.run(&mut csv)?;
+/// let text = String::from_utf8(csv)?;
+/// // a second turn: 300 + 40 + 300 tokens of prompt
+/// assert!(text.lines().any(|l| l.split(',').nth(3) == Some("640")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationConfig {
+    /// Probability that an arrival opens a conversation, in [0, 1]. Default 1.
+    #[serde(default = "unit")]
+    pub probability: f64,
+    /// Probability of a next turn after each completed one, in [0, 1]. Default 0.7.
+    #[serde(default = "continue_default")]
+    pub continue_probability: f64,
+    /// Most turns of a conversation, the first included, ≥ 1. Default 10.
+    #[serde(default = "max_turns_default")]
+    pub max_turns: u32,
+    /// Mean think time between a turn's completion and the next turn's arrival, seconds
+    /// (≥ 0). Default 5.
+    #[serde(default = "think_default")]
+    pub think_time_s: f64,
+    /// Think-time distribution. Default exponential.
+    #[serde(default)]
+    pub think: ThinkTime,
+    /// New input tokens of each follow-up turn. Default: the client's `input` (or the input
+    /// half of a `pairs` draw).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_input: Option<LengthDist>,
+    /// Whether a follow-up prompt holds the conversation so far (`P_k + O_k + I`, default)
+    /// or only its new input `I` (the seed's `accumulate_conversational_tokens: false`; the
+    /// turns then share no prefix).
+    #[serde(default = "yes")]
+    pub accumulate_context: bool,
+}
+
+fn continue_default() -> f64 {
+    0.7
+}
+
+fn max_turns_default() -> u32 {
+    10
+}
+
+fn think_default() -> f64 {
+    5.0
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        Self {
+            probability: 1.0,
+            continue_probability: continue_default(),
+            max_turns: max_turns_default(),
+            think_time_s: think_default(),
+            think: ThinkTime::Exponential,
+            follow_up_input: None,
+            accumulate_context: true,
+        }
+    }
+}
+
+impl ConversationConfig {
+    fn validate(&self, path: &str) -> Result<()> {
+        for (name, p) in [
+            ("probability", self.probability),
+            ("continue_probability", self.continue_probability),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(invalid(format!("{path}.{name}"), p, "must be in [0, 1]"));
+            }
+        }
+        if self.max_turns == 0 {
+            return Err(invalid(format!("{path}.max_turns"), 0, "must be >= 1"));
+        }
+        non_negative(format!("{path}.think_time_s"), self.think_time_s)?;
+        if let Some(d) = &self.follow_up_input {
+            d.validate(&format!("{path}.follow_up_input"))?;
+        }
+        Ok(())
+    }
 }
 
 /// A shared-prefix prompt set (specs/simulator.md §5.4): `groups` system prompts of
@@ -470,6 +640,7 @@ impl ClientConfig {
             max_tokens: None,
             shared_prefix: None,
             slo: None,
+            conversation: None,
         }
     }
 }
@@ -1260,6 +1431,11 @@ impl SimConfig {
         if let Some(r) = w.rate {
             positive("workload.rate", r)?;
         }
+        if let Some(net) = &w.network {
+            non_negative("workload.network.latency_ms", net.latency_ms)?;
+            positive("workload.network.bandwidth_gbps", net.bandwidth_gbps)?;
+            non_negative("workload.network.bytes_per_token", net.bytes_per_token)?;
+        }
         if w.clients.is_empty() {
             return Err(invalid(
                 "workload.clients",
@@ -1307,6 +1483,17 @@ impl SimConfig {
             }
             if c.max_tokens == Some(0) {
                 return Err(invalid(format!("{path}.max_tokens"), 0, "must be >= 1"));
+            }
+            if let Some(conv) = &c.conversation {
+                conv.validate(&format!("{path}.conversation"))?;
+                if matches!(c.arrival, ArrivalConfig::Trace { .. }) {
+                    return Err(invalid(
+                        format!("{path}.conversation"),
+                        "set",
+                        "a trace client replays its requests as they are: conversations need \
+                         input and output distributions (or pairs)",
+                    ));
+                }
             }
             let trace = matches!(c.arrival, ArrivalConfig::Trace { .. });
             match (&c.pairs, &c.input, &c.output) {

@@ -138,6 +138,7 @@ pub mod slo;
 pub mod stats;
 pub mod workload;
 
+mod conversation;
 mod decoders;
 mod estimate;
 mod replica;
@@ -146,9 +147,9 @@ mod router;
 mod sim;
 
 pub use config::{
-    ArrivalConfig, ClientConfig, ClusterConfig, CostModelConfig, EngineOverheads, KvCacheConfig,
-    LengthDist, PreemptionPolicy, RateStage, RouterKind, SharedPrefix, SimConfig, ThinkTime,
-    TraceRequest, WorkloadConfig,
+    ArrivalConfig, ClientConfig, ClientLink, ClusterConfig, ConversationConfig, CostModelConfig,
+    EngineOverheads, KvCacheConfig, LengthDist, PreemptionPolicy, RateStage, RouterKind,
+    SharedPrefix, SimConfig, ThinkTime, TraceRequest, WorkloadConfig,
 };
 pub use disagg::{DisaggregationConfig, LinkConfig};
 pub use engine::{Engine, EngineConfig, EngineKind};

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `request_id` | arrival order, from 0 |
 //! | `client_id` | client class name |
-//! | `session_id` | empty (no conversations yet) |
+//! | `session_id` | the conversation (1, 2, … in opening order); empty for a lone request |
 //! | `prompt_tokens` | P |
 //! | `max_output_tokens` | target output O (sampled length capped by `max_tokens`) |
 //! | `output_tokens` | tokens generated g |
@@ -20,11 +20,11 @@
 //! | `ttft_ms` | t₁ − a |
 //! | `tpot_ms` | (c − t₁)/(O − 1), O ≥ 2 |
 //! | `e2e_latency_ms` | c − a |
-//! | `prefix_cache_event` | `hit` (a cached prefix was reused at its last admission), `miss` (a shared-prefix prompt found nothing cached), `none` (no prompt identity) |
+//! | `prefix_cache_event` | `hit` (a cached prefix was reused at its last admission), `miss` (a shared-prefix prompt or a conversation turn found nothing cached), `none` (no prompt identity) |
 //! | `cached_prefix_length` | prompt tokens reused from the prefix cache at its last admission |
 //! | `tokens_actually_prefilled` | prompt tokens computed, recomputation after preemption included |
 //! | `replica_id` | replica index |
-//! | `turn` | 1 |
+//! | `turn` | turn in the conversation, from 1 (1 for a lone request) |
 //! | `schedulable_time` | when it reached the replica's queue: a + the pre-schedule overhead (`cluster.overheads`) |
 //! | `first_scheduled_time` | s, the first step that computed any of its tokens |
 //! | `scheduling_delay_ms` | s − a |
@@ -301,7 +301,11 @@ impl<W: Write> CsvSink<W> {
         };
         self.int(r.id);
         self.text(client);
-        self.text("");
+        if r.session == 0 {
+            self.text("");
+        } else {
+            self.int(u64::from(r.session));
+        }
         self.int(u64::from(r.prompt));
         self.int(u64::from(r.target));
         self.int(u64::from(r.generated));
@@ -329,7 +333,7 @@ impl<W: Write> CsvSink<W> {
         } else {
             self.int(u64::from(r.replica));
         }
-        self.int(1);
+        self.int(u64::from(r.turn.max(1)));
         self.secs(r.schedulable_ns);
         self.secs(r.scheduled_ns);
         self.ms((r.scheduled_ns != NEVER).then(|| r.scheduled_ns - r.arrival_ns));
@@ -547,6 +551,11 @@ pub struct Summary {
     /// which counts them in `requests.warm_up`). Omitted from the JSON when 0.
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub warm_up_s: f64,
+    /// The run was stopped early through [`crate::RunOptions::cancel`] (Ctrl-C): every figure
+    /// covers the simulated time reached, and what was still live counts as `unfinished`.
+    /// Omitted from the JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// Request counts by final status (every request, warm-up included).
     pub requests: Counts,
     /// Throughput of completed requests.

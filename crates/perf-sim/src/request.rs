@@ -37,6 +37,11 @@ pub(crate) struct Req {
     pub prompt_key: u64,
     /// System prompt tokens (with `group_key`).
     pub system_len: u32,
+    /// Conversation (1-based, in opening order; 0 = a lone request) and turn in it (1-based;
+    /// 0 for a lone request). A conversation's tokens form one chain: its prefix-cache key is
+    /// `crate::conversation::session_key(session)` (also its `prompt_key`).
+    pub session: u32,
+    pub turn: u32,
     /// Of `blocks`, those that are pinned prefix-cache blocks (not owned, never released).
     pub shared: u32,
     /// Prompt tokens found in the prefix cache at its last admission.

@@ -19,6 +19,10 @@ pub enum Purpose {
     Router = 3,
     /// Prompt choice of a shared-prefix client.
     Prompts = 4,
+    /// Conversations of a client: opening, continuing, think times and follow-up lengths.
+    Conversations = 5,
+    /// Acceptance of speculative tokens, per replica.
+    Speculation = 6,
 }
 
 /// SplitMix64 finaliser (Steele, Lea, Flood 2014).

@@ -4,11 +4,13 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use perf_model_core::inferno::ServiceParams;
 use perf_model_core::{BatchShape, Dtype, InfernoStepModel, RooflineModel, StepTimeModel};
 
 use crate::config::{CostModelConfig, SimConfig, roofline_accelerator, roofline_model};
+use crate::conversation::{Conversations, PendingTurn, PendingTurns, session_key};
 use crate::disagg::Disagg;
 use crate::engine::{ArrivalInfo, EngineRegistry, EngineSetup, ReqId, Requests, StepEnd};
 use crate::error::{Result, SimError, invalid};
@@ -23,7 +25,7 @@ use crate::rng::{Purpose, stream};
 use crate::router::Router;
 use crate::slo::{ClientGoodput, Goodput, SloNs};
 use crate::stats::Sketch;
-use crate::workload::ClientStream;
+use crate::workload::{ClientStream, PromptKey};
 
 /// Event classes: at equal times step ends come first, then arrivals, then requests reaching
 /// their queue after a pre-schedule delay, then scheduling decisions (so a replica decides its
@@ -35,6 +37,10 @@ const WAKE: u8 = 3;
 /// A routed request clears its replica's busy front end (`frontend_us_per_token`) and joins
 /// the waiting queue; last at equal times, after the wake-ups it may have to trigger again.
 const ADMIT: u8 = 4;
+
+/// An `ARRIVAL` payload with this bit is a conversation's next turn (the rest: its
+/// `PendingTurns` slot); without it, the client whose arrival process fired.
+const TURN_BIT: u32 = 1 << 31;
 
 /// `(time ns, class, sequence number, payload)`; the sequence number makes keys unique.
 type Event = Reverse<(u64, u8, u64, u32)>;
@@ -109,6 +115,11 @@ pub struct RunOptions<'o> {
     pub steps: Option<Box<dyn Write + 'o>>,
     /// Called every 65 536 events and once at the end of the run.
     pub progress: Option<ProgressFn<'o>>,
+    /// Set it (from a Ctrl-C handler, another thread) to stop the run early: the loop looks
+    /// at it every 4 096 events, then ends as a `max_simulation_time_s` cut does (a step in
+    /// flight is cut, what is live is reported `unfinished`) and the summary says
+    /// `interrupted: true`.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl std::fmt::Debug for RunOptions<'_> {
@@ -116,6 +127,7 @@ impl std::fmt::Debug for RunOptions<'_> {
         f.debug_struct("RunOptions")
             .field("steps", &self.steps.is_some())
             .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel)
             .finish()
     }
 }
@@ -240,6 +252,7 @@ impl Simulation {
             replica,
             preemption: c.preemption,
             prefix_cache_fraction: c.kv_cache.prefix_cache_fraction,
+            seed: self.config.seed,
         };
         if matches!(c.engine.kind, crate::engine::EngineKind::VllmV1) && !self.lazy_decode {
             return Ok(Box::new(crate::engine::vllm_v1::VllmV1::with_lazy_decode(
@@ -322,7 +335,7 @@ impl Simulation {
             csv_out,
             RunOptions {
                 steps: Some(Box::new(steps_out)),
-                progress: None,
+                ..RunOptions::default()
             },
         )
     }
@@ -357,6 +370,7 @@ impl Simulation {
             engine.steps = Some(StepsSink::new(steps)?);
         }
         engine.progress = options.progress;
+        engine.cancel = options.cancel;
         let summary = engine.run(CsvSink::new(csv_out)?)?;
         Self::log_end(&summary);
         Ok(summary)
@@ -646,6 +660,11 @@ struct Engine<'a> {
     /// Disaggregated prefill/decode state.
     disagg: Option<Disagg>,
     clients: Vec<ClientStream>,
+    /// Per client, its conversations (when it has any); turns waiting to arrive; the number
+    /// of conversations opened so far (the last session id).
+    conversations: Vec<Option<Conversations>>,
+    turns: PendingTurns,
+    sessions: u32,
     replicas: Vec<Replica>,
     router: Router,
     slab: Slab,
@@ -677,11 +696,16 @@ struct Engine<'a> {
     steps: Option<StepsSink<'a>>,
     /// Progress callback, when asked for.
     progress: Option<ProgressFn<'a>>,
+    /// Early stop, when asked for ([`RunOptions::cancel`]); set once the loop saw it.
+    cancel: Option<Arc<AtomicBool>>,
+    interrupted: bool,
     events: u64,
     /// Pre-schedule overheads (`cluster.overheads`) in engine units (the others are per
     /// replica, in `lim`).
     pre_fixed_ns: u64,
     pre_per_token_ns: f64,
+    /// A streamed token's trip over the client link (`workload.network`), ns.
+    response_ns: u64,
     /// Per replica: when its front end is next free.
     frontend_free_ns: Vec<u64>,
 }
@@ -697,6 +721,7 @@ impl<'a> Engine<'a> {
             .map(|(i, cc)| ClientStream::new(i, cc, c.client_rate(i), c.seed))
             .collect::<Result<Vec<_>>>()?;
         let oh = c.cluster.overheads;
+        let net = c.workload.network;
         let (mut replicas, mut lim, mut models, mut pool_first) = (vec![], vec![], vec![], vec![]);
         for (p, pool) in sim.pools.iter().enumerate() {
             let l = Limits::of(p, &pool.cluster, secs_to_ns);
@@ -737,8 +762,18 @@ impl<'a> Engine<'a> {
             .collect();
         let router = Router::new(c.cluster.router, stream(c.seed, Purpose::Router, 0))
             .with_weights(&weights);
+        let conversations = c
+            .workload
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, cc)| Conversations::new(i, cc, c.seed))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             sim,
+            conversations,
+            turns: PendingTurns::default(),
+            sessions: 0,
             pool_stats: if sim.pools.len() > 1 {
                 sim.pools.iter().map(|_| PoolStats::default()).collect()
             } else {
@@ -782,9 +817,15 @@ impl<'a> Engine<'a> {
             slo_met: vec![0; c.workload.clients.len()],
             steps: None,
             progress: None,
+            cancel: None,
+            interrupted: false,
             events: 0,
-            pre_fixed_ns: secs_to_ns(oh.pre_schedule_ms * 1e-3),
-            pre_per_token_ns: oh.pre_schedule_us_per_token * 1e3,
+            // The client link's request transfer is a pre-schedule delay of the same form.
+            pre_fixed_ns: secs_to_ns(oh.pre_schedule_ms * 1e-3)
+                .saturating_add(secs_to_ns(net.map_or(0.0, |l| l.latency_ms * 1e-3))),
+            pre_per_token_ns: oh.pre_schedule_us_per_token * 1e3
+                + net.map_or(0.0, |l| (l.transfer_s(1.0) - l.latency_ms * 1e-3) * 1e9),
+            response_ns: net.map_or(0, |l| secs_to_ns(l.transfer_s(1.0))),
             frontend_free_ns: vec![0; n],
         })
     }
@@ -858,6 +899,17 @@ impl<'a> Engine<'a> {
                 now = stop_ns;
                 break;
             }
+            // Looked at before the event is handled, so `now` is the time of the last one
+            // handled: the run ends as if cut there.
+            if self.events & 0xFFF == 0
+                && self
+                    .cancel
+                    .as_ref()
+                    .is_some_and(|c| c.load(Ordering::Relaxed))
+            {
+                self.interrupted = true;
+                break;
+            }
             now = time;
             self.events += 1;
             if self.events & 0xFFFF == 0 {
@@ -865,7 +917,7 @@ impl<'a> Engine<'a> {
             }
             match class {
                 STEP_END => self.on_step_end(payload as usize, now, &mut out)?,
-                ARRIVAL => self.on_arrival(payload as usize, now, &mut out)?,
+                ARRIVAL => self.on_arrival(payload, now, &mut out)?,
                 ENQUEUE => self.enqueue(payload, now, &mut out)?,
                 WAKE => self.on_wake(payload as usize, now)?,
                 _ => self.admit(payload, now),
@@ -930,17 +982,100 @@ impl<'a> Engine<'a> {
         Ok(self.summary(now))
     }
 
-    fn on_arrival<W: Write>(
-        &mut self,
-        client: usize,
-        now: u64,
-        out: &mut CsvSink<W>,
-    ) -> Result<()> {
+    fn on_arrival<W: Write>(&mut self, payload: u32, now: u64, out: &mut CsvSink<W>) -> Result<()> {
         if !self.arrivals_open() {
             return Ok(());
         }
+        if payload & TURN_BIT != 0 {
+            return self.on_turn(payload & !TURN_BIT, now, out);
+        }
+        let client = payload as usize;
         let (prompt, target) = self.clients[client].sample_lengths();
         let key = self.clients[client].last_key;
+        let opens = self.conversations[client]
+            .as_mut()
+            .is_some_and(Conversations::opens);
+        let session = if opens {
+            self.sessions += 1;
+            Some((self.sessions, 1))
+        } else {
+            None
+        };
+        self.arrive(client, (prompt, target), key, session, now, out)?;
+        self.schedule_next_arrival(client);
+        Ok(())
+    }
+
+    /// The next turn of a conversation arrives: its prompt is the conversation so far plus
+    /// new input (specs/simulator.md §5.3).
+    fn on_turn<W: Write>(&mut self, slot: u32, now: u64, out: &mut CsvSink<W>) -> Result<()> {
+        let t = self.turns.take(slot);
+        let client = t.client as usize;
+        let stream = &self.clients[client];
+        let Some(conv) = &mut self.conversations[client] else {
+            return Ok(());
+        };
+        let (input, target) = conv.follow_up_lengths(&stream.lengths, stream.max_tokens);
+        let prompt = if conv.accumulates() {
+            t.context.saturating_add(input)
+        } else {
+            input
+        };
+        let key = PromptKey {
+            group: t.group_key,
+            prompt: 0,
+            system_len: t.system_len,
+        };
+        self.arrive(
+            client,
+            (prompt, target),
+            key,
+            Some((t.session, t.turn)),
+            now,
+            out,
+        )
+    }
+
+    /// After a completed conversation turn: its next turn, a think time after the client saw
+    /// this one end, or (conversation over) the closed-loop user's next request.
+    fn after_completion(&mut self, req: &Req, seen: u64) {
+        let client = req.client as usize;
+        if req.session != 0
+            && self.arrivals_open()
+            && let Some(conv) = &mut self.conversations[client]
+            && conv.continues(req.turn)
+        {
+            let t = seen.saturating_add(secs_to_ns(conv.think_time()));
+            if t <= self.horizon_ns {
+                let slot = self.turns.insert(PendingTurn {
+                    client: req.client,
+                    session: req.session,
+                    turn: req.turn + 1,
+                    context: req.prompt.saturating_add(req.generated),
+                    group_key: req.group_key,
+                    system_len: req.system_len,
+                });
+                self.push(t, ARRIVAL, TURN_BIT | slot);
+            }
+            return;
+        }
+        self.closed_loop_next(client, seen);
+    }
+
+    /// A request arrives (fresh, or a conversation's `(session, turn)`): admitted towards its
+    /// queue, or rejected when it could never be served.
+    fn arrive<W: Write>(
+        &mut self,
+        client: usize,
+        (prompt, target): (u32, u32),
+        key: PromptKey,
+        session: Option<(u32, u32)>,
+        now: u64,
+        out: &mut CsvSink<W>,
+    ) -> Result<()> {
+        let chained = self.conversations[client]
+            .as_ref()
+            .is_some_and(Conversations::accumulates);
         let id = self.counts.arrived;
         self.counts.arrived += 1;
         if self.first_arrival == NEVER {
@@ -963,8 +1098,14 @@ impl<'a> Engine<'a> {
             first_token_ns: NEVER,
             last_token_ns: NEVER,
             group_key: key.group,
-            prompt_key: key.prompt,
+            // A conversation's tokens are one chain (unless its turns do not accumulate).
+            prompt_key: match session {
+                Some((s, _)) if chained => session_key(s),
+                _ => key.prompt,
+            },
             system_len: key.system_len,
+            session: session.map_or(0, |(s, _)| s),
+            turn: session.map_or(0, |(_, t)| t),
             in_use: true,
             measured,
             ..Req::default()
@@ -1005,7 +1146,6 @@ impl<'a> Engine<'a> {
             let slot = self.slab.insert(req);
             self.push(now.saturating_add(delay), ENQUEUE, slot);
         }
-        self.schedule_next_arrival(client);
         Ok(())
     }
 
@@ -1209,7 +1349,8 @@ impl<'a> Engine<'a> {
         let l = &self.lim[r];
         let ms = self.models[r].step_time(&shape)
             + l.per_step_ms
-            + l.per_token_ms * f64::from(shape.logits);
+            + l.per_token_ms * f64::from(shape.logits)
+            + rep.engine.extra_step_ms();
         if !(ms.is_finite() && ms >= 0.0) {
             return Err(SimError::InvalidStepTime {
                 value: ms,
@@ -1288,7 +1429,7 @@ impl<'a> Engine<'a> {
             }
         } else {
             0
-        };
+        } + self.response_ns;
         // With several pools, each pool's tokens feed its own ITL (merged in the summary).
         let itl = match self.pool_stats.get_mut(l.pool as usize) {
             Some(p) => &mut p.itl,
@@ -1363,7 +1504,7 @@ impl<'a> Engine<'a> {
                 met,
             )?;
             self.slab.remove(s);
-            self.closed_loop_next(req.client as usize, seen);
+            self.after_completion(&req, seen);
         }
         self.done = done;
         if wake {
@@ -1413,6 +1554,7 @@ impl<'a> Engine<'a> {
         Summary {
             simulated_time_s: ns_to_s(end),
             warm_up_s: self.sim.config.warm_up_s.unwrap_or(0.0),
+            interrupted: self.interrupted,
             requests: self.counts,
             throughput: Throughput {
                 window_s: window,

@@ -38,6 +38,7 @@ pub enum Volume {
 ///     program: "llm-perf".into(),
 ///     args: vec![TaskArg::TaskIndex { prefix: String::new(), suffix: "/3".into() }],
 ///     dir: "/shared/out".into(),
+///     parallel: None,
 /// };
 /// let manifest = k8s.render(&job)?;
 /// assert!(manifest.contains("  name: llm-perf-sweep-demo-1\n"));
@@ -142,7 +143,8 @@ impl Scheduler for Kubernetes {
         let _ = writeln!(y, "spec:");
         let _ = writeln!(y, "  completionMode: Indexed");
         let _ = writeln!(y, "  completions: {}", job.tasks);
-        let _ = writeln!(y, "  parallelism: {}", job.tasks);
+        let parallelism = job.parallel.map_or(job.tasks, |p| p.clamp(1, job.tasks));
+        let _ = writeln!(y, "  parallelism: {parallelism}");
         let _ = writeln!(y, "  backoffLimit: {}", self.backoff_limit);
         let _ = writeln!(y, "  template:");
         let _ = writeln!(y, "    metadata:");
@@ -215,6 +217,15 @@ impl Scheduler for Kubernetes {
         }
         let out = run_command(&self.kubectl, &args)?;
         job_state(&out)
+    }
+
+    /// `kubectl delete job NAME --wait=false` (its pods go with it).
+    fn cancel(&self, job: &Submission) -> Result<()> {
+        let mut args = vec!["delete", "job", job.id.as_str(), "--wait=false"];
+        if let Some(ns) = &self.namespace {
+            args.extend(["-n", ns.as_str()]);
+        }
+        run_command(&self.kubectl, &args).map(|_| ())
     }
 }
 
@@ -291,12 +302,14 @@ mod tests {
             program: "llm-perf".into(),
             args: vec![super::super::TaskArg::Text("a b".into())],
             dir: "/r d".into(),
+            parallel: Some(2),
         };
         let text = k.render(&job).unwrap();
         let v: serde_norway::Value = serde_norway::from_str(&text).unwrap();
         let spec = &v["spec"];
         assert_eq!(spec["completionMode"].as_str(), Some("Indexed"));
         assert_eq!(spec["completions"].as_u64(), Some(5));
+        assert_eq!(spec["parallelism"].as_u64(), Some(2));
         let c = &spec["template"]["spec"]["containers"][0];
         assert_eq!(c["command"][2].as_str(), Some("exec llm-perf 'a b'"));
         assert_eq!(

@@ -21,7 +21,8 @@
 //!   bytes as an unsharded one.
 //! * [`Scheduler`] (built-ins [`Slurm`] and [`Kubernetes`]) submits an array of tasks and says
 //!   when it has ended; [`submit_sweep`] uses it for a sweep (or only its missing items), and
-//!   an ask/tell tuner can use it for one batch of candidates per iteration.
+//!   an ask/tell tuner can use it for one batch of candidates per iteration
+//!   ([`crate::distributed`] does, for `llm-perf tune --scheduler`).
 //!
 //! # Examples
 //! ```
@@ -73,6 +74,7 @@ pub use file::{PLAN_FORMAT, Sweep, SweepItem};
 pub use kubernetes::{Kubernetes, Volume, dns_label, job_state};
 pub use merge::{FailedItem, Merged, MergedRow, Metrics, merge};
 pub use overrides::Overrides;
+pub(crate) use overrides::fnv1a;
 pub use run::{RunReport, run_shard};
 pub use scheduler::{ArrayJob, JobState, Scheduler, Submission, TaskArg, submit_array};
 pub use shard::Shard;

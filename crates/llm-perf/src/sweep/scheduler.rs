@@ -40,6 +40,42 @@ pub struct ArrayJob {
     /// The results directory, an absolute path: logs go to `logs/` in it; Kubernetes mounts
     /// it at the same path in every pod.
     pub dir: PathBuf,
+    /// At most this many tasks at once (`None`: as many as the cluster allows): SLURM's
+    /// `--array=0-N%P`, a Kubernetes Job's `parallelism`. One engine per node, or engines that
+    /// listen on the same port, need `Some(1)` on a single node.
+    pub parallel: Option<usize>,
+}
+
+impl ArrayJob {
+    /// The arguments task `index` runs with, its index spliced into each
+    /// [`TaskArg::TaskIndex`]: what a custom [`Scheduler`] (threads, local processes) passes to
+    /// [`ArrayJob::program`].
+    ///
+    /// # Examples
+    /// ```
+    /// use llm_perf::sweep::{ArrayJob, TaskArg};
+    /// let job = ArrayJob {
+    ///     name: "demo".into(),
+    ///     comment: String::new(),
+    ///     tasks: 4,
+    ///     program: "llm-perf".into(),
+    ///     args: vec![TaskArg::Text("--shard".into()),
+    ///                TaskArg::TaskIndex { prefix: String::new(), suffix: "/4".into() }],
+    ///     dir: "/shared/out".into(),
+    ///     parallel: None,
+    /// };
+    /// assert_eq!(job.task_args(2), ["--shard", "2/4"]);
+    /// ```
+    #[must_use]
+    pub fn task_args(&self, index: usize) -> Vec<String> {
+        self.args
+            .iter()
+            .map(|a| match a {
+                TaskArg::Text(t) => t.clone(),
+                TaskArg::TaskIndex { prefix, suffix } => format!("{prefix}{index}{suffix}"),
+            })
+            .collect()
+    }
 }
 
 /// Where a submitted job stands.
@@ -85,6 +121,17 @@ pub trait Scheduler {
     /// # Errors
     /// [`SweepError::Scheduler`] when the scheduler cannot be asked.
     fn state(&self, job: &Submission) -> Result<JobState>;
+
+    /// Ends the tasks of `job` still pending or running (the driver of a distributed tuner
+    /// gave up waiting for them). The default does nothing: the tasks run on until the
+    /// scheduler's own time limit, and whatever they write later is ignored.
+    ///
+    /// # Errors
+    /// [`SweepError::Scheduler`] when the scheduler refuses.
+    fn cancel(&self, job: &Submission) -> Result<()> {
+        let _ = job;
+        Ok(())
+    }
 
     /// Polls [`Scheduler::state`] every `every` until the job has ended or `timeout` has
     /// passed.
@@ -247,6 +294,7 @@ mod tests {
                 },
             ],
             dir: PathBuf::from("/r"),
+            parallel: None,
         };
         assert_eq!(
             shell_command(&job, "SLURM_ARRAY_TASK_ID"),

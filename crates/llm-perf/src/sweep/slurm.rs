@@ -25,6 +25,7 @@ use crate::Result;
 ///     args: vec![TaskArg::Text("--shard".into()),
 ///                TaskArg::TaskIndex { prefix: String::new(), suffix: "/4".into() }],
 ///     dir: "/shared/out".into(),
+///     parallel: None,
 /// };
 /// let script = slurm.render(&job)?;
 /// assert!(script.contains("#SBATCH --array=0-3\n"));
@@ -47,6 +48,8 @@ pub struct Slurm {
     pub sbatch: String,
     /// The `squeue` command (default `squeue`).
     pub squeue: String,
+    /// The `scancel` command (default `scancel`), for [`Scheduler::cancel`].
+    pub scancel: String,
 }
 
 impl Default for Slurm {
@@ -58,6 +61,7 @@ impl Default for Slurm {
             gres: None,
             sbatch: "sbatch".to_owned(),
             squeue: "squeue".to_owned(),
+            scancel: "scancel".to_owned(),
         }
     }
 }
@@ -82,7 +86,15 @@ impl Scheduler for Slurm {
             })
             .collect();
         let _ = writeln!(s, "#SBATCH --job-name={name}");
-        let _ = writeln!(s, "#SBATCH --array=0-{}", job.tasks.saturating_sub(1));
+        let throttle = job
+            .parallel
+            .filter(|&p| p < job.tasks)
+            .map_or_else(String::new, |p| format!("%{}", p.max(1)));
+        let _ = writeln!(
+            s,
+            "#SBATCH --array=0-{}{throttle}",
+            job.tasks.saturating_sub(1)
+        );
         for (flag, value) in [
             ("--time", &self.time),
             ("--partition", &self.partition),
@@ -137,5 +149,44 @@ impl Scheduler for Slurm {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// `scancel ID`: every task of the array still pending or running.
+    fn cancel(&self, job: &Submission) -> Result<()> {
+        run_command(&self.scancel, &[&job.id]).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::TaskArg;
+
+    #[test]
+    fn a_throttled_array_says_how_many_run_at_once() {
+        let mut job = ArrayJob {
+            name: "t".into(),
+            comment: String::new(),
+            tasks: 4,
+            program: "llm-perf".into(),
+            args: vec![TaskArg::Text("x".into())],
+            dir: "/r".into(),
+            parallel: Some(1),
+        };
+        let slurm = Slurm::default();
+        assert!(
+            slurm
+                .render(&job)
+                .unwrap()
+                .contains("#SBATCH --array=0-3%1\n")
+        );
+        // no throttle when every task may run at once anyway
+        job.parallel = Some(4);
+        assert!(
+            slurm
+                .render(&job)
+                .unwrap()
+                .contains("#SBATCH --array=0-3\n")
+        );
     }
 }

@@ -132,6 +132,7 @@ pub fn submit_sweep(
         program: options.program.clone(),
         args,
         dir,
+        parallel: None,
     };
     let (path, text, submission) = submit_array(scheduler, &job, options.dry_run)?;
     Ok(SubmitOutcome {

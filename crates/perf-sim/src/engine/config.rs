@@ -21,6 +21,7 @@
 //! | `enable_mixed_chunk` | `sglang` | false |
 //! | `init_new_token_ratio`, `min_new_token_ratio`, `new_token_ratio_decay_steps`, `clip_max_new_tokens`, `retract_decode_steps` | `sglang` | 0.7, 0.098, 600, 4096, 20 |
 //! | `capacity_scheduler_policy` | `trtllm` | `guaranteed_no_evict` (`max_utilization`) |
+//! | `speculative` | `vllm_v1` | none (`{num_speculative_tokens, acceptance, draft_ms, draft_ms_per_seq}`: [`super::speculative::SpeculativeConfig`]) |
 //! | `options` | custom kinds | `{}`, handed to the factory |
 //!
 //! Engine-native aliases (input only; giving both names is an error): `sglang`
@@ -254,6 +255,8 @@ pub struct EngineConfig {
     pub kind: EngineKind,
     /// The limits every engine has, with the kind's defaults applied.
     pub limits: ServingConfig,
+    /// Speculative decoding (`vllm_v1` only; none by default).
+    pub speculative: Option<super::speculative::SpeculativeConfig>,
 }
 
 impl Deref for EngineConfig {
@@ -269,6 +272,7 @@ impl From<ServingConfig> for EngineConfig {
         Self {
             kind: EngineKind::VllmV1,
             limits,
+            speculative: None,
         }
     }
 }
@@ -314,6 +318,16 @@ impl EngineConfig {
                 &format!("engine {name} has no prefix cache"),
             )
         };
+        if let Some(spec) = &self.speculative {
+            if self.kind != EngineKind::VllmV1 {
+                return Err(invalid(
+                    format!("{p}.speculative"),
+                    "set",
+                    format!("speculative decoding is modelled for vllm_v1, not {name}"),
+                ));
+            }
+            spec.validate()?;
+        }
         match &self.kind {
             EngineKind::VllmV1 => {}
             EngineKind::VllmV0(k) => {
@@ -460,6 +474,7 @@ struct Raw {
     clip_max_new_tokens: Option<u32>,
     retract_decode_steps: Option<u32>,
     capacity_scheduler_policy: Option<CapacitySchedulerPolicy>,
+    speculative: Option<super::speculative::SpeculativeConfig>,
     options: Option<serde_json::Value>,
 }
 
@@ -481,7 +496,8 @@ const COMMON: [&str; 11] = [
 /// The keys of a kind beyond [`COMMON`].
 fn own_keys(kind: &EngineKind) -> &'static [&'static str] {
     match kind {
-        EngineKind::VllmV1 | EngineKind::Orca | EngineKind::Static => &[],
+        EngineKind::VllmV1 => &["speculative"],
+        EngineKind::Orca | EngineKind::Static => &[],
         EngineKind::VllmV0(_) => &["watermark", "prefill_budget"],
         EngineKind::Sarathi(_) => &["watermark", "chunk_size"],
         EngineKind::Sglang(_) => &[
@@ -511,7 +527,7 @@ fn own_keys(kind: &EngineKind) -> &'static [&'static str] {
 
 impl Raw {
     /// `(key, given)` for every key but the common ones.
-    fn given(&self) -> [(&'static str, bool); 22] {
+    fn given(&self) -> [(&'static str, bool); 23] {
         [
             ("max_running_requests", self.max_running_requests.is_some()),
             ("max_prefill_tokens", self.max_prefill_tokens.is_some()),
@@ -542,6 +558,7 @@ impl Raw {
                 "capacity_scheduler_policy",
                 self.capacity_scheduler_policy.is_some(),
             ),
+            ("speculative", self.speculative.is_some()),
             ("options", self.options.is_some()),
             ("kind", false),
         ]
@@ -710,7 +727,11 @@ impl Raw {
                 .unwrap_or(d.gpu_memory_utilization),
         })
         .map_err(|e| e.to_string())?;
-        let config = EngineConfig { kind, limits };
+        let config = EngineConfig {
+            kind,
+            limits,
+            speculative: self.speculative,
+        };
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
@@ -766,6 +787,9 @@ impl Serialize for EngineConfig {
                 m.serialize_entry("capacity_scheduler_policy", &k.capacity_scheduler_policy)?;
             }
             EngineKind::Custom { options, .. } => m.serialize_entry("options", options)?,
+        }
+        if let Some(spec) = &self.speculative {
+            m.serialize_entry("speculative", spec)?;
         }
         m.end()
     }

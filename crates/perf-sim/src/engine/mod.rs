@@ -75,6 +75,7 @@ pub mod orca;
 pub mod radix;
 pub mod sarathi;
 pub mod sglang;
+pub mod speculative;
 pub mod static_batch;
 pub mod trtllm;
 pub mod vllm_v0;
@@ -243,8 +244,9 @@ impl<'a> Requests<'a> {
 
     /// A key identifying the content of the request's KV block `index` (tokens
     /// `[index·bs, (index+1)·bs)`) for prefix caching: blocks inside a shared system prompt
-    /// have their group's key, blocks inside a repeated prompt the prompt's key, anything
-    /// else (unique prompts, generated tokens) a key of the request alone. Two requests'
+    /// have their group's key, blocks of a conversation turn (prompt and output) its
+    /// conversation's key, blocks inside a repeated prompt the prompt's key, anything else
+    /// (unique prompts, generated tokens) a key of the request alone. Two requests'
     /// blocks with equal keys and equal preceding blocks hold the same KV.
     #[must_use]
     pub fn block_content(&self, id: ReqId, index: u32, block_size: u32) -> u64 {
@@ -252,6 +254,10 @@ impl<'a> Requests<'a> {
         let end = u64::from(index + 1) * u64::from(block_size);
         let base = if r.prompt_key != 0 && end <= u64::from(r.system_len) && r.group_key != 0 {
             r.group_key
+        } else if crate::conversation::is_session_key(r.prompt_key) {
+            // A conversation's token at position i is the same in every turn that holds it
+            // (prompt, then output, then the next turn's new input): one chain.
+            r.prompt_key
         } else if r.prompt_key != 0 && end <= u64::from(r.prompt) {
             r.prompt_key
         } else {
@@ -574,6 +580,13 @@ pub trait Engine: Send {
         self.outstanding() > 0
     }
 
+    /// Time the step just built spends outside the target model's forward pass that the
+    /// engine itself adds, ms (speculative decoding's draft proposals); 0 by default. The
+    /// simulator adds it to the cost model's step time.
+    fn extra_step_ms(&self) -> f64 {
+        0.0
+    }
+
     /// Brings every request's state up to date (at the end of a run, before the unfinished
     /// ones are written out). Engines that keep requests in aggregate do it here.
     fn sync(&mut self, reqs: &mut Requests<'_>) {
@@ -604,6 +617,9 @@ pub struct EngineSetup<'a> {
     pub preemption: crate::PreemptionPolicy,
     /// `cluster.kv_cache.prefix_cache_fraction` (used by `vllm_v1`).
     pub prefix_cache_fraction: f64,
+    /// The simulation's master seed: an engine drawing random numbers derives its stream
+    /// from it and `replica` ([`crate::rng::stream`]), so runs stay reproducible.
+    pub seed: u64,
 }
 
 /// Builds engines for a custom `cluster.engine.kind` (any `Fn(&EngineSetup) ->

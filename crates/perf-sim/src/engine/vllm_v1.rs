@@ -30,10 +30,14 @@ use super::{
     ArrivalInfo, Engine, EngineSetup, EngineSnapshot, KvBlocks, PrefixHits, ReqId, Requests,
     StepEnd,
 };
+use rand::rngs::Xoshiro256PlusPlus;
+
+use super::speculative::SpeculativeConfig;
 use crate::config::PreemptionPolicy;
 use crate::decoders::LazyDecoders;
 use crate::kv::BlockPool;
 use crate::request::{NEVER, Req};
+use crate::rng::{Purpose, stream};
 use crate::stats::Sketch;
 
 /// Engine limits a replica schedules with.
@@ -53,6 +57,8 @@ struct Entry {
     slot: u32,
     n: u32,
     decode: bool,
+    /// Speculative proposals verified with a decode (`n = 1 + drafts`).
+    drafts: u32,
 }
 
 /// An idealised prefix cache: block-aligned prefixes (whole prompts and system prompts) whose
@@ -89,6 +95,11 @@ pub struct VllmV1 {
     plan: Vec<(usize, u32, u32)>,
     preemptions: u64,
     prefix: Option<PrefixCache>,
+    /// Speculative decoding (module speculative): settings, the replica's acceptance
+    /// stream and the draft time of the step in flight, ms.
+    spec: Option<SpeculativeConfig>,
+    spec_rng: Xoshiro256PlusPlus,
+    draft_ms: f64,
 }
 
 impl VllmV1 {
@@ -117,8 +128,12 @@ impl VllmV1 {
                 max_num_batched_tokens: e.max_num_batched_tokens(),
                 chunked_prefill: e.enable_chunked_prefill(),
                 preemption: setup.preemption,
-                lazy_decode,
+                // Speculating decoders advance by varying amounts: handled one by one.
+                lazy_decode: lazy_decode && e.speculative.is_none(),
             },
+            spec: e.speculative.clone(),
+            spec_rng: stream(setup.seed, Purpose::Speculation, u64::from(setup.replica)),
+            draft_ms: 0.0,
             prefix: prefix_cap.map(|cap| PrefixCache {
                 cap,
                 ..PrefixCache::default()
@@ -258,41 +273,65 @@ impl VllmV1 {
         if r.prompt_key == 0 {
             return;
         }
+        Self::pin(pool, pc, r, r.prompt_key, r.prompt);
+        Self::pin(pool, pc, r, r.group_key, r.system_len);
+    }
+
+    /// A conversation turn at its end: its computed output joins the pinned chain too, so
+    /// the next turn can reuse prompt and output (vLLM caches every full block).
+    fn pin_chain(pool: &BlockPool, prefix: Option<&mut PrefixCache>, r: &mut Req) {
+        if let Some(pc) = prefix
+            && crate::conversation::is_session_key(r.prompt_key)
+        {
+            Self::pin(pool, pc, r, r.prompt_key, r.computed);
+        }
+    }
+
+    /// Pins the full blocks of `r`'s first `tokens` tokens under `key`, beyond those already
+    /// pinned under it (a conversation's key grows turn by turn), if the cap allows.
+    fn pin(pool: &BlockPool, pc: &mut PrefixCache, r: &mut Req, key: u64, tokens: u32) {
         let bs = pool.block_size();
-        let mut pin = |key: u64, tokens: u32, r: &mut Req| {
-            let full = tokens / bs;
-            if full == 0 || pc.map.contains_key(&key) || r.blocks < full {
-                return;
-            }
-            let new = u64::from(full.saturating_sub(r.shared));
-            if pc.pinned + new > pc.cap {
-                return;
-            }
-            pc.pinned += new;
-            r.shared = r.shared.max(full);
-            pc.map.insert(key, full * bs);
-        };
-        pin(r.prompt_key, r.prompt, r);
-        pin(r.group_key, r.system_len, r);
+        let full = tokens / bs;
+        if full == 0 || pc.map.get(&key).is_some_and(|&t| t >= full * bs) || r.blocks < full {
+            return;
+        }
+        let new = u64::from(full.saturating_sub(r.shared));
+        if pc.pinned + new > pc.cap {
+            return;
+        }
+        pc.pinned += new;
+        r.shared = r.shared.max(full);
+        pc.map.insert(key, full * bs);
     }
 
     fn schedule_once(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> (BatchShape, bool) {
         let mut shape = BatchShape::default();
         self.scheduled.clear();
+        let mut spec_seqs = 0;
         let mut budget = lim.max_num_batched_tokens;
         let mut preempted = false;
         let mut i = 0;
         'running: while i < self.running.len() && budget > 0 {
             let s = self.running[i];
-            let (k, num, blocks, generated) = {
+            let (k, num, blocks, generated, target) = {
                 let r = &reqs[s as usize];
-                (r.computed, r.num_tokens(), r.blocks, r.generated)
+                (r.computed, r.num_tokens(), r.blocks, r.generated, r.target)
             };
             let n = (num - k).min(budget);
             if n == 0 {
                 i += 1;
                 continue;
             }
+            // A decode verifies its pending token and up to k proposals (never beyond the
+            // output's last token, nor the step's budget).
+            let drafts = match &self.spec {
+                Some(spec) if generated >= 1 && n == 1 && k + 1 == num => spec
+                    .num_speculative_tokens
+                    .min(target.saturating_sub(generated + 1))
+                    .min(budget - 1),
+                _ => 0,
+            };
+            let n = n + drafts;
             let need = self.pool.extra_for(k + n, blocks);
             while u64::from(need) > self.pool.free() {
                 preempted = true;
@@ -305,19 +344,32 @@ impl VllmV1 {
             self.pool.try_take(need);
             reqs[s as usize].blocks += need;
             debug_assert!(self.pool.blocks_for(k + n) <= reqs[s as usize].blocks);
-            let decode = generated >= 1 && n == 1 && k + 1 == num;
-            if decode {
+            let decode = generated >= 1 && n == 1 + drafts && k + 1 == num;
+            if drafts > 0 {
+                // k + 1 tokens over the context: a chunk's work (module speculative).
+                shape.add_prefill(n, k, true);
+                spec_seqs += 1;
+            } else if decode {
                 shape.add_decode(k);
             } else {
                 shape.add_prefill(n, k, k + n == num);
             }
-            self.scheduled.push(Entry { slot: s, n, decode });
+            self.scheduled.push(Entry {
+                slot: s,
+                n,
+                decode,
+                drafts,
+            });
             budget -= n;
             i += 1;
         }
         if !preempted {
             self.admit(reqs, lim, now, budget, &mut shape);
         }
+        self.draft_ms = self
+            .spec
+            .as_ref()
+            .map_or(0.0, |spec| spec.draft_time_ms(spec_seqs));
         debug_assert!(self.running_count() <= lim.max_num_seqs);
         debug_assert!(self.pool.used() <= self.pool.total());
         (shape, preempted)
@@ -381,7 +433,12 @@ impl VllmV1 {
             } else {
                 shape.add_prefill(n, k, k + n == num);
             }
-            self.scheduled.push(Entry { slot: s, n, decode });
+            self.scheduled.push(Entry {
+                slot: s,
+                n,
+                decode,
+                drafts: 0,
+            });
             budget -= n;
         }
     }
@@ -444,7 +501,12 @@ impl VllmV1 {
             } else {
                 shape.add_prefill(n, k, k + n == num);
             }
-            self.scheduled.push(Entry { slot: s, n, decode });
+            self.scheduled.push(Entry {
+                slot: s,
+                n,
+                decode,
+                drafts: 0,
+            });
         }
         self.admit(reqs, lim, now, budget, &mut shape);
         if shape.is_empty() {
@@ -478,7 +540,21 @@ impl VllmV1 {
         let mut any_done = false;
         for e in &self.scheduled {
             let r = &mut reqs[e.slot as usize];
-            r.computed += e.n;
+            if e.drafts > 0 {
+                // The pending token and the accepted proposals hold valid KV; the step emits
+                // them plus one token of the target model (below).
+                let accepted = match &self.spec {
+                    Some(spec) => spec.draw_accepted(e.drafts, &mut self.spec_rng),
+                    None => 0,
+                };
+                r.computed += 1 + accepted;
+                r.generated += accepted;
+                if r.measured {
+                    itl.add_n(0, u64::from(accepted));
+                }
+            } else {
+                r.computed += e.n;
+            }
             if !e.decode {
                 r.prefilled += u64::from(e.n);
                 if r.computed >= r.prompt
@@ -505,6 +581,7 @@ impl VllmV1 {
                 }
                 r.last_token_ns = now;
                 if r.generated >= r.target {
+                    Self::pin_chain(&self.pool, self.prefix.as_mut(), r);
                     self.pool.release(r.blocks - r.shared);
                     r.blocks = 0;
                     r.shared = 0;
@@ -519,6 +596,7 @@ impl VllmV1 {
             let r = &mut reqs[slot as usize];
             self.lazy.materialise(r, t + 1, now);
             debug_assert_eq!(r.generated, r.target);
+            Self::pin_chain(&self.pool, self.prefix.as_mut(), r);
             self.pool.release(r.blocks - r.shared);
             r.blocks = 0;
             r.shared = 0;
@@ -601,6 +679,10 @@ impl Engine for VllmV1 {
 
     fn preemptions(&self) -> u64 {
         self.preemptions
+    }
+
+    fn extra_step_ms(&self) -> f64 {
+        self.draft_ms
     }
 
     fn prefix_hits(&self) -> PrefixHits {

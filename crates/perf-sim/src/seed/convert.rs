@@ -1,7 +1,9 @@
 //! The whole seed configuration onto a [`SimConfig`].
 
 use crate::config::{ClientConfig, ClusterConfig, KvCacheConfig, RouterKind, SimConfig};
-use crate::config::{EngineOverheads, PreemptionPolicy, WorkloadConfig};
+use crate::config::{
+    ConversationConfig, EngineOverheads, PreemptionPolicy, ThinkTime, WorkloadConfig,
+};
 use crate::error::{Result, invalid, non_negative, positive};
 use crate::pool::PoolConfig;
 
@@ -9,8 +11,8 @@ use super::SeedOutputs;
 use super::decision::Log;
 use super::dist;
 use super::framework::replicas;
-use super::hardware::{devices, links};
-use super::schema::{SeedFile, SeedMetrics, SeedWorkload};
+use super::hardware::{client_link, devices, links};
+use super::schema::{SeedDist, SeedFile, SeedMetrics, SeedWorkload};
 
 /// Converts `file`, logging every decision.
 ///
@@ -57,6 +59,26 @@ pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, Seed
     let hw = file.hardware_profile.clone().unwrap_or_default();
     let devices = devices(&hw, log)?;
     let links = links(&hw, log)?;
+    let bytes_per_token = match file.workload.bytes_per_token_estimate_for_network {
+        Some(b) => non_negative("workload.bytes_per_token_estimate_for_network", b)?,
+        None => 4.0,
+    };
+    let network = client_link(&hw, bytes_per_token);
+    match (&network, file.workload.bytes_per_token_estimate_for_network) {
+        (Some(_), Some(b)) => log.mapped(
+            "workload.bytes_per_token_estimate_for_network",
+            format!("workload.network.bytes_per_token {b}"),
+        ),
+        (Some(_), None) => log.default_applied(
+            "workload.bytes_per_token_estimate_for_network",
+            "4 bytes per token on the client link",
+        ),
+        (None, Some(_)) => log.ignored(
+            "workload.bytes_per_token_estimate_for_network",
+            "no client link (every network link joins two compute devices)",
+        ),
+        (None, None) => {}
+    }
     let reps = replicas(&file.frameworks_to_test, &devices, &links, log)?;
     let first = &reps[0].1;
     let names: Vec<&str> = reps
@@ -134,6 +156,7 @@ pub(crate) fn convert(file: &SeedFile, log: &mut Log) -> Result<(SimConfig, Seed
         workload: WorkloadConfig {
             rate: None,
             clients,
+            network,
         },
     };
     Ok((config, outputs))
@@ -252,12 +275,47 @@ fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
             "need at least one client profile",
         ));
     }
-    let conversation = "conversations are not simulated: every request is independent";
-    if w.max_turns_per_session.is_some() {
-        log.ignored("workload.max_turns_per_session", conversation);
-    }
+    let any_conversation = w
+        .client_profiles
+        .iter()
+        .any(|p| p.conversational_probability.is_some_and(|c| c > 0.0));
+    let unused = "no profile opens conversations (conversational_probability 0 or absent)";
+    let max_turns = match w.max_turns_per_session {
+        Some(0) => {
+            return Err(invalid("workload.max_turns_per_session", 0, "must be >= 1"));
+        }
+        Some(n) if any_conversation => {
+            log.mapped(
+                "workload.max_turns_per_session",
+                format!("conversation.max_turns {n} of every conversational profile"),
+            );
+            n
+        }
+        Some(n) => {
+            log.ignored("workload.max_turns_per_session", unused);
+            n
+        }
+        None => {
+            if any_conversation {
+                log.default_applied("workload.max_turns_per_session", "10");
+            }
+            10
+        }
+    };
+    let accumulate = w.accumulate_conversational_tokens.unwrap_or(true);
     if w.accumulate_conversational_tokens.is_some() {
-        log.ignored("workload.accumulate_conversational_tokens", conversation);
+        if any_conversation {
+            log.mapped(
+                "workload.accumulate_conversational_tokens",
+                if accumulate {
+                    "a follow-up prompt is the previous prompt + its actual output + new input"
+                } else {
+                    "a follow-up prompt is its new input only (turns share no prefix)"
+                },
+            );
+        } else {
+            log.ignored("workload.accumulate_conversational_tokens", unused);
+        }
     }
     if w.generate_prompt_tokens.is_some() {
         log.ignored(
@@ -269,12 +327,6 @@ fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
         log.ignored(
             "workload.prefix_patterns",
             "prompts share no prefixes (shared-prefix workloads are a native-config feature)",
-        );
-    }
-    if w.bytes_per_token_estimate_for_network.is_some() {
-        log.ignored(
-            "workload.bytes_per_token_estimate_for_network",
-            "network transfers are not simulated",
         );
     }
     // The seed draws one arrival stream: each gap comes from the profile picked (by weight)
@@ -306,22 +358,52 @@ fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
             &format!("{path}.max_output_tokens_dist_config"),
             log,
         )?;
-        if let Some(c) = p.conversational_probability {
-            if !(0.0..=1.0).contains(&c) {
-                return Err(invalid(
+        if let Some(c) = p.conversational_probability
+            && !(0.0..=1.0).contains(&c)
+        {
+            return Err(invalid(
+                format!("{path}.conversational_probability"),
+                c,
+                "must be in [0, 1]",
+            ));
+        }
+        let conversation = match p.conversational_probability {
+            Some(c) if c > 0.0 => {
+                let follow = format!("{path}.follow_up_inter_arrival_time_dist_config");
+                let (think_time_s, think) = match &p.follow_up_inter_arrival_time_dist_config {
+                    Some(d) => think_time(d, &follow, log)?,
+                    None => {
+                        log.default_applied(&follow, "exponential think time, mean 5 s");
+                        (5.0, ThinkTime::Exponential)
+                    }
+                };
+                log.mapped(
                     format!("{path}.conversational_probability"),
-                    c,
-                    "must be in [0, 1]",
-                ));
+                    format!(
+                        "conversation.probability {c}: an arrival opens a conversation; each \
+                         next turn (probability 0.7, at most {max_turns} turns) arrives a think \
+                         time after the previous turn completes"
+                    ),
+                );
+                Some(ConversationConfig {
+                    probability: c,
+                    max_turns,
+                    think_time_s,
+                    think,
+                    accumulate_context: accumulate,
+                    ..ConversationConfig::default()
+                })
             }
-            log.ignored(format!("{path}.conversational_probability"), conversation);
-        }
-        if p.follow_up_inter_arrival_time_dist_config.is_some() {
-            log.ignored(
-                format!("{path}.follow_up_inter_arrival_time_dist_config"),
-                conversation,
-            );
-        }
+            _ => {
+                if p.follow_up_inter_arrival_time_dist_config.is_some() {
+                    log.ignored(
+                        format!("{path}.follow_up_inter_arrival_time_dist_config"),
+                        "the profile opens no conversation",
+                    );
+                }
+                None
+            }
+        };
         if let Some(s) = p.streaming_response_probability {
             if !(0.0..=1.0).contains(&s) {
                 return Err(invalid(
@@ -332,11 +414,15 @@ fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
             }
             log.ignored(
                 format!("{path}.streaming_response_probability"),
-                "token times are the same whether streamed or not",
+                "every response is timed as streamed: TTFT is the first token reaching the \
+                 client (a non-streamed response arrives whole at completion: its E2E)",
             );
         }
         if p.turn_type_dist_config.is_some() {
-            log.ignored(format!("{path}.turn_type_dist_config"), conversation);
+            log.ignored(
+                format!("{path}.turn_type_dist_config"),
+                "every follow-up turn draws its new input from the profile's prompt lengths",
+            );
         }
         if p.user_priority_dist_config.is_some() {
             log.ignored(
@@ -359,6 +445,7 @@ fn clients(w: &SeedWorkload, log: &mut Log) -> Result<Vec<ClientConfig>> {
             max_tokens: None,
             shared_prefix: None,
             slo: None,
+            conversation,
         });
     }
     if out.len() > 1 {
@@ -457,4 +544,28 @@ fn metrics(m: Option<&SeedMetrics>, log: &mut Log) -> Result<(SeedOutputs, Optio
         );
     }
     Ok((outputs, warm_up_s))
+}
+
+/// A follow-up think time from the seed's `follow_up_inter_arrival_time_dist_config`:
+/// Exponential (by its mean) or Constant.
+fn think_time(d: &SeedDist, path: &str, log: &mut Log) -> Result<(f64, ThinkTime)> {
+    Ok(match dist::resolve(d, path, log)? {
+        dist::Dist::Exponential(rate) => {
+            let mean = 1.0 / positive(format!("{path}.rate"), rate)?;
+            log.mapped(path, format!("exponential think time, mean {mean} s"));
+            (mean, ThinkTime::Exponential)
+        }
+        dist::Dist::Constant(gap) => {
+            let gap = non_negative(format!("{path}.value"), gap)?;
+            log.mapped(path, format!("fixed think time of {gap} s"));
+            (gap, ThinkTime::Fixed)
+        }
+        _ => {
+            return Err(invalid(
+                format!("{path}.type"),
+                d.kind.as_deref().unwrap_or("?"),
+                "not supported for think times: use Exponential or Constant",
+            ));
+        }
+    })
 }

@@ -230,6 +230,7 @@ fn replica(
     let engine = EngineConfig {
         kind,
         limits: engine,
+        speculative: None,
     };
     engine
         .validate()

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use perf_model_core::Accelerator;
 
+use crate::config::ClientLink;
 use crate::error::{Result, invalid, non_negative, positive};
 
 use super::decision::Log;
@@ -114,8 +115,9 @@ pub(crate) fn devices(hw: &SeedHardware, log: &mut Log) -> Result<BTreeMap<Strin
 /// A checked link: `(source, dest, bandwidth bits/s, bidirectional)`.
 pub(crate) type Link = (String, String, f64, bool);
 
-/// Checks the links (the seed's defaults fill gaps) and reports that transfers are not
-/// simulated.
+/// Checks the links (the seed's defaults fill gaps) and reports what each becomes: a link
+/// between two compute devices sets the TP interconnect, one with another end (a client
+/// node) is the client link ([`client_link`]).
 ///
 /// # Errors
 /// [`crate::SimError::InvalidConfig`] naming the path: a bandwidth not finite and > 0, a
@@ -152,17 +154,28 @@ pub(crate) fn links(hw: &SeedHardware, log: &mut Log) -> Result<Vec<Link>> {
                 format!("{DEFAULT_LINK_LATENCY_S} s"),
             ),
         }
-        log.ignored(
-            path,
-            format!(
-                "{}{source_id} -> {dest_id}: request and response transfers are not simulated \
-                 (device-to-device links only set the TP interconnect)",
-                link_id
-                    .as_deref()
-                    .map(|l| format!("{l}: "))
-                    .unwrap_or_default()
-            ),
-        );
+        let id = link_id
+            .as_deref()
+            .map(|l| format!("{l}: "))
+            .unwrap_or_default();
+        let is_device = |id: &String| hw.compute_devices.iter().any(|d| &d.device_id == id);
+        if is_device(source_id) && is_device(dest_id) {
+            log.ignored(
+                path,
+                format!(
+                    "{id}{source_id} -> {dest_id}: a device-to-device link sets only the TP \
+                     interconnect (KV and activations inside a replica are not routed over it)"
+                ),
+            );
+        } else {
+            log.mapped(
+                path,
+                format!(
+                    "{id}{source_id} -> {dest_id}: the client link (workload.network): each \
+                     prompt and each streamed token crosses it"
+                ),
+            );
+        }
         out.push((
             source_id.clone(),
             dest_id.clone(),
@@ -187,4 +200,18 @@ pub(crate) fn interconnect_gbs(gpus: &[String], links: &[Link]) -> Option<f64> {
     }
     let slowest = inside.iter().map(|l| l.2).fold(f64::INFINITY, f64::min);
     slowest.is_finite().then(|| 2.0 * slowest / 8e9)
+}
+
+/// The client link: the first link with an end that is no compute device (a client node), with
+/// `bytes_per_token` (the seed's `bytes_per_token_estimate_for_network`, else 4).
+pub(crate) fn client_link(hw: &SeedHardware, bytes_per_token: f64) -> Option<ClientLink> {
+    let is_device = |id: &String| hw.compute_devices.iter().any(|d| &d.device_id == id);
+    hw.network_links
+        .iter()
+        .find(|l| !(is_device(&l.source_id) && is_device(&l.dest_id)))
+        .map(|l| ClientLink {
+            latency_ms: l.latency_s.unwrap_or(DEFAULT_LINK_LATENCY_S) * 1e3,
+            bandwidth_gbps: l.bandwidth_bps.unwrap_or(DEFAULT_LINK_BPS) / 1e9,
+            bytes_per_token,
+        })
 }

@@ -89,10 +89,34 @@ fn decisions_are_reported() {
     assert!(has(&l, Mapped, "workload.load_balancing_strategy"));
     assert!(has(
         &l,
-        Ignored,
+        Mapped,
         "workload.client_profiles[0].conversational_probability"
     ));
-    assert!(has(&l, Ignored, "hardware_profile.network_links[0]"));
+    assert!(has(
+        &l,
+        Mapped,
+        "workload.client_profiles[0].follow_up_inter_arrival_time_dist_config"
+    ));
+    assert!(has(&l, Mapped, "workload.max_turns_per_session"));
+    // The client link (client_node_0 -> gpu0) and the bytes per token cross into the network.
+    assert!(has(&l, Mapped, "hardware_profile.network_links[0]"));
+    assert!(has(
+        &l,
+        Mapped,
+        "workload.bytes_per_token_estimate_for_network"
+    ));
+    let net = l.config.workload.network.unwrap();
+    assert_eq!(
+        (net.latency_ms, net.bandwidth_gbps, net.bytes_per_token),
+        (0.1, 10.0, 2.0)
+    );
+    // The chat profile's conversations: probability 0.2, 3 turns, think time mean 1/0.2 s.
+    let conv = l.config.workload.clients[0].conversation.clone().unwrap();
+    assert_eq!(
+        (conv.probability, conv.max_turns, conv.think_time_s),
+        (0.2, 3, 5.0)
+    );
+    assert!(l.config.workload.clients[1].conversation.is_none());
     // Every line is one line and says what it is.
     for d in &l.decisions {
         let s = d.to_string();

@@ -4,13 +4,16 @@
 mod analyzer;
 mod closed_form;
 mod config_errors;
+mod conversations;
 mod determinism;
 mod engines;
+mod interrupt;
 mod invariants;
 mod pools;
 mod prefix;
 mod props;
 mod slo;
+mod speculative;
 mod steps;
 mod warm_up;
 mod workloads;

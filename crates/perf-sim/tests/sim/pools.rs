@@ -548,7 +548,10 @@ fn every_builtin_engine_can_prefill_for_a_vllm_v1_decode_pool() {
         assert_eq!(n.unfinished, 0, "{engine}");
         assert_eq!(s.pools[0].engine, engine["kind"].as_str().unwrap());
         let (p, d) = (&s.pools[0], &s.pools[1]);
-        assert_eq!(d.requests.routed + d.requests.dropped, p.requests.handed_off);
+        assert_eq!(
+            d.requests.routed + d.requests.dropped,
+            p.requests.handed_off
+        );
         assert_eq!(p.requests.completed + d.requests.completed, n.completed);
         for r in &s.replicas {
             assert!(r.kv_blocks_max <= r.kv_blocks_total, "{engine}");
