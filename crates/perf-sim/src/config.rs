@@ -218,6 +218,9 @@ pub enum RouterKind {
     /// split evenly over the pool's replicas; all equal without pools), from the router's own
     /// seeded stream.
     WeightedRandom,
+    /// A conversation's turns to the replica of its first turn (so its prefix cache can serve
+    /// the growing context); first turns and lone requests to the fewest outstanding requests.
+    SessionAffinity,
 }
 
 /// The step-time model every replica uses.
@@ -1370,13 +1373,6 @@ impl SimConfig {
         }
         let engine = &self.cluster.engine;
         engine.validate()?;
-        if engine.pipeline_parallel() > 1 {
-            return Err(invalid(
-                "cluster.engine.pipeline_parallel",
-                engine.pipeline_parallel(),
-                "pipeline parallelism is not simulated yet",
-            ));
-        }
         match &self.cluster.cost_model {
             CostModelConfig::Inferno { alpha, beta, gamma } => {
                 non_negative("cluster.cost_model.alpha", *alpha)?;

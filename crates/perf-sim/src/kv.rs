@@ -39,12 +39,41 @@ pub fn derive_num_blocks(
     block_size: u32,
     reserved_bytes: f64,
 ) -> Result<u64> {
+    derive_num_blocks_pipelined(
+        model,
+        accelerator,
+        dtype,
+        (tp, 1),
+        gpu_memory_utilization,
+        block_size,
+        reserved_bytes,
+    )
+}
+
+/// [`derive_num_blocks`] for a replica of `pp` pipeline stages of `tp` devices each
+/// (`(tp, pp)`): every device holds `1/(tp·pp)` of the weights and, for each block, the KV of
+/// its `1/pp` of the layers (`1/min(tp, kv_heads)` of the heads), so the replica holds `pp`
+/// times the blocks one stage's free memory would hold at full depth, less the weights.
+///
+/// # Errors
+/// As [`derive_num_blocks`].
+pub fn derive_num_blocks_pipelined(
+    model: &ModelSpec,
+    accelerator: &Accelerator,
+    dtype: Dtype,
+    (tp, pp): (u32, u32),
+    gpu_memory_utilization: f64,
+    block_size: u32,
+    reserved_bytes: f64,
+) -> Result<u64> {
     let t = f64::from(tp.max(1));
+    let s = f64::from(pp.max(1));
     let t_kv = f64::from(tp.max(1).min(model.kv_heads.max(1)));
     let usable = accelerator.memory_bytes() * gpu_memory_utilization;
-    let weights = model.weight_bytes(dtype) / t;
+    // (× 1.0 when pp = 1: the same bits as before pipelines existed)
+    let weights = model.weight_bytes(dtype) / (t * s);
     let free = usable - weights - reserved_bytes;
-    let per_block = f64::from(block_size) * model.kv_bytes_per_token(dtype) / t_kv;
+    let per_block = f64::from(block_size) * model.kv_bytes_per_token(dtype) / (t_kv * s);
     let blocks = (free / per_block).floor();
     if !blocks.is_finite() || blocks < 1.0 {
         return Err(invalid(

@@ -131,6 +131,7 @@ pub mod error;
 pub mod kv;
 pub mod load;
 pub mod output;
+pub mod pipeline;
 pub mod pool;
 pub mod rng;
 pub mod seed;

@@ -529,6 +529,11 @@ pub struct ReplicaSummary {
     /// Prompt tokens those admissions reused (omitted when 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub prefix_cache_hit_tokens: u64,
+    /// With pipeline parallelism (this entry is one of a replica's stage engines): the mean
+    /// fraction of the time its replica's stages worked; `1 −` it is the pipeline's bubbles
+    /// and idle time. Omitted otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_busy_fraction: Option<f64>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
@@ -556,6 +561,11 @@ pub struct Summary {
     /// Omitted from the JSON when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The engine the replicas run (`vllm_v1`, `sglang`, … or a custom name); with several
+    /// pools, each pool's in pool order, joined by `+` (the summary's `pools[]` has them one by
+    /// one).
+    #[serde(default)]
+    pub engine: String,
     /// Request counts by final status (every request, warm-up included).
     pub requests: Counts,
     /// Throughput of completed requests.

@@ -297,10 +297,20 @@ pub(crate) struct PoolSetup {
     pub cluster: ClusterConfig,
     /// Its step-time model.
     pub model: Arc<dyn StepTimeModel>,
-    /// KV blocks per replica.
+    /// KV blocks per replica (per engine of a pipelined replica: each of its `stages`
+    /// engines has its share).
     pub num_blocks: u64,
     /// Weight under `weighted_random`.
     pub weight: f64,
+    /// Pipeline parallelism of its replicas (`engine.pipeline_parallel` > 1).
+    pub pipeline: Option<crate::pipeline::PipelineSetup>,
+}
+
+impl PoolSetup {
+    /// Engines per replica: its pipeline stages (1 without pipeline parallelism).
+    pub fn engines_per_replica(&self) -> u32 {
+        self.pipeline.map_or(1, |p| p.stages)
+    }
 }
 
 impl std::fmt::Debug for PoolSetup {

@@ -46,7 +46,13 @@ pub(crate) struct Replica {
     pub last_step: StepRecord,
     /// The engine's preemption count when the last step was accounted.
     preemptions_seen: u64,
+    /// Its replica's pipeline (index into the event loop's pipelines) when it is one of a
+    /// pipelined replica's engines; `NO_PIPELINE` otherwise.
+    pub pipeline: u32,
 }
+
+/// [`Replica::pipeline`] of an engine that is a whole replica.
+pub(crate) const NO_PIPELINE: u32 = u32::MAX;
 
 impl std::fmt::Debug for Replica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,6 +74,7 @@ impl Replica {
             counters: ReplicaCounters::default(),
             last_step: StepRecord::default(),
             preemptions_seen: 0,
+            pipeline: NO_PIPELINE,
         }
     }
 

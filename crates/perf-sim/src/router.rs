@@ -14,6 +14,8 @@ pub(crate) struct Router {
     rng: Xoshiro256PlusPlus,
     /// `weighted_random`: cumulative replica weights (empty: all equal).
     cumulative: Vec<f64>,
+    /// `session_affinity`: per conversation (index = session id), its replica + 1 (0: none yet).
+    sessions: Vec<u32>,
 }
 
 impl Router {
@@ -23,6 +25,7 @@ impl Router {
             cursor: 0,
             rng,
             cumulative: Vec::new(),
+            sessions: Vec::new(),
         }
     }
 
@@ -51,14 +54,16 @@ impl Router {
         i.min(n - 1)
     }
 
-    /// The replica for the next request. Ties rotate: the scan starts one past the last choice.
+    /// The replica for the next request, of conversation `session` (0: none). Ties rotate:
+    /// the scan starts one past the last choice.
     #[inline]
-    pub fn pick(&mut self, replicas: &[Replica]) -> usize {
+    pub fn pick(&mut self, replicas: &[Replica], session: u32) -> usize {
         let n = replicas.len();
         if n <= 1 {
             return 0;
         }
         let choice = match self.kind {
+            RouterKind::SessionAffinity => return self.affine(replicas, session),
             RouterKind::RoundRobin => self.cursor % n,
             RouterKind::Random => self.rng.random_range(0..n),
             RouterKind::WeightedRandom => self.weighted(n),
@@ -73,6 +78,30 @@ impl Router {
             }),
         };
         self.cursor = choice + 1;
+        choice
+    }
+
+    /// `session_affinity`: a conversation's later turns go where its first turn went (their
+    /// prompts extend its KV, which that replica's prefix cache may still hold); a first turn
+    /// or a lone request goes to the replica with the fewest outstanding requests.
+    fn affine(&mut self, replicas: &[Replica], session: u32) -> usize {
+        let n = replicas.len();
+        let slot = session as usize;
+        if session != 0
+            && let Some(&r) = self.sessions.get(slot)
+            && r != 0
+            && (r as usize) <= n
+        {
+            return r as usize - 1;
+        }
+        let choice = self.argmin(n, |i| replicas[i].engine.outstanding() as f64);
+        self.cursor = choice + 1;
+        if session != 0 {
+            if self.sessions.len() <= slot {
+                self.sessions.resize(slot + 1, 0);
+            }
+            self.sessions[slot] = u32::try_from(choice + 1).unwrap_or(0);
+        }
         choice
     }
 

@@ -14,12 +14,13 @@ use crate::conversation::{Conversations, PendingTurn, PendingTurns, session_key}
 use crate::disagg::Disagg;
 use crate::engine::{ArrivalInfo, EngineRegistry, EngineSetup, ReqId, Requests, StepEnd};
 use crate::error::{Result, SimError, invalid};
-use crate::kv::derive_num_blocks;
+use crate::kv::derive_num_blocks_pipelined;
 use crate::output::{
     Counts, CsvSink, Latencies, ReplicaSummary, Status, StepsSink, Summary, Throughput, rounded_div,
 };
+use crate::pipeline::{Pipeline, PipelineSetup};
 use crate::pool::{Limits, PoolSetup, PoolStats, PoolSummary, max_new};
-use crate::replica::Replica;
+use crate::replica::{NO_PIPELINE, Replica};
 use crate::request::{NEVER, Req, Slab};
 use crate::rng::{Purpose, stream};
 use crate::router::Router;
@@ -202,6 +203,11 @@ impl Simulation {
                 model: Arc::clone(&model),
                 num_blocks: pool_blocks(&config)?,
                 weight: f64::from(config.cluster.replicas),
+                pipeline: PipelineSetup::of(
+                    &config.cluster.engine,
+                    &config.cluster.cost_model,
+                    "cluster.engine",
+                )?,
             }]
         } else {
             (0..config.cluster.pools.len())
@@ -510,7 +516,9 @@ fn check_one_request_fits(config: &SimConfig, num_blocks: u64) -> Result<()> {
 /// KV blocks per replica of a cluster of identical replicas (`config.cluster`): derived or
 /// given, capped by the engine's own pool limit, checked to hold the smallest request.
 fn pool_blocks(config: &SimConfig) -> Result<u64> {
-    let mut num_blocks = resolve_blocks(config)?;
+    // A pipelined replica's blocks are shared by its stages' engines (crate::pipeline).
+    let stages = u64::from(config.cluster.engine.pipeline_parallel().max(1));
+    let mut num_blocks = resolve_blocks(config)? / stages;
     if let Some(cap) = config.cluster.engine.kv_token_cap() {
         let bs = u64::from(config.cluster.engine.block_size());
         num_blocks = num_blocks.min(cap / bs);
@@ -534,12 +542,18 @@ fn pool_setup(
         Arc::clone(default_model)
     };
     let num_blocks = pool_blocks(&own).map_err(|e| crate::pool::in_pool(e, i))?;
+    let pipeline = PipelineSetup::of(
+        &own.cluster.engine,
+        &own.cluster.cost_model,
+        &format!("cluster.pools[{i}].engine"),
+    )?;
     Ok(PoolSetup {
         name: pool.name.clone(),
         weight: pool.effective_weight(),
         cluster: own.cluster,
         model,
         num_blocks,
+        pipeline,
     })
 }
 
@@ -616,11 +630,11 @@ fn resolve_blocks(config: &SimConfig) -> Result<u64> {
         ));
     };
     let e = &config.cluster.engine;
-    derive_num_blocks(
+    derive_num_blocks_pipelined(
         &roofline_model(model, spec)?,
         &roofline_accelerator(accel, device)?,
         kv.dtype.or(rd).unwrap_or(Dtype::Bf16),
-        e.tensor_parallel(),
+        (e.tensor_parallel(), e.pipeline_parallel()),
         e.gpu_memory_utilization(),
         e.block_size(),
         kv.reserved_gib * f64::from(1u32 << 30),
@@ -666,6 +680,8 @@ struct Engine<'a> {
     turns: PendingTurns,
     sessions: u32,
     replicas: Vec<Replica>,
+    /// The stages of each pipelined replica (crate::pipeline), shared by its engines.
+    pipelines: Vec<Pipeline>,
     router: Router,
     slab: Slab,
     heap: BinaryHeap<Event>,
@@ -723,14 +739,27 @@ impl<'a> Engine<'a> {
         let oh = c.cluster.overheads;
         let net = c.workload.network;
         let (mut replicas, mut lim, mut models, mut pool_first) = (vec![], vec![], vec![], vec![]);
+        let mut pipelines = Vec::new();
         for (p, pool) in sim.pools.iter().enumerate() {
             let l = Limits::of(p, &pool.cluster, secs_to_ns);
             pool_first.push(replicas.len());
             for _ in 0..pool.cluster.replicas {
-                let i = u32::try_from(replicas.len()).unwrap_or(u32::MAX);
-                replicas.push(Replica::new(sim.build_engine(p, i)?));
-                lim.push(l);
-                models.push(Arc::clone(&pool.model));
+                // A pipelined replica is one engine per stage sharing its stages.
+                let pipeline = match &pool.pipeline {
+                    Some(setup) => {
+                        pipelines.push(Pipeline::of(setup));
+                        u32::try_from(pipelines.len() - 1).unwrap_or(NO_PIPELINE)
+                    }
+                    None => NO_PIPELINE,
+                };
+                for _ in 0..pool.engines_per_replica() {
+                    let i = u32::try_from(replicas.len()).unwrap_or(u32::MAX);
+                    let mut replica = Replica::new(sim.build_engine(p, i)?);
+                    replica.pipeline = pipeline;
+                    replicas.push(replica);
+                    lim.push(l);
+                    models.push(Arc::clone(&pool.model));
+                }
             }
         }
         let n = replicas.len();
@@ -757,7 +786,7 @@ impl<'a> Engine<'a> {
             .filter(|i| entry.contains(i))
             .map(|i| {
                 let pool = &sim.pools[lim[i].pool as usize];
-                pool.weight / f64::from(pool.cluster.replicas)
+                pool.weight / f64::from(pool.cluster.replicas * pool.engines_per_replica())
             })
             .collect();
         let router = Router::new(c.cluster.router, stream(c.seed, Purpose::Router, 0))
@@ -786,6 +815,7 @@ impl<'a> Engine<'a> {
             disagg,
             clients,
             replicas,
+            pipelines,
             router,
             slab: Slab::default(),
             heap: BinaryHeap::new(),
@@ -1155,9 +1185,15 @@ impl<'a> Engine<'a> {
         if slot & HANDOFF != 0 {
             return self.on_kv_arrived(slot & !HANDOFF, now, out);
         }
+        let session = self.slab.reqs[slot as usize].session;
         let r = match &self.disagg {
-            None => self.router.pick(&self.replicas),
-            Some(_) => self.entry.start + self.router.pick(&self.replicas[self.entry.clone()]),
+            None => self.router.pick(&self.replicas, session),
+            Some(_) => {
+                self.entry.start
+                    + self
+                        .router
+                        .pick(&self.replicas[self.entry.clone()], session)
+            }
         };
         let req = &mut self.slab.reqs[slot as usize];
         req.replica = u32::try_from(r).unwrap_or(u32::MAX);
@@ -1271,7 +1307,8 @@ impl<'a> Engine<'a> {
         let Some(d) = &mut self.disagg else {
             return Ok(());
         };
-        let r = d.decode.start + d.router.pick(&self.replicas[d.decode.clone()]);
+        let session = self.slab.reqs[slot as usize].session;
+        let r = d.decode.start + d.router.pick(&self.replicas[d.decode.clone()], session);
         let p = d.decode_pool;
         let cap = self.clients[self.slab.reqs[slot as usize].client as usize].max_tokens;
         let max_model_len = self.lim[r].max_model_len;
@@ -1359,7 +1396,12 @@ impl<'a> Engine<'a> {
         }
         // Ceiling, so rounding never breaks a lower bound; at least 1 ns so tokens are ordered.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let dt = ((ms * 1e6).ceil() as u64).max(1);
+        let mut dt = ((ms * 1e6).ceil() as u64).max(1);
+        if rep.pipeline != NO_PIPELINE {
+            // Through the replica's stages, behind its other engines' micro-batches.
+            let end = self.pipelines[rep.pipeline as usize].run(now, dt, shape.total_tokens());
+            dt = end - now;
+        }
         rep.account(&shape, &snap, now, dt);
         rep.busy = true;
         self.push(
@@ -1513,6 +1555,17 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    /// The engines of the pools, in pool order, joined by `+`.
+    fn engine_names(&self) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        for &first in &self.pool_first {
+            if let Some(r) = self.replicas.get(first) {
+                names.push(r.engine.name());
+            }
+        }
+        names.join("+")
+    }
+
     #[allow(clippy::cast_precision_loss)]
     fn summary(&self, end: u64) -> Summary {
         // specs/simulator.md §7.1: [w0, w1] = [max(warm-up end, first arrival), last measured
@@ -1546,6 +1599,8 @@ impl<'a> Engine<'a> {
                     preemptions: r.engine.preemptions(),
                     prefix_cache_hits: hits.admissions,
                     prefix_cache_hit_tokens: hits.tokens,
+                    pipeline_busy_fraction: (r.pipeline != NO_PIPELINE)
+                        .then(|| self.pipelines[r.pipeline as usize].busy_fraction(end)),
                 }
             })
             .collect();
@@ -1555,6 +1610,7 @@ impl<'a> Engine<'a> {
             simulated_time_s: ns_to_s(end),
             warm_up_s: self.sim.config.warm_up_s.unwrap_or(0.0),
             interrupted: self.interrupted,
+            engine: self.engine_names(),
             requests: self.counts,
             throughput: Throughput {
                 window_s: window,

@@ -10,6 +10,7 @@
 //! | `max_batch_size` | all | 256; `trtllm` 2048 (at most `max_num_batched_tokens`) |
 //! | `max_num_batched_tokens` | all | 8192; `sarathi` 512; `sglang` 16384 |
 //! | `max_queue_size`, `max_model_len`, `tensor_parallel`, `pipeline_parallel`, `gpu_memory_utilization` | all | none, none, 1, 1, 0.9 |
+//! | `pipeline_link` | all | derived (`{latency_us, bandwidth_gbs, bytes_per_token}`: [`crate::pipeline::PipelineLink`]) |
 //! | `block_size` | all | 16; `trtllm` 32 |
 //! | `enable_chunked_prefill` | all | true; `vllm_v0`, `orca`, `static`, `trtllm` false (`orca`, `static`: must be false; `sarathi`: must be true) |
 //! | `enable_prefix_caching` | all | false; `sglang`, `trtllm` true (`vllm_v0`, `sarathi`, `orca`, `static`: must be false) |
@@ -257,6 +258,9 @@ pub struct EngineConfig {
     pub limits: ServingConfig,
     /// Speculative decoding (`vllm_v1` only; none by default).
     pub speculative: Option<super::speculative::SpeculativeConfig>,
+    /// The link between pipeline stages (`pipeline_parallel` > 1); default: derived from the
+    /// roofline's model and accelerator ([`crate::pipeline`]).
+    pub pipeline_link: Option<crate::pipeline::PipelineLink>,
 }
 
 impl Deref for EngineConfig {
@@ -273,6 +277,7 @@ impl From<ServingConfig> for EngineConfig {
             kind: EngineKind::VllmV1,
             limits,
             speculative: None,
+            pipeline_link: None,
         }
     }
 }
@@ -475,11 +480,12 @@ struct Raw {
     retract_decode_steps: Option<u32>,
     capacity_scheduler_policy: Option<CapacitySchedulerPolicy>,
     speculative: Option<super::speculative::SpeculativeConfig>,
+    pipeline_link: Option<crate::pipeline::PipelineLink>,
     options: Option<serde_json::Value>,
 }
 
 /// Common keys every kind accepts.
-const COMMON: [&str; 11] = [
+const COMMON: [&str; 12] = [
     "kind",
     "max_batch_size",
     "max_num_batched_tokens",
@@ -488,6 +494,7 @@ const COMMON: [&str; 11] = [
     "block_size",
     "tensor_parallel",
     "pipeline_parallel",
+    "pipeline_link",
     "enable_chunked_prefill",
     "enable_prefix_caching",
     "gpu_memory_utilization",
@@ -731,6 +738,7 @@ impl Raw {
             kind,
             limits,
             speculative: self.speculative,
+            pipeline_link: self.pipeline_link,
         };
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
@@ -790,6 +798,9 @@ impl Serialize for EngineConfig {
         }
         if let Some(spec) = &self.speculative {
             m.serialize_entry("speculative", spec)?;
+        }
+        if let Some(link) = &self.pipeline_link {
+            m.serialize_entry("pipeline_link", link)?;
         }
         m.end()
     }

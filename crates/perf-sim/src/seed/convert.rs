@@ -243,10 +243,10 @@ fn router(w: &SeedWorkload, names: &[&str], log: &mut Log) -> Result<RouterKind>
         "session_affinity" => {
             log.mapped(
                 path,
-                "round_robin (conversations are not simulated, so no request continues a \
-                 session; the seed routes those round robin too)",
+                "session_affinity: a conversation's turns go to the replica of its first \
+                 turn; first turns and lone requests to the fewest outstanding requests",
             );
-            RouterKind::RoundRobin
+            RouterKind::SessionAffinity
         }
         other => {
             return Err(invalid(

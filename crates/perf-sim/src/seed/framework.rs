@@ -231,6 +231,7 @@ fn replica(
         kind,
         limits: engine,
         speculative: None,
+        pipeline_link: None,
     };
     engine
         .validate()
@@ -286,7 +287,8 @@ fn parallelism(c: &SeedEngine, path: &str, log: &mut Log) -> Result<(Vec<String>
         return Err(invalid(
             format!("{pp}.pp_stages"),
             stages,
-            "pipeline parallelism is not simulated yet (only pp_stages: 1)",
+            "seed configs map pp_stages: 1 only; pipeline parallelism runs in the native \
+             config (cluster.engine.pipeline_parallel, docs/simulator.md)",
         ));
     }
     if p.num_microbatches_per_request.is_some() {
@@ -352,8 +354,8 @@ fn engine(c: &SeedEngine, path: &str, tp: u32, log: &mut Log) -> Result<ServingC
     if enable_prefix_caching {
         log.mapped(
             format!("{path}.enable_prefix_caching"),
-            "on; without shared-prefix clients (the seed's prefix_patterns are not modelled) \
-             no request hits the prefix cache",
+            "on: a conversation's turns reuse the KV of the turns before (the seed's \
+             prefix_patterns are not modelled, so lone requests share nothing)",
         );
     }
     if c.scheduler_iteration_delay_s.is_some() {

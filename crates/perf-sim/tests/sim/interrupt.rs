@@ -45,6 +45,7 @@ fn a_cancelled_run_stops_at_its_next_check_and_accounts_for_every_request() {
         .unwrap();
     let at = seen.get().unwrap();
     assert!(summary.interrupted);
+    assert_eq!(summary.engine, "vllm_v1");
     // The loop looks at the flag before handling event 65 537: it stops right there.
     assert_eq!(summary.events, 65_536);
     assert_eq!(summary.simulated_time_s, at.simulated_s);

@@ -9,6 +9,7 @@ mod determinism;
 mod engines;
 mod interrupt;
 mod invariants;
+mod pipeline;
 mod pools;
 mod prefix;
 mod props;
