@@ -1198,35 +1198,16 @@ impl<'a> Engine<'a> {
         let req = &mut self.slab.reqs[slot as usize];
         req.replica = u32::try_from(r).unwrap_or(u32::MAX);
         if !self.pool_stats.is_empty() && !self.routed_to_pool(slot, r) {
-            let req = self.slab.reqs[slot as usize];
             self.counts.rejected += 1;
-            let miss = self.slos[req.client as usize].map(|_| false);
-            out.row(
-                &req,
-                &self.clients[req.client as usize].name,
-                Status::Rejected,
-                miss,
-            )?;
-            self.slab.remove(slot);
-            self.closed_loop_next(req.client as usize, now);
-            return Ok(());
+            return self.turn_away(slot, Status::Rejected, now, out);
         }
         let max_queue = self.lim[r].max_queue;
         if max_queue != usize::MAX && self.replicas[r].engine.waiting() >= max_queue {
-            let req = self.slab.reqs[slot as usize];
             if let Some(p) = self.pool_stats.get_mut(self.lim[r].pool as usize) {
                 p.counts.dropped += 1;
             }
             self.counts.dropped += 1;
-            let miss = self.slos[req.client as usize].map(|_| false);
-            out.row(
-                &req,
-                &self.clients[req.client as usize].name,
-                Status::Dropped,
-                miss,
-            )?;
-            self.slab.remove(slot);
-            self.closed_loop_next(req.client as usize, now);
+            self.turn_away(slot, Status::Dropped, now, out)?;
         } else {
             if let Some(d) = &mut self.disagg {
                 d.enter_prefill(slot, &mut self.slab.reqs[slot as usize]);
@@ -1327,18 +1308,28 @@ impl<'a> Engine<'a> {
         if max_queue != usize::MAX && self.replicas[r].engine.waiting() >= max_queue {
             self.pool_stats[p].counts.dropped += 1;
             self.counts.dropped += 1;
-            let miss = self.slos[req.client as usize].map(|_| false);
-            out.row(
-                &req,
-                &self.clients[req.client as usize].name,
-                Status::Dropped,
-                miss,
-            )?;
-            self.slab.remove(slot);
-            self.closed_loop_next(req.client as usize, now);
+            self.turn_away(slot, Status::Dropped, now, out)?;
         } else {
             self.admit(slot, now);
         }
+        Ok(())
+    }
+
+    /// A routed request refused by its replica (`status` rejected or dropped, already
+    /// counted): its CSV row (SLO missed), its slot freed, and the closed-loop user's next
+    /// request.
+    fn turn_away<W: Write>(
+        &mut self,
+        slot: u32,
+        status: Status,
+        now: u64,
+        out: &mut CsvSink<W>,
+    ) -> Result<()> {
+        let req = self.slab.reqs[slot as usize];
+        let miss = self.slos[req.client as usize].map(|_| false);
+        out.row(&req, &self.clients[req.client as usize].name, status, miss)?;
+        self.slab.remove(slot);
+        self.closed_loop_next(req.client as usize, now);
         Ok(())
     }
 
