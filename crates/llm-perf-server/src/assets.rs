@@ -18,9 +18,11 @@ pub const APP_CSS: &str = include_str!("../assets/app.css");
 const ECHARTS_LICENSE: &str = include_str!("../assets/vendor/echarts-6.1.0/LICENSE");
 /// ECharts' notice file.
 const ECHARTS_NOTICE: &str = include_str!("../assets/vendor/echarts-6.1.0/NOTICE");
+/// The BSD-3-Clause licence of the d3 code inside ECharts (its `LICENSE` points to it).
+const ECHARTS_LICENSE_D3: &str = include_str!("../assets/vendor/echarts-6.1.0/LICENSE-d3");
 
 /// Path, content type, body, and whether the name is versioned (cached forever).
-const ASSETS: [(&str, &str, &str, bool); 6] = [
+const ASSETS: [(&str, &str, &str, bool); 7] = [
     (
         "echarts-6.1.0.min.js",
         "text/javascript; charset=utf-8",
@@ -37,6 +39,12 @@ const ASSETS: [(&str, &str, &str, bool); 6] = [
         "echarts-6.1.0-NOTICE.txt",
         "text/plain; charset=utf-8",
         ECHARTS_NOTICE,
+        true,
+    ),
+    (
+        "echarts-6.1.0-LICENSE-d3.txt",
+        "text/plain; charset=utf-8",
+        ECHARTS_LICENSE_D3,
         true,
     ),
     (

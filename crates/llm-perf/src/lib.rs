@@ -61,6 +61,11 @@ pub mod validate;
 pub use model_configs::resolve_model_configs;
 pub use trace_files::resolve_trace_files;
 
+/// The crate README's example (the crates.io page), compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The workspace version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
