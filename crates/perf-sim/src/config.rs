@@ -314,7 +314,8 @@ pub struct KvCacheConfig {
     /// Memory reserved for activations and non-torch allocations per device, GiB. Default 1.
     #[serde(default = "one_gib")]
     pub reserved_gib: f64,
-    /// With prefix caching, the largest fraction of the blocks that cached prefixes may pin.
+    /// No effect since the prefix caches evict least recently used blocks (every engine's
+    /// cache may use all free blocks, as vLLM's does); accepted so older configurations load.
     /// Default 0.5.
     #[serde(default = "half")]
     pub prefix_cache_fraction: f64,

@@ -63,13 +63,13 @@
 //! is the cost model's time for the incrementally built [`perf_model_core::BatchShape`]. The
 //! first token comes from the step that completes the prompt.
 //!
-//! With `enable_prefix_caching`, requests of a shared-prefix client
-//! ([`config::SharedPrefix`]) reuse cached prompt prefixes: at admission the longest cached
-//! block-aligned prefix (the whole prompt but its last partial block, else the group's system
-//! prompt) counts as already computed, so only the rest is prefilled (with the cached part as
-//! attention context). The cache is idealised: a prefix's blocks are pinned when first
-//! computed, up to `kv_cache.prefix_cache_fraction` of the pool, with no LRU eviction (pins
-//! are dropped only when they alone keep a waiting request out of an idle replica).
+//! With `enable_prefix_caching`, requests reuse cached KV: requests of a shared-prefix client
+//! ([`config::SharedPrefix`]) their system prompt or whole prompt, a conversation's turns
+//! ([`ConversationConfig`]) the turns before, a recomputed request its own earlier blocks. At
+//! admission the longest cached block-aligned prefix (all but the last token) counts as
+//! already computed, so only the rest is prefilled (with the cached part as attention
+//! context). Cached blocks no request holds are evicted least recently used when memory is
+//! needed, as vLLM's automatic prefix caching and SGLang's radix cache do.
 //!
 //! Requests that could never be served (`P + O` above `max_model_len`, more KV blocks than the
 //! cache holds, or above the token budget without chunked prefill) are `rejected` on arrival;

@@ -42,7 +42,8 @@ pub(crate) struct Req {
     /// `crate::conversation::session_key(session)` (also its `prompt_key`).
     pub session: u32,
     pub turn: u32,
-    /// Of `blocks`, those that are pinned prefix-cache blocks (not owned, never released).
+    /// Of `blocks`, those that are cached prefix blocks the request holds (shared, unlocked
+    /// rather than freed when it ends).
     pub shared: u32,
     /// Prompt tokens found in the prefix cache at its last admission.
     pub cached: u32,

@@ -78,6 +78,7 @@ pub mod sglang;
 pub mod speculative;
 pub mod static_batch;
 pub mod trtllm;
+mod vllm_kv;
 pub mod vllm_v0;
 pub mod vllm_v1;
 
@@ -250,23 +251,28 @@ impl<'a> Requests<'a> {
     /// blocks with equal keys and equal preceding blocks hold the same KV.
     #[must_use]
     pub fn block_content(&self, id: ReqId, index: u32, block_size: u32) -> u64 {
-        let r = self.get(id);
-        let end = u64::from(index + 1) * u64::from(block_size);
-        let base = if r.prompt_key != 0 && end <= u64::from(r.system_len) && r.group_key != 0 {
-            r.group_key
-        } else if crate::conversation::is_session_key(r.prompt_key) {
-            // A conversation's token at position i is the same in every turn that holds it
-            // (prompt, then output, then the next turn's new input): one chain.
-            r.prompt_key
-        } else if r.prompt_key != 0 && end <= u64::from(r.prompt) {
-            r.prompt_key
-        } else {
-            // Request-unique content: bit 63 keeps it apart from workload keys (clients below
-            // 32 768 leave it clear).
-            (1 << 63) | r.id
-        };
-        mix64(base ^ mix64(u64::from(index).wrapping_add(0x9E37_79B9_7F4A_7C15)))
+        block_content_of(self.get(id), index, block_size)
     }
+}
+
+/// [`Requests::block_content`] of a request.
+#[inline]
+pub(crate) fn block_content_of(r: &Req, index: u32, block_size: u32) -> u64 {
+    let end = u64::from(index + 1) * u64::from(block_size);
+    let base = if r.prompt_key != 0 && end <= u64::from(r.system_len) && r.group_key != 0 {
+        r.group_key
+    } else if crate::conversation::is_session_key(r.prompt_key) {
+        // A conversation's token at position i is the same in every turn that holds it
+        // (prompt, then output, then the next turn's new input): one chain.
+        r.prompt_key
+    } else if r.prompt_key != 0 && end <= u64::from(r.prompt) {
+        r.prompt_key
+    } else {
+        // Request-unique content: bit 63 keeps it apart from workload keys (clients below
+        // 32 768 leave it clear).
+        (1 << 63) | r.id
+    };
+    mix64(base ^ mix64(u64::from(index).wrapping_add(0x9E37_79B9_7F4A_7C15)))
 }
 
 /// SplitMix64's finaliser: a fixed, portable 64-bit mix.
@@ -615,7 +621,8 @@ pub struct EngineSetup<'a> {
     pub replica: u32,
     /// `cluster.preemption` (used by the vLLM-style engines).
     pub preemption: crate::PreemptionPolicy,
-    /// `cluster.kv_cache.prefix_cache_fraction` (used by `vllm_v1`).
+    /// `cluster.kv_cache.prefix_cache_fraction` (no built-in engine uses it any more: their
+    /// prefix caches evict least recently used blocks; kept for custom engines).
     pub prefix_cache_fraction: f64,
     /// The simulation's master seed: an engine drawing random numbers derives its stream
     /// from it and `replica` ([`crate::rng::stream`]), so runs stay reproducible.

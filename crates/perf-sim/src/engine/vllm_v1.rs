@@ -11,10 +11,13 @@
 //! `k = 0`, and it goes back to the front of the waiting queue. A pass that preempted and
 //! scheduled nothing is retried at once, as vLLM's engine loop would on its next iteration.
 //!
-//! Prefix caching (`enable_prefix_caching`) is idealised: block-aligned prefixes (whole
-//! prompts and system prompts of shared-prefix clients) stay pinned once computed, up to
-//! `kv_cache.prefix_cache_fraction` of the pool, with no LRU eviction (all pins are dropped
-//! only when they alone keep a waiting request out of an idle replica).
+//! Prefix caching (`enable_prefix_caching`) is vLLM's automatic prefix caching: a request's
+//! full blocks are cached under their chained content hash when its prompt is computed and
+//! when it ends (prompt and output; also on preemption), a new or preempted request reuses its
+//! longest cached prefix (all but its last token), and cached blocks no request holds are
+//! evicted least recently used when an allocation needs them (`crate::engine::vllm_kv`). Block
+//! content comes from the workload's prompt identity (shared system prompts, repeated prompts,
+//! conversation chains), not token ids.
 //!
 //! Decoding requests are kept in aggregate (the crate's `decoders` module): per-request work happens
 //! only at state changes, which is what makes this engine fast; results are identical to
@@ -22,7 +25,7 @@
 //!
 //! Sources: vLLM `vllm/v1/core/sched/scheduler.py` (`schedule()`), specs/simulator.md §3.2.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use perf_model_core::BatchShape;
 
@@ -33,9 +36,9 @@ use super::{
 use rand::rngs::Xoshiro256PlusPlus;
 
 use super::speculative::SpeculativeConfig;
+use super::vllm_kv::VllmKv;
 use crate::config::PreemptionPolicy;
 use crate::decoders::LazyDecoders;
-use crate::kv::BlockPool;
 use crate::request::{NEVER, Req};
 use crate::rng::{Purpose, stream};
 use crate::stats::Sketch;
@@ -61,19 +64,6 @@ struct Entry {
     drafts: u32,
 }
 
-/// An idealised prefix cache: block-aligned prefixes (whole prompts and system prompts) whose
-/// blocks stay pinned once computed, up to `cap` blocks; no LRU eviction (all pins are
-/// dropped only when they alone keep a waiting request out of an idle replica).
-#[derive(Debug, Default)]
-pub(crate) struct PrefixCache {
-    /// Key → cached tokens (a multiple of the block size).
-    map: HashMap<u64, u32>,
-    pinned: u64,
-    cap: u64,
-    pub hits: u64,
-    pub hit_tokens: u64,
-}
-
 /// The `vllm_v1` engine: waiting queue, running list, KV pool and the step in flight.
 ///
 /// The running requests are `running` (those handled one by one, in running order) plus the
@@ -81,7 +71,7 @@ pub(crate) struct PrefixCache {
 #[derive(Debug)]
 pub struct VllmV1 {
     lim: Limits,
-    pool: BlockPool,
+    pool: VllmKv,
     waiting: VecDeque<u32>,
     running: Vec<u32>,
     lazy: LazyDecoders,
@@ -94,7 +84,8 @@ pub struct VllmV1 {
     /// Scratch for the fast path's plan: (index into `running`, tokens, new blocks).
     plan: Vec<(usize, u32, u32)>,
     preemptions: u64,
-    prefix: Option<PrefixCache>,
+    /// Admissions from the prefix cache and the tokens they reused.
+    hits: PrefixHits,
     /// Speculative decoding (module speculative): settings, the replica's acceptance
     /// stream and the draft time of the step in flight, ms.
     spec: Option<SpeculativeConfig>,
@@ -113,14 +104,6 @@ impl VllmV1 {
     /// (the same results, slower; for cross-checks).
     pub(crate) fn with_lazy_decode(setup: &EngineSetup<'_>, lazy_decode: bool) -> Self {
         let e = setup.config;
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let prefix_cap = e
-            .enable_prefix_caching()
-            .then(|| (setup.num_blocks as f64 * setup.prefix_cache_fraction).floor() as u64);
         let block_size = e.block_size();
         Self {
             lim: Limits {
@@ -134,11 +117,8 @@ impl VllmV1 {
             spec: e.speculative.clone(),
             spec_rng: stream(setup.seed, Purpose::Speculation, u64::from(setup.replica)),
             draft_ms: 0.0,
-            prefix: prefix_cap.map(|cap| PrefixCache {
-                cap,
-                ..PrefixCache::default()
-            }),
-            pool: BlockPool::new(setup.num_blocks, block_size),
+            hits: PrefixHits::default(),
+            pool: VllmKv::new(setup.num_blocks, block_size, e.enable_prefix_caching()),
             waiting: VecDeque::new(),
             running: Vec::new(),
             lazy: LazyDecoders::new(block_size),
@@ -191,9 +171,8 @@ impl VllmV1 {
             }
         };
         let r = &mut reqs[v as usize];
-        self.pool.release(r.blocks - r.shared);
-        r.blocks = 0;
-        r.shared = 0;
+        // Its computed full blocks stay cached: the recomputation may find them.
+        self.pool.release(r);
         r.computed = 0;
         r.preemptions += 1;
         self.waiting.push_front(v);
@@ -218,90 +197,10 @@ impl VllmV1 {
         self.materialise_all(reqs);
         loop {
             let (shape, preempted) = self.schedule_once(reqs, lim, now);
-            if shape.is_empty()
-                && self.running_count() == 0
-                && !self.waiting.is_empty()
-                && self.flush_prefixes()
-            {
-                continue;
-            }
             if !shape.is_empty() || !preempted {
                 return shape;
             }
         }
-    }
-
-    /// Drops every pinned prefix (only when nothing runs, so no request references them).
-    /// Returns whether any block was freed.
-    fn flush_prefixes(&mut self) -> bool {
-        let Some(pc) = &mut self.prefix else {
-            return false;
-        };
-        if pc.pinned == 0 {
-            return false;
-        }
-        #[allow(clippy::cast_possible_truncation)]
-        self.pool.release(pc.pinned as u32);
-        pc.pinned = 0;
-        pc.map.clear();
-        true
-    }
-
-    /// Block-aligned prompt tokens of `r` found in the prefix cache (at least one prompt
-    /// token is always recomputed, as vLLM does on a full hit).
-    fn cached_prefix(&self, r: &Req) -> u32 {
-        let Some(pc) = &self.prefix else {
-            return 0;
-        };
-        if r.prompt_key == 0 {
-            return 0;
-        }
-        let hit = pc
-            .map
-            .get(&r.prompt_key)
-            .copied()
-            .unwrap_or(0)
-            .max(pc.map.get(&r.group_key).copied().unwrap_or(0));
-        let bs = self.pool.block_size();
-        let limit = (r.prompt.saturating_sub(1) / bs) * bs;
-        hit.min(limit)
-    }
-
-    /// After `r` (in `slot`) computed its whole prompt: pin its prompt's (else its system
-    /// prompt's) full blocks if they are not cached yet and the cap allows.
-    fn pin_prefix(pool: &BlockPool, pc: &mut PrefixCache, r: &mut Req) {
-        if r.prompt_key == 0 {
-            return;
-        }
-        Self::pin(pool, pc, r, r.prompt_key, r.prompt);
-        Self::pin(pool, pc, r, r.group_key, r.system_len);
-    }
-
-    /// A conversation turn at its end: its computed output joins the pinned chain too, so
-    /// the next turn can reuse prompt and output (vLLM caches every full block).
-    fn pin_chain(pool: &BlockPool, prefix: Option<&mut PrefixCache>, r: &mut Req) {
-        if let Some(pc) = prefix
-            && crate::conversation::is_session_key(r.prompt_key)
-        {
-            Self::pin(pool, pc, r, r.prompt_key, r.computed);
-        }
-    }
-
-    /// Pins the full blocks of `r`'s first `tokens` tokens under `key`, beyond those already
-    /// pinned under it (a conversation's key grows turn by turn), if the cap allows.
-    fn pin(pool: &BlockPool, pc: &mut PrefixCache, r: &mut Req, key: u64, tokens: u32) {
-        let bs = pool.block_size();
-        let full = tokens / bs;
-        if full == 0 || pc.map.get(&key).is_some_and(|&t| t >= full * bs) || r.blocks < full {
-            return;
-        }
-        let new = u64::from(full.saturating_sub(r.shared));
-        if pc.pinned + new > pc.cap {
-            return;
-        }
-        pc.pinned += new;
-        r.shared = r.shared.max(full);
-        pc.map.insert(key, full * bs);
     }
 
     fn schedule_once(&mut self, reqs: &mut [Req], lim: &Limits, now: u64) -> (BatchShape, bool) {
@@ -388,7 +287,7 @@ impl VllmV1 {
         while j < self.waiting.len() && budget > 0 && self.running_count() < lim.max_num_seqs {
             let s = self.waiting[j];
             let cached = if reqs[s as usize].computed == 0 && reqs[s as usize].blocks == 0 {
-                self.cached_prefix(&reqs[s as usize])
+                self.pool.cached_tokens(&reqs[s as usize])
             } else {
                 0
             };
@@ -407,16 +306,17 @@ impl VllmV1 {
             }
             let n = full.min(budget);
             let need = self.pool.extra_for(k + n, held);
+            // Hold the cached prefix first, so the allocation cannot evict it.
+            self.pool.hold_prefix(r, cached / bs);
             if !self.pool.try_take(need) {
+                self.pool.drop_prefix(r, cached / bs);
                 break;
             }
             if cached > 0 {
                 r.computed = cached;
                 r.cached = cached;
-                if let Some(pc) = &mut self.prefix {
-                    pc.hits += 1;
-                    pc.hit_tokens += u64::from(cached);
-                }
+                self.hits.admissions += 1;
+                self.hits.tokens += u64::from(cached);
             }
             r.shared = shared;
             r.blocks = held + need;
@@ -557,10 +457,9 @@ impl VllmV1 {
             }
             if !e.decode {
                 r.prefilled += u64::from(e.n);
-                if r.computed >= r.prompt
-                    && let Some(pc) = &mut self.prefix
-                {
-                    Self::pin_prefix(&self.pool, pc, r);
+                if r.computed >= r.prompt {
+                    // Its prompt's full blocks become reusable at once.
+                    self.pool.publish(r);
                 }
             }
             if r.computed == r.num_tokens() {
@@ -581,10 +480,7 @@ impl VllmV1 {
                 }
                 r.last_token_ns = now;
                 if r.generated >= r.target {
-                    Self::pin_chain(&self.pool, self.prefix.as_mut(), r);
-                    self.pool.release(r.blocks - r.shared);
-                    r.blocks = 0;
-                    r.shared = 0;
+                    self.pool.release(r);
                     r.finished = true;
                     any_done = true;
                     done.push(e.slot);
@@ -596,10 +492,7 @@ impl VllmV1 {
             let r = &mut reqs[slot as usize];
             self.lazy.materialise(r, t + 1, now);
             debug_assert_eq!(r.generated, r.target);
-            Self::pin_chain(&self.pool, self.prefix.as_mut(), r);
-            self.pool.release(r.blocks - r.shared);
-            r.blocks = 0;
-            r.shared = 0;
+            self.pool.release(r);
             r.finished = true;
             done.push(slot);
         }
@@ -686,12 +579,7 @@ impl Engine for VllmV1 {
     }
 
     fn prefix_hits(&self) -> PrefixHits {
-        self.prefix
-            .as_ref()
-            .map_or(PrefixHits::default(), |p| PrefixHits {
-                admissions: p.hits,
-                tokens: p.hit_tokens,
-            })
+        self.hits
     }
 
     fn snapshot(&self) -> EngineSnapshot {

@@ -329,15 +329,25 @@ fn two_seed_frameworks_run_side_by_side_and_differ_on_a_multi_turn_workload() {
     for ts in sessions(&rows).values() {
         assert!(ts.iter().all(|t| t.replica == ts[0].replica));
     }
-    // SGLang's radix cache (LRU, output blocks too) serves most follow-up prompts; the
-    // idealised vllm_v1 cache pins prefixes until its share of the pool is full, then stops.
-    let (v, g) = (&s.replicas[0], &s.replicas[1]);
+    // Both caches serve most prompt tokens of the follow-up turns (prompt and output of the
+    // turns before, LRU eviction).
+    let prompt_tokens = |replica: u32| -> u64 {
+        rows.iter()
+            .filter(|r| r.replica == Some(replica))
+            .map(|r| u64::from(r.prompt))
+            .sum()
+    };
+    for (i, r) in s.replicas.iter().enumerate() {
+        let share = r.prefix_cache_hit_tokens as f64 / prompt_tokens(i as u32) as f64;
+        assert!(share > 0.6, "replica {i}: {share}");
+    }
+    // The difference is scheduling: SGLang's prefill-only steps (no mixed chunk) stall the
+    // decodes, vLLM V1 mixes prefill chunks into decode steps.
     assert!(
-        g.prefix_cache_hit_tokens > 5 * v.prefix_cache_hit_tokens,
+        sglang.latency.itl_ms.p99 > 1.2 * vllm.latency.itl_ms.p99,
         "{} vs {}",
-        g.prefix_cache_hit_tokens,
-        v.prefix_cache_hit_tokens
+        sglang.latency.itl_ms.p99,
+        vllm.latency.itl_ms.p99
     );
-    // Less prefill work: lower TTFT at the tail.
-    assert!(sglang.latency.ttft_ms.p99 < vllm.latency.ttft_ms.p99);
+    assert!(sglang.latency.tpot_ms.mean > vllm.latency.tpot_ms.mean);
 }

@@ -95,3 +95,47 @@ fn tiny_cache_under_load_still_completes() {
     assert_eq!(c.completed, 300, "{c:?}");
     assert!(s.replicas[0].kv_blocks_max <= 40);
 }
+
+/// vLLM's cache evicts least recently used blocks: when the workload moves to other prompts,
+/// their blocks replace the old ones (a cache that only pinned would stay full of the first
+/// phase's prompts and never hit again).
+#[test]
+fn a_new_working_set_replaces_the_old_one_in_the_cache() {
+    let client = |first: bool| {
+        let stages = if first {
+            json!([{ "rate": 5.0, "duration_s": 60.0 }])
+        } else {
+            json!([{ "rate": 0.0, "duration_s": 60.0 }, { "rate": 5.0, "duration_s": 60.0 }])
+        };
+        json!({ "arrival": { "kind": "stages", "stages": stages },
+            "input": { "kind": "uniform", "low": 90, "high": 110 },
+            "output": { "kind": "fixed", "value": 4 },
+            "shared_prefix": { "groups": 1, "prompts_per_group": 20, "system_prompt_len": 16 } })
+    };
+    // 20 prompts of ~6 full blocks each: one working set (~120 blocks) fits, two do not.
+    let (s, csv) = run(cfg(json!({
+        "seed": 3,
+        "cluster": {
+            "engine": { "max_batch_size": 8, "enable_prefix_caching": true },
+            "cost_model": { "kind": "inferno", "alpha": 1.0, "beta": 0.05, "gamma": 0.0 },
+            "kv_cache": { "num_gpu_blocks": 200 } },
+        "workload": { "clients": [client(true), client(false)] }
+    })));
+    let rows = prefix_cols(&csv);
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let clients: Vec<String> = rdr.records().map(|r| r.unwrap()[1].to_owned()).collect();
+    let second: Vec<_> = rows
+        .iter()
+        .zip(&clients)
+        .filter(|(_, c)| c.as_str() == "client1")
+        .map(|(r, _)| r)
+        .collect();
+    assert!(second.len() > 200, "{}", second.len());
+    let whole_prompt_hits = second.iter().filter(|r| r.1 + 16 >= r.3).count();
+    assert!(
+        whole_prompt_hits * 10 >= second.len() * 8,
+        "{whole_prompt_hits} of {}",
+        second.len()
+    );
+    assert_eq!(s.requests.completed, s.requests.arrived);
+}
