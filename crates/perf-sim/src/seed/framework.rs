@@ -9,7 +9,7 @@ use perf_model_core::{Dtype, ModelSpec, ServingConfig, ServingConfigData};
 use crate::config::{CostModelConfig, KvCacheConfig};
 use crate::engine::{EngineConfig, EngineKind, SglangKnobs};
 use crate::error::{Result, invalid};
-use crate::kv::derive_num_blocks;
+use crate::kv::derive_num_blocks_pipelined;
 
 use super::decision::Log;
 use super::hardware::{Device, Link, interconnect_gbs};
@@ -125,7 +125,7 @@ fn replica(
             model.name
         ),
     );
-    let (gpus, tp) = parallelism(c, path, log)?;
+    let (gpus, tp, stages) = parallelism(c, path, log)?;
     let mut device = None;
     for (j, id) in gpus.iter().enumerate() {
         let at = if c.parallelism.is_some() {
@@ -168,7 +168,8 @@ fn replica(
     };
     let mut accelerator = device.accelerator;
     if tp > 1 {
-        accelerator.interconnect_gbs = interconnect_gbs(&gpus, links);
+        // (the TP group of the first stage; every stage's devices are alike)
+        accelerator.interconnect_gbs = interconnect_gbs(&gpus[..tp as usize], links);
         match accelerator.interconnect_gbs {
             Some(g) => log.converted(
                 format!("{path}.parallelism.gpu_ids"),
@@ -180,12 +181,12 @@ fn replica(
             ),
         }
     }
-    let engine = engine(c, path, tp, log)?;
-    let blocks = derive_num_blocks(
+    let engine = engine(c, path, (tp, stages), log)?;
+    let blocks = derive_num_blocks_pipelined(
         &model,
         &accelerator,
         Dtype::Fp16,
-        tp,
+        (tp, stages),
         engine.gpu_memory_utilization(),
         engine.block_size(),
         KvCacheConfig::default().reserved_gib * f64::from(1u32 << 30),
@@ -231,7 +232,7 @@ fn replica(
         kind,
         limits: engine,
         speculative: None,
-        pipeline_link: None,
+        pipeline_link: stage_link(&gpus, tp, stages, links, path, log),
     };
     engine
         .validate()
@@ -258,8 +259,9 @@ fn same_figures(a: &perf_model_core::Accelerator, b: &perf_model_core::Accelerat
         && a.int8_tops.map(f64::to_bits) == b.int8_tops.map(f64::to_bits)
 }
 
-/// The devices of a framework and its TP degree.
-fn parallelism(c: &SeedEngine, path: &str, log: &mut Log) -> Result<(Vec<String>, u32)> {
+/// The devices of a framework (stage after stage, `tp` each), its TP degree and its pipeline
+/// stages.
+fn parallelism(c: &SeedEngine, path: &str, log: &mut Log) -> Result<(Vec<String>, u32, u32)> {
     let Some(p) = &c.parallelism else {
         let gpu = match &c.gpu_id {
             Some(g) => g.clone(),
@@ -268,7 +270,7 @@ fn parallelism(c: &SeedEngine, path: &str, log: &mut Log) -> Result<(Vec<String>
                 "gpu0".to_owned()
             }
         };
-        return Ok((vec![gpu], 1));
+        return Ok((vec![gpu], 1, 1));
     };
     let pp = format!("{path}.parallelism");
     if c.gpu_id.is_some() {
@@ -283,18 +285,25 @@ fn parallelism(c: &SeedEngine, path: &str, log: &mut Log) -> Result<(Vec<String>
     if tp == 0 {
         return Err(invalid(format!("{pp}.tp_degree"), 0, "must be >= 1"));
     }
-    if stages != 1 {
+    if stages == 0 || stages > 64 {
         return Err(invalid(
             format!("{pp}.pp_stages"),
             stages,
-            "seed configs map pp_stages: 1 only; pipeline parallelism runs in the native \
-             config (cluster.engine.pipeline_parallel, docs/simulator.md)",
+            "must be in 1..=64",
+        ));
+    }
+    if stages > 1 && !matches!(strategy, "PP" | "TP_PP") {
+        return Err(invalid(
+            format!("{pp}.pp_stages"),
+            stages,
+            format!("strategy {strategy} has no pipeline: set strategy: PP or TP_PP"),
         ));
     }
     if p.num_microbatches_per_request.is_some() {
         log.ignored(
             format!("{pp}.num_microbatches_per_request"),
-            "no pipeline parallelism",
+            "a step's batch is one micro-batch; the pipeline overlaps the stages' engines \
+             (docs/simulator.md, pipeline parallelism)",
         );
     }
     let gpus = p.gpu_ids.clone().unwrap_or_default();
@@ -318,19 +327,40 @@ fn parallelism(c: &SeedEngine, path: &str, log: &mut Log) -> Result<(Vec<String>
             ));
         }
     };
-    let needed = if strategy == "None" { 1 } else { tp as usize };
+    let needed = if strategy == "None" {
+        1
+    } else {
+        tp as usize * stages as usize
+    };
     if gpus.len() < needed || (strategy != "None" && gpus.len() != needed) {
         return Err(invalid(
             format!("{pp}.gpu_ids"),
             format!("{gpus:?}"),
-            format!("strategy {strategy} with tp_degree {tp} needs {needed} device(s)"),
+            format!(
+                "strategy {strategy} with tp_degree {tp} and pp_stages {stages} needs {needed} \
+                 device(s)"
+            ),
         ));
     }
-    Ok((gpus.into_iter().take(needed).collect(), tp))
+    if stages > 1 {
+        log.mapped(
+            format!("{pp}.pp_stages"),
+            format!(
+                "pipeline_parallel {stages}: stage s runs on gpu_ids[{tp}·s..{tp}·(s+1)], one \
+                 engine per stage sharing the stages"
+            ),
+        );
+    }
+    Ok((gpus.into_iter().take(needed).collect(), tp, stages))
 }
 
 /// The engine limits (the seed's defaults where absent).
-fn engine(c: &SeedEngine, path: &str, tp: u32, log: &mut Log) -> Result<ServingConfig> {
+fn engine(
+    c: &SeedEngine,
+    path: &str,
+    (tp, stages): (u32, u32),
+    log: &mut Log,
+) -> Result<ServingConfig> {
     let d = ServingConfigData::default();
     let mut pick = |key: &str, v: Option<u32>, default: u32, note: &str| -> u32 {
         v.unwrap_or_else(|| {
@@ -417,7 +447,8 @@ fn engine(c: &SeedEngine, path: &str, tp: u32, log: &mut Log) -> Result<ServingC
         if set {
             log.ignored(
                 format!("{path}.{key}"),
-                "the prefix cache pins block-aligned prefixes up to half the KV blocks",
+                "the prefix cache keeps whole blocks and evicts the least recently used (vLLM's \
+                 automatic prefix caching)",
             );
         }
     }
@@ -426,9 +457,68 @@ fn engine(c: &SeedEngine, path: &str, tp: u32, log: &mut Log) -> Result<ServingC
         max_num_batched_tokens,
         block_size,
         tensor_parallel: tp,
+        pipeline_parallel: stages,
         enable_chunked_prefill,
         enable_prefix_caching,
         ..d
     })
     .map_err(|e| invalid(path, "engine limits", e.to_string()))
+}
+
+/// The link between consecutive pipeline stages: the slowest (and highest-latency) seed link
+/// joining a device of stage `s` to one of stage `s + 1`, for every `s`; `None` (the derived
+/// default: the device's interconnect) without pipeline or when some pair of stages has no
+/// link. Activation bytes per token come from the model (hidden size × fp16).
+fn stage_link(
+    gpus: &[String],
+    tp: u32,
+    stages: u32,
+    links: &[Link],
+    path: &str,
+    log: &mut Log,
+) -> Option<crate::pipeline::PipelineLink> {
+    if stages <= 1 {
+        return None;
+    }
+    let at = format!("{path}.parallelism.gpu_ids");
+    let stage = |s: u32| &gpus[(s * tp) as usize..((s + 1) * tp) as usize];
+    let mut slowest: Option<(f64, f64)> = None;
+    for s in 0..stages - 1 {
+        let (a, b) = (stage(s), stage(s + 1));
+        let joining = links.iter().filter(|l| {
+            (a.contains(&l.0) && b.contains(&l.1)) || (l.3 && b.contains(&l.0) && a.contains(&l.1))
+        });
+        let Some((bps, latency)) = joining
+            .map(|l| (l.2, l.4))
+            .max_by(|x, y| x.0.total_cmp(&y.0))
+        else {
+            log.default_applied(
+                &at,
+                format!(
+                    "no link from stage {s} to stage {}: the stage link is the device's \
+                     interconnect (10 µs)",
+                    s + 1
+                ),
+            );
+            return None;
+        };
+        slowest = Some(match slowest {
+            Some((b, l)) => (b.min(bps), l.max(latency)),
+            None => (bps, latency),
+        });
+    }
+    let (bps, latency_s) = slowest?;
+    log.converted(
+        &at,
+        format!(
+            "stage link = the slowest link between consecutive stages: {} GB/s, {} µs",
+            bps / 8e9,
+            latency_s * 1e6
+        ),
+    );
+    Some(crate::pipeline::PipelineLink {
+        latency_us: latency_s * 1e6,
+        bandwidth_gbs: bps / 8e9,
+        bytes_per_token: None,
+    })
 }

@@ -112,8 +112,8 @@ pub(crate) fn devices(hw: &SeedHardware, log: &mut Log) -> Result<BTreeMap<Strin
     Ok(out)
 }
 
-/// A checked link: `(source, dest, bandwidth bits/s, bidirectional)`.
-pub(crate) type Link = (String, String, f64, bool);
+/// A checked link: `(source, dest, bandwidth bits/s, bidirectional, latency s)`.
+pub(crate) type Link = (String, String, f64, bool, f64);
 
 /// Checks the links (the seed's defaults fill gaps) and reports what each becomes: a link
 /// between two compute devices sets the TP interconnect, one with another end (a client
@@ -145,15 +145,16 @@ pub(crate) fn links(hw: &SeedHardware, log: &mut Log) -> Result<Vec<Link>> {
                 DEFAULT_LINK_BPS
             }
         };
-        match latency_s {
-            Some(v) => {
-                non_negative(format!("{path}.latency_s"), *v)?;
+        let latency = match latency_s {
+            Some(v) => non_negative(format!("{path}.latency_s"), *v)?,
+            None => {
+                log.default_applied(
+                    format!("{path}.latency_s"),
+                    format!("{DEFAULT_LINK_LATENCY_S} s"),
+                );
+                DEFAULT_LINK_LATENCY_S
             }
-            None => log.default_applied(
-                format!("{path}.latency_s"),
-                format!("{DEFAULT_LINK_LATENCY_S} s"),
-            ),
-        }
+        };
         let id = link_id
             .as_deref()
             .map(|l| format!("{l}: "))
@@ -181,6 +182,7 @@ pub(crate) fn links(hw: &SeedHardware, log: &mut Log) -> Result<Vec<Link>> {
             dest_id.clone(),
             bps,
             bidirectional.unwrap_or(false),
+            latency,
         ));
     }
     Ok(out)
@@ -192,9 +194,9 @@ pub(crate) fn links(hw: &SeedHardware, log: &mut Log) -> Result<Vec<Link>> {
 pub(crate) fn interconnect_gbs(gpus: &[String], links: &[Link]) -> Option<f64> {
     let inside: Vec<&Link> = links
         .iter()
-        .filter(|(s, d, _, _)| s != d && gpus.contains(s) && gpus.contains(d))
+        .filter(|(s, d, _, _, _)| s != d && gpus.contains(s) && gpus.contains(d))
         .collect();
-    let joined = |g: &String| inside.iter().any(|(s, d, _, _)| s == g || d == g);
+    let joined = |g: &String| inside.iter().any(|(s, d, _, _, _)| s == g || d == g);
     if !gpus.iter().all(joined) {
         return None;
     }

@@ -472,6 +472,53 @@ fn tensor_parallel_framework() {
 }
 
 #[test]
+#[allow(clippy::float_cmp)]
+fn pipeline_parallel_framework() {
+    let text = two_frameworks("", "round_robin")
+        .replacen(
+            "  - name: vllm_b\n    type: VLLM\n    config:\n      model_profile_id: Llama3-8B\n      gpu_id: gpu1\n",
+            "",
+            1,
+        )
+        .replacen("type: VLLM", "type: ParallelVLLM", 1)
+        .replacen(
+            "      gpu_id: gpu0\n",
+            "      parallelism: { strategy: PP, pp_stages: 2, gpu_ids: [gpu0, gpu1], num_microbatches_per_request: 4 }\n",
+            1,
+        )
+        .replacen(
+            "      bidirectional: true\n",
+            "      bidirectional: true\n    - { link_id: nvlink, source_id: gpu0, dest_id: gpu1, bandwidth_bps: 3.6e12, latency_s: 2.0e-6, bidirectional: true }\n",
+            1,
+        );
+    let l = load(&text);
+    let e = &l.config.cluster.engine;
+    assert_eq!((e.tensor_parallel(), e.pipeline_parallel()), (1, 2));
+    let link = e.pipeline_link.unwrap();
+    // 3.6e12 bit/s = 450 GB/s one way; 2 µs.
+    assert_eq!(link.bandwidth_gbs, 450.0);
+    assert!((link.latency_us - 2.0).abs() < 1e-9);
+    assert!(has(
+        &l,
+        DecisionKind::Mapped,
+        "frameworks_to_test[0].config.parallelism.pp_stages"
+    ));
+    assert!(has(
+        &l,
+        DecisionKind::Ignored,
+        "frameworks_to_test[0].config.parallelism.num_microbatches_per_request"
+    ));
+    let s = Simulation::new(l.config).unwrap().run_summary().unwrap();
+    // One engine per stage, sharing the stages.
+    assert_eq!(s.replicas.len(), 2);
+    assert!(s.replicas[0].pipeline_busy_fraction.is_some());
+    assert_eq!(s.requests.completed, s.requests.arrived);
+    // Two stages need two devices.
+    let e = err(&text.replacen("gpu_ids: [gpu0, gpu1]", "gpu_ids: [gpu0]", 1));
+    assert!(e.contains("needs 2 device(s)"), "{e}");
+}
+
+#[test]
 fn native_configs_are_not_seed_configs() {
     let l = SimConfig::load_path(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -548,14 +595,21 @@ fn pyyaml_numbers_and_real_seed_keys_are_read() {
 fn tp_interconnect_is_the_slowest_link_of_the_group() {
     use super::hardware::interconnect_gbs;
     let gpus: Vec<String> = (0..4).map(|i| format!("gpu{i}")).collect();
-    let link = |a: usize, b: usize, bps: f64| (format!("gpu{a}"), format!("gpu{b}"), bps, true);
+    let link =
+        |a: usize, b: usize, bps: f64| (format!("gpu{a}"), format!("gpu{b}"), bps, true, 1e-6);
     // A ring of 600 Gbit/s links, one of them 400: 400e9 / 8 = 50 GB/s each way.
     let ring = [
         link(0, 1, 600e9),
         link(1, 2, 600e9),
         link(2, 3, 400e9),
         link(3, 0, 600e9),
-        ("client_node_0".to_owned(), "gpu0".to_owned(), 1e9, true),
+        (
+            "client_node_0".to_owned(),
+            "gpu0".to_owned(),
+            1e9,
+            true,
+            1e-4,
+        ),
     ];
     assert_eq!(interconnect_gbs(&gpus, &ring), Some(100.0));
     // gpu3 joined to nobody in the group: no interconnect figure.
