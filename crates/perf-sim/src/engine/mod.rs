@@ -494,8 +494,9 @@ pub struct ArrivalInfo {
     pub max_new_tokens: u32,
 }
 
-/// KV blocks of a replica: referenced (held by requests, pinned cached prefixes included;
-/// evictable cached blocks count as free, as vLLM's and SGLang's usage gauges do) and total.
+/// KV blocks of a replica: referenced (held by requests, the cached prefixes they share
+/// included; cached blocks no request holds count as free, as vLLM's and SGLang's usage gauges
+/// count them) and total.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KvBlocks {
     /// Blocks in use.
