@@ -22,9 +22,9 @@
 //! that truncates before the last decoder, the end of the run). Results are identical to
 //! touching every request every step; `sim::tests` checks that byte for byte.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
+use crate::min_heap::MinHeap;
 use crate::request::Req;
 
 /// Monotone-queue length above which entries no lazy decoder can ask about are pruned.
@@ -42,8 +42,9 @@ pub(crate) struct LazyDecoders {
     ctx_base: i128,
     /// Lazy decoders needing a new block at steps `t` with `t mod block_size = i`.
     block_phase: Vec<u32>,
-    /// `(completion step, run_seq, slot)` of every lazy decoder.
-    completions: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    /// Every lazy decoder's slot, keyed by its completion step (high 64 bits) and `run_seq`
+    /// (unique among running requests, so the order is total).
+    completions: MinHeap,
     /// At least the largest `run_seq` of any lazy decoder (not lowered on completion).
     seq_bound: u64,
     /// `(step, duration ns)` of finished steps with strictly decreasing durations: the longest
@@ -61,7 +62,7 @@ impl LazyDecoders {
             measured: 0,
             ctx_base: 0,
             block_phase: vec![0; bs as usize],
-            completions: BinaryHeap::new(),
+            completions: MinHeap::default(),
             seq_bound: 0,
             gaps: VecDeque::new(),
         }
@@ -124,7 +125,8 @@ impl LazyDecoders {
         self.measured += u32::from(r.measured);
         self.ctx_base += i128::from(r.computed) - i128::from(t);
         let done_at = t + u64::from(r.target - r.generated - 1);
-        self.completions.push(Reverse((done_at, r.run_seq, slot)));
+        self.completions
+            .push((u128::from(done_at) << 64) | u128::from(r.run_seq), slot);
         self.seq_bound = self.seq_bound.max(r.run_seq);
     }
 
@@ -148,7 +150,7 @@ impl LazyDecoders {
         let oldest = self
             .completions
             .iter()
-            .map(|Reverse((_, _, slot))| reqs[*slot as usize].sync_step)
+            .map(|(_, slot)| reqs[slot as usize].sync_step)
             .min()
             .unwrap_or(u64::MAX);
         while self.gaps.front().is_some_and(|&(t, _)| t < oldest) {
@@ -160,7 +162,7 @@ impl LazyDecoders {
     /// still to be materialised with [`LazyDecoders::materialise`]).
     pub fn pop_completion(&mut self, t: u64) -> Option<u32> {
         match self.completions.peek() {
-            Some(&Reverse((at, _, slot))) if at == t => {
+            Some((key, slot)) if key >> 64 == u128::from(t) => {
                 self.completions.pop();
                 Some(slot)
             }
@@ -203,8 +205,8 @@ impl LazyDecoders {
         last_end: u64,
         out: &mut Vec<u32>,
     ) {
-        let heap = std::mem::take(&mut self.completions);
-        for Reverse((_, _, slot)) in heap {
+        let mut heap = std::mem::take(&mut self.completions);
+        for (_, slot) in heap.drain() {
             self.materialise(&mut reqs[slot as usize], steps_done, last_end);
             out.push(slot);
         }

@@ -142,6 +142,8 @@ pub mod workload;
 mod conversation;
 mod decoders;
 mod estimate;
+mod events;
+mod min_heap;
 mod replica;
 mod request;
 mod router;

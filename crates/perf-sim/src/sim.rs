@@ -1,7 +1,5 @@
 //! The event loop: arrivals, routing, replica steps, outputs.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +12,7 @@ use crate::conversation::{Conversations, PendingTurn, PendingTurns, session_key}
 use crate::disagg::Disagg;
 use crate::engine::{ArrivalInfo, EngineRegistry, EngineSetup, ReqId, Requests, StepEnd};
 use crate::error::{Result, SimError, invalid};
+use crate::events::EventQueue;
 use crate::kv::derive_num_blocks_pipelined;
 use crate::output::{
     Counts, CsvSink, Latencies, ReplicaSummary, Status, StepsSink, Summary, Throughput, rounded_div,
@@ -42,9 +41,6 @@ const ADMIT: u8 = 4;
 /// An `ARRIVAL` payload with this bit is a conversation's next turn (the rest: its
 /// `PendingTurns` slot); without it, the client whose arrival process fired.
 const TURN_BIT: u32 = 1 << 31;
-
-/// `(time ns, class, sequence number, payload)`; the sequence number makes keys unique.
-type Event = Reverse<(u64, u8, u64, u32)>;
 
 /// Set in an `ENQUEUE` payload: the request's KV reached the decode pool (crate::disagg), it
 /// joins a decode replica's queue.
@@ -684,8 +680,11 @@ struct Engine<'a> {
     pipelines: Vec<Pipeline>,
     router: Router,
     slab: Slab,
-    heap: BinaryHeap<Event>,
-    seq: u64,
+    queue: EventQueue,
+    /// A step end not yet pushed: `(time, replica)` of the step just scheduled. The loop
+    /// handles it next without the queue when nothing queued comes first (the usual case),
+    /// else pushes it (no push happens in between, so the queue order is the same).
+    step_end: Option<(u64, u32)>,
     counts: Counts,
     ttft: Sketch,
     tpot: Sketch,
@@ -818,8 +817,8 @@ impl<'a> Engine<'a> {
             pipelines,
             router,
             slab: Slab::default(),
-            heap: BinaryHeap::new(),
-            seq: 0,
+            queue: EventQueue::default(),
+            step_end: None,
             counts: Counts::default(),
             ttft: Sketch::new(),
             tpot: Sketch::new(),
@@ -862,8 +861,16 @@ impl<'a> Engine<'a> {
 
     #[inline]
     fn push(&mut self, time: u64, class: u8, payload: u32) {
-        self.seq += 1;
-        self.heap.push(Reverse((time, class, self.seq, payload)));
+        self.queue.push(time, class, payload);
+    }
+
+    /// Counts an event handled at `now`, reporting progress every 65 536.
+    #[inline]
+    fn count_event(&mut self, now: u64) {
+        self.events += 1;
+        if self.events & 0xFFFF == 0 {
+            self.report_progress(now);
+        }
     }
 
     fn report_progress(&mut self, now: u64) {
@@ -924,14 +931,27 @@ impl<'a> Engine<'a> {
             stop_ns = stop_ns.min(self.horizon_ns);
         }
         let mut now = 0;
-        while let Some(Reverse((time, class, _, payload))) = self.heap.pop() {
+        let mut next_cancel_check = 0;
+        loop {
+            let next = match self.step_end.take() {
+                Some((t, r)) if self.queue.would_be_next(t, STEP_END) => Some((t, STEP_END, r)),
+                Some((t, r)) => {
+                    self.queue.push(t, STEP_END, r);
+                    self.queue.pop()
+                }
+                None => self.queue.pop(),
+            };
+            let Some((time, class, payload)) = next else {
+                break;
+            };
             if time > stop_ns {
                 now = stop_ns;
                 break;
             }
             // Looked at before the event is handled, so `now` is the time of the last one
-            // handled: the run ends as if cut there.
-            if self.events & 0xFFF == 0
+            // handled: the run ends as if cut there. At the first event after each multiple of
+            // 4 096 (an event that handles a wake-up inline counts two).
+            if self.events >= next_cancel_check
                 && self
                     .cancel
                     .as_ref()
@@ -940,11 +960,11 @@ impl<'a> Engine<'a> {
                 self.interrupted = true;
                 break;
             }
-            now = time;
-            self.events += 1;
-            if self.events & 0xFFFF == 0 {
-                self.report_progress(now);
+            if self.events >= next_cancel_check {
+                next_cancel_check = (self.events | 0xFFF) + 1;
             }
+            now = time;
+            self.count_event(now);
             match class {
                 STEP_END => self.on_step_end(payload as usize, now, &mut out)?,
                 ARRIVAL => self.on_arrival(payload, now, &mut out)?,
@@ -1395,11 +1415,10 @@ impl<'a> Engine<'a> {
         }
         rep.account(&shape, &snap, now, dt);
         rep.busy = true;
-        self.push(
-            now.saturating_add(dt),
-            STEP_END,
-            u32::try_from(r).unwrap_or(u32::MAX),
-        );
+        let end = (now.saturating_add(dt), u32::try_from(r).unwrap_or(u32::MAX));
+        if let Some((t, r)) = self.step_end.replace(end) {
+            self.push(t, STEP_END, r);
+        }
         Ok(())
     }
 
@@ -1541,6 +1560,12 @@ impl<'a> Engine<'a> {
         }
         self.done = done;
         if wake {
+            if self.queue.would_be_next(now, WAKE) {
+                // The wake-up would be the next event popped: handled at once, as if it had
+                // gone through the queue (the commonest event of a busy replica).
+                self.count_event(now);
+                return self.on_wake(r, now);
+            }
             self.push(now, WAKE, u32::try_from(r).unwrap_or(u32::MAX));
         }
         Ok(())

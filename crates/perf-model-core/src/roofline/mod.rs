@@ -558,6 +558,32 @@ pub struct RooflineModel {
     attn_pair: f64,
     kv_per_token: f64,
     t_kv: f64,
+    /// Constant factors of [`StepTimeModel::step_time`], refreshed by `refresh`.
+    fast: FastTerms,
+}
+
+/// The batch-independent factors of a step's total time, computed once with exactly the
+/// operations [`RooflineModel::breakdown`] applies per step, so the per-step arithmetic left
+/// is the same and [`StepTimeModel::step_time`] equals `breakdown(..).total_ms` bit for bit
+/// (a simulator calls it every step; the breakdown's other terms are not needed there).
+#[derive(Clone, Copy, Debug, Default)]
+struct FastTerms {
+    /// `t · P_peak`.
+    tp_peak: f64,
+    /// `t · P_peak · η_attn`.
+    attn_denominator: f64,
+    /// `2 · N_lin,active`.
+    two_lin: f64,
+    /// `2 · N_lm_head`.
+    two_lm_head: f64,
+    /// `W / t` of a dense model (no experts).
+    dense_weights: f64,
+    /// `BW · η_m`.
+    memory_denominator: f64,
+    /// `L · d · b_act`.
+    activation_per_token: f64,
+    /// `L · τ_layer`.
+    layer_overhead: f64,
 }
 
 impl RooflineModel {
@@ -641,6 +667,7 @@ impl RooflineModel {
             attn_pair: 0.0,
             kv_per_token: 0.0,
             t_kv: 1.0,
+            fast: FastTerms::default(),
         };
         m.refresh();
         Ok(m)
@@ -669,6 +696,26 @@ impl RooflineModel {
             1.0
         } else {
             f64::from(self.tp.min(m.kv_heads))
+        };
+        // As `work` and `breakdown` compute them (left to right), so results are identical.
+        let t = f64::from(self.tp);
+        let tp_peak = t * self.peak_flops;
+        let no_experts = 0.0;
+        self.fast = FastTerms {
+            tp_peak,
+            attn_denominator: tp_peak * self.attention_eff,
+            two_lin: 2.0 * self.n_lin_active,
+            two_lm_head: 2.0 * self.lm_head,
+            dense_weights: (self.n_lin_shared
+                + self.moe_layers * no_experts * self.expert_params
+                + self.lm_head)
+                * self.weight_dtype.bytes()
+                / t,
+            memory_denominator: self.bandwidth * self.memory_eff,
+            activation_per_token: f64::from(self.model.layers)
+                * f64::from(self.model.hidden)
+                * self.activation_dtype.bytes(),
+            layer_overhead: f64::from(self.model.layers) * self.overheads.layer_us,
         };
     }
 
@@ -701,6 +748,7 @@ impl RooflineModel {
     #[must_use]
     pub fn with_activation_dtype(mut self, dtype: Dtype) -> Self {
         self.activation_dtype = dtype;
+        self.refresh();
         self
     }
 
@@ -717,6 +765,7 @@ impl RooflineModel {
     /// [`crate::Error::OutOfRange`] outside (0, 1].
     pub fn with_memory_efficiency(mut self, eta: f64) -> Result<Self> {
         self.memory_eff = unit_interval("memory_efficiency", eta)?;
+        self.refresh();
         Ok(self)
     }
 
@@ -726,6 +775,7 @@ impl RooflineModel {
     /// [`crate::Error::OutOfRange`] outside (0, 1].
     pub fn with_attention_efficiency(mut self, eta: f64) -> Result<Self> {
         self.attention_eff = unit_interval("attention_efficiency", eta)?;
+        self.refresh();
         Ok(self)
     }
 
@@ -744,6 +794,7 @@ impl RooflineModel {
     /// As [`Overheads::new`] (a struct built by hand is re-checked).
     pub fn with_overheads(mut self, overheads: Overheads) -> Result<Self> {
         self.overheads = Overheads::new(overheads.layer_us, overheads.seq_us, overheads.step_us)?;
+        self.refresh();
         Ok(self)
     }
 
@@ -916,9 +967,46 @@ impl RooflineModel {
 }
 
 impl StepTimeModel for RooflineModel {
-    /// [`RooflineModel::breakdown`]'s total, ms; 0 for an empty batch.
+    /// [`RooflineModel::breakdown`]'s total, ms, bit for bit; 0 for an empty batch.
     fn step_time(&self, batch: &BatchShape) -> f64 {
-        self.breakdown(batch).total_ms
+        if batch.is_empty() {
+            return 0.0;
+        }
+        if self.model.moe.is_some() {
+            return self.breakdown(batch).total_ms;
+        }
+        // `breakdown` with its batch-independent factors precomputed (`FastTerms`).
+        let f = &self.fast;
+        let b = batch;
+        let tokens = b.total_tokens() as f64;
+        let logits = f64::from(b.logits);
+        let pairs = b.prefill_cross as f64
+            + (b.prefill_tokens_sq as f64 + b.prefill_tokens as f64) / 2.0
+            + b.decode_context as f64
+            + f64::from(b.decode_seqs);
+        let attn = self.attn_pair * pairs;
+        let kv = self.kv_per_token * b.kv_tokens() as f64 / self.t_kv;
+        let mut compute_s = attn / f.attn_denominator;
+        if tokens > 0.0 {
+            compute_s += f.two_lin * tokens / (f.tp_peak * self.compute_eff.effective(tokens));
+        }
+        if logits > 0.0 {
+            compute_s += f.two_lm_head * logits / (f.tp_peak * self.compute_eff.effective(logits));
+        }
+        let act = f.activation_per_token * tokens;
+        let memory_s = (f.dense_weights + kv + act) / f.memory_denominator;
+        let comm_ms = if self.tp > 1 {
+            let d = f64::from(self.model.hidden);
+            2.0 * f64::from(self.model.layers)
+                * self
+                    .all_reduce
+                    .time_ms(self.tp, tokens * d * self.activation_dtype.bytes())
+        } else {
+            0.0
+        };
+        let o = self.overheads;
+        let overhead_ms = (f.layer_overhead + f64::from(b.num_seqs()) * o.seq_us + o.step_us) / 1e3;
+        (compute_s * 1e3).max(memory_s * 1e3) + comm_ms + overhead_ms
     }
 }
 

@@ -479,3 +479,51 @@ fn memoised_effective_efficiency_is_bit_identical_to_the_formula() {
         );
     }
 }
+
+/// `step_time` (precomputed factors) is `breakdown(..).total_ms` bit for bit: dense, MoE and
+/// MLA models, TP 1 to 8, after every setter that feeds the factors, over prefill, decode and
+/// mixed batches.
+#[test]
+fn step_time_is_the_breakdown_total_bit_for_bit() {
+    let models = [
+        roofline("Llama-3.1-8B", "H100", 1),
+        roofline("Llama-3.1-70B", "H100", 4),
+        roofline("Qwen2.5-7B", "L40S", 2),
+        roofline("Mixtral-8x7B", "H200", 2),
+        roofline("DeepSeek-V3", "H200", 8),
+        roofline("Llama-3.1-8B", "A100-80GB", 1)
+            .with_kv_dtype(Dtype::Fp8)
+            .with_activation_dtype(Dtype::Fp32)
+            .with_memory_efficiency(0.61)
+            .unwrap()
+            .with_attention_efficiency(0.5)
+            .unwrap()
+            .with_overheads(Overheads::new(11.0, 3.0, 90.0).unwrap())
+            .unwrap()
+            .with_compute_efficiency(ComputeEfficiency::generic().scaled(0.9).unwrap()),
+    ];
+    let mut shapes = vec![BatchShape::default()];
+    for i in 0..400u64 {
+        let mut s = BatchShape::default();
+        if i % 4 != 0 {
+            s.add_decodes((i % 97) as u32 + 1, 37 * i * i + 5);
+        }
+        if i % 3 != 1 {
+            s.add_prefill(
+                (i * 13 % 9000) as u32 + 1,
+                (i * 101 % 4000) as u32,
+                i % 2 == 0,
+            );
+        }
+        if i % 5 == 0 {
+            s.add_prefill(17, 3, false);
+        }
+        shapes.push(s);
+    }
+    for m in &models {
+        for s in &shapes {
+            let (fast, full) = (m.step_time(s), m.breakdown(s).total_ms);
+            assert_eq!(fast.to_bits(), full.to_bits(), "{} {s:?}", m.model().name);
+        }
+    }
+}
