@@ -2,10 +2,10 @@
 //! performance from the run's summary (specs/tuning.md §4).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use perf_model_core::{PerformanceIndex, PerformanceIndexData, StepTimeModel};
-use perf_sim::{SimConfig, Simulation, Summary};
+use perf_sim::{Percentiles, RunOptions, SimConfig, Simulation, Summary, WorkloadTape};
 use serde_json::Value;
 
 use crate::error::{PsoError, Result};
@@ -63,13 +63,22 @@ pub fn default_sim_mapping() -> BTreeMap<String, String> {
 /// with ≥ 2 output tokens), success rate = completed / arrived (rejected, dropped and unfinished
 /// requests fail), request throughput = completed / window. A configuration the simulator
 /// rejects (e.g. a token budget below the batch size) is a failed evaluation.
+///
+/// The workload's request stream is recorded once per seed and workload
+/// ([`perf_sim::WorkloadTape`]) and replayed by every simulation of it: the same results,
+/// without sampling it again for each candidate.
 #[derive(Clone)]
 pub struct SimEvaluator {
     base: Value,
     mapping: BTreeMap<String, String>,
     jobs: usize,
     cost_model: Option<Arc<dyn StepTimeModel>>,
+    /// Recorded workloads, most recent last (a few: knobs may change the workload).
+    tapes: Arc<Mutex<Vec<Arc<WorkloadTape>>>>,
 }
+
+/// Recorded workloads kept by a [`SimEvaluator`].
+const TAPES_KEPT: usize = 4;
 
 impl std::fmt::Debug for SimEvaluator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +108,7 @@ impl SimEvaluator {
             mapping: default_sim_mapping(),
             jobs: 1,
             cost_model: None,
+            tapes: Arc::default(),
         })
     }
     /// Uses `model` for every step instead of the config's `cost_model` (e.g. a learned
@@ -170,14 +180,41 @@ impl SimEvaluator {
         config: &DecodedConfig,
     ) -> std::result::Result<PerformanceIndex, String> {
         let cfg = self.sim_config(config)?;
-        let simulation = match &self.cost_model {
-            Some(model) => Simulation::with_cost_model(cfg, Arc::clone(model)),
-            None => Simulation::new(cfg),
+        let tape = self.tape(&cfg).map_err(|e| e.to_string())?;
+        let mut builder = Simulation::builder(cfg).tape(tape);
+        if let Some(model) = &self.cost_model {
+            builder = builder.cost_model(Arc::clone(model));
+        }
+        // The index needs TTFT's p99 alone among the percentiles.
+        let options = RunOptions {
+            percentiles: Percentiles::TtftOnly,
+            ..RunOptions::default()
         };
-        let summary = simulation
-            .and_then(|s| s.run_summary())
+        let summary = builder
+            .build()
+            .and_then(|s| s.run_summary_with(options))
             .map_err(|e| e.to_string())?;
         index_from_summary(&summary).map_err(|e| e.to_string())
+    }
+}
+
+impl SimEvaluator {
+    /// The recorded workload of `cfg`, recorded now if no kept one fits.
+    fn tape(&self, cfg: &SimConfig) -> perf_sim::Result<Arc<WorkloadTape>> {
+        // A poisoned lock only means another evaluation panicked; the list is still valid.
+        let mut tapes = self
+            .tapes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(t) = tapes.iter().find(|t| t.fits(cfg)) {
+            return Ok(Arc::clone(t));
+        }
+        let tape = Arc::new(WorkloadTape::record(cfg)?);
+        if tapes.len() == TAPES_KEPT {
+            tapes.remove(0);
+        }
+        tapes.push(Arc::clone(&tape));
+        Ok(tape)
     }
 }
 

@@ -24,7 +24,7 @@
 
 use std::collections::VecDeque;
 
-use crate::min_heap::MinHeap;
+use crate::completion_wheel::CompletionWheel;
 use crate::request::Req;
 
 /// Monotone-queue length above which entries no lazy decoder can ask about are pruned.
@@ -42,9 +42,9 @@ pub(crate) struct LazyDecoders {
     ctx_base: i128,
     /// Lazy decoders needing a new block at steps `t` with `t mod block_size = i`.
     block_phase: Vec<u32>,
-    /// Every lazy decoder's slot, keyed by its completion step (high 64 bits) and `run_seq`
-    /// (unique among running requests, so the order is total).
-    completions: MinHeap,
+    /// Every lazy decoder's slot by completion step, then `run_seq` (unique among running
+    /// requests, so the order is total).
+    completions: CompletionWheel,
     /// At least the largest `run_seq` of any lazy decoder (not lowered on completion).
     seq_bound: u64,
     /// `(step, duration ns)` of finished steps with strictly decreasing durations: the longest
@@ -62,7 +62,7 @@ impl LazyDecoders {
             measured: 0,
             ctx_base: 0,
             block_phase: vec![0; bs as usize],
-            completions: MinHeap::default(),
+            completions: CompletionWheel::default(),
             seq_bound: 0,
             gaps: VecDeque::new(),
         }
@@ -125,8 +125,7 @@ impl LazyDecoders {
         self.measured += u32::from(r.measured);
         self.ctx_base += i128::from(r.computed) - i128::from(t);
         let done_at = t + u64::from(r.target - r.generated - 1);
-        self.completions
-            .push((u128::from(done_at) << 64) | u128::from(r.run_seq), slot);
+        self.completions.add(done_at, r.run_seq, slot);
         self.seq_bound = self.seq_bound.max(r.run_seq);
     }
 
@@ -149,8 +148,8 @@ impl LazyDecoders {
         }
         let oldest = self
             .completions
-            .iter()
-            .map(|(_, slot)| reqs[slot as usize].sync_step)
+            .slots()
+            .map(|slot| reqs[slot as usize].sync_step)
             .min()
             .unwrap_or(u64::MAX);
         while self.gaps.front().is_some_and(|&(t, _)| t < oldest) {
@@ -158,16 +157,11 @@ impl LazyDecoders {
         }
     }
 
-    /// Slot of the next lazy decoder completing at step `t`, removed from the heap (its `Req`
-    /// still to be materialised with [`LazyDecoders::materialise`]).
-    pub fn pop_completion(&mut self, t: u64) -> Option<u32> {
-        match self.completions.peek() {
-            Some((key, slot)) if key >> 64 == u128::from(t) => {
-                self.completions.pop();
-                Some(slot)
-            }
-            _ => None,
-        }
+    /// Appends to `out` the slots of the lazy decoders completing at step `t`, in running
+    /// order, and forgets their completions (their `Req`s still to be materialised with
+    /// [`LazyDecoders::materialise`]). Called once per step, steps in order.
+    pub fn take_completions(&mut self, t: u64, out: &mut Vec<u32>) {
+        self.completions.take(t, out);
     }
 
     /// Brings lazy `r` up to date after `steps_done` finished steps (the last one ended at
@@ -205,10 +199,10 @@ impl LazyDecoders {
         last_end: u64,
         out: &mut Vec<u32>,
     ) {
-        let mut heap = std::mem::take(&mut self.completions);
-        for (_, slot) in heap.drain() {
+        let from = out.len();
+        self.completions.drain_into(out);
+        for &slot in &out[from..] {
             self.materialise(&mut reqs[slot as usize], steps_done, last_end);
-            out.push(slot);
         }
         debug_assert_eq!(self.count, 0);
         debug_assert_eq!(self.measured, 0);

@@ -139,6 +139,7 @@ pub mod slo;
 pub mod stats;
 pub mod workload;
 
+mod completion_wheel;
 mod conversation;
 mod decoders;
 mod estimate;
@@ -148,6 +149,7 @@ mod replica;
 mod request;
 mod router;
 mod sim;
+mod tape;
 
 pub use config::{
     ArrivalConfig, ClientConfig, ClientLink, ClusterConfig, ConversationConfig, CostModelConfig,
@@ -160,9 +162,10 @@ pub use error::{Result, SimError};
 pub use output::{CSV_HEADER, Counts, Latencies, ReplicaSummary, Status, Summary, Throughput};
 pub use pool::{PoolConfig, PoolSummary};
 pub use seed::{Decision, DecisionKind, LoadedConfig, SeedOutputs};
-pub use sim::{Progress, ProgressFn, RunOptions, Simulation, SimulationBuilder};
+pub use sim::{Percentiles, Progress, ProgressFn, RunOptions, Simulation, SimulationBuilder};
 pub use slo::{ClientGoodput, Goodput, Slo};
 pub use stats::Stats;
+pub use tape::WorkloadTape;
 
 /// A commented starter config (YAML) that runs as it is: one Llama-3.1-8B replica on an H100
 /// with the roofline cost model and a Poisson workload. `llm-perf simulate --example-config`

@@ -25,6 +25,7 @@ use crate::rng::{Purpose, stream};
 use crate::router::Router;
 use crate::slo::{ClientGoodput, Goodput, SloNs};
 use crate::stats::Sketch;
+use crate::tape::WorkloadTape;
 use crate::workload::{ClientStream, PromptKey};
 
 /// Event classes: at equal times step ends come first, then arrivals, then requests reaching
@@ -76,6 +77,8 @@ pub struct Simulation {
     registry: EngineRegistry,
     /// Decoding requests kept in aggregate (crate::decoders); off only in the cross-check test.
     lazy_decode: bool,
+    /// The workload's recorded stream, when given and it fits ([`SimulationBuilder::tape`]).
+    tape: Option<Arc<WorkloadTape>>,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -117,6 +120,20 @@ pub struct RunOptions<'o> {
     /// flight is cut, what is live is reported `unfinished`) and the summary says
     /// `interrupted: true`.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Which latency percentiles to compute (default: all).
+    pub percentiles: Percentiles,
+}
+
+/// Which latency percentiles a run computes; counts, means, minima and maxima always are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Percentiles {
+    /// p50, p90, p95 and p99 of every latency metric.
+    #[default]
+    All,
+    /// TTFT's only; the other metrics' percentiles read 0. What a tuner's performance index
+    /// needs (its TTFT p99), without a histogram update per step and per request for the
+    /// others.
+    TtftOnly,
 }
 
 impl std::fmt::Debug for RunOptions<'_> {
@@ -125,6 +142,7 @@ impl std::fmt::Debug for RunOptions<'_> {
             .field("steps", &self.steps.is_some())
             .field("progress", &self.progress.is_some())
             .field("cancel", &self.cancel)
+            .field("percentiles", &self.percentiles)
             .finish()
     }
 }
@@ -222,6 +240,7 @@ impl Simulation {
             kv_bytes_per_token,
             registry,
             lazy_decode: true,
+            tape: None,
         };
         // Builds one engine of each pool now, so a bad custom kind or option fails here, not
         // mid-run.
@@ -318,7 +337,36 @@ impl Simulation {
     /// # Errors
     /// [`SimError::InvalidStepTime`] when the cost model returns a negative or non-finite time.
     pub fn run_summary(&self) -> Result<Summary> {
-        let summary = Engine::new(self)?.run(CsvSink::<std::io::Sink>::disabled())?;
+        self.run_summary_with(RunOptions::default())
+    }
+
+    /// [`Simulation::run_summary`] with the options of [`RunOptions`]: e.g. only the TTFT
+    /// percentiles, for a tuner.
+    ///
+    /// # Examples
+    /// ```
+    /// use perf_sim::{Percentiles, RunOptions, SimConfig, Simulation};
+    /// let cfg: SimConfig = serde_json::from_str(r#"{ "max_requests": 200,
+    ///   "cluster": { "cost_model": { "kind": "inferno", "alpha": 8.0, "beta": 0.02, "gamma": 2e-4 },
+    ///                "kv_cache": { "num_gpu_blocks": 100000 } },
+    ///   "workload": { "clients": [ { "arrival": { "kind": "poisson", "rate": 5.0 },
+    ///       "input": { "kind": "fixed", "value": 100 }, "output": { "kind": "fixed", "value": 20 } } ] }
+    /// }"#)?;
+    /// let sim = Simulation::new(cfg)?;
+    /// let full = sim.run_summary()?;
+    /// let lean = sim.run_summary_with(RunOptions { percentiles: Percentiles::TtftOnly, ..RunOptions::default() })?;
+    /// assert_eq!(lean.latency.ttft_ms, full.latency.ttft_ms);
+    /// assert_eq!(lean.latency.tpot_ms.mean, full.latency.tpot_ms.mean);
+    /// assert_eq!(lean.latency.tpot_ms.p99, 0.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Simulation::run_with`].
+    pub fn run_summary_with(&self, options: RunOptions<'_>) -> Result<Summary> {
+        let summary = Engine::new(self)?
+            .with_options(options)?
+            .run(CsvSink::<std::io::Sink>::disabled())?;
         Self::log_end(&summary);
         Ok(summary)
     }
@@ -367,13 +415,9 @@ impl Simulation {
     /// # Errors
     /// As [`Simulation::run`], for every output.
     pub fn run_with<'o, W: Write>(&self, csv_out: W, options: RunOptions<'o>) -> Result<Summary> {
-        let mut engine = Engine::new(self)?;
-        if let Some(steps) = options.steps {
-            engine.steps = Some(StepsSink::new(steps)?);
-        }
-        engine.progress = options.progress;
-        engine.cancel = options.cancel;
-        let summary = engine.run(CsvSink::new(csv_out)?)?;
+        let summary = Engine::new(self)?
+            .with_options(options)?
+            .run(CsvSink::new(csv_out)?)?;
         Self::log_end(&summary);
         Ok(summary)
     }
@@ -418,6 +462,7 @@ pub struct SimulationBuilder {
     config: SimConfig,
     model: Option<Arc<dyn StepTimeModel>>,
     registry: EngineRegistry,
+    tape: Option<Arc<WorkloadTape>>,
 }
 
 impl std::fmt::Debug for SimulationBuilder {
@@ -437,7 +482,17 @@ impl SimulationBuilder {
             config,
             model: None,
             registry: EngineRegistry::new(),
+            tape: None,
         }
+    }
+
+    /// Reads the workload's arrivals and lengths from `tape` instead of sampling them: the
+    /// same results, without the sampling (a tuner simulating many clusters on one workload
+    /// records it once). A tape of another workload or seed is ignored.
+    #[must_use]
+    pub fn tape(mut self, tape: Arc<WorkloadTape>) -> Self {
+        self.tape = Some(tape);
+        self
     }
 
     /// Uses `model` for step times instead of `config.cluster.cost_model` (which then only
@@ -478,7 +533,10 @@ impl SimulationBuilder {
             Some(m) => m,
             None => Simulation::config_cost_model(&self.config)?,
         };
-        Simulation::assemble(self.config, model, self.registry)
+        let tape = self.tape.filter(|t| t.fits(&self.config));
+        let mut sim = Simulation::assemble(self.config, model, self.registry)?;
+        sim.tape = tape;
+        Ok(sim)
     }
 }
 
@@ -733,7 +791,13 @@ impl<'a> Engine<'a> {
             .clients
             .iter()
             .enumerate()
-            .map(|(i, cc)| ClientStream::new(i, cc, c.client_rate(i), c.seed))
+            .map(|(i, cc)| {
+                let stream = ClientStream::new(i, cc, c.client_rate(i), c.seed)?;
+                Ok(match sim.tape.as_ref().and_then(|t| t.client(i)) {
+                    Some(recorded) => stream.replaying(Arc::clone(recorded)),
+                    None => stream,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let oh = c.cluster.overheads;
         let net = c.workload.network;
@@ -862,6 +926,31 @@ impl<'a> Engine<'a> {
     #[inline]
     fn push(&mut self, time: u64, class: u8, payload: u32) {
         self.queue.push(time, class, payload);
+    }
+
+    /// Takes the optional outputs and settings of `options`.
+    fn with_options(mut self, options: RunOptions<'a>) -> Result<Self> {
+        if let Some(steps) = options.steps {
+            self.steps = Some(StepsSink::new(steps)?);
+        }
+        self.progress = options.progress;
+        self.cancel = options.cancel;
+        if options.percentiles == Percentiles::TtftOnly {
+            for s in [
+                &mut self.tpot,
+                &mut self.itl,
+                &mut self.e2e,
+                &mut self.sched,
+            ] {
+                *s = Sketch::without_percentiles();
+            }
+            for p in &mut self.pool_stats {
+                for s in [&mut p.tpot, &mut p.itl, &mut p.e2e, &mut p.sched] {
+                    *s = Sketch::without_percentiles();
+                }
+            }
+        }
+        Ok(self)
     }
 
     /// Counts an event handled at `now`, reporting progress every 65 536.

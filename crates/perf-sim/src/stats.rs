@@ -68,6 +68,8 @@ pub struct Sketch {
     min_ns: u64,
     max_ns: u64,
     inv_ln_gamma: f64,
+    /// Whether samples go into the histogram (else only count, sum, min and max are kept).
+    percentiles: bool,
 }
 
 impl Default for Sketch {
@@ -88,6 +90,17 @@ impl Sketch {
             min_ns: u64::MAX,
             max_ns: 0,
             inv_ln_gamma: 1.0 / GAMMA.ln(),
+            percentiles: true,
+        }
+    }
+
+    /// An empty sketch keeping only count, mean, min and max: its percentiles read 0 (a
+    /// sample then costs a few additions instead of a logarithm and a histogram update).
+    #[must_use]
+    pub fn without_percentiles() -> Self {
+        Self {
+            percentiles: false,
+            ..Self::new()
         }
     }
 
@@ -127,13 +140,15 @@ impl Sketch {
         if times == 0 {
             return;
         }
-        let b = bucket_of(ns, self.inv_ln_gamma);
-        let mut i = b.wrapping_sub(self.lo);
-        if i >= self.counts.len() {
-            self.widen(b, b + 1);
-            i = b - self.lo;
+        if self.percentiles {
+            let b = bucket_of(ns, self.inv_ln_gamma);
+            let mut i = b.wrapping_sub(self.lo);
+            if i >= self.counts.len() {
+                self.widen(b, b + 1);
+                i = b - self.lo;
+            }
+            self.counts[i] += times;
         }
-        self.counts[i] += times;
         self.count += times;
         self.sum_ns += u128::from(ns) * u128::from(times);
         self.min_ns = self.min_ns.min(ns);
@@ -157,10 +172,13 @@ impl Sketch {
         if other.count == 0 {
             return;
         }
-        self.widen(other.lo, other.lo + other.counts.len());
-        let at = other.lo - self.lo;
-        for (a, b) in self.counts[at..].iter_mut().zip(&other.counts) {
-            *a += b;
+        self.percentiles &= other.percentiles;
+        if self.percentiles {
+            self.widen(other.lo, other.lo + other.counts.len());
+            let at = other.lo - self.lo;
+            for (a, b) in self.counts[at..].iter_mut().zip(&other.counts) {
+                *a += b;
+            }
         }
         self.count += other.count;
         self.sum_ns += other.sum_ns;
@@ -204,10 +222,11 @@ impl Sketch {
         out
     }
 
-    /// Percentile `p` in [0, 1], ns (numpy linear interpolation).
+    /// Percentile `p` in [0, 1], ns (numpy linear interpolation); 0 for a sketch
+    /// [`Sketch::without_percentiles`].
     #[must_use]
     pub fn quantile_ns(&self, p: f64) -> f64 {
-        if self.count == 0 {
+        if self.count == 0 || !self.percentiles {
             return 0.0;
         }
         let (h, lo, hi) = self.ranks_of(p);
@@ -234,6 +253,16 @@ impl Sketch {
             return Stats::default();
         }
         let ms = 1e-6;
+        let mean = self.sum_ns as f64 / self.count as f64 * ms;
+        if !self.percentiles {
+            return Stats {
+                count: self.count,
+                mean,
+                min: self.min_ns as f64 * ms,
+                max: self.max_ns as f64 * ms,
+                ..Stats::default()
+            };
+        }
         let ps = [0.50, 0.90, 0.95, 0.99];
         let r = ps.map(|p| self.ranks_of(p));
         let v = self.order_stats([
@@ -242,7 +271,7 @@ impl Sketch {
         let q = |i: usize| interpolate(r[i].0, v[2 * i], v[2 * i + 1]) * ms;
         Stats {
             count: self.count,
-            mean: self.sum_ns as f64 / self.count as f64 * ms,
+            mean,
             min: self.min_ns as f64 * ms,
             max: self.max_ns as f64 * ms,
             p50: q(0),
@@ -349,5 +378,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    #[allow(clippy::float_cmp)]
+    fn without_percentiles_keeps_the_exact_figures_only() {
+        let (mut full, mut lean) = (Sketch::new(), Sketch::without_percentiles());
+        for v in values(9, 1_000, 30) {
+            full.add(v);
+            lean.add_n(v, 2);
+            lean.add_n(v, 0);
+        }
+        let (f, l) = (full.stats_ms(), lean.stats_ms());
+        assert_eq!(
+            (l.count, l.mean, l.min, l.max),
+            (2 * f.count, f.mean, f.min, f.max)
+        );
+        assert_eq!((l.p50, l.p90, l.p95, l.p99), (0.0, 0.0, 0.0, 0.0));
+        assert!(f.p50 > 0.0);
+        assert_eq!(lean.quantile_ns(0.5), 0.0);
+        // Merged into a full sketch, the result has none either.
+        full.merge(&lean);
+        assert_eq!(full.stats_ms().p99, 0.0);
     }
 }

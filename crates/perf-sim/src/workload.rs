@@ -7,6 +7,8 @@ use rand_distr::{Distribution, Exp, Gamma, LogNormal, Normal, Pareto, Weibull, Z
 use crate::config::{ArrivalConfig, ClientConfig, LengthDist, RateStage, ThinkTime};
 use crate::error::{Result, invalid};
 use crate::rng::{Purpose, stream};
+use crate::tape::{ClientTape, Replay};
+use std::sync::Arc;
 
 /// An inter-arrival gap sampler, seconds.
 #[derive(Clone, Debug)]
@@ -416,6 +418,9 @@ pub struct ClientStream {
     pub index: u32,
     /// Prompt identity of the request last sampled.
     pub last_key: PromptKey,
+    /// Where this stream reads a recorded workload ([`crate::WorkloadTape`]) instead of
+    /// sampling.
+    pub(crate) replay: Option<Replay>,
 }
 
 impl ClientStream {
@@ -503,13 +508,28 @@ impl ClientStream {
             prompts,
             index: u32::try_from(index).unwrap_or(u32::MAX),
             last_key: PromptKey::default(),
+            replay: None,
         })
+    }
+
+    /// This stream reading `tape` (the recording of this very client) instead of sampling.
+    pub(crate) fn replaying(mut self, tape: Arc<ClientTape>) -> Self {
+        self.replay = Some(Replay::new(tape));
+        self
     }
 
     /// Advances to the next arrival and returns its time, seconds; `+∞` when a finite client
     /// (stages, trace) has no more, and for a closed-loop client (whose arrivals the engine
     /// schedules after completions).
     pub fn advance(&mut self) -> f64 {
+        if let Some(mut replay) = self.replay.take() {
+            let recorded = replay.next_arrival(self);
+            self.replay = Some(replay);
+            if let Some(t) = recorded {
+                self.next_s = t;
+                return t;
+            }
+        }
         match &mut self.source {
             Source::Open(p) => {
                 self.next_s += p.gap(&mut self.arrival_rng);
@@ -594,6 +614,14 @@ impl ClientStream {
     /// Samples `(prompt, output)` lengths, output capped by `max_tokens`. For a trace client,
     /// the lengths of the request arriving now (and moves to the next).
     pub fn sample_lengths(&mut self) -> (u32, u32) {
+        if let Some(mut replay) = self.replay.take() {
+            let recorded = replay.next_lengths(self);
+            self.replay = Some(replay);
+            if let Some((p, o, key)) = recorded {
+                self.last_key = key;
+                return (p, o);
+            }
+        }
         if let Source::Trace {
             lengths, cursor, ..
         } = &mut self.source

@@ -342,6 +342,26 @@ impl ComputeEfficiency {
         self.effective_computed(tokens)
     }
 
+    /// [`ComputeEfficiency::effective`] at a whole count of tokens, bit for bit, without
+    /// converting it to test that it is whole (the simulator's counts always are).
+    #[must_use]
+    #[inline]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    pub fn effective_count(&self, tokens: u64) -> f64 {
+        match self.memo.0.get(tokens as usize) {
+            Some(slot) if tokens < MEMO_LEN as u64 => {
+                let bits = slot.load(Ordering::Relaxed);
+                if bits != 0 {
+                    return f64::from_bits(bits);
+                }
+                let value = self.effective_computed(tokens as f64);
+                slot.store(value.to_bits(), Ordering::Relaxed);
+                value
+            }
+            _ => self.effective(tokens as f64),
+        }
+    }
+
     /// [`ComputeEfficiency::effective`] without the memo.
     fn effective_computed(&self, tokens: f64) -> f64 {
         if tokens.is_nan() || tokens <= 0.0 {
@@ -980,6 +1000,8 @@ impl StepTimeModel for RooflineModel {
         let b = batch;
         let tokens = b.total_tokens() as f64;
         let logits = f64::from(b.logits);
+        // `effective` of these whole counts, without testing that they are whole.
+        let eff = |n: u64| self.compute_eff.effective_count(n);
         let pairs = b.prefill_cross as f64
             + (b.prefill_tokens_sq as f64 + b.prefill_tokens as f64) / 2.0
             + b.decode_context as f64
@@ -988,10 +1010,10 @@ impl StepTimeModel for RooflineModel {
         let kv = self.kv_per_token * b.kv_tokens() as f64 / self.t_kv;
         let mut compute_s = attn / f.attn_denominator;
         if tokens > 0.0 {
-            compute_s += f.two_lin * tokens / (f.tp_peak * self.compute_eff.effective(tokens));
+            compute_s += f.two_lin * tokens / (f.tp_peak * eff(b.total_tokens()));
         }
         if logits > 0.0 {
-            compute_s += f.two_lm_head * logits / (f.tp_peak * self.compute_eff.effective(logits));
+            compute_s += f.two_lm_head * logits / (f.tp_peak * eff(u64::from(b.logits)));
         }
         let act = f.activation_per_token * tokens;
         let memory_s = (f.dense_weights + kv + act) / f.memory_denominator;

@@ -488,13 +488,13 @@ impl VllmV1 {
             }
         }
         let eager_done = done.len();
-        while let Some(slot) = self.lazy.pop_completion(t) {
+        self.lazy.take_completions(t, done);
+        for &slot in &done[eager_done..] {
             let r = &mut reqs[slot as usize];
             self.lazy.materialise(r, t + 1, now);
             debug_assert_eq!(r.generated, r.target);
             self.pool.release(r);
             r.finished = true;
-            done.push(slot);
         }
         if done.len() > eager_done && eager_done > 0 {
             done.sort_unstable_by_key(|&s| reqs[s as usize].run_seq);

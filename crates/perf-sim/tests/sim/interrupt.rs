@@ -48,7 +48,11 @@ fn a_cancelled_run_stops_at_its_next_check_and_accounts_for_every_request() {
     assert_eq!(summary.engine, "vllm_v1");
     // The loop looks at the flag before handling the next event it pops: it stops right
     // there (event 65 536 may have handled a wake-up inline, counted as event 65 537).
-    assert!((65_536..=65_537).contains(&summary.events), "{}", summary.events);
+    assert!(
+        (65_536..=65_537).contains(&summary.events),
+        "{}",
+        summary.events
+    );
     assert_eq!(summary.simulated_time_s, at.simulated_s);
     let c = summary.requests;
     assert!(c.arrived < 1_000_000 && c.unfinished > 0, "{c:?}");

@@ -16,6 +16,7 @@ mod props;
 mod slo;
 mod speculative;
 mod steps;
+mod tape;
 mod warm_up;
 mod workloads;
 mod yaml;
