@@ -1,5 +1,6 @@
 //! Tuning speed: simulator evaluations per minute with 1 and 2 threads on a 10 000-request
-//! workload, and whether both give identical results.
+//! workload, whether both give identical results, and a digest of the records to compare two
+//! builds (the same seed must give the same digest).
 //!
 //! Run: `cargo run --release -p perf-pso --example pso_speed [REQUESTS] [EVALUATIONS]`
 //! `[inferno]` (defaults 10 000 and 40; the step-time model is the roofline unless `inferno`).
@@ -72,8 +73,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         outputs.push(serde_json::to_string(&report.records)?);
     }
     println!(
-        "jobs 1 and jobs 2 records identical: {}",
-        outputs[0] == outputs[1]
+        "jobs 1 and jobs 2 records identical: {}; records digest {:016x} (FNV-1a of their JSON: \
+         compare builds)",
+        outputs[0] == outputs[1],
+        fnv1a(outputs[0].as_bytes())
     );
     Ok(())
+}
+
+/// FNV-1a, 64 bits: a digest to compare the records of two builds.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
