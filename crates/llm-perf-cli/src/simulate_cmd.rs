@@ -184,6 +184,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<String> {
         steps,
         progress: progress_bar(),
         cancel: Some(cancel_on_ctrl_c()),
+        ..RunOptions::default()
     };
     let sink: Box<dyn Write> = match &csv_path {
         Some(csv_path) => {

@@ -111,6 +111,8 @@ mod tests {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 
+    use rand::{RngExt, SeedableRng};
+
     use super::*;
 
     /// Takes what a `(step, run_seq)` heap would pop step by step, with completions near and
@@ -119,13 +121,8 @@ mod tests {
     fn takes_each_step_in_run_seq_order_as_a_heap_would() {
         let mut wheel = CompletionWheel::default();
         let mut heap = BinaryHeap::new();
-        let mut x = 3u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            x >> 24
-        };
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut next = || rng.random::<u64>() >> 24;
         let mut run_seq = 0u64;
         let mut out = Vec::new();
         let mut taken = 0;

@@ -64,6 +64,8 @@ mod tests {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 
+    use rand::{RngExt, SeedableRng};
+
     use super::*;
 
     /// Pops in exactly the order of a `BinaryHeap` of `(time, class, seq, payload)` tuples,
@@ -73,13 +75,8 @@ mod tests {
         let mut q = EventQueue::default();
         let mut reference = BinaryHeap::new();
         let mut seq = 0u64;
-        let mut x = 12_345u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            x >> 33
-        };
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(12345);
+        let mut next = || rng.random::<u64>() >> 33;
         let mut popped = 0;
         for _ in 0..50_000 {
             if next() % 3 != 0 {

@@ -90,6 +90,8 @@ mod tests {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 
+    use rand::{RngExt, SeedableRng};
+
     use super::*;
 
     /// Pops in the order of a `BinaryHeap` of `Reverse(key)` (unique keys), pushes and pops
@@ -98,13 +100,8 @@ mod tests {
     fn pops_in_key_order() {
         let mut heap = MinHeap::default();
         let mut reference = BinaryHeap::new();
-        let mut x = 99u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            x >> 20
-        };
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(99);
+        let mut next = || rng.random::<u64>() >> 20;
         for n in 0..40_000u64 {
             if next() % 3 == 0 {
                 assert_eq!(heap.pop(), reference.pop().map(|Reverse(p)| p));

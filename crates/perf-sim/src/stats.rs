@@ -317,14 +317,12 @@ mod tests {
 
     /// A deterministic stream of values spread over many decades.
     fn values(seed: u64, n: usize, max_bits: u32) -> Vec<u64> {
-        let mut x = seed;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
         (0..n)
             .map(|_| {
-                x = x
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                let bits = (x >> 58) as u32 % max_bits + 1;
-                (x >> 11) & ((1u64 << bits) - 1)
+                let bits = rng.random_range(1..=max_bits);
+                rng.random::<u64>() >> (64 - bits)
             })
             .collect()
     }
