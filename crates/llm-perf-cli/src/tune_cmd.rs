@@ -294,11 +294,15 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
     let mut stages: Option<SeedStages> = None;
     // The driver of a distributed run builds the simulator too (an invalid [simulator] fails
     // here, not in every task), but no engine or benchmark: those run on the cluster's nodes.
+    // A handle on the simulator evaluator (its clones share their counters), to say at the
+    // end how many evaluations reused an equivalent configuration's run.
+    let mut sim_handle: Option<SimEvaluator> = None;
     let (tuner, local, iterations): (Tuner, Option<Box<dyn Evaluator>>, usize) = match kind {
         EvaluatorKind::Sim | EvaluatorKind::Model => {
             refuse_simulation_config(&args.config)?;
             let config = TuneConfig::from_path(&args.config)?;
             let evaluator = sim_evaluator(&spec, &config)?;
+            sim_handle = Some(evaluator.clone());
             let mut tuner = Tuner::new(
                 config.search_space()?,
                 config.pso.clone(),
@@ -429,6 +433,15 @@ pub fn tune(args: &TuneArgs) -> Result<String> {
         );
     };
     let report = tuner.run_observed(evaluator.as_mut(), &mut progress)?;
+    let shared = sim_handle.map_or(0, |e| e.shared_evaluations());
+    if shared > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{shared} of {} evaluations reused the run of a configuration that differs only in a \
+             max_batch_size that never held a request back (the same results, not simulated again)",
+            report.evaluations
+        );
+    }
     if !report.records.is_empty() && report.records.iter().all(|r| !r.fitness.is_finite()) {
         let first = report
             .records

@@ -58,6 +58,8 @@
 #![forbid(unsafe_code)]
 
 pub mod device_memory;
+#[cfg(feature = "sim")]
+mod equivalent_runs;
 pub mod error;
 pub mod evaluator;
 pub mod fine_tune;

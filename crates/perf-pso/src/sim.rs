@@ -8,6 +8,7 @@ use perf_model_core::{PerformanceIndex, PerformanceIndexData, StepTimeModel};
 use perf_sim::{Percentiles, RunOptions, SimConfig, Simulation, Summary, WorkloadTape};
 use serde_json::Value;
 
+use crate::equivalent_runs::EquivalentRuns;
 use crate::error::{PsoError, Result};
 use crate::evaluator::{Candidate, Evaluation, Evaluator, evaluate_parallel};
 use crate::space::{DecodedConfig, Placement, set_path};
@@ -67,6 +68,11 @@ pub fn default_sim_mapping() -> BTreeMap<String, String> {
 /// The workload's request stream is recorded once per seed and workload
 /// ([`perf_sim::WorkloadTape`]) and replayed by every simulation of it: the same results,
 /// without sampling it again for each candidate.
+///
+/// Configurations that differ only in a `max_batch_size` that never held a request back
+/// share one simulation (on by default, [`SimEvaluator::share_equivalent_runs`]): a `vllm_v1`
+/// run whose limit never acted reports the most requests it ran, and every larger limit gives
+/// that run step for step, so its index is reused as it is. Results are identical with it off.
 #[derive(Clone)]
 pub struct SimEvaluator {
     base: Value,
@@ -75,6 +81,8 @@ pub struct SimEvaluator {
     cost_model: Option<Arc<dyn StepTimeModel>>,
     /// Recorded workloads, most recent last (a few: knobs may change the workload).
     tapes: Arc<Mutex<Vec<Arc<WorkloadTape>>>>,
+    /// Runs reused for equivalent configurations; `None` when sharing is off.
+    equivalent: Option<Arc<Mutex<EquivalentRuns>>>,
 }
 
 /// Recorded workloads kept by a [`SimEvaluator`].
@@ -87,6 +95,7 @@ impl std::fmt::Debug for SimEvaluator {
             .field("mapping", &self.mapping)
             .field("jobs", &self.jobs)
             .field("cost_model", &self.cost_model.as_ref().map(|_| "custom"))
+            .field("share_equivalent_runs", &self.equivalent.is_some())
             .finish()
     }
 }
@@ -109,13 +118,31 @@ impl SimEvaluator {
             jobs: 1,
             cost_model: None,
             tapes: Arc::default(),
+            equivalent: Some(Arc::default()),
         })
+    }
+    /// Whether configurations that differ only in a `max_batch_size` that never acted share
+    /// one simulation (default `true`; results are the same either way, `false` simulates
+    /// every candidate).
+    #[must_use]
+    pub fn share_equivalent_runs(mut self, share: bool) -> Self {
+        self.equivalent = share.then(Arc::default);
+        self
+    }
+    /// Evaluations answered with an equivalent configuration's run instead of a simulation.
+    #[must_use]
+    pub fn shared_evaluations(&self) -> u64 {
+        self.equivalent.as_ref().map_or(0, |e| lock(e).shared())
     }
     /// Uses `model` for every step instead of the config's `cost_model` (e.g. a learned
     /// `perf-predict` predictor: the tuner's "learned model" evaluator).
     #[must_use]
     pub fn with_cost_model(mut self, model: Arc<dyn StepTimeModel>) -> Self {
         self.cost_model = Some(model);
+        // Runs of another cost model are not equivalent (a clone shared the store).
+        if self.equivalent.is_some() {
+            self.equivalent = Some(Arc::default());
+        }
         self
     }
     /// Threads for a batch (results identical to one thread).
@@ -180,6 +207,15 @@ impl SimEvaluator {
         config: &DecodedConfig,
     ) -> std::result::Result<PerformanceIndex, String> {
         let cfg = self.sim_config(config)?;
+        let class = self
+            .equivalent
+            .as_ref()
+            .and_then(|_| EquivalentRuns::class_of(&cfg));
+        if let (Some(runs), Some(class)) = (&self.equivalent, &class)
+            && let Some(index) = lock(runs).find(class, cfg.cluster.engine.max_batch_size())
+        {
+            return Ok(index);
+        }
         let tape = self.tape(&cfg).map_err(|e| e.to_string())?;
         let mut builder = Simulation::builder(cfg).tape(tape);
         if let Some(model) = &self.cost_model {
@@ -194,18 +230,24 @@ impl SimEvaluator {
             .build()
             .and_then(|s| s.run_summary_with(options))
             .map_err(|e| e.to_string())?;
-        index_from_summary(&summary).map_err(|e| e.to_string())
+        let index = index_from_summary(&summary).map_err(|e| e.to_string())?;
+        if let (Some(runs), Some(class)) = (&self.equivalent, class) {
+            lock(runs).insert(class, &summary, index);
+        }
+        Ok(index)
     }
+}
+
+/// Locks `m`; a poisoned lock only means another evaluation panicked, and what it guards is
+/// still valid (whole entries are inserted under the lock).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl SimEvaluator {
     /// The recorded workload of `cfg`, recorded now if no kept one fits.
     fn tape(&self, cfg: &SimConfig) -> perf_sim::Result<Arc<WorkloadTape>> {
-        // A poisoned lock only means another evaluation panicked; the list is still valid.
-        let mut tapes = self
-            .tapes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tapes = lock(&self.tapes);
         if let Some(t) = tapes.iter().find(|t| t.fits(cfg)) {
             return Ok(Arc::clone(t));
         }

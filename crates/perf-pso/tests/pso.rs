@@ -577,6 +577,81 @@ mod sim {
         assert_eq!(run(1), run(2));
     }
 
+    /// Candidates whose `MAX_NUM_SEQS` never acted share a run: the records are those of
+    /// simulating every candidate, with fewer simulations.
+    #[test]
+    fn equivalent_configurations_share_a_run_with_identical_records() {
+        let space = SearchSpace::new(
+            &[
+                FieldSpec::int("MAX_NUM_SEQS", "env", 2, 200),
+                FieldSpec::range("MAX_NUM_BATCHED_TOKENS", "env", 512, 2048, 512),
+            ],
+            SeedCompat::Fixed,
+        )
+        .unwrap();
+        let run = |share: bool, jobs: usize| {
+            let mut e = SimEvaluator::new(&base(400))
+                .unwrap()
+                .share_equivalent_runs(share)
+                .jobs(jobs);
+            let p = PsoParams {
+                n_particles: 8,
+                iters: 6,
+                seed: 4,
+                ..PsoParams::default()
+            };
+            let r = Tuner::new(space.clone(), p, Fitness::default())
+                .memoise(false)
+                .record_timing(false)
+                .run(&mut e)
+                .unwrap();
+            (
+                serde_json::to_string(&r.records).unwrap(),
+                e.shared_evaluations(),
+                r.records,
+            )
+        };
+        let (every, none_shared, records) = run(false, 1);
+        assert_eq!(none_shared, 0);
+        let (shared, n, _) = run(true, 1);
+        assert!(
+            every == shared,
+            "records differ with equivalent runs shared"
+        );
+        assert!(n >= 10, "only {n} of 48 evaluations shared a run");
+        assert!(run(true, 2).0 == every, "records differ on two threads");
+        // The limits span both sides of the load's peak: some candidates were held back.
+        let seqs = |r: &perf_pso::Record| r.config["MAX_NUM_SEQS"].as_u64().unwrap();
+        let distinct: std::collections::BTreeSet<String> = records
+            .iter()
+            .map(|r| serde_json::to_string(&r.index).unwrap())
+            .collect();
+        assert!(distinct.len() >= 3, "{distinct:?}");
+        assert!(records.iter().any(|r| seqs(r) < 8), "no small limit tried");
+    }
+
+    /// A clone given another cost model does not reuse the first model's runs.
+    #[test]
+    fn another_cost_model_does_not_reuse_runs() {
+        let ev = SimEvaluator::new(&base(200)).unwrap();
+        let space = SearchSpace::new(
+            &[FieldSpec::int("MAX_NUM_SEQS", "env", 100, 200)],
+            SeedCompat::Fixed,
+        )
+        .unwrap();
+        let first = ev.simulate(&space.decode(&[0.0]).unwrap()).unwrap();
+        let same = ev.simulate(&space.decode(&[1.0]).unwrap()).unwrap();
+        assert_eq!(first, same);
+        assert_eq!(ev.shared_evaluations(), 1);
+        let slow = perf_model_core::InfernoStepModel::new(
+            perf_model_core::ServiceParams::new(80.0, 0.2, 2e-3).unwrap(),
+        );
+        let other = ev.clone().with_cost_model(std::sync::Arc::new(slow));
+        let idx = other.simulate(&space.decode(&[1.0]).unwrap()).unwrap();
+        assert_eq!(other.shared_evaluations(), 0);
+        assert!(idx.ttft_ms() > first.ttft_ms(), "{idx:?} vs {first:?}");
+    }
+
     #[test]
     fn invalid_simulator_config_is_a_failed_evaluation() {
         // token budget below the batch size: the simulator refuses it

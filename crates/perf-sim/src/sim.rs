@@ -1706,6 +1706,7 @@ impl<'a> Engine<'a> {
                     prefix_cache_hit_tokens: hits.tokens,
                     pipeline_busy_fraction: (r.pipeline != NO_PIPELINE)
                         .then(|| self.pipelines[r.pipeline as usize].busy_fraction(end)),
+                    batch_limit: r.engine.batch_limit_use(),
                 }
             })
             .collect();

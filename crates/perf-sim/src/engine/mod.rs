@@ -518,6 +518,22 @@ pub struct EngineSnapshot {
     pub preemptions: u64,
 }
 
+/// How an engine's running-request limit (`max_batch_size`, vLLM's `max_num_seqs`) acted in
+/// a run: whether it ever held a request back, and how close the run came to it.
+///
+/// When `held_back` is 0 the limit never changed a decision, so any `max_batch_size` above
+/// `peak_running` gives the same run, step for step (an engine reports this only if it can
+/// guarantee that; see [`Engine::batch_limit_use`]). A tuner uses it to know that such
+/// configurations need no simulation of their own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BatchLimitUse {
+    /// Admission passes the limit ended while requests were waiting and the step's token
+    /// budget had room: 0 means the limit never held a request back.
+    pub held_back: u64,
+    /// The most requests running at once, at admissions and after each step was built.
+    pub peak_running: u64,
+}
+
 /// Prefix-cache reuse so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PrefixHits {
@@ -564,6 +580,13 @@ pub trait Engine: Send {
     /// Prefix-cache reuse so far (none by default).
     fn prefix_hits(&self) -> PrefixHits {
         PrefixHits::default()
+    }
+
+    /// How the running-request limit acted so far ([`BatchLimitUse`]), for an engine whose
+    /// only use of `max_batch_size` is to stop admitting when that many requests run. The
+    /// default, `None`, claims nothing (no configuration is then treated as equivalent).
+    fn batch_limit_use(&self) -> Option<BatchLimitUse> {
+        None
     }
 
     /// The counts above at once (the simulator reads them after every step is built; one

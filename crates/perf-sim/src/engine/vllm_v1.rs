@@ -30,8 +30,8 @@ use std::collections::VecDeque;
 use perf_model_core::BatchShape;
 
 use super::{
-    ArrivalInfo, Engine, EngineSetup, EngineSnapshot, KvBlocks, PrefixHits, ReqId, Requests,
-    StepEnd,
+    ArrivalInfo, BatchLimitUse, Engine, EngineSetup, EngineSnapshot, KvBlocks, PrefixHits, ReqId,
+    Requests, StepEnd,
 };
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -86,6 +86,8 @@ pub struct VllmV1 {
     preemptions: u64,
     /// Admissions from the prefix cache and the tokens they reused.
     hits: PrefixHits,
+    /// How `max_num_seqs` acted (its only use: the admission loop's bound).
+    batch_limit: BatchLimitUse,
     /// Speculative decoding (module speculative): settings, the replica's acceptance
     /// stream and the draft time of the step in flight, ms.
     spec: Option<SpeculativeConfig>,
@@ -118,6 +120,7 @@ impl VllmV1 {
             spec_rng: stream(setup.seed, Purpose::Speculation, u64::from(setup.replica)),
             draft_ms: 0.0,
             hits: PrefixHits::default(),
+            batch_limit: BatchLimitUse::default(),
             pool: VllmKv::new(setup.num_blocks, block_size, e.enable_prefix_caching()),
             waiting: VecDeque::new(),
             running: Vec::new(),
@@ -189,17 +192,29 @@ impl VllmV1 {
     fn schedule_step(&mut self, reqs: &mut [Req], now: u64) -> BatchShape {
         let lim = self.lim;
         let lim = &lim;
-        if lim.lazy_decode
+        let shape = if lim.lazy_decode
             && let Some(shape) = self.schedule_fast(reqs, lim, now)
         {
-            return shape;
-        }
-        self.materialise_all(reqs);
-        loop {
-            let (shape, preempted) = self.schedule_once(reqs, lim, now);
-            if !shape.is_empty() || !preempted {
-                return shape;
+            shape
+        } else {
+            self.materialise_all(reqs);
+            loop {
+                let (shape, preempted) = self.schedule_once(reqs, lim, now);
+                if !shape.is_empty() || !preempted {
+                    break shape;
+                }
             }
+        };
+        self.note_running();
+        shape
+    }
+
+    /// Raises the peak of running requests to the current count.
+    #[inline]
+    fn note_running(&mut self) {
+        let n = self.running_count() as u64;
+        if n > self.batch_limit.peak_running {
+            self.batch_limit.peak_running = n;
         }
     }
 
@@ -284,7 +299,14 @@ impl VllmV1 {
         shape: &mut BatchShape,
     ) {
         let mut j = 0;
-        while j < self.waiting.len() && budget > 0 && self.running_count() < lim.max_num_seqs {
+        while j < self.waiting.len() && budget > 0 {
+            // The only place `max_num_seqs` acts: a run where this never stops an admission
+            // is the same under any larger limit (`BatchLimitUse`).
+            self.note_running();
+            if self.running_count() >= lim.max_num_seqs {
+                self.batch_limit.held_back += 1;
+                break;
+            }
             let s = self.waiting[j];
             let cached = if reqs[s as usize].computed == 0 && reqs[s as usize].blocks == 0 {
                 self.pool.cached_tokens(&reqs[s as usize])
@@ -580,6 +602,10 @@ impl Engine for VllmV1 {
 
     fn prefix_hits(&self) -> PrefixHits {
         self.hits
+    }
+
+    fn batch_limit_use(&self) -> Option<BatchLimitUse> {
+        Some(self.batch_limit)
     }
 
     fn snapshot(&self) -> EngineSnapshot {

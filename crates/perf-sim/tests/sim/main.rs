@@ -2,6 +2,7 @@
 //! cross-check and configuration errors (one test binary).
 
 mod analyzer;
+mod batch_limit;
 mod closed_form;
 mod config_errors;
 mod conversations;
