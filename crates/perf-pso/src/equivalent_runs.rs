@@ -1,8 +1,8 @@
 //! Simulations shared by configurations that differ only in a running-request limit that
 //! never acted (feature `sim`).
 //!
-//! A `vllm_v1` run whose `max_batch_size` never held a request back reports the most requests
-//! it ever ran, `peak_running` ([`perf_sim::engine::BatchLimitUse`]). The limit's only use is
+//! A run whose `max_batch_size` never held a request back reports the most requests it ever
+//! ran (engines `vllm_v1`, `vllm_v0`, `sarathi`, `orca`, `static`), `peak_running` ([`perf_sim::engine::BatchLimitUse`]). The limit's only use is
 //! to stop admissions, so under any `max_batch_size > peak_running` every admission check
 //! passes as it did: the run is the same step for step and its summary is the same to the bit.
 //! A tuner's particles often sit in such a range (every limit above what the load ever

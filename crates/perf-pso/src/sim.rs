@@ -70,9 +70,10 @@ pub fn default_sim_mapping() -> BTreeMap<String, String> {
 /// without sampling it again for each candidate.
 ///
 /// Configurations that differ only in a `max_batch_size` that never held a request back
-/// share one simulation (on by default, [`SimEvaluator::share_equivalent_runs`]): a `vllm_v1`
-/// run whose limit never acted reports the most requests it ran, and every larger limit gives
-/// that run step for step, so its index is reused as it is. Results are identical with it off.
+/// share one simulation (on by default, [`SimEvaluator::share_equivalent_runs`]): a run whose
+/// limit never acted reports the most requests it ran (`vllm_v1`, `vllm_v0`, `sarathi`,
+/// `orca`, `static`), and every larger limit gives that run step for step, so its index is
+/// reused as it is. Results are identical with it off.
 #[derive(Clone)]
 pub struct SimEvaluator {
     base: Value,

@@ -535,7 +535,8 @@ pub struct ReplicaSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline_busy_fraction: Option<f64>,
     /// How the running-request limit (`max_batch_size`) acted, for engines that report it
-    /// (`vllm_v1`; [`crate::engine::BatchLimitUse`]); omitted otherwise.
+    /// (`vllm_v1`, `vllm_v0`, `sarathi`, `orca`, `static`; [`crate::engine::BatchLimitUse`]);
+    /// omitted otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_limit: Option<crate::engine::BatchLimitUse>,
 }

@@ -4,7 +4,8 @@
 use std::collections::VecDeque;
 
 use super::{
-    Advance, EngineSetup, KvBlocks, PrefixHits, RadixCache, ReqId, Requests, StepEnd, StepPlan,
+    Advance, BatchLimitUse, EngineSetup, KvBlocks, PrefixHits, RadixCache, ReqId, Requests,
+    StepEnd, StepPlan,
 };
 use crate::config::PreemptionPolicy;
 use crate::kv::BlockPool;
@@ -27,6 +28,8 @@ pub(crate) struct Basic {
     pub max_seqs: usize,
     pub budget: u32,
     pub policy: PreemptionPolicy,
+    /// How `max_seqs` acted ([`Basic::at_seq_limit`] is its only use).
+    pub batch_limit: BatchLimitUse,
 }
 
 impl Basic {
@@ -41,7 +44,24 @@ impl Basic {
             max_seqs: e.max_batch_size() as usize,
             budget: e.max_num_batched_tokens(),
             policy: setup.preemption,
+            batch_limit: BatchLimitUse::default(),
         }
+    }
+
+    /// Whether the running-request limit stops the admission of a waiting request now; the
+    /// engines' only use of `max_seqs`, so a run where it never does is the same under any
+    /// larger limit ([`BatchLimitUse`]).
+    pub fn at_seq_limit(&mut self) -> bool {
+        self.note_running();
+        let full = self.running.len() >= self.max_seqs;
+        self.batch_limit.held_back += u64::from(full);
+        full
+    }
+
+    /// Raises the peak of running requests to the current count.
+    pub fn note_running(&mut self) {
+        let n = self.running.len() as u64;
+        self.batch_limit.peak_running = self.batch_limit.peak_running.max(n);
     }
 
     /// Blocks `id` needs beyond those it holds to hold `tokens` tokens.

@@ -527,8 +527,8 @@ pub struct EngineSnapshot {
 /// configurations need no simulation of their own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BatchLimitUse {
-    /// Admission passes the limit ended while requests were waiting and the step's token
-    /// budget had room: 0 means the limit never held a request back.
+    /// Admission passes the limit ended while requests were waiting (and, for `vllm_v1` and
+    /// `sarathi`, the step's token budget had room): 0 means it never held a request back.
     pub held_back: u64,
     /// The most requests running at once, at admissions and after each step was built.
     pub peak_running: u64,

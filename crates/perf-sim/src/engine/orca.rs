@@ -22,7 +22,7 @@
 use perf_model_core::BatchShape;
 
 use super::common::{Basic, reservation};
-use super::{ArrivalInfo, Engine, EngineSetup, KvBlocks, ReqId, Requests, StepEnd};
+use super::{ArrivalInfo, BatchLimitUse, Engine, EngineSetup, KvBlocks, ReqId, Requests, StepEnd};
 
 /// The `orca` engine.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ impl Orca {
 /// scheduled; shared with [`crate::engine::static_batch`].
 pub(crate) fn admit_reserving(b: &mut Basic, reqs: &mut Requests<'_>, now: u64, mut tokens: u32) {
     while let Some(&id) = b.waiting.front() {
-        if b.running.len() >= b.max_seqs {
+        if b.at_seq_limit() {
             break;
         }
         let n = reqs.remaining_tokens(id);
@@ -59,6 +59,7 @@ pub(crate) fn admit_reserving(b: &mut Basic, reqs: &mut Requests<'_>, now: u64, 
         b.plan.push(reqs, id, n, now);
         tokens += n;
     }
+    b.note_running();
 }
 
 /// Whether a request's whole prompt fits the budget and its reservation the cache.
@@ -109,6 +110,10 @@ impl Engine for Orca {
 
     fn kv_blocks(&self) -> KvBlocks {
         self.b.kv()
+    }
+
+    fn batch_limit_use(&self) -> Option<BatchLimitUse> {
+        Some(self.b.batch_limit)
     }
 
     fn preemptions(&self) -> u64 {

@@ -27,7 +27,7 @@
 use perf_model_core::BatchShape;
 
 use super::common::Basic;
-use super::{ArrivalInfo, Engine, EngineSetup, KvBlocks, ReqId, Requests, StepEnd};
+use super::{ArrivalInfo, BatchLimitUse, Engine, EngineSetup, KvBlocks, ReqId, Requests, StepEnd};
 
 /// The `sarathi` engine.
 #[derive(Debug)]
@@ -115,7 +115,7 @@ impl Sarathi {
         }
         // 3. Admissions.
         while let Some(&id) = b.waiting.front() {
-            if b.running.len() >= b.max_seqs || tokens >= b.budget {
+            if tokens >= b.budget || b.at_seq_limit() {
                 break;
             }
             let num = reqs.num_tokens(id);
@@ -130,6 +130,7 @@ impl Sarathi {
             b.plan.push(reqs, id, n, now);
             tokens += n;
         }
+        b.note_running();
     }
 }
 
@@ -171,6 +172,10 @@ impl Engine for Sarathi {
 
     fn kv_blocks(&self) -> KvBlocks {
         self.b.kv()
+    }
+
+    fn batch_limit_use(&self) -> Option<BatchLimitUse> {
+        Some(self.b.batch_limit)
     }
 
     fn preemptions(&self) -> u64 {

@@ -22,7 +22,7 @@ use perf_model_core::BatchShape;
 
 use super::common::Basic;
 use super::orca::{admit_reserving, serves_reserving};
-use super::{ArrivalInfo, Engine, EngineSetup, KvBlocks, ReqId, Requests, StepEnd};
+use super::{ArrivalInfo, BatchLimitUse, Engine, EngineSetup, KvBlocks, ReqId, Requests, StepEnd};
 
 /// The `static` engine.
 #[derive(Debug)]
@@ -81,6 +81,10 @@ impl Engine for Static {
 
     fn kv_blocks(&self) -> KvBlocks {
         self.b.kv()
+    }
+
+    fn batch_limit_use(&self) -> Option<BatchLimitUse> {
+        Some(self.b.batch_limit)
     }
 
     fn preemptions(&self) -> u64 {

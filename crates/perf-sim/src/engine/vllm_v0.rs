@@ -30,8 +30,8 @@ use perf_model_core::BatchShape;
 
 use super::common::Basic;
 use super::{
-    ArrivalInfo, Engine, EngineSetup, KvBlocks, PrefillBudget, ReqId, Requests, StepEnd,
-    VllmV0Knobs,
+    ArrivalInfo, BatchLimitUse, Engine, EngineSetup, KvBlocks, PrefillBudget, ReqId, Requests,
+    StepEnd, VllmV0Knobs,
 };
 
 /// The `vllm_v0` engine (without chunked prefill).
@@ -63,7 +63,7 @@ impl VllmV0 {
         let b = &mut self.b;
         let (mut count, mut tokens, mut longest) = (0u64, 0u64, 0u32);
         while let Some(&id) = b.waiting.front() {
-            if b.running.len() >= b.max_seqs {
+            if b.at_seq_limit() {
                 break;
             }
             let n = reqs.remaining_tokens(id);
@@ -87,6 +87,7 @@ impl VllmV0 {
             tokens += u64::from(n);
             longest = longest.max(n);
         }
+        b.note_running();
     }
 
     fn decode(&mut self, reqs: &mut Requests<'_>, now: u64) {
@@ -165,6 +166,10 @@ impl Engine for VllmV0 {
 
     fn kv_blocks(&self) -> KvBlocks {
         self.b.kv()
+    }
+
+    fn batch_limit_use(&self) -> Option<BatchLimitUse> {
+        Some(self.b.batch_limit)
     }
 
     fn preemptions(&self) -> u64 {

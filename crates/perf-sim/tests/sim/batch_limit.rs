@@ -1,6 +1,6 @@
-//! `ReplicaSummary::batch_limit`: a `vllm_v1` run whose running-request limit never held a
-//! request back is the same, byte for byte, under any `max_batch_size` above the peak it
-//! reports; one whose limit acted says so.
+//! `ReplicaSummary::batch_limit`: a run whose running-request limit never held a request back
+//! is the same, byte for byte, under any `max_batch_size` above the peak it reports; one whose
+//! limit acted says so (`vllm_v1`, `vllm_v0`, `sarathi`, `orca`, `static`).
 
 use perf_sim::engine::BatchLimitUse;
 use perf_sim::{SimConfig, Simulation};
@@ -18,7 +18,7 @@ fn outputs(config: &SimConfig) -> (Vec<u8>, String, Vec<BatchLimitUse>) {
     let limits = summary
         .replicas
         .iter()
-        .map(|r| r.batch_limit.expect("vllm_v1 reports its batch limit"))
+        .map(|r| r.batch_limit.expect("the engine reports its batch limit"))
         .collect();
     (csv, summary.to_json().unwrap(), limits)
 }
@@ -79,9 +79,34 @@ fn cases() -> Vec<Value> {
     ]
 }
 
+/// The cases each engine that tracks its limit runs (`vllm_v1` all of them; the others those
+/// their knobs allow).
+fn engine_cases() -> Vec<Value> {
+    let mut all = cases();
+    for kind in ["vllm_v0", "sarathi", "orca", "static"] {
+        for (i, mut case) in cases().into_iter().enumerate().take(3) {
+            case["cluster"]["engine"]["kind"] = json!(kind);
+            if i == 0 {
+                case["cluster"]["engine"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("enable_prefix_caching");
+            }
+            if i == 2 {
+                case["cluster"]["engine"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("enable_chunked_prefill");
+            }
+            all.push(case);
+        }
+    }
+    all
+}
+
 #[test]
 fn a_limit_that_never_acted_can_be_any_value_above_the_peak() {
-    let seeded = cases().into_iter().flat_map(|case| {
+    let seeded = engine_cases().into_iter().flat_map(|case| {
         (0..3).map(move |k| {
             let mut c = case.clone();
             c["seed"] = json!(c["seed"].as_u64().unwrap() * 100 + k);
