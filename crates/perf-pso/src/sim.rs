@@ -199,7 +199,8 @@ impl SimEvaluator {
         Ok(cfg)
     }
 
-    /// Simulates one configuration.
+    /// Simulates one configuration, or returns the index of an equivalent one's run (see
+    /// [`SimEvaluator`]: the same figures, to the bit).
     ///
     /// # Errors
     /// The simulator's error text.
